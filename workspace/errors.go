@@ -1,0 +1,57 @@
+package workspace
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The error vocabulary of the package. Match with errors.Is; the typed
+// errors below carry the details and match their sentinel.
+var (
+	// ErrNotFound: no session (or checkpoint, or trashed session) by that reference.
+	ErrNotFound = errors.New("workspace: not found")
+	// ErrLocked: a lock could not be taken within the lock timeout.
+	ErrLocked = errors.New("workspace: locked")
+	// ErrCorrupt: a session file holds bytes that are not valid records.
+	ErrCorrupt = errors.New("workspace: corrupt")
+	// ErrNotWorkspace: the directory is not (and cannot be made) a workspace.
+	ErrNotWorkspace = errors.New("workspace: not a workspace")
+	// ErrAmbiguous: a reference matches several sessions.
+	ErrAmbiguous = errors.New("workspace: ambiguous reference")
+)
+
+// LockedError says who holds a lock that could not be taken.
+type LockedError struct {
+	Path  string    // the lock file
+	PID   int       // holder's pid, 0 if unknown
+	Host  string    // holder's host name, "" if unknown
+	Since time.Time // when the holder took it, zero if unknown
+	Wait  time.Duration
+}
+
+func (e *LockedError) Error() string {
+	holder := "unknown holder"
+	if e.PID != 0 {
+		holder = fmt.Sprintf("pid %d on %s since %s", e.PID, e.Host, e.Since.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("workspace: %s is locked by %s (waited %s)", e.Path, holder, e.Wait)
+}
+
+// Is makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
+
+// CorruptError locates bytes that are not a valid record.
+type CorruptError struct {
+	Path   string
+	Line   int   // 1-based line number
+	Offset int64 // byte offset of the line's start
+	Hint   string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("workspace: %s:%d (offset %d): corrupt record: %s", e.Path, e.Line, e.Offset, e.Hint)
+}
+
+// Is makes errors.Is(err, ErrCorrupt) true.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }

@@ -1,0 +1,85 @@
+package workspace
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/picosess/picosess/keying"
+)
+
+// FormatVersion is the "v" of session headers written by this package.
+const FormatVersion = 1
+
+// Record types. Every line of a session file is one record.
+const (
+	TypeSession    = "session"
+	TypeMessage    = "message"
+	TypeSummary    = "summary"
+	TypeTitle      = "title"
+	TypeReset      = "reset"
+	TypeCheckpoint = "checkpoint"
+	TypeRestore    = "restore"
+)
+
+// Message roles.
+const (
+	RoleUser      = "user"
+	RoleAssistant = "assistant"
+	RoleSystem    = "system"
+	RoleTool      = "tool"
+)
+
+// Reset reasons.
+const (
+	ReasonManual   = "manual"
+	ReasonDaily    = "daily"
+	ReasonIdle     = "idle"
+	ReasonClear    = "clear"
+	ReasonImported = "imported"
+)
+
+// Record is one line of a session file. Which fields are meaningful depends
+// on Type (see docs/format.md); the JSON form always starts with type, seq
+// and at, in that order, and carries only the fields of its type.
+type Record struct {
+	Type string    `json:"type"`
+	Seq  int64     `json:"seq"`
+	At   time.Time `json:"at"`
+
+	// session (header)
+	V       int             `json:"v,omitempty"`
+	ID      string          `json:"id,omitempty"`
+	Scope   *keying.Scope   `json:"scope,omitempty"`
+	Aliases []string        `json:"aliases,omitempty"`
+	Name    string          `json:"name,omitempty"`   // named sessions only
+	Origin  json.RawMessage `json:"origin,omitempty"` // migrated sessions only
+
+	// message; PicoClaw's optional message fields are carried unchanged.
+	Role             string          `json:"role,omitempty"`
+	Content          string          `json:"content,omitempty"`
+	Sender           string          `json:"sender,omitempty"`
+	ModelName        string          `json:"model_name,omitempty"`
+	Media            []string        `json:"media,omitempty"`
+	Attachments      json.RawMessage `json:"attachments,omitempty"`
+	ReasoningContent string          `json:"reasoning_content,omitempty"`
+	SystemParts      json.RawMessage `json:"system_parts,omitempty"`
+	ToolCalls        json.RawMessage `json:"tool_calls,omitempty"`
+	ToolCallID       string          `json:"tool_call_id,omitempty"`
+
+	// summary
+	Through int64  `json:"through,omitempty"`
+	Text    string `json:"text,omitempty"` // summary and title text
+	By      string `json:"by,omitempty"`
+
+	// message and summary
+	Tokens int `json:"tokens,omitempty"`
+
+	// reset
+	Reason string `json:"reason,omitempty"`
+
+	// checkpoint (Name above is reused for the checkpoint's name)
+	Description string `json:"description,omitempty"`
+
+	// restore: seq of the checkpoint record restored
+	Checkpoint int64 `json:"checkpoint,omitempty"`
+}
