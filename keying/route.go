@@ -1,0 +1,244 @@
+package keying
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Route is where one inbound message goes.
+type Route struct {
+	Agent     string `json:"agent"`
+	Scope     Scope  `json:"scope"`
+	Signature string `json:"signature"`
+	// ID names the session file: sessions/<ID>.jsonl.
+	ID string `json:"id"`
+	// Aliases are the legacy keys that resolve to this session, in
+	// PicoClaw's order; when Key is a storage key it comes first.
+	Aliases []string `json:"aliases"`
+	MainID  string   `json:"main_id"`
+	// MatchedBy says which rule chose the dimensions: "default",
+	// "dispatch.rule:<name>" or "policy:main". An explicit Key overrides the
+	// id whatever matched.
+	MatchedBy string `json:"matched_by"`
+	// Key is the explicit legacy key the message carried, if any.
+	Key string `json:"key,omitempty"`
+	// Main is true when the route is the agent's main session.
+	Main bool `json:"main,omitempty"`
+}
+
+// Resolver resolves inbound messages under one validated Policy. It is
+// safe for concurrent use.
+type Resolver struct {
+	dims  []string
+	main  bool
+	links linkIndex
+	rules []compiledRule
+}
+
+type compiledRule struct {
+	Rule
+	dims  []string
+	label string
+}
+
+// NewResolver validates p and prepares it for Resolve.
+func NewResolver(p Policy) (*Resolver, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	dims, _ := NormalizeDimensions(p.Dimensions)
+	if dims == nil {
+		dims = DefaultDimensions()
+	}
+	r := &Resolver{dims: dims, main: p.Main, links: p.IdentityLinks.compile()}
+	for i, rule := range p.Rules {
+		d, _ := NormalizeDimensions(rule.SessionDimensions)
+		r.rules = append(r.rules, compiledRule{Rule: rule, dims: d, label: rule.label(i)})
+	}
+	return r, nil
+}
+
+// Resolve is NewResolver(p) followed by Resolve(agent, in).
+func Resolve(agent string, in Inbound, p Policy) (Route, error) {
+	r, err := NewResolver(p)
+	if err != nil {
+		return Route{}, err
+	}
+	return r.Resolve(agent, in)
+}
+
+// message holds the normalized pieces of an Inbound.
+type message struct {
+	channel, account             string
+	chatType, chatID, chatValue  string
+	spaceID, spaceValue, topicID string
+	senderRaw, senderLinked      string
+	mentioned, direct            bool
+}
+
+func (r *Resolver) normalize(in Inbound) *message {
+	m := &message{
+		channel:   NormalizeChannel(in.Channel),
+		account:   NormalizeAccountID(in.Account),
+		chatID:    lower(in.ChatID),
+		spaceID:   lower(in.SpaceID),
+		topicID:   lower(in.TopicID),
+		senderRaw: lower(in.SenderID),
+		mentioned: in.Mentioned,
+		direct:    in.IsDirect(),
+	}
+	m.chatType = lower(in.ChatType)
+	if m.chatType == "" {
+		m.chatType = "direct"
+	}
+	if m.chatID != "" {
+		m.chatValue = m.chatType + ":" + m.chatID
+	}
+	if m.spaceID != "" {
+		t := lower(in.SpaceType)
+		if t == "" {
+			t = "space"
+		}
+		m.spaceValue = t + ":" + m.spaceID
+	}
+	m.senderLinked = r.links.link(m.channel, m.senderRaw)
+	return m
+}
+
+// Resolve routes one inbound message of agent (empty means main).
+func (r *Resolver) Resolve(agent string, in Inbound) (Route, error) {
+	if strings.ContainsAny(in.Key, "\n\r") {
+		return Route{}, fmt.Errorf("keying: explicit key %q holds a line break", in.Key)
+	}
+	m := r.normalize(in)
+	rt := Route{Agent: NormalizeAgentID(agent), MatchedBy: "default"}
+	dims, main := r.dims, r.main
+	for _, rule := range r.rules {
+		if rule.When.matches(m) {
+			if rule.Agent != "" {
+				rt.Agent = NormalizeAgentID(rule.Agent)
+			}
+			if rule.dims != nil {
+				dims, main = rule.dims, false
+			}
+			rt.MatchedBy = rule.label
+			break
+		}
+	}
+	rt.MainID = MainID(rt.Agent)
+	if main {
+		rt.Main = true
+		rt.MatchedBy = "policy:main"
+		rt.Scope = Scope{Version: ScopeVersion, AgentID: rt.Agent}
+		rt.Signature = MainKey(rt.Agent)
+		rt.ID = rt.MainID
+		rt.Aliases = []string{MainKey(rt.Agent)}
+	} else {
+		rt.Scope = buildScope(rt.Agent, m, dims)
+		rt.Signature = Signature(rt.Scope)
+		rt.ID = Opaque(rt.Signature)
+		rt.Aliases = aliases(rt.Agent, m, in.TopicID)
+	}
+	if k := lower(in.Key); k != "" {
+		rt.applyKey(k)
+	}
+	return rt, nil
+}
+
+// applyKey handles an explicit key: an sk_v1_ id or an agent:... key is
+// the storage key (PicoClaw keeps it, picosess hashes it: rule B of the
+// migration guide); any other key is one more alias.
+func (rt *Route) applyKey(k string) {
+	switch {
+	case IsID(k):
+		rt.Key, rt.ID = k, k
+	case strings.HasPrefix(k, "agent:"):
+		rt.Key, rt.ID = k, Opaque(k)
+		rt.Aliases = appendUnique([]string{k}, rt.Aliases...)
+	default:
+		rt.Aliases = appendUnique(rt.Aliases, k)
+	}
+}
+
+// buildScope fills the dimensions in order, each only if the message has a
+// value for it.
+func buildScope(agent string, m *message, dims []string) Scope {
+	s := Scope{Version: ScopeVersion, AgentID: agent, Channel: m.channel, Account: m.account}
+	hasTopicDim := false
+	for _, d := range dims {
+		hasTopicDim = hasTopicDim || d == DimTopic
+	}
+	for _, d := range dims {
+		var v string
+		switch d {
+		case DimSpace:
+			v = m.spaceValue
+		case DimChat:
+			v = m.chatValue
+			// Telegram forum topics fold into the chat when topics are not
+			// a dimension of their own.
+			if v != "" && m.channel == "telegram" && m.topicID != "" && !hasTopicDim {
+				v += "/" + m.topicID
+			}
+		case DimTopic:
+			if m.topicID != "" {
+				v = "topic:" + m.topicID
+			}
+		case DimSender:
+			v = m.senderLinked
+		}
+		if v == "" {
+			continue
+		}
+		if s.Values == nil {
+			s.Values = map[string]string{}
+		}
+		s.Dimensions = append(s.Dimensions, d)
+		s.Values[d] = v
+	}
+	return s
+}
+
+// aliases generates the legacy keys PicoClaw lists for a route: the main
+// key; then for a DM the three DM shapes for each distinct peer among raw
+// sender, linked sender and chat id; for any other chat the chat key, with
+// the topic after a '/'.
+func aliases(agent string, m *message, topic string) []string {
+	out := []string{MainKey(agent)}
+	if m.direct {
+		for _, p := range []string{m.senderRaw, m.senderLinked, m.chatID} {
+			if p == "" {
+				continue
+			}
+			out = appendUnique(out,
+				"agent:"+agent+":direct:"+p,
+				"agent:"+agent+":"+m.channel+":direct:"+p,
+				"agent:"+agent+":"+m.channel+":"+m.account+":direct:"+p)
+		}
+		return out
+	}
+	if m.chatID == "" {
+		return out
+	}
+	k := "agent:" + agent + ":" + m.channel + ":" + m.chatType + ":" + m.chatID
+	if t := lower(topic); t != "" {
+		k += "/" + t
+	}
+	return appendUnique(out, k)
+}
+
+func appendUnique(list []string, add ...string) []string {
+	for _, a := range add {
+		dup := false
+		for _, x := range list {
+			if x == a {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			list = append(list, a)
+		}
+	}
+	return list
+}
