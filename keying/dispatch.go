@@ -37,7 +37,7 @@ func (r Rule) label(i int) string {
 func (r Rule) validate(path string) error {
 	if r.SessionDimensions != nil {
 		if _, err := NormalizeDimensions(r.SessionDimensions); err != nil {
-			return &ConfigError{Path: path + ".session_dimensions", Msg: err.Error()}
+			return &ConfigError{Path: path + ".session_dimensions", Err: err}
 		}
 	}
 	if r.When == (When{}) {

@@ -19,9 +19,17 @@ type linkIndex map[string]string
 type ConfigError struct {
 	Path string
 	Msg  string
+	Err  error // the underlying error, if any
 }
 
-func (e *ConfigError) Error() string { return e.Path + ": " + e.Msg }
+func (e *ConfigError) Error() string {
+	if e.Msg == "" && e.Err != nil {
+		return e.Path + ": " + e.Err.Error()
+	}
+	return e.Path + ": " + e.Msg
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Validate reports an alias listed under two canonical names, or an empty
 // name or alias. path is where the links sit in the config file.

@@ -124,7 +124,7 @@ func ParseDimensions(s string) ([]string, error) {
 // Validate checks the whole policy; errors name the config field.
 func (p Policy) Validate() error {
 	if _, err := NormalizeDimensions(p.Dimensions); err != nil {
-		return &ConfigError{Path: "session.dimensions", Msg: err.Error()}
+		return &ConfigError{Path: "session.dimensions", Err: err}
 	}
 	if err := p.IdentityLinks.Validate("session.identity_links"); err != nil {
 		return err
