@@ -19,6 +19,9 @@ const (
 	TypeReset      = "reset"
 	TypeCheckpoint = "checkpoint"
 	TypeRestore    = "restore"
+	// TypeCheckpointDelete withdraws the checkpoint whose seq is in
+	// Checkpoint. DESIGN.md has no such type; docs/format.md explains it.
+	TypeCheckpointDelete = "checkpoint_delete"
 )
 
 // Message roles.
@@ -80,6 +83,6 @@ type Record struct {
 	// checkpoint (Name above is reused for the checkpoint's name)
 	Description string `json:"description,omitempty"`
 
-	// restore: seq of the checkpoint record restored
+	// restore and checkpoint_delete: seq of the checkpoint record
 	Checkpoint int64 `json:"checkpoint,omitempty"`
 }

@@ -1,0 +1,59 @@
+package workspace
+
+import (
+	"io"
+	"io/fs"
+	"os"
+)
+
+// FS is the filesystem seam: every byte the package reads or writes under
+// sessions/ goes through it, so tests can inject a short write, a failed
+// fsync or a full disk without real crashes. Lock files are the exception:
+// flock needs a real file. OSFS is the real implementation.
+type FS interface {
+	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
+	Stat(name string) (fs.FileInfo, error)
+	ReadDir(name string) ([]fs.DirEntry, error)
+	MkdirAll(name string, perm fs.FileMode) error
+	Rename(oldpath, newpath string) error
+	Remove(name string) error
+}
+
+// File is an open file of an FS.
+type File interface {
+	io.Reader
+	io.ReaderAt
+	io.Writer
+	io.Closer
+	Stat() (fs.FileInfo, error)
+	// Sync commits the file's bytes to stable storage (fsync).
+	Sync() error
+	Truncate(size int64) error
+}
+
+// OSFS is the FS of the operating system.
+type OSFS struct{}
+
+// OpenFile calls os.OpenFile.
+func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Stat calls os.Stat.
+func (OSFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+
+// ReadDir calls os.ReadDir.
+func (OSFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
+
+// MkdirAll calls os.MkdirAll.
+func (OSFS) MkdirAll(name string, perm fs.FileMode) error { return os.MkdirAll(name, perm) }
+
+// Rename calls os.Rename.
+func (OSFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
+// Remove calls os.Remove.
+func (OSFS) Remove(name string) error { return os.Remove(name) }

@@ -1,0 +1,214 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+)
+
+// History is the active history of a session: the fold of DESIGN.md
+// section 2, read from the tail of the file.
+type History struct {
+	// Summary is the latest summary standing in for the messages before
+	// Messages, if the walk reached one.
+	Summary *Record
+	// Messages of the active history, oldest first, the summarized ones
+	// left out.
+	Messages []Record
+	// More is true when the limit cut off older active messages.
+	More bool
+	// LastSeq is the seq of the last record in the file.
+	LastSeq int64
+}
+
+// History returns the active history: the messages after the last reset,
+// rewound by restores to their checkpoint, with the latest summary
+// standing in for the messages it covers. limit > 0 keeps only the newest
+// limit messages; the file is then read from the tail only as far as
+// needed. The read takes no lock.
+func (s *Session) History(ctx context.Context, limit int) (History, error) {
+	f, err := s.openRead()
+	if err != nil {
+		return History{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return History{}, fmt.Errorf("workspace: stat %s: %w", s.Path(), err)
+	}
+	end, err := completeEnd(f, fi.Size(), s.Path())
+	if err != nil {
+		return History{}, err
+	}
+	return foldTail(ctx, f, s.Path(), end, limit, s.w.log)
+}
+
+// foldTail walks back from end. It stops at a reset, at the messages a
+// summary covers, or at the limit; a restore makes it jump to the line
+// before its checkpoint, whose history the restore brings back.
+func foldTail(ctx context.Context, r io.ReaderAt, path string, end int64, limit int, log *slog.Logger) (History, error) {
+	var h History
+	br := newBackReader(r, path, end)
+	first := true
+walk:
+	for {
+		line, off, err := br.prev()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return History{}, err
+		}
+		typ, seq, ok := headOf(line)
+		if !ok {
+			log.Warn("corrupt record skipped", "file", path, "offset", off)
+			continue
+		}
+		if first {
+			h.LastSeq, first = seq, false
+		}
+		switch typ {
+		case TypeReset:
+			break walk
+		case TypeMessage:
+			if h.Summary != nil && seq <= h.Summary.Through {
+				break walk
+			}
+			if limit > 0 && len(h.Messages) == limit {
+				h.More = true
+				break walk
+			}
+			rec, hint := decodeRecord(line)
+			if hint != "" {
+				log.Warn("corrupt record skipped", "file", path, "offset", off, "hint", hint)
+				continue
+			}
+			h.Messages = append(h.Messages, rec)
+		case TypeSummary:
+			if h.Summary != nil {
+				continue
+			}
+			rec, hint := decodeRecord(line)
+			if hint != "" {
+				log.Warn("corrupt record skipped", "file", path, "offset", off, "hint", hint)
+				continue
+			}
+			h.Summary = &rec
+			if n := len(h.Messages); n > 0 && h.Messages[n-1].Seq <= rec.Through {
+				// Never happens with records written in order; be safe.
+				break walk
+			}
+		case TypeRestore:
+			rec, hint := decodeRecord(line)
+			if hint != "" || rec.Checkpoint <= 0 || rec.Checkpoint >= seq {
+				log.Warn("restore ignored", "file", path, "offset", off, "checkpoint", rec.Checkpoint)
+				continue
+			}
+			at, err := findSeq(ctx, r, path, off, rec.Checkpoint)
+			if errors.Is(err, errSeqNotFound) {
+				log.Warn("restore names a checkpoint not in the file; ignored", "file", path, "seq", seq, "checkpoint", rec.Checkpoint)
+				continue
+			}
+			if err != nil {
+				return History{}, err
+			}
+			br = newBackReader(r, path, at)
+		}
+		if err := ctx.Err(); err != nil {
+			return History{}, err
+		}
+	}
+	slices.Reverse(h.Messages)
+	return h, nil
+}
+
+var errSeqNotFound = errors.New("seq not found")
+
+// findSeq returns the offset of the line holding record seq among the
+// lines before end. Seqs grow along the file, so it bisects on offsets
+// down to a small range and then scans it: a restore costs O(log n)
+// reads, not a walk over everything after its checkpoint.
+func findSeq(ctx context.Context, r io.ReaderAt, path string, end, seq int64) (int64, error) {
+	lo, hi := int64(0), end
+	for hi-lo > 64<<10 {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		mid := lo + (hi-lo)/2
+		start, line, err := lineAfter(r, mid, hi)
+		if err != nil {
+			return 0, fmt.Errorf("workspace: read %s: %w", path, err)
+		}
+		if start < 0 {
+			hi = mid
+			continue
+		}
+		_, s, ok := headOf(line)
+		switch {
+		case !ok:
+			hi = mid // a corrupt line: narrow conservatively
+		case s == seq:
+			return start, nil
+		case s < seq:
+			lo = start
+		default:
+			hi = start
+		}
+	}
+	found := int64(-1)
+	_, err := scanLines(io.NewSectionReader(r, lo, hi-lo), lo, func(line []byte, off int64) error {
+		if _, s, ok := headOf(line); ok && s == seq {
+			found = off
+			return io.EOF
+		}
+		return nil
+	})
+	if err != nil && err != io.EOF {
+		return 0, fmt.Errorf("workspace: read %s: %w", path, err)
+	}
+	if found < 0 {
+		return 0, errSeqNotFound
+	}
+	return found, nil
+}
+
+// lineAfter returns the first line that starts after offset at (strictly)
+// and ends before limit, or start -1 if there is none.
+func lineAfter(r io.ReaderAt, at, limit int64) (int64, []byte, error) {
+	buf := make([]byte, 8<<10)
+	pos := at
+	start := int64(-1)
+	var line []byte
+	for pos < limit {
+		n := int64(len(buf))
+		if n > limit-pos {
+			n = limit - pos
+		}
+		m, err := r.ReadAt(buf[:n], pos)
+		if m == 0 && err != nil {
+			return -1, nil, err
+		}
+		chunk := buf[:m]
+		for len(chunk) > 0 {
+			i := indexNL(chunk)
+			if i < 0 {
+				if start >= 0 {
+					line = append(line, chunk...)
+				}
+				break
+			}
+			if start < 0 {
+				start = pos + int64(m-len(chunk)) + int64(i) + 1
+				chunk = chunk[i+1:]
+				continue
+			}
+			line = append(line, chunk[:i]...)
+			return start, line, nil
+		}
+		pos += int64(m)
+	}
+	return -1, nil, nil
+}

@@ -1,0 +1,330 @@
+package workspace
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/picosess/picosess/keying"
+)
+
+// Meta describes one session for listings.
+type Meta struct {
+	ID      string        `json:"id"`
+	Title   string        `json:"title"`
+	Name    string        `json:"name,omitempty"`
+	Scope   *keying.Scope `json:"scope,omitempty"`
+	Agent   string        `json:"agent,omitempty"`
+	Channel string        `json:"channel,omitempty"`
+	Aliases []string      `json:"aliases,omitempty"`
+	Created time.Time     `json:"created"`
+	Updated time.Time     `json:"updated"`
+	// Messages and Tokens count every message record in the file.
+	Messages int `json:"messages"`
+	Tokens   int `json:"tokens"`
+	// ActiveMessages counts the messages since the last reset.
+	ActiveMessages int `json:"active_messages"`
+	// Summary is true when the current conversation has a summary.
+	Summary bool `json:"summary"`
+	// Segments is the number of conversations: one, plus one per reset.
+	Segments int   `json:"segments"`
+	LastSeq  int64 `json:"last_seq"`
+	Size     int64 `json:"size"`
+	// Corrupt counts lines that are not valid records (see Check).
+	Corrupt int `json:"corrupt,omitempty"`
+}
+
+// metaEntry is a Meta with what is needed to bring it up to date by
+// reading only what was appended since.
+type metaEntry struct {
+	Meta
+	Ident     Identity `json:"ident"`
+	Offset    int64    `json:"offset"` // end of the complete lines folded in
+	TitleSet  bool     `json:"title_set,omitempty"`
+	FirstUser bool     `json:"first_user,omitempty"` // Title is the first user message
+}
+
+// feed folds one record into the entry.
+func (m *metaEntry) feed(r *Record) {
+	if r.Type == TypeSession && m.Created.IsZero() {
+		m.ID, m.Name, m.Aliases, m.Created = r.ID, r.Name, r.Aliases, r.At
+		if r.Scope != nil {
+			m.Scope, m.Agent, m.Channel = r.Scope, r.Scope.AgentID, r.Scope.Channel
+		}
+		if m.Segments == 0 {
+			m.Segments = 1
+		}
+	}
+	if m.Segments == 0 {
+		m.Segments = 1
+	}
+	m.LastSeq, m.Updated = r.Seq, r.At
+	switch r.Type {
+	case TypeMessage:
+		m.Messages++
+		m.ActiveMessages++
+		m.Tokens += r.Tokens
+		if !m.TitleSet && !m.FirstUser && r.Role == RoleUser && strings.TrimSpace(r.Content) != "" {
+			m.Title, m.FirstUser = defaultTitle(r.Content), true
+		}
+	case TypeTitle:
+		m.Title, m.TitleSet = r.Text, true
+	case TypeReset:
+		m.Segments++
+		m.ActiveMessages, m.Summary = 0, false
+	case TypeSummary:
+		m.Summary = true
+	}
+}
+
+// defaultTitle is the first user message, on one line, cut to
+// DefaultTitleRunes runes.
+func defaultTitle(content string) string {
+	return cutRunes(strings.Join(strings.Fields(content), " "), DefaultTitleRunes)
+}
+
+// metaCache keeps the Meta of every session, checked against a stat of
+// the file on each use. It is saved in cache/sessions.json (derived,
+// rebuildable: delete it and the next listing reads every file again).
+// Several processes may write it; each writes a whole new file and renames
+// it into place, so a reader sees one writer's version or another's, each
+// of them checked against the files before use.
+type metaCache struct {
+	w       *Workspace
+	mu      sync.Mutex
+	entries map[string]*metaEntry
+	loaded  Identity // of the cache file as last read or written
+}
+
+func newMetaCache(w *Workspace) *metaCache {
+	return &metaCache{w: w, entries: map[string]*metaEntry{}}
+}
+
+const metaCacheVersion = 1
+
+type metaCacheFile struct {
+	Version  int                   `json:"version"`
+	Sessions map[string]*metaEntry `json:"sessions"`
+}
+
+func (c *metaCache) path() string {
+	return filepath.Join(c.w.root, CacheDir, "sessions.json")
+}
+
+// loadIfChanged merges the cache file when another process rewrote it.
+func (c *metaCache) loadIfChanged() {
+	fi, err := c.w.fs.Stat(c.path())
+	if err != nil {
+		return
+	}
+	id := identityOf(fi)
+	if id.equal(c.loaded) {
+		return
+	}
+	f, err := c.w.fs.OpenFile(c.path(), os.O_RDONLY, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var file metaCacheFile
+	if err := json.NewDecoder(f).Decode(&file); err != nil || file.Version != metaCacheVersion {
+		c.w.log.Warn("metadata cache unreadable; rebuilding", "file", c.path(), "err", err)
+		c.loaded = id
+		return
+	}
+	for k, e := range file.Sessions {
+		if old, ok := c.entries[k]; !ok || !old.Ident.equal(e.Ident) {
+			c.entries[k] = e
+		}
+	}
+	c.loaded = id
+}
+
+// save writes the cache file: a new file renamed into place.
+func (c *metaCache) save() error {
+	dir := filepath.Dir(c.path())
+	if err := c.w.fs.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := fmt.Sprintf("%s.tmp-%d-%d", c.path(), os.Getpid(), time.Now().UnixNano())
+	f, err := c.w.fs.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(metaCacheFile{Version: metaCacheVersion, Sessions: c.entries})
+	if err == nil {
+		_, err = f.Write(b)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = c.w.fs.Rename(tmp, c.path())
+	}
+	if err != nil {
+		_ = c.w.fs.Remove(tmp)
+		return err
+	}
+	if fi, err := c.w.fs.Stat(c.path()); err == nil {
+		c.loaded = identityOf(fi)
+	}
+	return nil
+}
+
+// refresh brings the entries of every live session up to date and drops
+// those of files that are gone. It returns them sorted by id.
+func (c *metaCache) refresh(ctx context.Context) ([]*metaEntry, error) {
+	des, err := c.w.fs.ReadDir(c.w.sessionsDir())
+	if err != nil {
+		return nil, fmt.Errorf("workspace: list %s: %w", c.w.sessionsDir(), err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.loadIfChanged()
+	changed := false
+	seen := make(map[string]bool, len(des))
+	out := make([]*metaEntry, 0, len(des))
+	for _, de := range des {
+		id := idFromFileName(de.Name())
+		if id == "" || !de.Type().IsRegular() {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		fi, err := de.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("workspace: stat %s: %w", de.Name(), err)
+		}
+		seen[id] = true
+		e, upd, err := c.entryFor(id, identityOf(fi))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		changed = changed || upd
+		out = append(out, e)
+	}
+	for id := range c.entries {
+		if !seen[id] {
+			delete(c.entries, id)
+			changed = true
+		}
+	}
+	if changed {
+		if err := c.save(); err != nil {
+			c.w.log.Warn("metadata cache not saved", "file", c.path(), "err", err)
+		}
+	}
+	return out, nil
+}
+
+// entryFor returns the up-to-date entry of id whose file has identity now,
+// reading only the appended bytes when the file just grew.
+func (c *metaCache) entryFor(id string, now Identity) (*metaEntry, bool, error) {
+	old := c.entries[id]
+	if old != nil && old.Ident.equal(now) {
+		return old, false, nil
+	}
+	e := &metaEntry{}
+	if old != nil && old.Ident.Continues(now) && old.Offset <= now.Size {
+		cp := *old
+		e = &cp
+	}
+	path := c.w.SessionPath(id)
+	f, err := c.w.fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	end, err := scanLines(io.NewSectionReader(f, e.Offset, now.Size-e.Offset), e.Offset, func(line []byte, off int64) error {
+		r, hint := decodeRecord(line)
+		if hint != "" {
+			e.Corrupt++
+			return nil
+		}
+		e.feed(&r)
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("workspace: read %s: %w", path, err)
+	}
+	e.Offset, e.Ident, e.Size = end, now, now.Size
+	if e.ID == "" {
+		e.ID = id
+	}
+	c.entries[id] = e
+	return e, true, nil
+}
+
+// ListOptions filter a listing. The zero value lists every session.
+type ListOptions struct {
+	Agent   string    // only sessions of this agent
+	Channel string    // only sessions of this channel
+	Since   time.Time // only sessions updated at or after this time
+	Limit   int       // at most this many (newest first); 0 = all
+}
+
+// List returns the metadata of the live sessions, newest first (by last
+// record time, then id). It stats every file and reads only files that
+// changed since the cache last saw them, and of those only the new bytes.
+func (w *Workspace) List(ctx context.Context, o ListOptions) ([]Meta, error) {
+	entries, err := w.meta.refresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	agent, channel := strings.ToLower(o.Agent), strings.ToLower(o.Channel)
+	out := make([]Meta, 0, len(entries))
+	for _, e := range entries {
+		if agent != "" && e.Agent != agent || channel != "" && e.Channel != channel {
+			continue
+		}
+		if !o.Since.IsZero() && e.Updated.Before(o.Since) {
+			continue
+		}
+		out = append(out, e.Meta)
+	}
+	slices.SortFunc(out, func(a, b Meta) int {
+		if c := b.Updated.Compare(a.Updated); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if o.Limit > 0 && len(out) > o.Limit {
+		out = out[:o.Limit]
+	}
+	return out, nil
+}
+
+// Meta returns the metadata of the session.
+func (s *Session) Meta(ctx context.Context) (Meta, error) {
+	fi, err := s.w.fs.Stat(s.Path())
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Meta{}, fmt.Errorf("%w: session %s", ErrNotFound, s.id)
+		}
+		return Meta{}, fmt.Errorf("workspace: %w", err)
+	}
+	c := s.w.meta
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, _, err := c.entryFor(s.id, identityOf(fi))
+	if err != nil {
+		return Meta{}, err
+	}
+	return e.Meta, nil
+}

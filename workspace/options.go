@@ -1,0 +1,114 @@
+package workspace
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+	"unicode/utf8"
+)
+
+// Durability says when an append is on stable storage.
+type Durability string
+
+const (
+	// DurabilityAlways fsyncs every append before it returns (the default).
+	DurabilityAlways Durability = "always"
+	// DurabilityBatch is group commit: appends running at the same time in
+	// one process share one fsync; each append still returns only after an
+	// fsync that covers its bytes.
+	DurabilityBatch Durability = "batch"
+	// DurabilityNever leaves flushing to the operating system: an append
+	// survives a crash of the process, not of the machine.
+	DurabilityNever Durability = "never"
+)
+
+// Defaults used where Options leaves a field zero.
+const (
+	DefaultDurability  = DurabilityAlways
+	DefaultLockTimeout = 10 * time.Second
+	// DefaultTitleRunes is the length of a default title (the first user
+	// message, cut).
+	DefaultTitleRunes = 60
+	// DefaultMaxOpenLocks bounds the lock files one Workspace keeps open.
+	DefaultMaxOpenLocks = 128
+)
+
+// Options configure a Workspace. The zero value, and a nil *Options, give
+// the defaults.
+type Options struct {
+	// Durability of appends; "" means DefaultDurability.
+	Durability Durability
+	// LockTimeout bounds the wait for a session's lock; 0 means
+	// DefaultLockTimeout, a negative value means try once.
+	LockTimeout time.Duration
+	// Logger receives warnings (corrupt lines skipped by readers, torn
+	// tails set aside). nil discards.
+	Logger *slog.Logger
+	// CountTokens fills the tokens field of message and summary records
+	// appended without one. nil means EstimateTokens.
+	CountTokens func(Record) int
+	// FS is the filesystem seam; nil means OSFS.
+	FS FS
+	// Now is the clock that stamps records; nil means time.Now. Tests use
+	// it for golden files.
+	Now func() time.Time
+}
+
+// resolved returns a copy of o with every default filled in.
+func (o *Options) resolved() (Options, error) {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	switch r.Durability {
+	case "":
+		r.Durability = DefaultDurability
+	case DurabilityAlways, DurabilityBatch, DurabilityNever:
+	default:
+		return r, fmt.Errorf("workspace: unknown durability %q (want always, batch or never)", r.Durability)
+	}
+	if r.LockTimeout == 0 {
+		r.LockTimeout = DefaultLockTimeout
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if r.CountTokens == nil {
+		r.CountTokens = EstimateTokens
+	}
+	if r.FS == nil {
+		r.FS = OSFS{}
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	return r, nil
+}
+
+// EstimateTokens is the default token counter: about one token per four
+// bytes of text (content, reasoning, tool calls, summary text), at least one
+// for a record with any text. It is an estimate; summarize/ offers real
+// tokenizers.
+func EstimateTokens(r Record) int {
+	n := len(r.Content) + len(r.ReasoningContent) + len(r.ToolCalls) + len(r.Text)
+	if n == 0 {
+		return 0
+	}
+	return (n + 3) / 4
+}
+
+// cutRunes returns s cut to at most n runes.
+func cutRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}

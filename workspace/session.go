@@ -1,0 +1,172 @@
+package workspace
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/picosess/picosess/keying"
+)
+
+// Target names a session to open or create: its id and what its header
+// says. Only ID (or Name) is needed to find an existing session; the rest
+// is written into the header when the session is created.
+type Target struct {
+	// ID is the opaque session id. Empty: keying.NamedID(Name) for a named
+	// session, else Scope's id.
+	ID string
+	// Scope of the conversation (header "scope").
+	Scope *keying.Scope
+	// Aliases are the legacy keys the session answers to (header "aliases").
+	Aliases []string
+	// Name makes a named session (header "name").
+	Name string
+	// Origin says where a migrated session came from (header "origin").
+	Origin json.RawMessage
+}
+
+// Session is a handle on one session file. Handles are cheap, safe for
+// concurrent use, and hold no open file between calls.
+type Session struct {
+	w      *Workspace
+	st     *sessionState
+	id     string
+	header Record // the header to write should the file be missing
+}
+
+// Session returns the session of t, creating its file (with the header)
+// when it does not exist yet. An existing file is not changed.
+func (w *Workspace) Session(ctx context.Context, t Target) (*Session, error) {
+	id := t.ID
+	if id == "" && t.Name != "" {
+		id = keying.NamedID(t.Name)
+	}
+	if id == "" && t.Scope != nil {
+		id = t.Scope.ID()
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	h := Record{Type: TypeSession, V: FormatVersion, ID: id, Aliases: t.Aliases, Origin: t.Origin}
+	if t.Name != "" {
+		h.Name = keying.NormalizeName(t.Name)
+	}
+	if t.Scope != nil {
+		sc := t.Scope.Clone()
+		h.Scope = &sc
+	}
+	s := &Session{w: w, st: w.state(id), id: id, header: h}
+	if fi, err := w.fs.Stat(s.Path()); err == nil && fi.Size() > 0 {
+		return s, nil
+	}
+	if _, err := s.append(ctx, nil); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SessionForRoute returns the session a keying route names (see Session).
+func (w *Workspace) SessionForRoute(ctx context.Context, r keying.Route) (*Session, error) {
+	sc := r.Scope
+	return w.Session(ctx, Target{ID: r.ID, Scope: &sc, Aliases: r.Aliases})
+}
+
+// OpenID returns the existing session id, or an error wrapping
+// ErrNotFound.
+func (w *Workspace) OpenID(id string) (*Session, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	s := &Session{w: w, st: w.state(id), id: id}
+	if _, err := w.fs.Stat(s.Path()); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: session %s", ErrNotFound, id)
+		}
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
+	return s, nil
+}
+
+// ID is the session id.
+func (s *Session) ID() string { return s.id }
+
+// Path is the session file.
+func (s *Session) Path() string { return s.w.SessionPath(s.id) }
+
+// Workspace is the workspace of s.
+func (s *Session) Workspace() *Workspace { return s.w }
+
+// Header reads the header (first record) of the session file.
+func (s *Session) Header(ctx context.Context) (Record, error) {
+	f, err := s.openRead()
+	if err != nil {
+		return Record{}, err
+	}
+	defer f.Close()
+	return readHeader(f, s.Path())
+}
+
+// readHeader decodes the first line of a session file.
+func readHeader(f io.Reader, path string) (Record, error) {
+	buf := make([]byte, 0, 4096)
+	chunk := make([]byte, 4096)
+	for {
+		n, err := f.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		if i := indexNL(buf); i >= 0 {
+			r, hint := decodeRecord(buf[:i])
+			if hint != "" {
+				return Record{}, &CorruptError{Path: path, Line: 1, Offset: 0, Hint: hint}
+			}
+			if r.Type != TypeSession {
+				return Record{}, &CorruptError{Path: path, Line: 1, Offset: 0, Hint: fmt.Sprintf("first record is %q, not the session header", r.Type)}
+			}
+			return r, nil
+		}
+		if err == io.EOF {
+			return Record{}, &CorruptError{Path: path, Line: 1, Offset: 0, Hint: "no complete header line"}
+		}
+		if err != nil {
+			return Record{}, fmt.Errorf("workspace: read %s: %w", path, err)
+		}
+		if len(buf) > 16<<20 {
+			return Record{}, &CorruptError{Path: path, Line: 1, Offset: 0, Hint: "header line longer than 16 MiB"}
+		}
+	}
+}
+
+func indexNL(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *Session) openRead() (File, error) {
+	f, err := s.w.fs.OpenFile(s.Path(), os.O_RDONLY, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: session %s", ErrNotFound, s.id)
+		}
+		return nil, fmt.Errorf("workspace: open %s: %w", s.Path(), err)
+	}
+	return f, nil
+}
+
+// Identity describes the session file now (size, device, inode, mtime).
+func (s *Session) Identity() (Identity, error) {
+	fi, err := s.w.fs.Stat(s.Path())
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Identity{}, fmt.Errorf("%w: session %s", ErrNotFound, s.id)
+		}
+		return Identity{}, fmt.Errorf("workspace: %w", err)
+	}
+	return identityOf(fi), nil
+}
