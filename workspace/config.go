@@ -183,6 +183,9 @@ func ParseConfig(name string, data []byte) (*Config, []string, error) {
 	}
 	if dec.More() {
 		off := dec.InputOffset()
+		for off < int64(len(data)) && (data[off] == ' ' || data[off] == '\n' || data[off] == '\t' || data[off] == '\r') {
+			off++
+		}
 		line, col := lineCol(data, off)
 		return nil, nil, &ConfigError{File: name, Line: line, Column: col, Msg: "unexpected data after the top-level object"}
 	}
@@ -194,7 +197,7 @@ func ParseConfig(name string, data []byte) (*Config, []string, error) {
 	if err := cfg.Policy().Validate(); err != nil {
 		var ce *keying.ConfigError
 		if errors.As(err, &ce) {
-			return nil, p.warnings, &ConfigError{File: name, Field: ce.Path, Msg: ce.Error()[len(ce.Path)+2:], Err: err}
+			return nil, p.warnings, &ConfigError{File: name, Field: ce.Path, Msg: strings.TrimPrefix(ce.Error(), ce.Path+": "), Err: err}
 		}
 		return nil, p.warnings, &ConfigError{File: name, Msg: err.Error(), Err: err}
 	}
@@ -206,20 +209,14 @@ func syntaxError(name string, data []byte, err error) error {
 	var te *json.UnmarshalTypeError
 	off := int64(len(data))
 	switch {
-	case errors.As(err, &se):
-		off = se.Offset
+	case errors.As(err, &se) && se.Offset > 0:
+		off = se.Offset - 1 // Offset counts the offending byte
 	case errors.As(err, &te):
 		off = te.Offset
 	}
 	line, col := lineCol(data, off)
-	msg := err.Error()
-	if errors.Is(err, errUnexpectedEOF(err)) {
-		msg = "unexpected end of file: " + msg
-	}
-	return &ConfigError{File: name, Line: line, Column: col, Msg: "syntax error: " + msg, Err: err}
+	return &ConfigError{File: name, Line: line, Column: col, Msg: "syntax error: " + err.Error(), Err: err}
 }
-
-func errUnexpectedEOF(err error) error { return err }
 
 // lineCol turns a byte offset into a 1-based line and column (in bytes).
 func lineCol(data []byte, off int64) (int, int) {
