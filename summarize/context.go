@@ -1,0 +1,360 @@
+package summarize
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/picosess/picosess/workspace"
+)
+
+// Strategy chooses what the context builder keeps when the history does not
+// fit the budget.
+type Strategy string
+
+// Strategies.
+const (
+	// StrategyRecent: the newest messages that fit, nothing else.
+	StrategyRecent Strategy = "recent"
+	// StrategySmart: system messages, the summary, pinned messages, then
+	// the newest messages that fit.
+	StrategySmart Strategy = "smart"
+	// StrategySummarize: the summary, then the newest messages that fit.
+	// (At the session level it summarizes first when the history is over
+	// budget.)
+	StrategySummarize Strategy = "summarize"
+)
+
+// DefaultStrategy is used when Budget.Strategy is empty.
+const DefaultStrategy = StrategySmart
+
+// ErrBudget: the budget cannot be used (not a positive token count, or an
+// unknown strategy).
+var ErrBudget = errors.New("summarize: invalid context budget")
+
+// Budget bounds a context.
+type Budget struct {
+	MaxTokens int      `json:"max_tokens"`
+	Strategy  Strategy `json:"strategy"`
+	// Pinned are seqs of messages the smart strategy keeps before filling
+	// with recent ones (a pinned tool call brings its results, and a
+	// pinned result its call).
+	Pinned []int64 `json:"pinned,omitempty"`
+}
+
+// Context is what to send to a model, with its token accounting.
+type Context struct {
+	Messages []ChatMessage `json:"messages"`
+	// Seqs holds the record seq each message came from (the summary
+	// record's seq for the summary message).
+	Seqs     []int64  `json:"seqs"`
+	Tokens   int      `json:"tokens"` // messages + reply priming; never above MaxTokens
+	Budget   Budget   `json:"budget"`
+	Strategy Strategy `json:"strategy"`
+
+	SummaryTokens int   `json:"summary_tokens"` // 0 if no summary was sent
+	SummarySeq    int64 `json:"summary_seq,omitempty"`
+
+	Available     int  `json:"available"`      // messages in the active history
+	Included      int  `json:"included"`       // history messages sent (summary not counted)
+	Omitted       int  `json:"omitted"`        // history messages not sent (budget or strategy)
+	OmittedTokens int  `json:"omitted_tokens"` // their tokens
+	Truncated     bool `json:"truncated"`      // the budget left out something the strategy wanted
+
+	// Repairs lists what was changed so a provider accepts the messages:
+	// orphan tool results dropped, calls without results removed, results
+	// moved next to their call, unreadable tool calls dropped.
+	Repairs []string `json:"repairs,omitempty"`
+	// Notes say what did not fit.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// block is the unit of selection: one message, or an assistant message with
+// tool calls together with all of their results.
+type block struct {
+	last    int // index in the active history of its last message
+	msgs    []ChatMessage
+	seqs    []int64
+	tokens  int
+	system  bool
+	summary bool
+	recount bool // the head message differs from its record
+}
+
+// BuildContext fits an active history (oldest first, as the workspace
+// returns it, possibly beginning with a summary) into a token budget. It is
+// a pure function: nothing is read or written. Tool calls and their results
+// are kept or left out together; results without a call and calls without
+// results are repaired away (and listed in Repairs) so that providers
+// accept the messages. When even the most important part does not fit, it
+// returns what fits, with Truncated set and Notes saying what was left out.
+// Records carrying a stored token count (Record.Tokens) are not recounted.
+func BuildContext(history []workspace.Record, b Budget, c Counter) (Context, error) {
+	if b.Strategy == "" {
+		b.Strategy = DefaultStrategy
+	}
+	switch b.Strategy {
+	case StrategyRecent, StrategySmart, StrategySummarize:
+	default:
+		return Context{}, fmt.Errorf("%w: strategy %q (want recent, smart or summarize)", ErrBudget, b.Strategy)
+	}
+	if b.MaxTokens <= 0 {
+		return Context{}, fmt.Errorf("%w: max tokens %d (want a positive number)", ErrBudget, b.MaxTokens)
+	}
+	if c == nil {
+		c = Estimate{}
+	}
+	a := Split(history)
+	out := Context{Budget: b, Strategy: b.Strategy, Available: len(a.Messages)}
+	blocks, repairs := buildBlocks(a.Messages, c)
+	out.Repairs = repairs
+
+	var sum *block
+	if a.Summary != nil {
+		sum = &block{last: -1, msgs: []ChatMessage{SummaryMessage(a.Summary.Text)}, seqs: []int64{a.Summary.Seq},
+			tokens: RecordTokens(c, *a.Summary), system: true, summary: true}
+	}
+
+	left := b.MaxTokens - TokensReplyPrime
+	chosen := make([]bool, len(blocks))
+	take := func(i int) bool {
+		if blocks[i].tokens > left {
+			return false
+		}
+		chosen[i] = true
+		left -= blocks[i].tokens
+		return true
+	}
+	tookSummary := false
+	takeSummary := func() {
+		if sum == nil {
+			return
+		}
+		if sum.tokens <= left {
+			tookSummary = true
+			left -= sum.tokens
+			return
+		}
+		out.Truncated = true
+		out.Notes = append(out.Notes, fmt.Sprintf("the summary (seq %d, %d tokens) does not fit", sum.seqs[0], sum.tokens))
+	}
+	takeRecent := func() {
+		for i := len(blocks) - 1; i >= 0; i-- {
+			if chosen[i] {
+				continue
+			}
+			if !take(i) {
+				out.Truncated = true
+				out.Notes = append(out.Notes, fmt.Sprintf("older messages from seq %d back do not fit (%d tokens left, next needs %d)",
+					blocks[i].seqs[0], left, blocks[i].tokens))
+				return
+			}
+		}
+	}
+
+	switch b.Strategy {
+	case StrategyRecent:
+		takeRecent()
+	case StrategySummarize:
+		takeSummary()
+		takeRecent()
+	case StrategySmart:
+		for i := range blocks {
+			if blocks[i].system && !take(i) {
+				out.Truncated = true
+				out.Notes = append(out.Notes, fmt.Sprintf("system message seq %d (%d tokens) does not fit", blocks[i].seqs[0], blocks[i].tokens))
+			}
+		}
+		takeSummary()
+		pinned := map[int64]bool{}
+		for _, s := range b.Pinned {
+			pinned[s] = true
+		}
+		for i := len(blocks) - 1; i >= 0; i-- {
+			if chosen[i] || !blocks[i].has(pinned) {
+				continue
+			}
+			if !take(i) {
+				out.Truncated = true
+				out.Notes = append(out.Notes, fmt.Sprintf("pinned message seq %d (%d tokens) does not fit", blocks[i].seqs[0], blocks[i].tokens))
+			}
+		}
+		takeRecent()
+	}
+
+	// Order: system messages that open the history, then the summary, then
+	// the rest as they happened.
+	var order []*block
+	lead := 0
+	for lead < len(blocks) && blocks[lead].system {
+		lead++
+	}
+	for i := range blocks {
+		if i == lead && tookSummary {
+			order = append(order, sum)
+		}
+		if chosen[i] {
+			order = append(order, &blocks[i])
+		}
+	}
+	if tookSummary && lead == len(blocks) {
+		order = append(order, sum)
+	}
+
+	out.Tokens = TokensReplyPrime
+	out.Messages = []ChatMessage{}
+	out.Seqs = []int64{}
+	for _, bl := range order {
+		out.Messages = append(out.Messages, bl.msgs...)
+		out.Seqs = append(out.Seqs, bl.seqs...)
+		out.Tokens += bl.tokens
+		if bl.summary {
+			out.SummaryTokens = bl.tokens
+			out.SummarySeq = bl.seqs[0]
+		} else {
+			out.Included += len(bl.msgs)
+		}
+	}
+	for i := range blocks {
+		if !chosen[i] {
+			out.Omitted += len(blocks[i].msgs)
+			out.OmittedTokens += blocks[i].tokens
+		}
+	}
+	return out, nil
+}
+
+func (bl *block) has(seqs map[int64]bool) bool {
+	for _, s := range bl.seqs {
+		if seqs[s] {
+			return true
+		}
+	}
+	return false
+}
+
+// buildBlocks turns messages into selection blocks, repairing what a
+// provider would reject. Thought-only messages are left out (as PicoClaw
+// does).
+func buildBlocks(msgs []workspace.Record, c Counter) ([]block, []string) {
+	var repairs []string
+	type pending struct {
+		block int
+		used  bool
+	}
+	var blocks []block
+	calls := map[string]*pending{} // tool call id -> the block of its call
+	recs := map[int64]workspace.Record{}
+	for i, r := range msgs {
+		if isThoughtOnly(r) {
+			continue
+		}
+		m, err := recordMessage(r)
+		if err != nil {
+			repairs = append(repairs, fmt.Sprintf("%v: tool calls dropped", err))
+			if m.Content == "" {
+				continue
+			}
+		}
+		switch {
+		case r.Role == workspace.RoleTool:
+			p, ok := calls[r.ToolCallID]
+			if !ok {
+				repairs = append(repairs, fmt.Sprintf("seq %d: tool result for %q has no call in the history: left out", r.Seq, r.ToolCallID))
+				continue
+			}
+			if p.used {
+				repairs = append(repairs, fmt.Sprintf("seq %d: second result for tool call %q: left out", r.Seq, r.ToolCallID))
+				continue
+			}
+			p.used = true
+			bl := &blocks[p.block]
+			if !nextTo(msgs, bl.last, i) {
+				repairs = append(repairs, fmt.Sprintf("seq %d: tool result moved next to its call (seq %d)", r.Seq, bl.seqs[0]))
+			}
+			bl.msgs = append(bl.msgs, m)
+			bl.seqs = append(bl.seqs, r.Seq)
+			bl.last = i
+			recs[r.Seq] = r
+		default:
+			blocks = append(blocks, block{last: i, msgs: []ChatMessage{m}, seqs: []int64{r.Seq},
+				system: r.Role == workspace.RoleSystem, recount: err != nil})
+			recs[r.Seq] = r
+			for _, tc := range m.ToolCalls {
+				calls[tc.ID] = &pending{block: len(blocks) - 1}
+			}
+		}
+	}
+	// Keep only the calls that got a result; drop a call message left with
+	// nothing to say.
+	kept := blocks[:0]
+	for _, bl := range blocks {
+		head := &bl.msgs[0]
+		changed := bl.recount
+		if len(head.ToolCalls) > 0 {
+			var ok []ToolCall
+			for _, tc := range head.ToolCalls {
+				if calls[tc.ID] != nil && calls[tc.ID].used {
+					ok = append(ok, tc)
+				} else {
+					repairs = append(repairs, fmt.Sprintf("seq %d: tool call %q has no result: removed", bl.seqs[0], tc.ID))
+					changed = true
+				}
+			}
+			head.ToolCalls = ok
+			if len(ok) == 0 && head.Content == "" {
+				continue
+			}
+		}
+		bl.tokens = 0
+		for k, m := range bl.msgs {
+			if changed && k == 0 {
+				bl.tokens += MessageTokens(c, m)
+			} else {
+				bl.tokens += RecordTokens(c, recs[bl.seqs[k]])
+			}
+		}
+		kept = append(kept, bl)
+	}
+	return kept, repairs
+}
+
+// nextTo reports whether message i follows message j with nothing but
+// thought-only messages (left out of contexts) between them.
+func nextTo(msgs []workspace.Record, j, i int) bool {
+	for k := j + 1; k < i; k++ {
+		if !isThoughtOnly(msgs[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckToolPairs checks the rule chat providers enforce: every assistant
+// tool call is answered by a tool message right after it (before any other
+// kind of message), and every tool message answers a call of the assistant
+// message just before its run. It returns nil if a provider would accept
+// the sequence.
+func CheckToolPairs(msgs []ChatMessage) error {
+	open := map[string]bool{}
+	for i, m := range msgs {
+		if m.Role == workspace.RoleTool {
+			if !open[m.ToolCallID] {
+				return fmt.Errorf("message %d: tool result %q does not follow its call", i, m.ToolCallID)
+			}
+			delete(open, m.ToolCallID)
+			continue
+		}
+		if len(open) > 0 {
+			for id := range open {
+				return fmt.Errorf("message %d (%s): tool call %q has no result before it", i, m.Role, id)
+			}
+		}
+		for _, tc := range m.ToolCalls {
+			open[tc.ID] = true
+		}
+	}
+	for id := range open {
+		return fmt.Errorf("end of messages: tool call %q has no result", id)
+	}
+	return nil
+}

@@ -1,0 +1,279 @@
+package summarize
+
+import (
+	"context"
+	"math"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Extractive is the built-in summarizer: no network, no model, and the same
+// output for the same request. It splits the previous summary and the
+// messages into sentences, scores each by how many of the conversation's
+// recurring content words it carries (with a lift for the previous summary,
+// user messages, names and numbers, and a damper for tool output), then
+// takes the best sentences that fit the target budget, skipping near
+// duplicates, and writes them back in their original order, each new line
+// labelled with its speaker. The zero value counts with Estimate.
+type Extractive struct {
+	Counter Counter
+}
+
+// maxSentenceChars splits run-on "sentences" (logs, code) so one of them
+// cannot take the whole budget.
+const maxSentenceChars = 300
+
+type unit struct {
+	order int    // position in the request: previous summary first
+	msg   int    // index of the message, -1 for the previous summary
+	line  string // rendered line
+	words []string
+	score float64
+	cost  int
+}
+
+// Summarize picks sentences within req.TargetTokens.
+func (e Extractive) Summarize(ctx context.Context, req Request) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	c := e.Counter
+	if c == nil {
+		c = Estimate{}
+	}
+	budget := req.TargetTokens
+	if budget <= 0 {
+		budget = DefaultSummaryTokens
+	}
+	units := extractUnits(req)
+	if len(units) == 0 {
+		return Result{}, ErrEmptySummary
+	}
+	scoreUnits(units)
+	for i := range units {
+		units[i].cost = c.Count(units[i].line) + 1 // + the newline
+	}
+
+	rank := make([]int, len(units))
+	for i := range rank {
+		rank[i] = i
+	}
+	sort.SliceStable(rank, func(a, b int) bool { return units[rank[a]].score > units[rank[b]].score })
+
+	var chosen []int
+	left := budget
+	for _, i := range rank {
+		u := &units[i]
+		if u.cost > left || redundant(u.words, units, chosen) {
+			continue
+		}
+		chosen = append(chosen, i)
+		left -= u.cost
+		if left <= 1 {
+			break
+		}
+	}
+	if len(chosen) == 0 {
+		// Not even the best sentence fits: cut it down until it does.
+		best := units[rank[0]]
+		line := best.line
+		for len(line) > 0 && c.Count(line) > budget {
+			line = cutBytes(line, len(line)*3/4)
+		}
+		if line == "" {
+			return Result{}, ErrEmptySummary
+		}
+		return Result{Text: line, By: KindExtractive}, nil
+	}
+	sort.Ints(chosen)
+	lines := make([]string, len(chosen))
+	for k, i := range chosen {
+		lines[k] = units[i].line
+	}
+	return Result{Text: strings.Join(lines, "\n"), By: KindExtractive}, nil
+}
+
+// extractUnits splits the previous summary (line by line, kept as written)
+// and the messages (sentence by sentence, labelled "role: ") into units.
+func extractUnits(req Request) []unit {
+	var units []unit
+	add := func(msg int, line string) {
+		if w := contentWords(line); len(w) > 0 {
+			units = append(units, unit{order: len(units), msg: msg, line: line, words: w})
+		}
+	}
+	for _, l := range strings.Split(req.Previous, "\n") {
+		for _, s := range sentences(l) {
+			add(-1, s)
+		}
+	}
+	for i, m := range req.Messages {
+		label := m.Role
+		if m.Tool != "" && m.Role == "tool" {
+			label = "tool " + m.Tool
+		}
+		for _, s := range sentences(m.Text) {
+			add(i, label+": "+s)
+		}
+	}
+	return units
+}
+
+// sentences splits text at line breaks and sentence ends, and cuts long
+// runs at word boundaries.
+func sentences(text string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		start := 0
+		for i := 0; i < len(line); i++ {
+			ch := line[i]
+			if (ch == '.' || ch == '!' || ch == '?') && (i+1 == len(line) || line[i+1] == ' ') {
+				out = appendSentence(out, line[start:i+1])
+				start = i + 1
+			}
+		}
+		out = appendSentence(out, line[start:])
+	}
+	return out
+}
+
+func appendSentence(out []string, s string) []string {
+	s = strings.TrimSpace(s)
+	for utf8.RuneCountInString(s) > maxSentenceChars {
+		head := cutBytes(s, maxSentenceChars)
+		if sp := strings.LastIndexByte(head, ' '); sp > maxSentenceChars/2 {
+			head = head[:sp]
+		}
+		out = append(out, strings.TrimSpace(head))
+		s = strings.TrimSpace(s[len(head):])
+	}
+	if s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// cutBytes returns at most n bytes of s, never splitting a rune.
+func cutBytes(s string, n int) string {
+	if n >= len(s) {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// contentWords returns the lowercased words of s that are not stop words
+// (nor the "role:" label), in order, without repeats.
+func contentWords(s string) []string {
+	if i := strings.Index(s, ": "); i >= 0 && i < 40 {
+		s = s[i+2:]
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' }) {
+		w := strings.ToLower(f)
+		if utf8.RuneCountInString(w) < 2 || isStopword(w) || seen[w] {
+			continue
+		}
+		seen[w] = true
+		out = append(out, w)
+	}
+	return out
+}
+
+// scoreUnits gives each unit the sum of its words' weights (how many
+// messages mention the word, dampened logarithmically) over the square
+// root of its length, lifted or dampened by where it comes from.
+func scoreUnits(units []unit) {
+	df := map[string]int{} // messages (or summary) mentioning the word
+	lastMsg := map[string]int{}
+	for _, u := range units {
+		for _, w := range u.words {
+			if m, ok := lastMsg[w]; !ok || m != u.msg {
+				df[w]++
+				lastMsg[w] = u.msg
+			}
+		}
+	}
+	for i := range units {
+		u := &units[i]
+		var s float64
+		for _, w := range u.words {
+			s += math.Log1p(float64(df[w]))
+			if hasDigit(w) {
+				s += 0.5
+			}
+		}
+		s /= math.Sqrt(float64(len(u.words)) + 1)
+		switch label := u.line[:strings.IndexByte(u.line+":", ':')]; {
+		case u.msg < 0:
+			s *= 1.5 // what was worth keeping before still is
+		case label == "user":
+			s *= 1.25
+		case strings.HasPrefix(label, "tool"):
+			s *= 0.7
+		}
+		if capitalised(u.line) {
+			s *= 1.1
+		}
+		u.score = s
+	}
+}
+
+// redundant: at least 70% of the words of a candidate already appear in
+// one chosen unit.
+func redundant(words []string, units []unit, chosen []int) bool {
+	for _, i := range chosen {
+		have := units[i].words
+		common := 0
+		for _, w := range words {
+			for _, h := range have {
+				if w == h {
+					common++
+					break
+				}
+			}
+		}
+		if common*10 >= len(words)*7 {
+			return true
+		}
+	}
+	return false
+}
+
+func hasDigit(w string) bool {
+	return strings.IndexFunc(w, unicode.IsDigit) >= 0
+}
+
+// capitalised: the sentence names something (a capitalised word that does
+// not start it).
+func capitalised(line string) bool {
+	fields := strings.Fields(line)
+	for i := 2; i < len(fields); i++ {
+		if r, _ := utf8.DecodeRuneInString(fields[i]); unicode.IsUpper(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func isStopword(w string) bool {
+	switch w {
+	case "a", "an", "the", "and", "or", "but", "if", "then", "else", "of", "to", "in", "on", "at", "by",
+		"for", "with", "about", "as", "into", "from", "up", "down", "out", "over", "is", "are", "was",
+		"were", "be", "been", "being", "am", "do", "does", "did", "have", "has", "had", "it", "its",
+		"this", "that", "these", "those", "there", "here", "i", "you", "he", "she", "we", "they", "me",
+		"him", "her", "us", "them", "my", "your", "our", "their", "what", "which", "who", "whom",
+		"when", "where", "why", "how", "not", "no", "so", "can", "could", "will", "would", "should",
+		"shall", "may", "might", "must", "just", "also", "very", "too", "ok", "okay", "yes", "sure",
+		"please", "thanks", "thank", "let", "me's", "i'm", "it's", "don", "t", "s", "re", "ll", "ve",
+		"all", "any", "some", "more", "most", "other", "such", "only", "own", "same", "than", "now",
+		"returned", "called":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,136 @@
+package summarize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/picosess/picosess/workspace"
+)
+
+// Summarizer folds a previous summary and a run of messages into a new
+// summary. Implementations must honour ctx and must not return an empty
+// text without an error.
+type Summarizer interface {
+	Summarize(ctx context.Context, req Request) (Result, error)
+}
+
+// Request is what a summarizer is given. It is also, as JSON, what the
+// command summarizer reads on stdin.
+type Request struct {
+	// Previous is the text of the summary being folded in ("" if none).
+	Previous string `json:"previous"`
+	// Messages are the messages to fold, condensed: tool calls as
+	// name(short args), tool results truncated, oversized messages trimmed
+	// with a note.
+	Messages []Input `json:"messages"`
+	// TargetTokens is the size the summary should not exceed.
+	TargetTokens int `json:"target_tokens"`
+	// From and Through are the seq range the summary will cover.
+	From    int64 `json:"from_seq"`
+	Through int64 `json:"through_seq"`
+}
+
+// Input is one condensed message.
+type Input struct {
+	Seq  int64  `json:"seq"`
+	Role string `json:"role"`
+	Text string `json:"text"`
+	// Tool is the tool name for tool calls and results.
+	Tool string `json:"tool,omitempty"`
+	// Trimmed is how many characters were cut from the original.
+	Trimmed int `json:"trimmed,omitempty"`
+}
+
+// Result is a summary.
+type Result struct {
+	Text string `json:"text"`
+	By   string `json:"by"` // "extractive", "openai:<model>", "command:<program>"
+}
+
+// ErrEmptySummary: a summarizer produced no text.
+var ErrEmptySummary = errors.New("summarize: summarizer returned an empty summary")
+
+// BuildRequest condenses a plan into the request given to a summarizer.
+// Nothing is dropped: every folded message appears, thought-only messages
+// included only if they carry content; tool calls become
+// "called name(args)" with args cut to max_tool_args_chars; tool results
+// are cut to max_tool_result_chars; any text longer than max_message_chars
+// is trimmed, keeping its head and tail, with a note saying how much was cut.
+func BuildRequest(p Plan, s Settings) Request {
+	s = s.WithDefaults()
+	req := Request{TargetTokens: s.SummaryTokens, From: p.From, Through: p.Through}
+	if p.Previous != nil {
+		req.Previous = p.Previous.Text
+	}
+	names := map[string]string{} // tool call id -> function name
+	for _, r := range p.Fold {
+		if isThoughtOnly(r) {
+			continue
+		}
+		in := Input{Seq: r.Seq, Role: r.Role}
+		var parts []string
+		if r.Content != "" {
+			parts = append(parts, r.Content)
+		}
+		switch r.Role {
+		case workspace.RoleAssistant:
+			if !noCalls(r.ToolCalls) {
+				calls, err := ParseToolCalls(r.ToolCalls)
+				if err != nil {
+					parts = append(parts, "[tool calls unreadable: "+shorten(err.Error(), 80)+"]")
+				}
+				var tools []string
+				for _, c := range calls {
+					names[c.ID] = c.Function.Name
+					tools = append(tools, c.Function.Name)
+					parts = append(parts, fmt.Sprintf("called %s(%s)", c.Function.Name, shorten(oneLine(c.Function.Arguments), s.MaxToolArgsChars)))
+				}
+				in.Tool = strings.Join(tools, ",")
+			}
+		case workspace.RoleTool:
+			in.Tool = names[r.ToolCallID]
+			if in.Tool == "" {
+				in.Tool = "tool"
+			}
+			body, cut := trimMiddle(r.Content, s.MaxToolResultChars)
+			in.Trimmed = cut
+			in.Text = in.Tool + " returned: " + body
+			req.Messages = append(req.Messages, in)
+			continue
+		}
+		text := strings.Join(parts, "\n")
+		in.Text, in.Trimmed = trimMiddle(text, s.MaxMessageChars)
+		req.Messages = append(req.Messages, in)
+	}
+	return req
+}
+
+// trimMiddle keeps the head and tail of an over-long text and says, in the
+// text, how many characters were cut from between them.
+func trimMiddle(text string, max int) (string, int) {
+	n := utf8.RuneCountInString(text)
+	if max <= 0 || n <= max {
+		return text, 0
+	}
+	r := []rune(text)
+	head := max * 2 / 3
+	tail := max - head
+	cut := n - head - tail
+	return fmt.Sprintf("%s […%d characters trimmed…] %s", string(r[:head]), cut, string(r[n-tail:])), cut
+}
+
+// shorten cuts text to max characters, marking the cut with "…".
+func shorten(text string, max int) string {
+	if utf8.RuneCountInString(text) <= max {
+		return text
+	}
+	r := []rune(text)
+	return string(r[:max]) + "…"
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

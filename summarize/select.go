@@ -1,0 +1,229 @@
+package summarize
+
+import (
+	"fmt"
+
+	"github.com/picosess/picosess/workspace"
+)
+
+// Active is an active history split into the summary that stands in for
+// older messages and the messages after it.
+type Active struct {
+	Summary  *workspace.Record  // the latest summary record, nil if none
+	Messages []workspace.Record // message records after the summary, oldest first
+}
+
+// Split finds the latest summary in an active history (as the workspace
+// returns it: oldest first, possibly beginning with a summary) and the
+// messages it does not cover (seq > through). Records of other types
+// (title, checkpoint...) are left out.
+func Split(history []workspace.Record) Active {
+	var a Active
+	for i := range history {
+		if history[i].Type == workspace.TypeSummary {
+			a.Summary = &history[i]
+		}
+	}
+	for _, r := range history {
+		if !isMessage(r) {
+			continue
+		}
+		if a.Summary != nil && r.Seq <= a.Summary.Through {
+			continue
+		}
+		a.Messages = append(a.Messages, r)
+	}
+	return a
+}
+
+// Plan is what one summarization would do: fold the previous summary and
+// the messages Fold (seq From..Through) into a new summary, and keep Keep.
+// An empty Fold means there is nothing to summarize (Why says why).
+type Plan struct {
+	Previous *workspace.Record
+	Fold     []workspace.Record
+	Keep     []workspace.Record
+	From     int64
+	Through  int64
+	Why      string
+}
+
+// Empty reports whether the plan summarizes nothing.
+func (p Plan) Empty() bool { return len(p.Fold) == 0 }
+
+// Select chooses what to summarize: every message after the last summary
+// except at least the newest keep_recent, cut where a user turn starts and
+// never between an assistant's tool call and its results. A history with
+// no usable user-turn start (a cron session of tool turns, say) is cut at
+// the latest message that is not a tool result and splits no tool pair.
+func Select(history []workspace.Record, s Settings) Plan {
+	s = s.WithDefaults()
+	a := Split(history)
+	p := Plan{Previous: a.Summary, Keep: a.Messages}
+	keep := s.KeepRecent
+	if keep < 0 { // Disabled: keep nothing back
+		keep = 0
+	}
+	n := len(a.Messages)
+	if n <= keep {
+		p.Why = fmt.Sprintf("%d messages since the last summary, keep_recent is %d", n, keep)
+		return p
+	}
+	crossing := pairCrossings(a.Messages)
+	// A cut c keeps a.Messages[c:]. Cutting after the last message (c == n,
+	// only when keep_recent is off) splits nothing.
+	cut := -1
+	for c := n - keep; c > 0; c-- {
+		if c == n || a.Messages[c].Role == workspace.RoleUser && !crossing[c] {
+			cut = c
+			break
+		}
+	}
+	if cut < 0 {
+		for c := n - keep; c > 0; c-- {
+			if a.Messages[c].Role != workspace.RoleTool && !crossing[c] {
+				cut = c
+				break
+			}
+		}
+	}
+	if cut <= 0 {
+		p.Why = "no place to cut: every candidate splits a tool call from its result"
+		return p
+	}
+	p.Fold = a.Messages[:cut]
+	p.Keep = a.Messages[cut:]
+	p.From = p.Fold[0].Seq
+	p.Through = p.Fold[len(p.Fold)-1].Seq
+	return p
+}
+
+// pairCrossings marks, for each cut position c (0..len), whether cutting
+// before msgs[c] would separate an assistant's tool call from one of its
+// results (call before the cut, result at or after it, or the reverse).
+func pairCrossings(msgs []workspace.Record) []bool {
+	callAt := map[string]int{}
+	for i, m := range msgs {
+		if m.Role != workspace.RoleAssistant || noCalls(m.ToolCalls) {
+			continue
+		}
+		calls, err := ParseToolCalls(m.ToolCalls)
+		if err != nil {
+			continue
+		}
+		for _, c := range calls {
+			callAt[c.ID] = i
+		}
+	}
+	// diff[i]++ / diff[j+1]-- marks cuts c in (i, j] as crossing a pair
+	// whose call is at i and whose result is at j.
+	diff := make([]int, len(msgs)+2)
+	for j, m := range msgs {
+		if m.Role != workspace.RoleTool || m.ToolCallID == "" {
+			continue
+		}
+		i, ok := callAt[m.ToolCallID]
+		if !ok {
+			continue
+		}
+		lo, hi := i, j
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		diff[lo+1]++
+		diff[hi+1]--
+	}
+	out := make([]bool, len(msgs)+1)
+	run := 0
+	for c := 0; c <= len(msgs); c++ {
+		run += diff[c]
+		out[c] = run > 0
+	}
+	return out
+}
+
+// Decision says whether a session is due for summarizing, and why.
+type Decision struct {
+	Due      bool   `json:"due"`
+	Reason   string `json:"reason"`
+	Messages int    `json:"messages"` // messages since the last summary
+	Tokens   int    `json:"tokens"`   // tokens of the active history, summary included
+	Plan     Plan   `json:"-"`
+}
+
+// Due decides whether the active history should be summarized now: it has
+// message_threshold messages since the last summary, or takes token_percent
+// of context_window, or passes limits.max_messages or limits.max_tokens —
+// and Select finds something to summarize (so a session whose only
+// messages are the kept ones is never due, and summarizing cannot loop).
+// Records without a stored token count are counted with c.
+func Due(history []workspace.Record, s Settings, c Counter) Decision {
+	s = s.WithDefaults()
+	a := Split(history)
+	d := Decision{Messages: len(a.Messages), Tokens: activeTokens(a, c)}
+	switch {
+	case on(s.MessageThreshold) && d.Messages >= s.MessageThreshold:
+		d.Reason = fmt.Sprintf("%d messages since the last summary (message_threshold %d)", d.Messages, s.MessageThreshold)
+	case on(s.TokenPercent) && on(s.ContextWindow) && d.Tokens*100 >= s.TokenPercent*s.ContextWindow:
+		d.Reason = fmt.Sprintf("%d tokens is at least %d%% of the %d-token context window", d.Tokens, s.TokenPercent, s.ContextWindow)
+	case on(s.Limits.MaxMessages) && d.Messages > s.Limits.MaxMessages:
+		d.Reason = fmt.Sprintf("%d messages is over limits.max_messages %d", d.Messages, s.Limits.MaxMessages)
+	case on(s.Limits.MaxTokens) && d.Tokens > s.Limits.MaxTokens:
+		d.Reason = fmt.Sprintf("%d tokens is over limits.max_tokens %d", d.Tokens, s.Limits.MaxTokens)
+	default:
+		d.Reason = fmt.Sprintf("below thresholds: %d messages, %d tokens", d.Messages, d.Tokens)
+		return d
+	}
+	d.Plan = Select(history, s)
+	if d.Plan.Empty() {
+		d.Reason += "; but nothing to summarize: " + d.Plan.Why
+		return d
+	}
+	d.Due = true
+	return d
+}
+
+// activeTokens counts what the active history costs a model: the summary
+// as a system message plus every message, plus the reply priming.
+func activeTokens(a Active, c Counter) int {
+	n := TokensReplyPrime
+	if a.Summary != nil {
+		n += RecordTokens(c, *a.Summary)
+	}
+	for _, m := range a.Messages {
+		n += RecordTokens(c, m)
+	}
+	return n
+}
+
+// RecordTokens is the token count of a message or summary record as the
+// context builder sends it. A stored count (Record.Tokens, counted once at
+// append with this function) is trusted; a record without one is counted
+// with c. It is what the workspace should store in "tokens" at append.
+func RecordTokens(c Counter, r workspace.Record) int {
+	if r.Tokens > 0 {
+		return r.Tokens
+	}
+	if r.Type == workspace.TypeSummary {
+		return MessageTokens(c, SummaryMessage(r.Text))
+	}
+	m, _ := recordMessage(r)
+	return MessageTokens(c, m)
+}
+
+// recordMessage converts a message record to its chat form. Unparsable
+// tool calls are dropped from the message and reported in err.
+func recordMessage(r workspace.Record) (ChatMessage, error) {
+	m := ChatMessage{Role: r.Role, Content: r.Content, ToolCallID: r.ToolCallID}
+	if r.Role == workspace.RoleAssistant && !noCalls(r.ToolCalls) {
+		calls, err := ParseToolCalls(r.ToolCalls)
+		if err != nil {
+			return m, fmt.Errorf("seq %d: %w", r.Seq, err)
+		}
+		m.ToolCalls = calls
+	}
+	if r.Role != workspace.RoleTool {
+		m.ToolCallID = ""
+	}
+	return m, nil
+}
