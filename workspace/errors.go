@@ -3,6 +3,7 @@ package workspace
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -19,6 +20,8 @@ var (
 	ErrNotWorkspace = errors.New("workspace: not a workspace")
 	// ErrAmbiguous: a reference matches several sessions.
 	ErrAmbiguous = errors.New("workspace: ambiguous reference")
+	// ErrExists: the thing to create or restore is already there.
+	ErrExists = errors.New("workspace: already exists")
 )
 
 // LockedError says who holds a lock that could not be taken.
@@ -55,3 +58,16 @@ func (e *CorruptError) Error() string {
 
 // Is makes errors.Is(err, ErrCorrupt) true.
 func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// AmbiguousError is a reference that matches several sessions.
+type AmbiguousError struct {
+	Ref        string
+	Candidates []string // sorted
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("workspace: %q is ambiguous: it matches %d sessions: %s", e.Ref, len(e.Candidates), strings.Join(e.Candidates, ", "))
+}
+
+// Is makes errors.Is(err, ErrAmbiguous) true.
+func (e *AmbiguousError) Is(target error) bool { return target == ErrAmbiguous }

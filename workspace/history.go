@@ -212,3 +212,47 @@ func lineAfter(r io.ReaderAt, at, limit int64) (int64, []byte, error) {
 	}
 	return -1, nil, nil
 }
+
+// Segment is one conversation of a session: the records from one reset
+// (or the start of the file) to the next.
+type Segment struct {
+	Index int `json:"index"` // 0 for the first conversation
+	// Reset is the reset record that began the segment; nil for the first.
+	Reset *Record `json:"reset,omitempty"`
+	// Records of the segment, oldest first: messages, summaries, titles,
+	// checkpoints, restores (not the header, not the starting reset).
+	Records []Record `json:"records"`
+}
+
+// Messages returns the message records of the segment.
+func (g Segment) Messages() []Record {
+	var out []Record
+	for _, r := range g.Records {
+		if r.Type == TypeMessage {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Segments reads the whole file and returns every conversation, oldest
+// first: the full history, past resets included. For files too big to
+// hold, iterate with Records instead.
+func (s *Session) Segments(ctx context.Context) ([]Segment, error) {
+	segs := []Segment{{Index: 0}}
+	for e, err := range s.Records(ctx, 0) {
+		if err != nil {
+			return nil, err
+		}
+		switch e.Type {
+		case TypeSession:
+		case TypeReset:
+			r := e.Record
+			segs = append(segs, Segment{Index: len(segs), Reset: &r})
+		default:
+			cur := &segs[len(segs)-1]
+			cur.Records = append(cur.Records, e.Record)
+		}
+	}
+	return segs, nil
+}

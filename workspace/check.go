@@ -1,0 +1,271 @@
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/picosess/picosess/keying"
+)
+
+// Problem kinds reported by Check.
+const (
+	ProblemTornTail     = "torn_tail"     // the file does not end in '\n' (repairable)
+	ProblemCorruptLine  = "corrupt_line"  // a line that is not a record (repairable)
+	ProblemBadHeader    = "bad_header"    // the first record is not a valid header
+	ProblemIDMismatch   = "id_mismatch"   // header id differs from the file name
+	ProblemIDUnderived  = "id_underived"  // warning: id derives from nothing in the header
+	ProblemSeqGap       = "seq_gap"       // warning: seqs skip numbers (lines set aside)
+	ProblemSeqDuplicate = "seq_duplicate" // a seq used twice: two writers without the lock
+	ProblemSeqOrder     = "seq_order"     // a seq smaller than the one before it
+)
+
+// Severities.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+)
+
+// Problem is one defect in a session file.
+type Problem struct {
+	Kind     string `json:"kind"`
+	Severity string `json:"severity"`
+	Line     int    `json:"line"`   // 1-based; 0 when not about one line
+	Offset   int64  `json:"offset"` // byte offset of the bad bytes
+	Length   int64  `json:"length"` // number of bad bytes (0 when not about bytes)
+	Seq      int64  `json:"seq,omitempty"`
+	Hint     string `json:"hint"`
+	// Repairable: Repair sets these bytes aside and the problem is gone.
+	Repairable bool `json:"repairable"`
+}
+
+// FileReport is what Check found in one session file.
+type FileReport struct {
+	Path     string    `json:"path"`
+	ID       string    `json:"id"`
+	Size     int64     `json:"size"`
+	Records  int       `json:"records"`
+	Problems []Problem `json:"problems"`
+}
+
+// CheckReport is what Check found in the workspace.
+type CheckReport struct {
+	Files []FileReport `json:"files"` // every file checked, sorted by id
+}
+
+// Errors counts problems of severity error.
+func (r *CheckReport) Errors() (repairable, unrepairable int) {
+	for _, f := range r.Files {
+		for _, p := range f.Problems {
+			switch {
+			case p.Severity != SeverityError:
+			case p.Repairable:
+				repairable++
+			default:
+				unrepairable++
+			}
+		}
+	}
+	return repairable, unrepairable
+}
+
+// Clean reports whether no file has a problem of severity error.
+func (r *CheckReport) Clean() bool {
+	a, b := r.Errors()
+	return a == 0 && b == 0
+}
+
+// Check reads every session file, without locks and without changing
+// anything, and reports what is wrong with each (see FileReport). Files
+// being appended to meanwhile may show a torn tail that is only a write in
+// progress; run it again, or Repair, which takes the locks.
+func (w *Workspace) Check(ctx context.Context) (*CheckReport, error) {
+	ids, err := w.sessionIDs()
+	if err != nil {
+		return nil, err
+	}
+	rep := &CheckReport{Files: []FileReport{}}
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		fr, err := w.checkFile(ctx, id)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		rep.Files = append(rep.Files, fr)
+	}
+	return rep, nil
+}
+
+// Check checks one session file (see Workspace.Check).
+func (s *Session) Check(ctx context.Context) (FileReport, error) {
+	return s.w.checkFile(ctx, s.id)
+}
+
+// sessionIDs lists the ids of live session files, sorted.
+func (w *Workspace) sessionIDs() ([]string, error) {
+	des, err := w.fs.ReadDir(w.sessionsDir())
+	if err != nil {
+		return nil, fmt.Errorf("workspace: list %s: %w", w.sessionsDir(), err)
+	}
+	var ids []string
+	for _, de := range des {
+		if id := idFromFileName(de.Name()); id != "" && de.Type().IsRegular() {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// checkFile scans one file. Bad byte ranges are the problems with a Length.
+func (w *Workspace) checkFile(ctx context.Context, id string) (FileReport, error) {
+	path := w.SessionPath(id)
+	f, err := w.fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return FileReport{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return FileReport{}, fmt.Errorf("workspace: stat %s: %w", path, err)
+	}
+	return checkReader(ctx, f, fi.Size(), path, id)
+}
+
+// checkReader is the check of the first size bytes of r, a file of
+// session id.
+func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string) (FileReport, error) {
+	fr := FileReport{Path: path, ID: id, Size: size, Problems: []Problem{}}
+	add := func(p Problem) {
+		if p.Severity == "" {
+			p.Severity = SeverityError
+		}
+		fr.Problems = append(fr.Problems, p)
+	}
+	line := 0
+	var prev int64
+	var header *Record
+	end, err := scanLines(io.NewSectionReader(r, 0, size), 0, func(b []byte, off int64) error {
+		line++
+		if line%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, hint := decodeRecord(b)
+		if hint != "" {
+			p := Problem{Kind: ProblemCorruptLine, Line: line, Offset: off, Length: int64(len(b)) + 1, Hint: hint, Repairable: true}
+			if k, ok := gluedRecord(b); ok {
+				// A torn record with a whole one glued after it: only the
+				// torn prefix is bad.
+				p.Length = int64(k)
+				p.Hint = "a torn record glued to a complete one; repair keeps the complete one"
+				rec, _ = decodeRecord(b[k:])
+				hint = ""
+			}
+			add(p)
+			if hint != "" {
+				return nil
+			}
+		}
+		fr.Records++
+		if header == nil && fr.Records == 1 {
+			if rec.Type != TypeSession || line != 1 {
+				add(Problem{Kind: ProblemBadHeader, Line: line, Offset: off, Hint: fmt.Sprintf("the first record is %q at line %d; a session file starts with its session header", rec.Type, line)})
+			} else {
+				h := rec
+				header = &h
+			}
+		} else if rec.Type == TypeSession {
+			add(Problem{Kind: ProblemBadHeader, Line: line, Offset: off, Seq: rec.Seq, Hint: "a second session header in the middle of the file (files glued together?)"})
+		}
+		switch {
+		case prev == 0 && rec.Seq != 1:
+			add(Problem{Kind: ProblemSeqGap, Severity: SeverityWarning, Line: line, Offset: off, Seq: rec.Seq, Hint: fmt.Sprintf("the first record has seq %d, not 1", rec.Seq)})
+		case prev == 0:
+		case rec.Seq == prev:
+			add(Problem{Kind: ProblemSeqDuplicate, Line: line, Offset: off, Seq: rec.Seq, Hint: fmt.Sprintf("seq %d appears twice: written without the lock?", rec.Seq)})
+		case rec.Seq < prev:
+			add(Problem{Kind: ProblemSeqOrder, Line: line, Offset: off, Seq: rec.Seq, Hint: fmt.Sprintf("seq %d after seq %d", rec.Seq, prev)})
+		case rec.Seq > prev+1:
+			add(Problem{Kind: ProblemSeqGap, Severity: SeverityWarning, Line: line, Offset: off, Seq: rec.Seq, Hint: fmt.Sprintf("seqs %d..%d are missing (set aside by a repair, or lost)", prev+1, rec.Seq-1)})
+		}
+		if rec.Seq > prev {
+			prev = rec.Seq
+		}
+		return nil
+	})
+	if err != nil {
+		return FileReport{}, fmt.Errorf("workspace: check %s: %w", path, err)
+	}
+	if end < size {
+		add(Problem{Kind: ProblemTornTail, Line: line + 1, Offset: end, Length: size - end, Hint: fmt.Sprintf("%d bytes after the last newline: a write cut short by a crash", size-end), Repairable: true})
+	}
+	if header != nil {
+		checkHeaderID(header, id, add)
+	} else if fr.Records == 0 && size > 0 {
+		add(Problem{Kind: ProblemBadHeader, Line: 1, Hint: "no valid record at all"})
+	}
+	return fr, nil
+}
+
+// checkHeaderID compares the header's id with the file name and with the
+// ids it may derive from: the scope's signature, the name of a named
+// session, or (migrated sessions, Rule B) the first alias.
+func checkHeaderID(h *Record, id string, add func(Problem)) {
+	if h.ID != id {
+		add(Problem{Kind: ProblemIDMismatch, Line: 1, Hint: fmt.Sprintf("header id %q, file name says %s", h.ID, id)})
+		return
+	}
+	if h.Name != "" && keying.NamedID(h.Name) == id {
+		return
+	}
+	if h.Scope != nil && h.Scope.ID() == id {
+		return
+	}
+	if len(h.Aliases) > 0 && keying.Opaque(h.Aliases[0]) == id {
+		return
+	}
+	if h.Scope != nil && keying.MainID(h.Scope.AgentID) == id {
+		return
+	}
+	if h.Scope == nil && h.Name == "" && len(h.Aliases) == 0 {
+		return // a bare header: nothing to derive from, nothing to contradict
+	}
+	add(Problem{Kind: ProblemIDUnderived, Severity: SeverityWarning, Line: 1,
+		Hint: "the id is not the hash of the scope's signature, the name, the first alias or the agent's main key (a kept PicoClaw key?)"})
+}
+
+// gluedRecord finds a complete record glued after torn bytes in a
+// corrupt line and returns where it starts.
+func gluedRecord(b []byte) (int, bool) {
+	const start = `{"type":"`
+	for k := bytes.LastIndex(b, []byte(start)); k > 0; k = bytes.LastIndex(b[:k], []byte(start)) {
+		if _, hint := decodeRecord(b[k:]); hint == "" {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// describe renders a problem for logs and messages.
+func (p Problem) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", p.Severity, p.Kind)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, " at line %d", p.Line)
+	}
+	if p.Length > 0 {
+		fmt.Fprintf(&b, " (offset %d, %d bytes)", p.Offset, p.Length)
+	}
+	fmt.Fprintf(&b, ": %s", p.Hint)
+	return b.String()
+}
