@@ -1,0 +1,121 @@
+package summarize
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/picosess/picosess/workspace"
+)
+
+func TestBuildRequestCondensesToolTurns(t *testing.T) {
+	longArgs := `{"query":"` + strings.Repeat("lisbon ", 60) + `"}`
+	longResult := "memory/2026-04-07.md: " + strings.Repeat("flights booked for the ninth. ", 100)
+	h := newHist().
+		user("when is the Lisbon trip?").
+		call("memory_search", longArgs, "t1").
+		result("t1", longResult).
+		assistant("You fly on April 9.").
+		user("thanks").assistant("welcome")
+	p := Select(h.recs, Settings{KeepRecent: 2})
+	req := BuildRequest(p, Settings{KeepRecent: 2})
+	if len(req.Messages) != 4 {
+		t.Fatalf("want 4 inputs (user, call, result, reply), got %d: %+v", len(req.Messages), req.Messages)
+	}
+	call, res := req.Messages[1], req.Messages[2]
+	if call.Tool != "memory_search" || !strings.HasPrefix(call.Text, "called memory_search({") {
+		t.Fatalf("call: %+v", call)
+	}
+	if n := len([]rune(call.Text)); n > len("called memory_search()")+DefaultMaxToolArgsChars+1 {
+		t.Fatalf("call args not shortened (%d chars): %s", n, call.Text)
+	}
+	if res.Tool != "memory_search" || !strings.HasPrefix(res.Text, "memory_search returned: memory/2026-04-07.md") {
+		t.Fatalf("result: %+v", res)
+	}
+	if res.Trimmed != len(longResult)-DefaultMaxToolResultChars || !strings.Contains(res.Text, "characters trimmed") {
+		t.Fatalf("result not truncated with a note: trimmed %d, %q", res.Trimmed, res.Text)
+	}
+	if req.From != 2 || req.Through != 5 || req.TargetTokens != DefaultSummaryTokens {
+		t.Fatalf("range/target: %+v", req)
+	}
+}
+
+func TestBuildRequestTrimsOversizedMessagesWithNote(t *testing.T) {
+	huge := "START " + strings.Repeat("x", 20000) + " END"
+	h := newHist().user(huge).assistant("ok").user("next").assistant("ok")
+	req := BuildRequest(Select(h.recs, Settings{KeepRecent: 2}), Settings{KeepRecent: 2, MaxMessageChars: 1000})
+	m := req.Messages[0]
+	if m.Trimmed != len(huge)-1000 {
+		t.Fatalf("trimmed %d, want %d", m.Trimmed, len(huge)-1000)
+	}
+	if !strings.HasPrefix(m.Text, "START ") || !strings.HasSuffix(m.Text, " END") {
+		t.Fatalf("head and tail not kept: %q…%q", m.Text[:10], m.Text[len(m.Text)-10:])
+	}
+	if !strings.Contains(m.Text, "[…19010 characters trimmed…]") {
+		t.Fatalf("no note: %q", m.Text[600:720])
+	}
+}
+
+func TestBuildRequestFoldsPreviousSummary(t *testing.T) {
+	h := newHist().turn(0).summary(3, "User grows tomatoes in Lisbon.").turn(1).turn(2)
+	req := BuildRequest(Select(h.recs, Settings{KeepRecent: 2}), Settings{KeepRecent: 2})
+	if req.Previous != "User grows tomatoes in Lisbon." {
+		t.Fatalf("previous: %q", req.Previous)
+	}
+	if req.From != 5 || len(req.Messages) != 2 {
+		t.Fatalf("covered messages re-sent: from %d, %d inputs", req.From, len(req.Messages))
+	}
+}
+
+// failing is a summarizer that always fails.
+type failing struct{ err error }
+
+func (f failing) Summarize(context.Context, Request) (Result, error) { return Result{}, f.err }
+
+func TestComposeFailingSummarizerChangesNothing(t *testing.T) {
+	h := newHist().turn(0).turn(1).turn(2).turn(3)
+	before := append([]workspace.Record(nil), h.recs...)
+	boom := errors.New("model unavailable")
+	rec, p, err := Compose(context.Background(), h.recs, Settings{KeepRecent: 2}, failing{boom}, nil)
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "seq 2..7") {
+		t.Fatalf("error %v should wrap the cause and name the range", err)
+	}
+	if rec.Type != "" || p.Through != 7 {
+		t.Fatalf("a record came back: %+v (plan through %d)", rec, p.Through)
+	}
+	if !reflect.DeepEqual(before, h.recs) {
+		t.Fatal("history was modified")
+	}
+	_, _, err = Compose(context.Background(), h.recs, Settings{KeepRecent: 2}, failing{}, nil)
+	if !errors.Is(err, ErrEmptySummary) {
+		t.Fatalf("empty result: %v", err)
+	}
+}
+
+func TestComposeMakesSummaryRecord(t *testing.T) {
+	h := newHist().summary(1, "Earlier the user planned a trip to Lisbon.").turn(0).turn(1).turn(2)
+	c := tk(t)
+	rec, p, err := Compose(context.Background(), h.recs, Settings{KeepRecent: 2}, Extractive{Counter: c}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Type != workspace.TypeSummary || rec.Through != p.Through || p.Through != 6 || rec.By != "extractive" {
+		t.Fatalf("record %+v, plan through %d", rec, p.Through)
+	}
+	if !strings.Contains(rec.Text, "Lisbon") {
+		t.Fatalf("previous summary not folded in: %q", rec.Text)
+	}
+	if rec.Tokens != MessageTokens(c, SummaryMessage(rec.Text)) {
+		t.Fatalf("tokens %d", rec.Tokens)
+	}
+	// After appending it, nothing more is due and Select has nothing.
+	h.add(rec)
+	if d := Due(h.recs, Settings{KeepRecent: 2, MessageThreshold: 1}, c); d.Due {
+		t.Fatalf("due again right after summarizing: %+v", d)
+	}
+	if _, _, err := Compose(context.Background(), h.recs, Settings{KeepRecent: 2}, Extractive{}, c); !errors.Is(err, ErrNothingToSummarize) {
+		t.Fatalf("second compose: %v", err)
+	}
+}
