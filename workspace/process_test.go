@@ -1,0 +1,283 @@
+package workspace
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// helperMain runs in a re-executed test binary. Modes:
+//
+//	append <root> <name> <n> <writer>  append n messages "w<writer>-<i>"
+//	loop <root> <name>                 append until killed; print each acknowledged seq
+//	hold <root> <name>                 take the session lock, print "locked", sleep
+func helperMain(mode string) error {
+	args := strings.Fields(mode)
+	ctx := context.Background()
+	if len(args) < 3 {
+		return fmt.Errorf("bad helper mode %q", mode)
+	}
+	w, err := Open(args[1], &Options{Durability: DurabilityNever, LockTimeout: time.Minute})
+	if err != nil {
+		return err
+	}
+	s, err := w.Session(ctx, Target{Name: args[2]})
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "append":
+		n, _ := strconv.Atoi(args[3])
+		for i := 0; i < n; i++ {
+			if _, err := s.Append(ctx, msg(RoleUser, fmt.Sprintf("w%s-%d", args[4], i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "loop":
+		out := bufio.NewWriter(os.Stdout)
+		big := strings.Repeat("x", 200<<10)
+		for i := 0; ; i++ {
+			content := "m" + strconv.Itoa(i)
+			if i%7 == 3 {
+				content += big // big writes widen the window for a torn line
+			}
+			seqs, err := s.Append(ctx, msg(RoleUser, content), msg(RoleAssistant, "r"+strconv.Itoa(i)))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%d %d %d\n", i, seqs[0], seqs[1])
+			out.Flush()
+		}
+	case "hold":
+		lk, err := w.lock(ctx, s.st)
+		if err != nil {
+			return err
+		}
+		defer lk.unlock()
+		fmt.Println("locked")
+		time.Sleep(time.Minute)
+		return nil
+	}
+	return fmt.Errorf("bad helper mode %q", mode)
+}
+
+func helperCmd(t *testing.T, mode string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// Eight processes append 500 messages each to one session at the same
+// time: every message is there once, seqs are 1..4001 in file order, and
+// every line is a whole record.
+func TestEightProcessesAppendToOneSession(t *testing.T) {
+	const procs, each = 8, 500
+	root := t.TempDir()
+	w, err := Open(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := namedSession(t, w, "shared")
+	var cmds []*exec.Cmd
+	for p := 0; p < procs; p++ {
+		cmd := helperCmd(t, fmt.Sprintf("append %s shared %d %d", root, each, p))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("helper: %v", err)
+		}
+	}
+	rep, err := s.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 0 {
+		t.Fatalf("check found problems: %v", rep.Problems)
+	}
+	recs, err := s.ReadAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != procs*each+1 {
+		t.Fatalf("got %d records, want %d", len(recs), procs*each+1)
+	}
+	seen := map[string]bool{}
+	next := make([]int, procs) // each writer's messages arrive in its own order
+	for i, r := range recs {
+		if r.Seq != int64(i+1) {
+			t.Fatalf("record %d has seq %d", i+1, r.Seq)
+		}
+		if i == 0 {
+			continue
+		}
+		if seen[r.Content] {
+			t.Fatalf("message %q twice", r.Content)
+		}
+		seen[r.Content] = true
+		var p, k int
+		if _, err := fmt.Sscanf(r.Content, "w%d-%d", &p, &k); err != nil {
+			t.Fatalf("line %d: unexpected content %q", i+1, r.Content)
+		}
+		if k != next[p] {
+			t.Fatalf("writer %d: message %d arrived before %d", p, k, next[p])
+		}
+		next[p]++
+	}
+}
+
+// A writer in a tight append loop is killed with SIGKILL. Check must say
+// exactly what the file holds, Repair must leave a clean file, and every
+// append the writer saw succeed must still be there.
+func TestKilledWriterLosesNoAcknowledgedAppend(t *testing.T) {
+	root := t.TempDir()
+	cmd := helperCmd(t, "loop "+root+" victim")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := map[int][2]int64{}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && len(acked) < 300 {
+		var i int
+		var a, b int64
+		if _, err := fmt.Sscanf(sc.Text(), "%d %d %d", &i, &a, &b); err != nil {
+			t.Fatalf("helper said %q", sc.Text())
+		}
+		acked[i] = [2]int64{a, b}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() { // acknowledgements written before the kill landed
+		var i int
+		var a, b int64
+		if _, err := fmt.Sscanf(sc.Text(), "%d %d %d", &i, &a, &b); err == nil {
+			acked[i] = [2]int64{a, b}
+		}
+	}
+	_ = cmd.Wait()
+
+	w, err := Open(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := namedSession(t, w, "victim")
+	raw, err := os.ReadFile(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rep, err := s.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn := len(raw) > 0 && raw[len(raw)-1] != '\n'
+	gotTorn := false
+	for _, p := range rep.Problems {
+		switch p.Kind {
+		case ProblemTornTail:
+			gotTorn = true
+			if want := int64(len(raw)) - int64(strings.LastIndexByte(string(raw), '\n')+1); p.Length != want {
+				t.Errorf("torn tail of %d bytes reported, file has %d", p.Length, want)
+			}
+		default:
+			t.Errorf("unexpected problem after kill: %v", p)
+		}
+	}
+	if gotTorn != torn {
+		t.Fatalf("check says torn=%v, file ends torn=%v", gotTorn, torn)
+	}
+	t.Logf("%d appends acknowledged; file %d bytes, torn tail: %v", len(acked), len(raw), torn)
+
+	rr, err := w.Repair(ctx, RepairOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if torn != (len(rr.SetAside) == 1) {
+		t.Fatalf("repair set aside %v for torn=%v", rr.SetAside, torn)
+	}
+	if after, _ := w.Check(ctx); !after.Clean() {
+		t.Fatalf("problems after repair: %+v", after)
+	}
+	recs, err := s.ReadAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySeq := map[int64]Record{}
+	for _, r := range recs {
+		bySeq[r.Seq] = r
+	}
+	for i, seqs := range acked {
+		u, a := bySeq[seqs[0]], bySeq[seqs[1]]
+		if !strings.HasPrefix(u.Content, "m"+strconv.Itoa(i)) || a.Content != "r"+strconv.Itoa(i) {
+			t.Fatalf("acknowledged append %d (seqs %v) is missing or wrong: %q / %q", i, seqs, u.Content, a.Content)
+		}
+	}
+	// The session takes appends again, after the last surviving seq.
+	last := recs[len(recs)-1].Seq
+	if got := mustAppend(t, s, msg(RoleUser, "after")); got[0] != last+1 {
+		t.Fatalf("append after repair got seq %d, want %d", got[0], last+1)
+	}
+}
+
+// Another process holds the session lock: an append gives up after the
+// lock timeout with a LockedError that names that process.
+func TestLockTimeoutNamesTheHolder(t *testing.T) {
+	root := t.TempDir()
+	w, err := Open(root, &Options{LockTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := namedSession(t, w, "busy")
+	cmd := helperCmd(t, "hold "+root+" busy")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || sc.Text() != "locked" {
+		t.Fatalf("helper did not take the lock: %q", sc.Text())
+	}
+	_, err = s.Append(context.Background(), msg(RoleUser, "blocked"))
+	var le *LockedError
+	if !errors.As(err, &le) || !errors.Is(err, ErrLocked) {
+		t.Fatalf("got %v, want a LockedError", err)
+	}
+	if le.PID != cmd.Process.Pid {
+		t.Fatalf("LockedError names pid %d, holder is %d (%v)", le.PID, cmd.Process.Pid, err)
+	}
+	host, _ := os.Hostname()
+	if le.Host != host || le.Since.IsZero() || !strings.Contains(err.Error(), strconv.Itoa(cmd.Process.Pid)) {
+		t.Fatalf("LockedError incomplete: %+v", le)
+	}
+	// Nothing was written.
+	if h, _ := s.History(context.Background(), 0); len(h.Messages) != 0 {
+		t.Fatalf("blocked append wrote %v", h.Messages)
+	}
+	// Once the holder dies, the lock is free (flock dies with its process).
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	mustAppend(t, s, msg(RoleUser, "free"))
+}
