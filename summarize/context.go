@@ -47,7 +47,7 @@ type Context struct {
 	// Seqs holds the record seq each message came from (the summary
 	// record's seq for the summary message).
 	Seqs     []int64  `json:"seqs"`
-	Tokens   int      `json:"tokens"` // messages + reply priming; never above MaxTokens
+	Tokens   int      `json:"tokens"` // messages + reply priming (0 if none); never above MaxTokens
 	Budget   Budget   `json:"budget"`
 	Strategy Strategy `json:"strategy"`
 
@@ -74,6 +74,7 @@ type block struct {
 	last    int // index in the active history of its last message
 	msgs    []ChatMessage
 	seqs    []int64
+	toks    []int // tokens of each message as recorded
 	tokens  int
 	system  bool
 	summary bool
@@ -214,6 +215,10 @@ func BuildContext(history []workspace.Record, b Budget, c Counter) (Context, err
 			out.Included += len(bl.msgs)
 		}
 	}
+	if len(out.Messages) == 0 {
+		out.Tokens = 0 // nothing to send primes no reply
+		out.Truncated = out.Truncated || len(blocks) > 0 || (sum != nil && b.Strategy != StrategyRecent)
+	}
 	for i := range blocks {
 		if !chosen[i] {
 			out.Omitted += len(blocks[i].msgs)
@@ -243,7 +248,6 @@ func buildBlocks(msgs []workspace.Record, c Counter) ([]block, []string) {
 	}
 	var blocks []block
 	calls := map[string]*pending{} // tool call id -> the block of its call
-	recs := map[int64]workspace.Record{}
 	for i, r := range msgs {
 		if isThoughtOnly(r) {
 			continue
@@ -273,12 +277,11 @@ func buildBlocks(msgs []workspace.Record, c Counter) ([]block, []string) {
 			}
 			bl.msgs = append(bl.msgs, m)
 			bl.seqs = append(bl.seqs, r.Seq)
+			bl.toks = append(bl.toks, RecordTokens(c, r))
 			bl.last = i
-			recs[r.Seq] = r
 		default:
 			blocks = append(blocks, block{last: i, msgs: []ChatMessage{m}, seqs: []int64{r.Seq},
-				system: r.Role == workspace.RoleSystem, recount: err != nil})
-			recs[r.Seq] = r
+				toks: []int{RecordTokens(c, r)}, system: r.Role == workspace.RoleSystem, recount: err != nil})
 			for _, tc := range m.ToolCalls {
 				calls[tc.ID] = &pending{block: len(blocks) - 1}
 			}
@@ -310,7 +313,7 @@ func buildBlocks(msgs []workspace.Record, c Counter) ([]block, []string) {
 			if changed && k == 0 {
 				bl.tokens += MessageTokens(c, m)
 			} else {
-				bl.tokens += RecordTokens(c, recs[bl.seqs[k]])
+				bl.tokens += bl.toks[k]
 			}
 		}
 		kept = append(kept, bl)

@@ -165,3 +165,35 @@ func TestOfflineHelper(t *testing.T) {
 		fmt.Printf("default loader: %v\n", err)
 	}
 }
+
+// benchText is mixed prose, code and JSON, like a chat history.
+func benchText() string {
+	var b strings.Builder
+	for i := 0; b.Len() < 64<<10; i++ {
+		fmt.Fprintf(&b, "User %d asked whether the Lisbon trip on 2026-04-%02d is still on; the assistant checked the calendar. ", i, i%28+1)
+		b.WriteString(`{"tool":"read_file","arguments":{"path":"notes/garden.md"}} -> func main() { fmt.Println("ok") }` + "\n")
+	}
+	return b.String()
+}
+
+func BenchmarkCount(b *testing.B) {
+	text := benchText()
+	for _, c := range []Counter{tk(b), Estimate{}} {
+		b.Run(c.Name(), func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			tokens := 0
+			for b.Loop() {
+				tokens += c.Count(text)
+			}
+			b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}
+
+func BenchmarkNewTiktoken(b *testing.B) {
+	for b.Loop() {
+		if _, err := NewTiktoken("o200k_base"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -24,6 +24,7 @@ func Split(history []workspace.Record) Active {
 			a.Summary = &history[i]
 		}
 	}
+	a.Messages = make([]workspace.Record, 0, len(history))
 	for _, r := range history {
 		if !isMessage(r) {
 			continue

@@ -49,14 +49,14 @@ func TestSelectNeverSplitsToolPairs(t *testing.T) {
 	// user, assistant calls two tools, results, a user message injected
 	// between the results (a legacy oddity), reply.
 	h := newHist().turn(0). // 2,3
-				user("look up both files").                     // 4
-				call("read_file", `{"path":"a"}`, "c1", "c2").  // 5
-				result("c1", "alpha").                          // 6
-				user("also, hurry").                            // 7  (inside the pair c2)
-				result("c2", "beta").                           // 8
-				assistant("a says alpha, b says beta").         // 9
-				user("thanks").                                 // 10
-				assistant("you're welcome")                     // 11
+				user("look up both files").                    // 4
+				call("read_file", `{"path":"a"}`, "c1", "c2"). // 5
+				result("c1", "alpha").                         // 6
+				user("also, hurry").                           // 7  (inside the pair c2)
+				result("c2", "beta").                          // 8
+				assistant("a says alpha, b says beta").        // 9
+				user("thanks").                                // 10
+				assistant("you're welcome")                    // 11
 	for keep := 1; keep <= 7; keep++ {
 		p := Select(h.recs, Settings{KeepRecent: keep})
 		if p.Empty() {
