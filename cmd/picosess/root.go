@@ -1,11 +1,16 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/picosess/picosess/workspace"
 	"github.com/spf13/cobra"
 )
 
@@ -39,6 +44,7 @@ The workspace is --workspace, else $PICOSESS_WORKSPACE, else ~/.workspace.`,
 	root.AddCommand(
 		newKeyCmd(a),
 		newVersionCmd(a),
+		newWatchCmd(a),
 	)
 	return root
 }
@@ -57,4 +63,35 @@ func (a *app) root() (string, error) {
 		return "", err
 	}
 	return filepath.Join(home, ".workspace"), nil
+}
+
+// options are the workspace options the global flags choose: the lock
+// timeout, and warnings (corrupt lines skipped...) logged to stderr.
+func (a *app) options() *workspace.Options {
+	return &workspace.Options{
+		LockTimeout: a.lockTimeout,
+		Logger:      slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+}
+
+// openWorkspace opens an existing workspace; a directory without
+// sessions/ is not one (exit 10), and is not created.
+func (a *app) openWorkspace() (*workspace.Workspace, error) {
+	root, err := a.root()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(root, workspace.SessionsDir)); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s has no %s/ directory (create one with append, migrate or demo)", workspace.ErrNotWorkspace, root, workspace.SessionsDir)
+	}
+	return workspace.Open(root, a.options())
+}
+
+// createWorkspace opens the workspace, creating its layout if needed.
+func (a *app) createWorkspace() (*workspace.Workspace, error) {
+	root, err := a.root()
+	if err != nil {
+		return nil, err
+	}
+	return workspace.Open(root, a.options())
 }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/picosess/picosess/workspace"
+	"github.com/spf13/cobra"
+)
+
+// watchLine is the --json shape of watch: one object per record.
+type watchLine struct {
+	Session string           `json:"session"`
+	Record  workspace.Record `json:"record"`
+}
+
+func newWatchCmd(a *app) *cobra.Command {
+	var (
+		fromStart bool
+		poll      time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "watch [SESSION]",
+		Short: "Print records as any process appends them",
+		Long: `Follow the workspace (or one SESSION) and print every record appended from now
+on, by any process, until interrupted. With --from-start, print the session's
+existing records first. Changes are noticed through file-system events and a
+rescan every --poll, since events alone can be lost.
+
+--json prints JSON Lines: {"session": ID, "record": RECORD}.
+
+EXIT STATUS
+  0 stopped by an interrupt; 1 failure; 10 not a workspace.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w, err := a.openWorkspace()
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			o := workspace.WatchOptions{Poll: poll, FromStart: fromStart}
+			if len(args) == 1 {
+				s, err := w.Lookup(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				o.Session = s.ID()
+			} else if fromStart {
+				return usageErrorf("--from-start needs a SESSION")
+			}
+			enc := json.NewEncoder(a.stdout)
+			enc.SetEscapeHTML(false)
+			return w.Watch(cmd.Context(), o, func(id string, e workspace.Entry) error {
+				if a.jsonOut {
+					return enc.Encode(watchLine{Session: id, Record: e.Record})
+				}
+				_, err := fmt.Fprintf(a.stdout, "%s #%d %s %s\n", id[:14], e.Seq, e.At.Local().Format("15:04:05"), describeRecord(e.Record))
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&fromStart, "from-start", false, "print the session's existing records first")
+	cmd.Flags().DurationVar(&poll, "poll", workspace.DefaultPollInterval, "rescan interval")
+	return cmd
+}
+
+// describeRecord is a one-line human form of any record.
+func describeRecord(r workspace.Record) string {
+	switch r.Type {
+	case workspace.TypeMessage:
+		who := r.Role
+		if r.Sender != "" {
+			who += " (" + r.Sender + ")"
+		}
+		return who + ": " + oneLine(r.Content, 200)
+	case workspace.TypeSummary:
+		return fmt.Sprintf("summary through #%d: %s", r.Through, oneLine(r.Text, 160))
+	case workspace.TypeTitle:
+		return "title: " + r.Text
+	case workspace.TypeReset:
+		return "reset (" + r.Reason + ")"
+	case workspace.TypeCheckpoint:
+		return "checkpoint " + r.Name
+	case workspace.TypeRestore:
+		return fmt.Sprintf("restore checkpoint #%d", r.Checkpoint)
+	case workspace.TypeSession:
+		return "session " + r.ID
+	}
+	return r.Type
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > max {
+		return string(r[:max-1]) + "…"
+	}
+	return s
+}
