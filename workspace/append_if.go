@@ -1,0 +1,29 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+)
+
+// AppendIf appends recs like Append, but only if check, run under the
+// session's lock with the active history as it is at that moment, returns
+// nil; otherwise nothing is written and check's error is returned. A
+// caller that computed records from an earlier unlocked read (a summary,
+// say) uses it to make sure nothing it relied on changed meanwhile.
+func (s *Session) AppendIf(ctx context.Context, check func(History) error, recs ...Record) ([]int64, error) {
+	for i := range recs {
+		if err := validateAppend(&recs[i]); err != nil {
+			return nil, fmt.Errorf("workspace: append to %s: record %d: %w", s.id, i+1, err)
+		}
+	}
+	return s.append(ctx, func(v lockedView) ([]Record, error) {
+		h, err := v.history(ctx, 0)
+		if err != nil {
+			return nil, err
+		}
+		if err := check(h); err != nil {
+			return nil, err
+		}
+		return recs, nil
+	})
+}
