@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/picosess/picosess/workspace"
+	"golang.org/x/term"
+)
+
+// loadConfig reads the workspace config and prints its warnings to stderr.
+func (a *app) loadConfig() (*workspace.Config, error) {
+	root, err := a.root()
+	if err != nil {
+		return nil, err
+	}
+	cfg, warnings, err := workspace.LoadConfig(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(a.stderr, "warning:", w)
+	}
+	return cfg, nil
+}
+
+// lookup resolves a SESSION argument, adding what to do next to the
+// library's not-found and ambiguity errors (which keep their sentinels).
+func lookup(ctx context.Context, w *workspace.Workspace, ref string) (*workspace.Session, error) {
+	s, err := w.Lookup(ctx, ref)
+	var amb *workspace.AmbiguousError
+	switch {
+	case errors.As(err, &amb):
+		return nil, fmt.Errorf("%w\n  give more of the id, or the full id of one of them", err)
+	case errors.Is(err, workspace.ErrNotFound):
+		return nil, fmt.Errorf("%w\n  picosess ls lists the sessions; SESSION is an id, an id prefix (sk_v1_ + 8 hex or more), a signature, a legacy key or a session name", err)
+	}
+	return s, err
+}
+
+// writeJSON prints one JSON value and a newline on stdout.
+func (a *app) writeJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// isTerminal reports whether v is an *os.File open on a terminal; buffers
+// and pipes are not.
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// parseAge parses a duration for --since and --older-than: Go durations
+// (90m, 36h) plus days and weeks (7d, 2w). It must be positive.
+func parseAge(flag, s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	var err error
+	if n, unit := strings.TrimRight(s, "dw"), strings.TrimLeft(s, "0123456789"); len(n) > 0 && (unit == "d" || unit == "w") {
+		var k int
+		k, err = strconv.Atoi(n)
+		d = time.Duration(k) * 24 * time.Hour
+		if unit == "w" {
+			d *= 7
+		}
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil || d <= 0 {
+		return 0, usageErrorf("%s %q: want a positive duration like 90m, 36h, 7d or 2w", flag, s)
+	}
+	return d, nil
+}
+
+// shortID is an id cut to a prefix Lookup accepts (12 hex digits).
+func shortID(id string) string {
+	const n = len("sk_v1_") + 12
+	if len(id) > n {
+		return id[:n]
+	}
+	return id
+}
+
+// clip squeezes text onto one line of at most n runes.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

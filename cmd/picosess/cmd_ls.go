@@ -1,0 +1,182 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/picosess/picosess/keying"
+	"github.com/picosess/picosess/workspace"
+	"github.com/spf13/cobra"
+)
+
+// lsOptions are the flags of ls.
+type lsOptions struct {
+	agent, channel, since string
+	limit                 int
+}
+
+// lsEntry is one element of the --json array of ls (docs/cli.md).
+type lsEntry struct {
+	ID             string        `json:"id"`
+	Title          string        `json:"title"`
+	Name           string        `json:"name,omitempty"`
+	Agent          string        `json:"agent"`
+	Channel        string        `json:"channel"`
+	Scope          *keying.Scope `json:"scope,omitempty"`
+	Aliases        []string      `json:"aliases"`
+	Created        time.Time     `json:"created"`
+	Updated        time.Time     `json:"updated"`
+	Messages       int           `json:"messages"`
+	ActiveMessages int           `json:"active_messages"`
+	Tokens         int           `json:"tokens"`
+	Summary        bool          `json:"summary"`
+	Segments       int           `json:"segments"`
+}
+
+func newLsCmd(a *app) *cobra.Command {
+	var o lsOptions
+	cmd := &cobra.Command{
+		Use:   "ls [--agent A] [--channel C] [--since DUR] [--limit N]",
+		Short: "List sessions, newest first",
+		Long: `List the sessions of the workspace, most recently updated first.
+
+On a terminal the list is grouped by last activity: Today, Yesterday, This
+Week (the 7 days before yesterday) and Older, in local time. Otherwise it is
+one plain table (UPDATED in UTC, RFC 3339) for scripts. The ID column is a
+prefix that every SESSION argument accepts. --json prints one JSON array.
+
+--since takes a Go duration (90m, 36h) or days and weeks (7d, 2w).
+
+EXAMPLES
+  picosess ls --channel telegram --since 7d
+  picosess ls --json | jq -r '.[] | select(.messages > 100) | .id'
+
+EXIT STATUS
+  0 listed (also when nothing matches); 1 bad flags; 10 not a workspace.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lo := workspace.ListOptions{Agent: o.agent, Channel: o.channel, Limit: o.limit}
+			if o.limit < 0 {
+				return usageErrorf("--limit %d: want 0 (all) or more", o.limit)
+			}
+			if o.since != "" {
+				d, err := parseAge("--since", o.since)
+				if err != nil {
+					return err
+				}
+				lo.Since = time.Now().Add(-d)
+			}
+			w, err := a.openWorkspace()
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			list, err := w.List(cmd.Context(), lo)
+			if err != nil {
+				return err
+			}
+			switch {
+			case a.jsonOut:
+				out := make([]lsEntry, len(list))
+				for i, m := range list {
+					out[i] = newLsEntry(m)
+				}
+				return a.writeJSON(out)
+			case isTerminal(a.stdout):
+				return writeLsGrouped(a.stdout, list, time.Now())
+			}
+			return writeLsTable(a.stdout, list)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.agent, "agent", "", "only sessions of this agent")
+	fl.StringVar(&o.channel, "channel", "", "only sessions of this channel")
+	fl.StringVar(&o.since, "since", "", "only sessions active in this past duration (90m, 36h, 7d, 2w)")
+	fl.IntVar(&o.limit, "limit", 0, "at most N sessions (0: all)")
+	return cmd
+}
+
+func newLsEntry(m workspace.Meta) lsEntry {
+	e := lsEntry{ID: m.ID, Title: m.Title, Name: m.Name, Agent: m.Agent, Channel: m.Channel, Scope: m.Scope,
+		Aliases: m.Aliases, Created: m.Created, Updated: m.Updated, Messages: m.Messages,
+		ActiveMessages: m.ActiveMessages, Tokens: m.Tokens, Summary: m.Summary, Segments: m.Segments}
+	if e.Aliases == nil {
+		e.Aliases = []string{}
+	}
+	return e
+}
+
+// where says in a few words what a session is: its name, or its channel.
+func where(m workspace.Meta) string {
+	switch {
+	case m.Name != "":
+		return "name:" + m.Name
+	case m.Channel != "":
+		return m.Channel
+	}
+	return "-"
+}
+
+// writeLsTable is the plain table: one header line, one line per session.
+func writeLsTable(w io.Writer, list []workspace.Meta) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "UPDATED\tID\tAGENT\tWHERE\tMSGS\tTITLE")
+	for _, m := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", m.Updated.UTC().Format(time.RFC3339), shortID(m.ID),
+			orDash(m.Agent), where(m), m.Messages, clip(m.Title, 60))
+	}
+	return tw.Flush()
+}
+
+// lsGroup names the group of a time of last activity, relative to now in
+// now's location.
+func lsGroup(t, now time.Time) string {
+	t = t.In(now.Location())
+	y, mo, d := now.Date()
+	today := time.Date(y, mo, d, 0, 0, 0, 0, now.Location())
+	switch {
+	case !t.Before(today):
+		return "Today"
+	case !t.Before(today.AddDate(0, 0, -1)):
+		return "Yesterday"
+	case !t.Before(today.AddDate(0, 0, -8)):
+		return "This Week"
+	}
+	return "Older"
+}
+
+// writeLsGrouped is the terminal view: sessions under Today, Yesterday,
+// This Week and Older headings (the list is newest first, so each group
+// appears once).
+func writeLsGrouped(w io.Writer, list []workspace.Meta, now time.Time) error {
+	if len(list) == 0 {
+		_, err := fmt.Fprintln(w, "no sessions")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	group := ""
+	for _, m := range list {
+		if g := lsGroup(m.Updated, now); g != group {
+			if group != "" {
+				fmt.Fprintln(tw)
+			}
+			group = g
+			fmt.Fprintf(tw, "%s\n", g)
+		}
+		stamp := m.Updated.In(now.Location()).Format("15:04")
+		if g := group; g == "This Week" || g == "Older" {
+			stamp = m.Updated.In(now.Location()).Format("Jan 02 15:04")
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d msgs\t%s\n", stamp, shortID(m.ID), where(m), m.Messages, clip(m.Title, 50))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/picosess/picosess/keying"
+	"github.com/picosess/picosess/workspace"
+	"github.com/spf13/cobra"
+)
+
+// showOptions are the flags of show.
+type showOptions struct {
+	limit int
+	all   bool
+}
+
+// DefaultShowLimit is how many messages of the active history show prints
+// when --limit is not given.
+const DefaultShowLimit = 50
+
+// showSession is what both --json shapes of show say about the session.
+type showSession struct {
+	ID      string        `json:"id"`
+	Title   string        `json:"title"`
+	Name    string        `json:"name,omitempty"`
+	Scope   *keying.Scope `json:"scope,omitempty"`
+	LastSeq int64         `json:"last_seq"`
+}
+
+// showActive is the --json shape of show (docs/cli.md).
+type showActive struct {
+	showSession
+	Summary  *workspace.Record  `json:"summary"`
+	Messages []workspace.Record `json:"messages"`
+	More     bool               `json:"more"`
+}
+
+// showAll is the --json shape of show --all.
+type showAll struct {
+	showSession
+	Segments []workspace.Segment `json:"segments"`
+}
+
+func newShowCmd(a *app) *cobra.Command {
+	var o showOptions
+	cmd := &cobra.Command{
+		Use:   "show SESSION [--limit N] [--all]",
+		Short: "Print a session's conversation",
+		Long: fmt.Sprintf(`Print a session: its title and scope, then the active history (the
+messages since the last reset, with the latest summary standing in for the
+messages it covers), newest %d by default. --limit N prints the last N
+messages (0: all of them); only the tail of the file is read.
+
+--all prints every conversation of the file instead, oldest first, with the
+resets that separate them, titles, checkpoints and restores.
+
+--json prints one object (docs/cli.md): messages as stored on disk.
+
+EXAMPLES
+  picosess show sk_v1_67fe19a8ec8f
+  picosess show agent:main:telegram:direct:123456789 --limit 10
+  picosess show my-project --all
+
+EXIT STATUS
+  0 printed; 1 bad flags, unknown or ambiguous SESSION; 10 not a workspace.`, DefaultShowLimit),
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runShow(cmd, &o, args[0])
+		},
+	}
+	cmd.Flags().IntVar(&o.limit, "limit", DefaultShowLimit, "print the last N messages of the active history (0: all)")
+	cmd.Flags().BoolVar(&o.all, "all", false, "print every conversation, past resets included")
+	return cmd
+}
+
+func (a *app) runShow(cmd *cobra.Command, o *showOptions, ref string) error {
+	ctx := cmd.Context()
+	if o.limit < 0 {
+		return usageErrorf("--limit %d: want 0 (all) or more", o.limit)
+	}
+	if o.all && cmd.Flags().Changed("limit") {
+		return usageErrorf("--limit applies to the active history; --all prints every record")
+	}
+	w, err := a.openWorkspace()
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	s, err := lookup(ctx, w, ref)
+	if err != nil {
+		return err
+	}
+	m, err := s.Meta(ctx)
+	if err != nil {
+		return err
+	}
+	head := showSession{ID: m.ID, Title: m.Title, Name: m.Name, Scope: m.Scope, LastSeq: m.LastSeq}
+	bw := &errWriter{w: a.stdout}
+	if o.all {
+		segs, err := s.Segments(ctx)
+		if err != nil {
+			return err
+		}
+		if a.jsonOut {
+			return a.writeJSON(showAll{showSession: head, Segments: segs})
+		}
+		writeSessionHeading(bw, m)
+		for _, g := range segs {
+			writeSegmentHeading(bw, g)
+			for _, r := range g.Records {
+				writeRecordText(bw, r)
+			}
+		}
+		return bw.err
+	}
+	h, err := s.History(ctx, o.limit)
+	if err != nil {
+		return err
+	}
+	out := showActive{showSession: head, Summary: h.Summary, Messages: h.Messages, More: h.More}
+	out.LastSeq = h.LastSeq
+	if out.Messages == nil {
+		out.Messages = []workspace.Record{}
+	}
+	if a.jsonOut {
+		return a.writeJSON(out)
+	}
+	writeSessionHeading(bw, m)
+	fmt.Fprintf(bw, "active history: %d message(s)", m.ActiveMessages)
+	if out.More {
+		fmt.Fprintf(bw, ", the last %d shown (--limit 0 shows all)", len(out.Messages))
+	}
+	if m.Segments > 1 {
+		fmt.Fprintf(bw, "; %d earlier conversation(s) (--all)", m.Segments-1)
+	}
+	fmt.Fprintln(bw)
+	if out.Summary != nil {
+		writeRecordText(bw, *out.Summary)
+	}
+	for _, r := range out.Messages {
+		writeRecordText(bw, r)
+	}
+	if len(out.Messages) == 0 && out.Summary == nil {
+		fmt.Fprintln(bw, "  (no messages since the last reset)")
+	}
+	return bw.err
+}
+
+// errWriter keeps the first write error so a long print checks it once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+func writeSessionHeading(w io.Writer, m workspace.Meta) {
+	fmt.Fprintf(w, "session  %s\n", m.ID)
+	fmt.Fprintf(w, "title    %s\n", clip(m.Title, 100))
+	switch {
+	case m.Name != "":
+		fmt.Fprintf(w, "name     %s\n", m.Name)
+	case m.Scope != nil:
+		fmt.Fprintf(w, "scope    %s\n", keying.Signature(*m.Scope))
+	}
+	if len(m.Aliases) > 0 {
+		fmt.Fprintf(w, "aliases  %s\n", strings.Join(m.Aliases, ", "))
+	}
+	fmt.Fprintf(w, "created  %s   updated %s   %d message(s), %d token(s)\n\n",
+		m.Created.UTC().Format(time.RFC3339), m.Updated.UTC().Format(time.RFC3339), m.Messages, m.Tokens)
+}
+
+func writeSegmentHeading(w io.Writer, g workspace.Segment) {
+	if g.Reset == nil {
+		fmt.Fprintf(w, "── conversation %d ──\n", g.Index+1)
+		return
+	}
+	fmt.Fprintf(w, "\n── conversation %d · #%d reset (%s) at %s ──\n", g.Index+1, g.Reset.Seq, g.Reset.Reason,
+		g.Reset.At.UTC().Format(time.RFC3339))
+}
+
+// writeRecordText prints one record for a person: "#seq hh:mm role
+// (sender): text", continuation lines indented.
+func writeRecordText(w io.Writer, r workspace.Record) {
+	stamp := r.At.UTC().Format("2006-01-02 15:04")
+	head := fmt.Sprintf("#%-4d %s  ", r.Seq, stamp)
+	var text string
+	switch r.Type {
+	case workspace.TypeMessage:
+		who := r.Role
+		if r.Sender != "" {
+			who += " (" + r.Sender + ")"
+		}
+		text = who + ": " + r.Content
+		for _, c := range toolCalls(r.ToolCalls) {
+			text += "\n→ " + c
+		}
+		if r.ToolCallID != "" {
+			text = who + " [result of " + r.ToolCallID + "]: " + r.Content
+		}
+	case workspace.TypeSummary:
+		text = fmt.Sprintf("[summary of the history through #%d] %s", r.Through, r.Text)
+	case workspace.TypeTitle:
+		text = fmt.Sprintf("[title set to %q]", r.Text)
+	case workspace.TypeCheckpoint:
+		text = fmt.Sprintf("[checkpoint %q saved through #%d]", r.Name, r.Through)
+	case workspace.TypeRestore:
+		text = fmt.Sprintf("[checkpoint #%d restored]", r.Checkpoint)
+	case workspace.TypeCheckpointDelete:
+		text = fmt.Sprintf("[checkpoint #%d deleted]", r.Checkpoint)
+	case workspace.TypeReset:
+		text = fmt.Sprintf("[reset: %s]", r.Reason)
+	default:
+		text = "[" + r.Type + "]"
+	}
+	indent := "\n" + strings.Repeat(" ", len([]rune(head)))
+	fmt.Fprintf(w, "%s%s\n", head, strings.ReplaceAll(strings.TrimRight(text, "\n"), "\n", indent))
+}
+
+// toolCalls renders PicoClaw/OpenAI tool calls as name(arguments); calls
+// of another shape are printed as their JSON.
+func toolCalls(raw json.RawMessage) []string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var calls []struct {
+		ID       string `json:"id"`
+		Function *struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	}
+	if err := json.Unmarshal(raw, &calls); err != nil {
+		return []string{"tool calls " + string(raw)}
+	}
+	out := make([]string, 0, len(calls))
+	for _, c := range calls {
+		if c.Function == nil {
+			out = append(out, "tool call "+c.ID)
+			continue
+		}
+		out = append(out, fmt.Sprintf("tool call %s: %s(%s)", c.ID, c.Function.Name, c.Function.Arguments))
+	}
+	return out
+}
