@@ -202,7 +202,10 @@ func writeRecordText(w io.Writer, r workspace.Record) {
 		if r.Sender != "" {
 			who += " (" + r.Sender + ")"
 		}
-		text = who + ": " + r.Content
+		text = who + ":"
+		if r.Content != "" {
+			text += " " + r.Content
+		}
 		for _, c := range toolCalls(r.ToolCalls) {
 			text += "\n→ " + c
 		}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/picosess/picosess/workspace"
+)
+
+// seedSession appends messages to a named session with records stamped at.
+func seedSession(t testing.TB, w *workspace.Workspace, name string, at time.Time, contents ...string) *workspace.Session {
+	t.Helper()
+	ctx := context.Background()
+	s, err := w.Session(ctx, workspace.Target{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range contents {
+		role := workspace.RoleUser
+		if i%2 == 1 {
+			role = workspace.RoleAssistant
+		}
+		if _, err := s.Append(ctx, workspace.Record{Type: workspace.TypeMessage, Role: role, Content: c, At: at.Add(time.Duration(i) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func TestLs(t *testing.T) {
+	ws := t.TempDir()
+	w, err := workspace.Open(ws, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	seedSession(t, w, "old", now.Add(-30*24*time.Hour), "ancient question", "ancient answer")
+	seedSession(t, w, "mid", now.Add(-3*time.Hour), "middle")
+	w.Close()
+	mustRun(t, "--workspace", ws, "append", "--channel", "telegram", "--chat", "123456789", "--sender", "123456789", "--role", "user", "--content", "newest")
+
+	var list []lsEntry
+	out := mustRun(t, "--workspace", ws, "ls", "--json")
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatal(err, out)
+	}
+	if len(list) != 3 || list[0].ID != telegramDM || list[1].Name != "mid" || list[2].Name != "old" {
+		t.Fatalf("ls --json not newest first: %+v", list)
+	}
+	if list[2].Title != "ancient question" || list[2].Messages != 2 || list[0].Channel != "telegram" || list[0].Aliases == nil {
+		t.Fatalf("entry fields: %+v", list)
+	}
+	for _, tt := range []struct {
+		args []string
+		want []string // titles, in order
+	}{
+		{[]string{"--limit", "2"}, []string{"newest", "middle"}},
+		{[]string{"--channel", "telegram"}, []string{"newest"}},
+		{[]string{"--since", "7d"}, []string{"newest", "middle"}},
+		{[]string{"--since", "1h"}, []string{"newest"}},
+		{[]string{"--agent", "other"}, nil},
+	} {
+		out := mustRun(t, append([]string{"--workspace", ws, "ls", "--json"}, tt.args...)...)
+		var got []lsEntry
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		var titles []string
+		for _, e := range got {
+			titles = append(titles, e.Title)
+		}
+		if strings.Join(titles, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("ls %v = %v, want %v", tt.args, titles, tt.want)
+		}
+		if got == nil {
+			t.Errorf("ls %v: --json must print [] when nothing matches, got %q", tt.args, out)
+		}
+	}
+	// Not a terminal: the plain table, short ids that show accepts.
+	out = mustRun(t, "--workspace", ws, "ls")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "UPDATED") || !strings.Contains(lines[1], shortID(telegramDM)) ||
+		!strings.Contains(lines[3], "name:old") || strings.Contains(out, "Today") {
+		t.Fatalf("plain table:\n%s", out)
+	}
+	if got := mustRun(t, "--workspace", ws, "show", shortID(telegramDM)); !strings.Contains(got, "newest") {
+		t.Fatalf("the short id of ls does not work with show:\n%s", got)
+	}
+}
+
+func TestLsErrors(t *testing.T) {
+	ws := t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"ls"}, exitNotWS, "has no sessions/ directory"},
+	} {
+		_, errOut, code := runCLI(t, append([]string{"--workspace", ws}, tt.args...)...)
+		if code != tt.code || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, %q", tt.args, code, errOut)
+		}
+	}
+	mustRun(t, "--workspace", ws, "append", "--session", "x", "--role", "user", "--content", "c")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ls", "--limit", "-1"}, "--limit -1: want 0 (all) or more"},
+		{[]string{"ls", "--since", "-5m"}, `--since "-5m": want a positive duration`},
+		{[]string{"ls", "--since", "yesterday"}, `--since "yesterday"`},
+		{[]string{"ls", "--limit", "ten"}, `invalid argument "ten"`},
+		{[]string{"ls", "extra"}, `unknown command "extra"`},
+	} {
+		_, errOut, code := runCLI(t, append([]string{"--workspace", ws}, tt.args...)...)
+		if code != 1 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q, want 1 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+func TestLsGroups(t *testing.T) {
+	loc := time.FixedZone("X", 2*3600)
+	now := time.Date(2026, 3, 18, 10, 0, 0, 0, loc) // a Wednesday
+	for _, tt := range []struct {
+		t    time.Time
+		want string
+	}{
+		{now, "Today"},
+		{time.Date(2026, 3, 18, 0, 0, 0, 0, loc), "Today"},
+		{time.Date(2026, 3, 17, 23, 59, 0, 0, loc), "Yesterday"},
+		{time.Date(2026, 3, 17, 0, 0, 0, 0, loc), "Yesterday"},
+		{time.Date(2026, 3, 16, 23, 0, 0, 0, loc), "This Week"},
+		{time.Date(2026, 3, 10, 0, 0, 0, 0, loc), "This Week"},
+		{time.Date(2026, 3, 9, 23, 0, 0, 0, loc), "Older"},
+		// 23:30 UTC on the 17th is 01:30 on the 18th in loc: today.
+		{time.Date(2026, 3, 17, 23, 30, 0, 0, time.UTC), "Today"},
+	} {
+		if got := lsGroup(tt.t, now); got != tt.want {
+			t.Errorf("lsGroup(%v) = %s, want %s", tt.t, got, tt.want)
+		}
+	}
+	list := []workspace.Meta{
+		{ID: telegramDM, Title: "a", Channel: "telegram", Updated: now.Add(-time.Hour), Messages: 3},
+		{ID: "sk_v1_" + strings.Repeat("b", 64), Title: "b", Name: "proj", Updated: now.Add(-20 * time.Hour)},
+		{ID: "sk_v1_" + strings.Repeat("c", 64), Title: "c", Channel: "slack", Updated: now.Add(-100 * 24 * time.Hour)},
+	}
+	var b strings.Builder
+	if err := writeLsGrouped(&b, list, now); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	iToday, iYest, iOld := strings.Index(got, "Today\n"), strings.Index(got, "Yesterday\n"), strings.Index(got, "Older\n")
+	if iToday != 0 || iYest < 0 || iOld < iYest || strings.Contains(got, "This Week") ||
+		!strings.Contains(got, "09:00") || !strings.Contains(got, "name:proj") || !strings.Contains(got, "Dec 08") {
+		t.Fatalf("grouped view:\n%s", got)
+	}
+}
