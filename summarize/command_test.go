@@ -20,6 +20,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(commandHelperEnv); mode != "" {
 		os.Exit(commandHelper(mode))
 	}
+	if os.Getenv(sessionHelperEnv) != "" {
+		os.Exit(sessionHelper())
+	}
 	os.Exit(m.Run())
 }
 

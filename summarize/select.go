@@ -149,7 +149,7 @@ type Decision struct {
 	Reason   string `json:"reason"`
 	Messages int    `json:"messages"` // messages since the last summary
 	Tokens   int    `json:"tokens"`   // tokens of the active history, summary included
-	Plan     Plan   `json:"-"`
+	Plan     Plan   `json:"-"`        // what Select would fold now, due or not
 }
 
 // Due decides whether the active history should be summarized now: it has
@@ -161,7 +161,7 @@ type Decision struct {
 func Due(history []workspace.Record, s Settings, c Counter) Decision {
 	s = s.WithDefaults()
 	a := Split(history)
-	d := Decision{Messages: len(a.Messages), Tokens: activeTokens(a, c)}
+	d := Decision{Messages: len(a.Messages), Tokens: activeTokens(a, c), Plan: Select(history, s)}
 	switch {
 	case on(s.MessageThreshold) && d.Messages >= s.MessageThreshold:
 		d.Reason = fmt.Sprintf("%d messages since the last summary (message_threshold %d)", d.Messages, s.MessageThreshold)
@@ -175,7 +175,6 @@ func Due(history []workspace.Record, s Settings, c Counter) Decision {
 		d.Reason = fmt.Sprintf("below thresholds: %d messages, %d tokens", d.Messages, d.Tokens)
 		return d
 	}
-	d.Plan = Select(history, s)
 	if d.Plan.Empty() {
 		d.Reason += "; but nothing to summarize: " + d.Plan.Why
 		return d

@@ -1,0 +1,259 @@
+package summarize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/picosess/picosess/workspace"
+)
+
+// ErrStale: the session changed between reading it and writing the summary
+// (another summary, a reset or a restore landed meanwhile); nothing was
+// written.
+var ErrStale = errors.New("summarize: session changed while summarizing")
+
+// Compactor applies Settings to the sessions of a workspace: it says when
+// one is due, summarizes it, and builds its context. The zero value works:
+// default settings, the estimate counter, the extractive summarizer.
+// A Compactor is safe for concurrent use.
+type Compactor struct {
+	Settings   Settings
+	Counter    Counter    // nil: Estimate
+	Summarizer Summarizer // nil: Extractive counting with Counter
+}
+
+// NewCompactor builds a Compactor from settings: the counter and the
+// summarizer they name.
+func NewCompactor(s Settings) (*Compactor, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := NewCounter(s)
+	if err != nil {
+		return nil, err
+	}
+	sz, err := New(s.WithDefaults().Summarizer, c)
+	if err != nil {
+		return nil, err
+	}
+	return &Compactor{Settings: s, Counter: c, Summarizer: sz}, nil
+}
+
+func (k *Compactor) counter() Counter {
+	if k.Counter == nil {
+		return Estimate{}
+	}
+	return k.Counter
+}
+
+func (k *Compactor) summarizer() Summarizer {
+	if k.Summarizer == nil {
+		return Extractive{Counter: k.counter()}
+	}
+	return k.Summarizer
+}
+
+// Outcome is what Maybe or Summarize did.
+type Outcome struct {
+	Decision   Decision
+	Summarized bool
+	// Summary is the record appended (its Seq set) when Summarized.
+	Summary workspace.Record
+	// Busy: another process was summarizing this session; nothing was done.
+	Busy bool
+}
+
+// Records returns a history as the flat record list the pure functions of
+// this package take: the summary (if any) then the messages.
+func Records(h workspace.History) []workspace.Record {
+	out := make([]workspace.Record, 0, len(h.Messages)+1)
+	if h.Summary != nil {
+		out = append(out, *h.Summary)
+	}
+	return append(out, h.Messages...)
+}
+
+// Due reads the session's active history (no lock) and says whether it is
+// due for a summary.
+func (k *Compactor) Due(ctx context.Context, s *workspace.Session) (Decision, error) {
+	h, err := s.History(ctx, 0)
+	if err != nil {
+		return Decision{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+	}
+	return Due(Records(h), k.Settings, k.counter()), nil
+}
+
+// Maybe summarizes the session if it is due. See Summarize.
+func (k *Compactor) Maybe(ctx context.Context, s *workspace.Session) (Outcome, error) {
+	return k.run(ctx, s, false)
+}
+
+// Summarize summarizes the session now, due or not (there must still be
+// something Select may fold). Two processes never summarize the same range
+// twice: the work happens under an exclusive lock on
+// <root>/locks/<id>.summarize.lock (a second process finds it held and
+// returns Busy), the decision is re-made under that lock, and the summary
+// is appended only if, under the session's append lock, the active history
+// still has the summary and the messages it was made from (else ErrStale).
+// When the summarizer fails nothing is written.
+func (k *Compactor) Summarize(ctx context.Context, s *workspace.Session) (Outcome, error) {
+	return k.run(ctx, s, true)
+}
+
+func (k *Compactor) run(ctx context.Context, s *workspace.Session, force bool) (Outcome, error) {
+	if !force {
+		// Cheap, lock-free check first: most turns are not due.
+		d, err := k.Due(ctx, s)
+		if err != nil || !d.Due {
+			return Outcome{Decision: d}, err
+		}
+	}
+	unlock, ok, err := lockSummarize(s)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if !ok {
+		return Outcome{Busy: true}, nil
+	}
+	defer unlock()
+
+	h, err := s.History(ctx, 0)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+	}
+	recs := Records(h)
+	d := Due(recs, k.Settings, k.counter())
+	out := Outcome{Decision: d}
+	if !d.Due && !force {
+		return out, nil // another process summarized it meanwhile
+	}
+	rec, plan, err := Compose(ctx, recs, k.Settings, k.summarizer(), k.counter())
+	if err != nil {
+		return out, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+	}
+	var prevSeq int64
+	if plan.Previous != nil {
+		prevSeq = plan.Previous.Seq
+	}
+	seqs, err := s.AppendIf(ctx, func(now workspace.History) error {
+		var nowSeq int64
+		if now.Summary != nil {
+			nowSeq = now.Summary.Seq
+		}
+		if nowSeq != prevSeq {
+			return fmt.Errorf("%w: the latest summary is now seq %d, not %d", ErrStale, nowSeq, prevSeq)
+		}
+		for _, m := range now.Messages {
+			if m.Seq == plan.Through {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: message seq %d is no longer in the active history", ErrStale, plan.Through)
+	}, rec)
+	if err != nil {
+		return out, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+	}
+	rec.Seq = seqs[len(seqs)-1]
+	out.Summarized, out.Summary = true, rec
+	return out, nil
+}
+
+// SummarizeLockPath is the lock file taken while a session is summarized.
+func SummarizeLockPath(s *workspace.Session) string {
+	return filepath.Join(s.Workspace().Root(), workspace.LocksDir, s.ID()+".summarize.lock")
+}
+
+// lockSummarize takes the summarize lock without waiting. ok is false when
+// another process (or another Compactor of this one) holds it. The lock
+// file is never deleted; it names its last holder for operators.
+func lockSummarize(s *workspace.Session) (unlock func(), ok bool, err error) {
+	path := SummarizeLockPath(s)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, false, fmt.Errorf("summarize: %w", err)
+	}
+	fl := flock.New(path)
+	ok, err = fl.TryLock()
+	if err != nil {
+		return nil, false, fmt.Errorf("summarize: lock %s: %w", path, err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	host, _ := os.Hostname()
+	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o644); err == nil {
+		fmt.Fprintf(f, "pid %d host %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+		f.Close()
+	}
+	return func() { fl.Unlock() }, true, nil
+}
+
+// tailFirst guesses how many of the newest messages to read for a
+// budget: one per 16 tokens (chat messages average more), within bounds.
+func tailFirst(maxTokens int) int {
+	return min(max(maxTokens/16, 32), 4096)
+}
+
+// Context builds the context of a session within a budget (see
+// BuildContext). The recent and summarize strategies read only the tail of
+// the session, widening it until the budget is full or the active history
+// is read whole; smart reads the whole active history, since a system
+// message or pinned message may sit anywhere in it. With the summarize
+// strategy, a history that does not fit is summarized first (as
+// Summarize, under the same locks), then the context is built again.
+func (k *Compactor) Context(ctx context.Context, s *workspace.Session, b Budget) (Context, error) {
+	out, err := k.buildContext(ctx, s, b)
+	if err != nil || b.Strategy != StrategySummarize || out.Omitted == 0 {
+		return out, err
+	}
+	o, err := k.Summarize(ctx, s)
+	if errors.Is(err, ErrNothingToSummarize) || (err == nil && !o.Summarized) {
+		return out, nil // nothing to fold, or another process is on it
+	}
+	if err != nil {
+		return out, err
+	}
+	return k.buildContext(ctx, s, b)
+}
+
+func (k *Compactor) buildContext(ctx context.Context, s *workspace.Session, b Budget) (Context, error) {
+	limit := tailFirst(b.MaxTokens)
+	if b.Strategy == StrategySmart || b.Strategy == "" {
+		limit = 0
+	}
+	for {
+		h, err := s.History(ctx, limit)
+		if err != nil {
+			return Context{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+		}
+		out, err := BuildContext(Records(h), b, k.counter())
+		if err != nil || !h.More || out.Omitted > 0 {
+			return out, err
+		}
+		// Everything read fits: read enough more, judging by the tokens
+		// per message seen so far, to fill the budget (at least twice as
+		// many).
+		next := 2 * limit
+		if out.Tokens > 0 {
+			next = max(next, limit*b.MaxTokens/out.Tokens*5/4)
+		}
+		limit = next
+	}
+}
+
+// TokenFunc adapts a counter to workspace.Options.CountTokens, so that the
+// tokens stored at append are the ones this package counts (RecordTokens).
+func TokenFunc(c Counter) func(workspace.Record) int {
+	return func(r workspace.Record) int {
+		if r.Type != workspace.TypeMessage && r.Type != workspace.TypeSummary {
+			return 0
+		}
+		r.Tokens = 0
+		return RecordTokens(c, r)
+	}
+}
