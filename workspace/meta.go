@@ -51,6 +51,9 @@ type metaEntry struct {
 	Offset    int64    `json:"offset"` // end of the complete lines folded in
 	TitleSet  bool     `json:"title_set,omitempty"`
 	FirstUser bool     `json:"first_user,omitempty"` // Title is the first user message
+	// DefaultTitle is the first user message's title, kept so that a
+	// title record with empty text can bring it back.
+	DefaultTitle string `json:"default_title,omitempty"`
 }
 
 // feed folds one record into the entry.
@@ -73,11 +76,17 @@ func (m *metaEntry) feed(r *Record) {
 		m.Messages++
 		m.ActiveMessages++
 		m.Tokens += r.Tokens
-		if !m.TitleSet && !m.FirstUser && r.Role == RoleUser && strings.TrimSpace(r.Content) != "" {
-			m.Title, m.FirstUser = defaultTitle(r.Content), true
+		if m.DefaultTitle == "" && r.Role == RoleUser && strings.TrimSpace(r.Content) != "" {
+			m.DefaultTitle = defaultTitle(r.Content)
+		}
+		if !m.TitleSet && !m.FirstUser && m.DefaultTitle != "" {
+			m.Title, m.FirstUser = m.DefaultTitle, true
 		}
 	case TypeTitle:
-		m.Title, m.TitleSet = r.Text, true
+		m.Title, m.TitleSet = r.Text, r.Text != ""
+		if r.Text == "" { // SetTitle(""): back to the default title
+			m.Title, m.FirstUser = m.DefaultTitle, m.DefaultTitle != ""
+		}
 	case TypeReset:
 		m.Segments++
 		m.ActiveMessages, m.Summary = 0, false
