@@ -83,8 +83,10 @@ func (c Command) Summarize(ctx context.Context, req Request) (Result, error) {
 		if errors.As(err, &ee) && ee.Exited() {
 			ce.ExitCode = ee.ExitCode()
 		}
-		if ctx.Err() != nil {
-			ce.Err = fmt.Errorf("%w (after %s)", ctx.Err(), c.Timeout)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && c.Timeout > 0 {
+			ce.Err = fmt.Errorf("%w (timeout %s)", ctx.Err(), c.Timeout)
+		} else if ctx.Err() != nil {
+			ce.Err = ctx.Err()
 		}
 		return Result{}, ce
 	}

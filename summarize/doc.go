@@ -4,21 +4,24 @@
 // Summarizer (extractive, openai or command), and builds the context to
 // send to a model within a token budget.
 //
-// Everything here works on the active history as the workspace returns it
-// ([]workspace.Record, oldest first, possibly beginning with a summary
-// record). Summaries are new records: raw messages are never rewritten.
+// The core is pure functions over the active history as the workspace
+// returns it ([]workspace.Record, oldest first, possibly beginning with a
+// summary record): Due, Select, BuildRequest, Compose, BuildContext.
+// Compactor applies them to a workspace.Session. Summaries are new
+// records: raw messages are never rewritten.
 //
-//	c, _ := summarize.NewTiktoken("")                 // o200k_base, offline tables
-//	set := summarize.Settings{}.Merge(agentOverride)  // zero fields: defaults
-//	if d := summarize.Due(history, set, c); d.Due {
-//		req := summarize.BuildRequest(d.Plan, set)
-//		res, err := summarize.Extractive{Counter: c}.Summarize(ctx, req)
-//		// append {type: summary, through: d.Plan.Through, text: res.Text, by: res.By}
-//	}
-//	ctx, _ := summarize.BuildContext(history, summarize.Budget{MaxTokens: 8000}, c)
-//	// ctx.Messages is OpenAI chat format; ctx.Tokens their total
+//	counter, _ := summarize.NewTiktoken("")            // o200k_base, offline tables
+//	w, _ := workspace.Open(dir, &workspace.Options{CountTokens: summarize.TokenFunc(counter)})
+//	k := &summarize.Compactor{Settings: settings, Counter: counter}  // extractive by default
+//	out, err := k.Maybe(ctx, session)                  // after a turn: summarize if due
+//	c, err := k.Context(ctx, session, summarize.Budget{MaxTokens: 8000})
+//	// c.Messages is OpenAI chat format (summary as a system message); c.Tokens their total
 //
-// The package owns no files of its own on disk; the session glue takes the
-// session's lock in <root>/locks/ so that two processes never summarize the
-// same range twice. See docs/summarize.md.
+// # Files it owns
+//
+//	<root>/locks/<id>.summarize.lock   flock held while a session is summarized, so
+//	                                   two processes never summarize the same range;
+//	                                   names its last holder; never deleted
+//
+// See docs/summarize.md for the rules and docs/performance.md for figures.
 package summarize

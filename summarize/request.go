@@ -2,6 +2,7 @@ package summarize
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -75,6 +76,11 @@ func BuildRequest(p Plan, s Settings) Request {
 		if r.Content != "" {
 			parts = append(parts, r.Content)
 		}
+		if n := len(r.Media); n > 0 || len(r.Attachments) > 0 {
+			// Media bytes are not given to a summarizer; that there were
+			// some is part of the conversation.
+			parts = append(parts, fmt.Sprintf("[%s sent %d media item(s)%s]", r.Role, n, attachmentNote(r.Attachments)))
+		}
 		switch r.Role {
 		case workspace.RoleAssistant:
 			if !noCalls(r.ToolCalls) {
@@ -133,4 +139,25 @@ func shorten(text string, max int) string {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// attachmentNote names the attachments' files, if any can be read.
+func attachmentNote(raw json.RawMessage) string {
+	var atts []struct {
+		Filename string `json:"filename"`
+		Type     string `json:"type"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &atts) != nil || len(atts) == 0 {
+		return ""
+	}
+	var names []string
+	for _, a := range atts {
+		switch {
+		case a.Filename != "":
+			names = append(names, a.Filename)
+		case a.Type != "":
+			names = append(names, a.Type)
+		}
+	}
+	return fmt.Sprintf(" and %d attachment(s) %s", len(atts), strings.Join(names, ", "))
 }

@@ -2,6 +2,7 @@ package summarize
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -117,5 +118,16 @@ func TestComposeMakesSummaryRecord(t *testing.T) {
 	}
 	if _, _, err := Compose(context.Background(), h.recs, Settings{KeepRecent: 2}, Extractive{}, c); !errors.Is(err, ErrNothingToSummarize) {
 		t.Fatalf("second compose: %v", err)
+	}
+}
+
+func TestBuildRequestMentionsMedia(t *testing.T) {
+	h := newHist().
+		add(workspace.Record{Role: "user", Media: []string{"media://1", "media://2"},
+			Attachments: json.RawMessage(`[{"type":"image","filename":"garden.jpg"}]`)}).
+		assistant("Nice tomatoes.").user("thanks").assistant("welcome")
+	req := BuildRequest(Select(h.recs, Settings{KeepRecent: 2}), Settings{KeepRecent: 2})
+	if got := req.Messages[0].Text; got != "[user sent 2 media item(s) and 1 attachment(s) garden.jpg]" {
+		t.Fatalf("media-only user message: %q", got)
 	}
 }
