@@ -1,0 +1,407 @@
+package migrate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/picosess/picosess/workspace"
+)
+
+// ErrSourceChanged: a source file changed between plan and apply; plan again.
+var ErrSourceChanged = errors.New("migrate: source changed since it was planned")
+
+// errMoved: the session grew between our read and our locked append.
+var errMoved = errors.New("migrate: session changed while importing")
+
+// Progress is reported once per planned session as Apply goes.
+type Progress struct {
+	Index    int    `json:"index"` // 1-based
+	Total    int    `json:"total"`
+	ID       string `json:"id"`
+	Key      string `json:"key"`
+	Action   Action `json:"action"`
+	Messages int    `json:"messages"`
+	Appended int    `json:"appended"` // records written for this session
+}
+
+// ApplyOptions controls Apply. The zero value writes no report files.
+type ApplyOptions struct {
+	// ReportDir receives the set-aside bytes (set-aside/) and, through
+	// Report.Write, report.json and report.txt.
+	ReportDir string
+	// Progress is called after each session.
+	Progress func(Progress)
+}
+
+// SessionReport is what Apply did for one session.
+type SessionReport struct {
+	ID       string   `json:"id"`
+	Key      string   `json:"key"`
+	Rule     Rule     `json:"rule"`
+	Action   Action   `json:"action"`
+	Messages int      `json:"messages"`
+	Appended int      `json:"appended"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// SetAsideFile is set-aside evidence copied into the report directory.
+type SetAsideFile struct {
+	SetAside
+	File string `json:"file,omitempty"` // path of the copy, "" without a report dir
+}
+
+// Report is the outcome of a migration.
+type Report struct {
+	From     string          `json:"from"`
+	System   System          `json:"system"`
+	Files    map[Class]int   `json:"files"`
+	Actions  map[Action]int  `json:"actions"`
+	Sessions []SessionReport `json:"sessions"`
+	Messages int             `json:"messages"`
+	Appended int             `json:"appended"`
+	Warnings []string        `json:"warnings,omitempty"`
+	SetAside []SetAsideFile  `json:"set_aside,omitempty"`
+	Unknown  []FileReport    `json:"unknown_or_corrupt,omitempty"`
+	Verify   *VerifyReport   `json:"verify,omitempty"`
+	// Partial is true when something could not be read or verified: exit 3.
+	Partial bool `json:"partial"`
+}
+
+// Apply carries out a plan through the workspace API: each session is
+// created with its header (scope, aliases, origin), and its records are
+// appended in one locked write. It is idempotent (a session whose records
+// are all there is skipped) and resumable (an interrupted session gets the
+// records it lacks), and it verifies the result at the end.
+func Apply(ctx context.Context, ws *workspace.Workspace, p *Plan, opts ApplyOptions) (*Report, error) {
+	if err := checkUnchanged(p); err != nil {
+		return nil, err
+	}
+	rep := &Report{From: p.From, System: p.System, Files: map[Class]int{}, Actions: map[Action]int{}, Warnings: append([]string(nil), p.Warnings...)}
+	for _, f := range p.Files {
+		rep.Files[f.Class]++
+		if f.Class == ClassUnknown || f.Class == ClassCorrupt {
+			rep.Unknown = append(rep.Unknown, f)
+		}
+	}
+	sa, err := copySetAside(opts.ReportDir, p.SetAside)
+	if err != nil {
+		return nil, err
+	}
+	rep.SetAside = sa
+	for i, ps := range p.Sessions {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		action, n, err := applySession(ctx, ws, ps)
+		if err != nil {
+			return rep, fmt.Errorf("migrate: apply %s (%s): %w", ps.ID, ps.Keys[0], err)
+		}
+		rep.Actions[action]++
+		rep.Messages += ps.Messages
+		rep.Appended += n
+		rep.Sessions = append(rep.Sessions, SessionReport{ID: ps.ID, Key: ps.Keys[0], Rule: ps.Rule, Action: action, Messages: ps.Messages, Appended: n, Warnings: ps.Warnings})
+		if opts.Progress != nil {
+			opts.Progress(Progress{Index: i + 1, Total: len(p.Sessions), ID: ps.ID, Key: ps.Keys[0], Action: action, Messages: ps.Messages, Appended: n})
+		}
+	}
+	v, err := Verify(ctx, ws, p)
+	if err != nil {
+		return rep, err
+	}
+	rep.Verify = v
+	rep.Partial = len(rep.SetAside) > 0 || !v.OK()
+	for _, f := range p.Files {
+		rep.Partial = rep.Partial || f.Class == ClassCorrupt
+	}
+	return rep, nil
+}
+
+// checkUnchanged re-checks each source file's size and mtime (LEGACY §1.1).
+func checkUnchanged(p *Plan) error {
+	if p.Read == nil {
+		return nil
+	}
+	for _, s := range p.Read.Sources {
+		for _, f := range s.Files {
+			st, err := os.Stat(filepath.Join(p.From, filepath.FromSlash(f.Path)))
+			if err != nil {
+				return fmt.Errorf("migrate: %s: %w: %w", f.Path, ErrSourceChanged, err)
+			}
+			if st.Size() != f.Size || !st.ModTime().UTC().Equal(f.ModTime) {
+				return fmt.Errorf("migrate: %s (size %d -> %d): %w", f.Path, f.Size, st.Size(), ErrSourceChanged)
+			}
+		}
+	}
+	return nil
+}
+
+// applySession brings one session to its planned state and returns what it
+// did and how many records it wrote.
+func applySession(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (Action, int, error) {
+	var first Action
+	for attempt := 0; attempt < 8; attempt++ {
+		st, err := inspect(ctx, ws, ps)
+		if err != nil {
+			return "", 0, err
+		}
+		if first == "" {
+			first = st.action
+		}
+		switch st.action {
+		case ActionSkip:
+			return first, 0, nil
+		case ActionCreate:
+			if _, err := ws.Session(ctx, workspace.Target{ID: ps.ID, Scope: ps.Scope, Aliases: ps.Aliases, Origin: ps.Origin}); err != nil {
+				return "", 0, err
+			}
+			continue // now it exists with our header: append everything
+		}
+		s, err := ws.OpenID(ps.ID)
+		if err != nil {
+			return "", 0, err
+		}
+		recs := recordsToAppend(ps, st)
+		expect := st.lastSeq
+		_, err = s.AppendIf(ctx, func(h workspace.History) error {
+			if h.LastSeq != expect {
+				return errMoved
+			}
+			return nil
+		}, recs...)
+		if errors.Is(err, errMoved) {
+			continue // an assistant wrote meanwhile: look again
+		}
+		if err != nil {
+			return "", 0, err
+		}
+		return first, len(recs), nil
+	}
+	return "", 0, fmt.Errorf("%w: gave up after 8 attempts", errMoved)
+}
+
+// recordsToAppend builds the records for one locked append, with seqs
+// and through values mapped onto the file as it is (st.lastSeq).
+func recordsToAppend(ps *PlannedSession, st sessionState) []workspace.Record {
+	next := st.lastSeq + 1
+	var out []workspace.Record
+	var ckptSeq int64
+	if st.action == ActionMerge {
+		// keep the live conversation active: checkpoint it, import the
+		// history as an earlier conversation, restore the checkpoint
+		if st.lastMsg > 0 {
+			ckptSeq = next
+			out = append(out, workspace.Record{Type: workspace.TypeCheckpoint, At: lastAt(ps), Name: "before-import", Description: "active history before the legacy import", Through: st.lastMsg})
+			next++
+		}
+		out = append(out, workspace.Record{Type: workspace.TypeReset, At: firstAt(ps), Reason: workspace.ReasonImported})
+		next++
+		st.present = 0
+		st.seqOf = nil
+	}
+	// local seq L is ps.records[L-2]
+	actual := func(local int64) int64 {
+		i := int(local - 2)
+		if i < 0 {
+			return 0
+		}
+		if i < st.present && i < len(st.seqOf) {
+			return st.seqOf[i]
+		}
+		return next + int64(i-st.present)
+	}
+	for _, r := range ps.records[st.present:] {
+		if r.Through != 0 {
+			r.Through = actual(r.Through)
+		}
+		r.Seq = 0
+		out = append(out, r)
+	}
+	if ckptSeq > 0 {
+		out = append(out, workspace.Record{Type: workspace.TypeRestore, At: lastAt(ps), Checkpoint: ckptSeq})
+	}
+	return out
+}
+
+func firstAt(ps *PlannedSession) (t time.Time) {
+	if len(ps.records) > 0 {
+		return ps.records[0].At
+	}
+	return t
+}
+
+func lastAt(ps *PlannedSession) (t time.Time) {
+	if len(ps.records) > 0 {
+		return ps.records[len(ps.records)-1].At
+	}
+	return t
+}
+
+// copySetAside writes each run of damaged bytes to dir/set-aside/.
+func copySetAside(dir string, in []SetAside) ([]SetAsideFile, error) {
+	var out []SetAsideFile
+	for _, s := range in {
+		f := SetAsideFile{SetAside: s}
+		if dir != "" {
+			name := fmt.Sprintf("%s@%d.bin", strings.NewReplacer("/", "__", "\\", "__").Replace(s.Path), s.Offset)
+			p := filepath.Join(dir, "set-aside", name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return nil, fmt.Errorf("migrate: report dir: %w", err)
+			}
+			if err := os.WriteFile(p, s.Data, 0o644); err != nil {
+				return nil, fmt.Errorf("migrate: set aside %s: %w", s.Path, err)
+			}
+			f.File = p
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// MissingMessage is a planned message Verify did not find.
+type MissingMessage struct {
+	ID      string `json:"id"`
+	Path    string `json:"path,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	EntryID string `json:"entry_id,omitempty"`
+	Role    string `json:"role"`
+	Content string `json:"content"` // first 80 characters
+}
+
+// VerifyReport says whether every source message is in the workspace.
+type VerifyReport struct {
+	Sessions int              `json:"sessions"`
+	Messages int              `json:"messages"`
+	Missing  []MissingMessage `json:"missing,omitempty"`
+}
+
+// OK is true when nothing is missing.
+func (v *VerifyReport) OK() bool { return len(v.Missing) == 0 }
+
+// Verify proves that every message of the plan is in its session.
+func Verify(ctx context.Context, ws *workspace.Workspace, p *Plan) (*VerifyReport, error) {
+	v := &VerifyReport{}
+	for _, ps := range p.Sessions {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		v.Sessions++
+		have := map[string]int{}
+		s, err := ws.OpenID(ps.ID)
+		switch {
+		case errors.Is(err, workspace.ErrNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("migrate: verify %s: %w", ps.ID, err)
+		default:
+			recs, err := s.ReadAll(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("migrate: verify %s: %w", ps.ID, err)
+			}
+			for i := range recs {
+				if recs[i].Type == workspace.TypeMessage {
+					have[recFP(&recs[i])]++
+				}
+			}
+		}
+		for i := range ps.records {
+			r := &ps.records[i]
+			if r.Type != workspace.TypeMessage {
+				continue
+			}
+			v.Messages++
+			k := recFP(r)
+			if have[k] > 0 {
+				have[k]--
+				continue
+			}
+			c := []rune(r.Content)
+			if len(c) > 80 {
+				c = c[:80]
+			}
+			pv := ps.prov[i]
+			v.Missing = append(v.Missing, MissingMessage{ID: ps.ID, Path: pv.Path, Line: pv.Line, EntryID: pv.EntryID, Role: r.Role, Content: string(c)})
+		}
+	}
+	return v, nil
+}
+
+// VerifyDir re-reads the source directory and verifies it against ws.
+func VerifyDir(ctx context.Context, from string, ws *workspace.Workspace, opts PlanOptions) (*VerifyReport, error) {
+	p, err := NewPlan(ctx, from, ws, opts)
+	if err != nil {
+		return nil, err
+	}
+	return Verify(ctx, ws, p)
+}
+
+// Write saves the report as report.json and report.txt in dir.
+func (r *Report) Write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("migrate: report dir: %w", err)
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("migrate: report: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("migrate: report: %w", err)
+	}
+	var sb strings.Builder
+	r.Summary(&sb)
+	if err := os.WriteFile(filepath.Join(dir, "report.txt"), []byte(sb.String()), 0o644); err != nil {
+		return fmt.Errorf("migrate: report: %w", err)
+	}
+	return nil
+}
+
+// Summary writes a readable summary of the report.
+func (r *Report) Summary(w interface{ Write([]byte) (int, error) }) {
+	fmt.Fprintf(w, "migrated %s (%s)\n", r.From, r.System)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var classes []string
+	for c := range r.Files {
+		classes = append(classes, string(c))
+	}
+	sort.Strings(classes)
+	for _, c := range classes {
+		fmt.Fprintf(tw, "files %s\t%d\n", c, r.Files[Class(c)])
+	}
+	for _, a := range []Action{ActionCreate, ActionAppend, ActionMerge, ActionSkip} {
+		fmt.Fprintf(tw, "sessions %s\t%d\n", a, r.Actions[a])
+	}
+	fmt.Fprintf(tw, "messages\t%d\n", r.Messages)
+	fmt.Fprintf(tw, "records written\t%d\n", r.Appended)
+	tw.Flush()
+	for _, f := range r.Unknown {
+		fmt.Fprintf(w, "%s: %s: %s\n", f.Class, f.Path, f.Reason)
+	}
+	for _, s := range r.SetAside {
+		fmt.Fprintf(w, "set aside: %s line %d offset %d (%d bytes): %s", s.Path, s.Line, s.Offset, s.Length, s.Reason)
+		if s.File != "" {
+			fmt.Fprintf(w, " -> %s", s.File)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, x := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", x)
+	}
+	for _, s := range r.Sessions {
+		for _, x := range s.Warnings {
+			fmt.Fprintf(w, "warning: %s: %s\n", s.ID, x)
+		}
+	}
+	if r.Verify != nil {
+		if r.Verify.OK() {
+			fmt.Fprintf(w, "verify: all %d messages present in %d sessions\n", r.Verify.Messages, r.Verify.Sessions)
+		} else {
+			fmt.Fprintf(w, "verify: %d of %d messages MISSING\n", len(r.Verify.Missing), r.Verify.Messages)
+		}
+	}
+}

@@ -1,0 +1,654 @@
+package migrate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/picosess/picosess/keying"
+	"github.com/picosess/picosess/workspace"
+)
+
+// Rule says how a session id was chosen (LEGACY-FORMATS §1.5).
+type Rule string
+
+// The id rules.
+const (
+	RuleK Rule = "K" // kept: the PicoClaw sk_v1_ key is the id
+	RuleA Rule = "A" // derived from the scope, as live traffic would route it
+	RuleB Rule = "B" // sk_v1_ + SHA-256 of lower(trim(raw key))
+)
+
+// Action is what Apply will do for one session.
+type Action string
+
+// Plan actions.
+const (
+	ActionCreate Action = "create" // no such session yet
+	ActionAppend Action = "append" // an earlier, interrupted import of the same sources: add the rest
+	ActionMerge  Action = "merge"  // the session exists with other content: add the history as an earlier conversation
+	ActionSkip   Action = "skip"   // already migrated: everything is there
+)
+
+// PlanOptions controls NewPlan.
+type PlanOptions struct {
+	// Read says how to read the source directory.
+	Read Options
+	// Policy is the target keying policy; nil means the workspace's
+	// config.json (session.dimensions, dm_scope, identity links, rules).
+	Policy *keying.Policy
+}
+
+// PlannedSession is one target session.
+type PlannedSession struct {
+	ID     string        `json:"id"`
+	Rule   Rule          `json:"rule"`
+	Action Action        `json:"action"`
+	Keys   []string      `json:"keys"` // raw keys of its sources, the one that names it first
+	Scope  *keying.Scope `json:"scope,omitempty"`
+	// Aliases go into the header; Aliases[0] is the raw key.
+	Aliases     []string `json:"aliases"`
+	Messages    int      `json:"messages"`
+	Records     int      `json:"records"`
+	Present     int      `json:"present,omitempty"` // records already in the workspace
+	Generations int      `json:"generations"`
+	Warnings    []string `json:"warnings,omitempty"`
+	// Origin is the header's origin: system, files with their SHA-256, keys.
+	Origin json.RawMessage `json:"origin"`
+
+	records []workspace.Record
+	prov    []Provenance
+	sources []*Source
+}
+
+// Plan is what a migration will do. Making it writes nothing.
+type Plan struct {
+	From     string            `json:"from"`
+	System   System            `json:"system"`
+	Sessions []*PlannedSession `json:"sessions"`
+	Files    []FileReport      `json:"files"`
+	Warnings []string          `json:"warnings,omitempty"`
+	SetAside []SetAside        `json:"set_aside,omitempty"`
+	// Read is the read result the plan was made from.
+	Read *Result `json:"-"`
+}
+
+// Messages counts the messages the plan carries.
+func (p *Plan) Messages() int {
+	n := 0
+	for _, s := range p.Sessions {
+		n += s.Messages
+	}
+	return n
+}
+
+// NewPlan reads the legacy directory from and plans its import into ws.
+func NewPlan(ctx context.Context, from string, ws *workspace.Workspace, opts PlanOptions) (*Plan, error) {
+	res, err := Read(ctx, from, opts.Read)
+	if err != nil {
+		return nil, err
+	}
+	return PlanResult(ctx, res, ws, opts)
+}
+
+// PlanResult plans the import of an already read result into ws. ws may be
+// nil: every session is then planned as created.
+func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts PlanOptions) (*Plan, error) {
+	pol, err := targetPolicy(ws, opts.Policy)
+	if err != nil {
+		return nil, err
+	}
+	resolver, err := keying.NewResolver(pol)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: target keying policy: %w", err)
+	}
+	p := &Plan{From: res.Root, System: res.System, Files: res.Files, Warnings: append([]string(nil), res.Warnings...), SetAside: append([]SetAside(nil), res.SetAside...), Read: res}
+	type assigned struct {
+		src   *Source
+		id    string
+		rule  Rule
+		scope *keying.Scope
+		lk    keying.LegacyKey
+		why   string
+	}
+	var all []*assigned
+	for _, s := range res.Sources {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		a := &assigned{src: s}
+		a.id, a.rule, a.scope, a.lk, a.why = assignID(s, resolver)
+		all = append(all, a)
+		p.SetAside = append(p.SetAside, s.SetAside...)
+	}
+	// collisions: a thread and its parent, ids differing only in case
+	byID := map[string][]*assigned{}
+	for _, a := range all {
+		byID[a.id] = append(byID[a.id], a)
+	}
+	for id, group := range byID {
+		if len(group) < 2 || group[0].rule != RuleA {
+			continue
+		}
+		sort.Slice(group, func(i, j int) bool {
+			ti, tj := keyTokens(group[i].src.Key), keyTokens(group[j].src.Key)
+			if ti != tj {
+				return ti < tj
+			}
+			return group[i].src.Key < group[j].src.Key
+		})
+		var keep []*assigned
+		for _, a := range group {
+			collides := a.lk.Thread != ""
+			for _, k := range keep {
+				if strings.EqualFold(k.src.Key, a.src.Key) && k.src.Key != a.src.Key {
+					collides = true
+				}
+			}
+			if collides && a.rule == RuleA {
+				a.id, a.rule = keying.LegacyHash(a.src.Key), RuleB
+				a.scope = partialScope(a.src, a.lk)
+				msg := fmt.Sprintf("%s reaches %s together with another conversation (a thread under its parent, or a case variant): it takes Rule B", a.src.Key, id)
+				a.why = msg
+				p.Warnings = append(p.Warnings, msg)
+				continue
+			}
+			keep = append(keep, a)
+		}
+	}
+	byID = map[string][]*assigned{}
+	var ids []string
+	for _, a := range all {
+		if byID[a.id] == nil {
+			ids = append(ids, a.id)
+		}
+		byID[a.id] = append(byID[a.id], a)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		group := byID[id]
+		sort.SliceStable(group, func(i, j int) bool {
+			return sourceStart(group[i].src).Before(sourceStart(group[j].src))
+		})
+		ps := &PlannedSession{ID: id, Rule: group[0].rule, Scope: group[0].scope}
+		// the key that names the session first: for Rule B the one whose
+		// hash is the id, for Rule K the id itself
+		var keys []string
+		for _, a := range group {
+			keys = append(keys, a.src.Key)
+			if a.why != "" {
+				ps.Warnings = append(ps.Warnings, a.why)
+			}
+			if a.rule == RuleK {
+				ps.Rule = RuleK
+				if a.scope != nil {
+					ps.Scope = a.scope
+				}
+			}
+		}
+		sort.SliceStable(keys, func(i, j int) bool { return keyRank(keys[i], id) < keyRank(keys[j], id) })
+		ps.Keys = uniqKeep(keys)
+		for _, a := range group {
+			ps.addSource(a.src)
+		}
+		ps.Generations = 0
+		for _, a := range group {
+			ps.Generations += a.src.Generations
+		}
+		p.Sessions = append(p.Sessions, ps)
+	}
+	assignAliases(p)
+	for _, ps := range p.Sessions {
+		ps.Origin = originOf(res, ps)
+		if err := ps.decideAction(ctx, ws); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func targetPolicy(ws *workspace.Workspace, pol *keying.Policy) (keying.Policy, error) {
+	if pol != nil {
+		return *pol, nil
+	}
+	if ws == nil {
+		return keying.Policy{}, nil
+	}
+	cfg, _, err := workspace.LoadConfig(ws.Root())
+	if err != nil {
+		return keying.Policy{}, fmt.Errorf("migrate: target config: %w", err)
+	}
+	return cfg.Policy(), nil
+}
+
+func keyRank(k, id string) int {
+	switch {
+	case k == id:
+		return 0
+	case keying.LegacyHash(k) == id:
+		return 1
+	}
+	return 2
+}
+
+func uniqKeep(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func sourceStart(s *Source) time.Time {
+	for _, r := range s.Records {
+		if r.Type == workspace.TypeMessage {
+			return r.At
+		}
+	}
+	if len(s.Records) > 0 {
+		return s.Records[0].At
+	}
+	return time.Time{}
+}
+
+var numericID = regexp.MustCompile(`^[+-]?\d+$`)
+
+// assignID applies Rule K, A or B to one source.
+func assignID(s *Source, r *keying.Resolver) (id string, rule Rule, scope *keying.Scope, lk keying.LegacyKey, why string) {
+	if keying.IsID(s.Key) {
+		return s.Key, RuleK, s.Scope, lk, ""
+	}
+	lk, err := keying.ParseLegacy(s.Key)
+	if err != nil {
+		return keying.LegacyHash(s.Key), RuleB, partialScope(s, lk), lk, fmt.Sprintf("%s: %v: Rule B", s.Key, err)
+	}
+	b := func(reason string) (string, Rule, *keying.Scope, keying.LegacyKey, string) {
+		return keying.LegacyHash(s.Key), RuleB, partialScope(s, lk), lk, reason
+	}
+	if s.KeyInferred || strings.HasPrefix(s.Key, "openclaw:") || strings.HasPrefix(s.Key, "pocketpaw:") {
+		return b(fmt.Sprintf("%s: key reconstructed by the importer: Rule B", s.Key))
+	}
+	switch lk.Shape {
+	case keying.ShapeMain:
+		return b("")
+	case keying.ShapeCronRun, keying.ShapeAgentKind, keying.ShapeAgentOther, keying.ShapeOther, keying.ShapeSlash, keying.ShapeOpaque:
+		return b("")
+	}
+	for _, m := range lk.Missing {
+		if m == "chat_type" {
+			return b(fmt.Sprintf("%s: the chat type is unknown (group or direct?): Rule B (deterministic id)", s.Key))
+		}
+	}
+	if s.System == SystemPicoClaw && lk.Shape == keying.ShapeChannelChat && lk.Channel == "cli" {
+		return b("") // cli:default and picoclaw agent -s names (LEGACY §5)
+	}
+	agent := lk.Agent
+	if agent == "" {
+		agent = s.Agent
+	}
+	if agent == "" {
+		agent = keying.DefaultAgent
+	}
+	in, _ := lk.Inbound(nil)
+	// account and DM chat id from what the store knew (§5 notes 1 and 2)
+	store, _ := s.Meta["store"].(map[string]any)
+	if in.Account == "" {
+		in.Account = firstString(store, "deliveryContext.accountId", "origin.accountId", "lastAccountId")
+	}
+	if in.ChatID == "" && (lk.Shape == keying.ShapeChannelPeer || lk.Shape == keying.ShapeAccountChannelPeer) {
+		switch {
+		case (lk.Channel == "telegram" || lk.Channel == "whatsapp") && numericID.MatchString(lk.Peer):
+			in.ChatID, in.ChatType = lk.Peer, "direct"
+		default:
+			if to := firstString(store, "deliveryContext.to", "lastTo"); to != "" {
+				in.ChatID, in.ChatType = strings.TrimPrefix(to, lk.Channel+":"), "direct"
+			}
+		}
+	}
+	if in.Channel == "" {
+		return b(fmt.Sprintf("%s names no channel: Rule B (deterministic id, warned)", s.Key))
+	}
+	rt, err := r.Resolve(agent, in)
+	if err != nil {
+		return b(fmt.Sprintf("%s: %v: Rule B", s.Key, err))
+	}
+	if rt.Main {
+		return b(fmt.Sprintf("%s: the target policy routes it to the main session, which is never merged: Rule B", s.Key))
+	}
+	if !complete(r, agent, in, rt) {
+		return b(fmt.Sprintf("%s lacks a value the target dimensions need: Rule B (deterministic id)", s.Key))
+	}
+	sc := rt.Scope
+	return rt.ID, RuleA, &sc, lk, ""
+}
+
+// complete reports whether the route filled every dimension the target
+// policy asks for (topic excepted: a message without one has none). The
+// resolver leaves out dimensions without a value, so the configured ones
+// are found by resolving again with every value present.
+func complete(r *keying.Resolver, agent string, in keying.Inbound, rt keying.Route) bool {
+	full := in
+	for _, v := range []*string{&full.ChatID, &full.SenderID, &full.SpaceID} {
+		if *v == "" {
+			*v = "x"
+		}
+	}
+	rf, err := r.Resolve(agent, full)
+	if err != nil {
+		return false
+	}
+	for _, d := range rf.Scope.Dimensions {
+		if d != keying.DimTopic && !hasDim(rt, d) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasDim(rt keying.Route, d string) bool {
+	for _, x := range rt.Scope.Dimensions {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+func firstString(m map[string]any, paths ...string) string {
+	for _, p := range paths {
+		var cur any = m
+		for _, part := range strings.Split(p, ".") {
+			mm, ok := cur.(map[string]any)
+			if !ok {
+				cur = nil
+				break
+			}
+			cur = mm[part]
+		}
+		if s, ok := cur.(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// partialScope is the header scope of a Rule B session: only what the key
+// revealed.
+func partialScope(s *Source, lk keying.LegacyKey) *keying.Scope {
+	agent := lk.Agent
+	if agent == "" {
+		agent = s.Agent
+	}
+	if agent == "" && lk.Channel == "" {
+		return nil
+	}
+	sc := keying.Scope{Version: keying.ScopeVersion, AgentID: agent, Channel: lk.Channel, Account: lk.Account}
+	return &sc
+}
+
+// addSource appends one source's records as a generation of ps: the
+// first as is, the next after a reset, unless its messages are all there
+// already (a duplicate).
+func (ps *PlannedSession) addSource(s *Source) {
+	ps.sources = append(ps.sources, s)
+	if len(ps.records) > 0 {
+		if covered(ps.records, s.Records) {
+			ps.Warnings = append(ps.Warnings, fmt.Sprintf("%s: every message is already in %s: imported once", s.Key, ps.ID))
+			return
+		}
+		at := sourceStart(s)
+		ps.records = append(ps.records, workspace.Record{Type: workspace.TypeReset, Seq: int64(len(ps.records)) + 2, At: at, Reason: workspace.ReasonImported})
+		ps.prov = append(ps.prov, Provenance{Path: "", EntryID: "generation:" + s.Key})
+	}
+	off := int64(len(ps.records))
+	for _, r := range s.Records {
+		r.Seq += off
+		if r.Through != 0 {
+			r.Through += off
+		}
+		ps.records = append(ps.records, r)
+		if r.Type == workspace.TypeMessage {
+			ps.Messages++
+		}
+	}
+	ps.prov = append(ps.prov, s.Provenance...)
+	ps.Records = len(ps.records)
+	ps.Warnings = append(ps.Warnings, s.Warnings...)
+}
+
+// recFP is how a workspace record is recognised again: type, role, text,
+// tool ids and time.
+func recFP(r *workspace.Record) string {
+	var tc string
+	if len(r.ToolCalls) > 0 {
+		var calls []struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(r.ToolCalls, &calls) == nil {
+			for _, c := range calls {
+				tc += c.ID + ","
+			}
+		}
+	}
+	return r.Type + "\x00" + r.Role + "\x00" + r.Content + "\x00" + r.Text + "\x00" + r.Name + "\x00" + r.ToolCallID + "\x00" + tc + "\x00" + r.At.UTC().Format(time.RFC3339Nano)
+}
+
+func covered(have, add []workspace.Record) bool {
+	set := map[string]int{}
+	for i := range have {
+		if have[i].Type == workspace.TypeMessage {
+			set[recFP(&have[i])]++
+		}
+	}
+	n := 0
+	for i := range add {
+		if add[i].Type != workspace.TypeMessage {
+			continue
+		}
+		n++
+		k := recFP(&add[i])
+		if set[k] == 0 {
+			return false
+		}
+		set[k]--
+	}
+	return n > 0
+}
+
+// assignAliases gives each session its header aliases (LEGACY §1.6): the
+// raw key, its other spelling, then the recorded aliases, sorted;
+// agent:<a>:main only on main; an alias several sessions claim goes to the
+// one whose own key it is, else to none (reported).
+func assignAliases(p *Plan) {
+	claims := map[string][]*PlannedSession{}
+	own := map[string]*PlannedSession{}
+	for _, ps := range p.Sessions {
+		var rest []string
+		for _, k := range ps.Keys {
+			if !keying.IsID(k) {
+				own[strings.ToLower(k)] = ps
+			}
+		}
+		for _, k := range ps.Keys {
+			if alt := keying.AlternateSpelling(k); alt != "" {
+				rest = append(rest, alt)
+			}
+		}
+		for _, s := range ps.sources {
+			rest = append(rest, s.RawKeys...)
+			rest = append(rest, s.RecordedAliases...)
+		}
+		cand := append([]string(nil), ps.Keys...)
+		sort.Strings(rest)
+		cand = append(cand, rest...)
+		for _, a := range uniqKeep(cand) {
+			if keying.IsID(a) {
+				continue
+			}
+			if ag, isMain := isMainKey(a); isMain && ps.ID != keying.MainID(ag) {
+				continue
+			}
+			claims[strings.ToLower(a)] = append(claims[strings.ToLower(a)], ps)
+			ps.Aliases = append(ps.Aliases, a)
+		}
+	}
+	for _, ps := range p.Sessions {
+		kept := ps.Aliases[:0]
+		for _, a := range ps.Aliases {
+			c := claims[strings.ToLower(a)]
+			if len(uniqSessions(c)) > 1 {
+				if o := own[strings.ToLower(a)]; o != ps {
+					if o == nil {
+						ps.Warnings = append(ps.Warnings, fmt.Sprintf("alias %q is claimed by several sessions and none holds it as its key: given to none", a))
+					}
+					continue
+				}
+			}
+			kept = append(kept, a)
+		}
+		ps.Aliases = kept
+	}
+}
+
+func uniqSessions(in []*PlannedSession) []*PlannedSession {
+	seen := map[*PlannedSession]bool{}
+	var out []*PlannedSession
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// origin is the header's origin object.
+type origin struct {
+	System      System         `json:"system"`
+	From        string         `json:"from"`
+	RawKey      string         `json:"raw_key"`
+	Keys        []string       `json:"keys,omitempty"`
+	Rule        Rule           `json:"rule"`
+	Files       []originFile   `json:"files"`
+	ApproxTimes bool           `json:"approx_times,omitempty"`
+	Meta        map[string]any `json:"meta,omitempty"`
+}
+
+type originFile struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+func originOf(res *Result, ps *PlannedSession) json.RawMessage {
+	o := origin{System: res.System, From: res.Root, Rule: ps.Rule}
+	if len(ps.Keys) > 0 {
+		o.RawKey = ps.Keys[0]
+		o.Keys = ps.Keys[1:]
+	}
+	seen := map[string]bool{}
+	for _, s := range ps.sources {
+		o.ApproxTimes = o.ApproxTimes || s.ApproxTimes
+		for _, f := range s.Files {
+			if !seen[f.Path] {
+				seen[f.Path] = true
+				o.Files = append(o.Files, originFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256})
+			}
+		}
+		if len(s.Meta) > 0 {
+			if o.Meta == nil {
+				o.Meta = map[string]any{}
+			}
+			o.Meta[s.Key] = s.Meta
+		}
+	}
+	sort.Slice(o.Files, func(i, j int) bool { return o.Files[i].Path < o.Files[j].Path })
+	return mustJSON(o)
+}
+
+// decideAction compares the plan with the workspace: nothing there means
+// create; the same origin with records missing (an interrupted apply)
+// means append; everything present means skip; other content means merge.
+func (ps *PlannedSession) decideAction(ctx context.Context, ws *workspace.Workspace) error {
+	ps.Action = ActionCreate
+	if ws == nil {
+		return nil
+	}
+	st, err := inspect(ctx, ws, ps)
+	if err != nil {
+		return err
+	}
+	ps.Action, ps.Present = st.action, st.present
+	return nil
+}
+
+// sessionState is what is already in the workspace for a planned session.
+type sessionState struct {
+	action  Action
+	present int   // planned records already there (prefix for append)
+	lastSeq int64 // last seq of the file
+	lastMsg int64 // seq of the last message of the active history
+	seqOf   []int64
+}
+
+func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (sessionState, error) {
+	s, err := ws.OpenID(ps.ID)
+	if errors.Is(err, workspace.ErrNotFound) {
+		return sessionState{action: ActionCreate}, nil
+	}
+	if err != nil {
+		return sessionState{}, fmt.Errorf("migrate: open %s: %w", ps.ID, err)
+	}
+	recs, err := s.ReadAll(ctx)
+	if err != nil {
+		return sessionState{}, fmt.Errorf("migrate: read %s: %w", ps.ID, err)
+	}
+	st := sessionState{}
+	if len(recs) > 0 {
+		st.lastSeq = recs[len(recs)-1].Seq
+	}
+	var body []workspace.Record
+	sameOrigin := false
+	for _, r := range recs {
+		if r.Type == workspace.TypeSession {
+			sameOrigin = string(r.Origin) == string(ps.Origin)
+			continue
+		}
+		body = append(body, r)
+		if r.Type == workspace.TypeMessage {
+			st.lastMsg = r.Seq
+		}
+		if r.Type == workspace.TypeReset {
+			st.lastMsg = 0
+		}
+	}
+	if sameOrigin {
+		k := 0
+		for k < len(body) && k < len(ps.records) && recFP(&body[k]) == recFP(&ps.records[k]) {
+			st.seqOf = append(st.seqOf, body[k].Seq)
+			k++
+		}
+		st.present = k
+		if k == len(ps.records) {
+			st.action = ActionSkip
+		} else {
+			st.action = ActionAppend
+		}
+		return st, nil
+	}
+	if covered(body, ps.records) || (ps.Messages == 0 && len(body) > 0) {
+		st.action, st.present = ActionSkip, len(ps.records)
+		return st, nil
+	}
+	st.action = ActionMerge
+	return st, nil
+}
