@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/picosess/picosess/workspace"
+	"github.com/spf13/cobra"
+)
+
+// repairOutput is the --json shape of repair (docs/cli.md).
+type repairOutput struct {
+	*workspace.RepairReport
+	Index *indexHealth `json:"index,omitempty"`
+}
+
+func newRepairCmd(a *app) *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "repair [--dry-run]",
+		Short: "Set damaged bytes of session files aside",
+		Long: `Repair what check calls repairable, file by file under each session's lock:
+a torn tail (a crash mid-write) is copied to <file>.torn-<time> and cut off;
+lines that are not records are copied to <file>.corrupt-<time> and the good
+lines are kept. Nothing is dropped without a copy, and the report names every
+byte range moved. Running repair again finds nothing to do.
+
+--dry-run reports what would be set aside and changes nothing.
+
+EXIT STATUS
+  0 repaired, or nothing to do; 3 with --dry-run: there is something to
+  repair; 4 problems remain that repair cannot fix (see check); 1 failure;
+  10 not a workspace; 11 a session stayed locked by another process;
+  130 interrupted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			w, err := a.openWorkspace()
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			rep, err := w.Repair(ctx, workspace.RepairOptions{DryRun: dryRun})
+			if err != nil {
+				if rep != nil && len(rep.SetAside) > 0 {
+					// Say what was done before the failure.
+					_ = writeRepairText(a.stderr, repairOutput{RepairReport: rep})
+				}
+				return err
+			}
+			out := repairOutput{RepairReport: rep}
+			if out.Index, err = rebuildIndex(ctx, w, dryRun); err != nil {
+				return err
+			}
+			if a.jsonOut {
+				if err := a.writeJSON(out); err != nil {
+					return err
+				}
+			} else if err := writeRepairText(a.stdout, out); err != nil {
+				return err
+			}
+			unrepairable := 0
+			for _, f := range rep.Remaining {
+				for _, p := range f.Problems {
+					if p.Severity == workspace.SeverityError {
+						unrepairable++
+					}
+				}
+			}
+			switch {
+			case unrepairable > 0:
+				return &exitError{code: exitUnrepairabl}
+			case dryRun && (len(rep.SetAside) > 0 || out.Index != nil && out.Index.State != "ok"):
+				return &exitError{code: exitRepairable}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be set aside; change nothing")
+	return cmd
+}
+
+func writeRepairText(w io.Writer, out repairOutput) error {
+	ew := &errWriter{w: w}
+	verb := "set aside"
+	if out.DryRun {
+		verb = "would set aside"
+	}
+	var bytes int64
+	for _, s := range out.SetAside {
+		bytes += s.Bytes
+		fmt.Fprintf(ew, "%s %s: %s, %d byte(s), %d line(s) from line %d (offset %d): %s\n", verb, s.File, s.Kind, s.Bytes, s.Lines, s.Line, s.Offset, s.Hint)
+		if s.Aside != "" {
+			fmt.Fprintf(ew, "  kept in %s\n", s.Aside)
+		}
+	}
+	for _, f := range out.Remaining {
+		if len(f.Problems) > 0 {
+			fmt.Fprintf(ew, "remaining in %s:\n", f.Path)
+			writeProblems(ew, f.Problems)
+		}
+	}
+	if out.Index != nil {
+		fmt.Fprintf(ew, "index: %s %s\n", out.Index.State, out.Index.Detail)
+	}
+	switch {
+	case len(out.SetAside) == 0:
+		fmt.Fprintln(ew, "nothing to repair")
+	default:
+		fmt.Fprintf(ew, "%s %d range(s), %d byte(s) in all\n", verb, len(out.SetAside), bytes)
+	}
+	return ew.err
+}
