@@ -5,11 +5,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gofrs/flock"
 	"github.com/picosess/picosess/workspace"
 )
 
@@ -177,5 +182,106 @@ func TestAppendNotAWorkspace(t *testing.T) {
 	_, errOut, code := runIn(t, "", "--workspace", file, "append", "--session", "x", "--role", "user", "--content", "c")
 	if code != exitNotWS || !strings.Contains(errOut, "not a workspace") {
 		t.Fatalf("exit %d, %s", code, errOut)
+	}
+}
+
+// Two OS processes append to one session at once, each running the built
+// binary over and over: every message lands once, seqs are contiguous, no
+// line is torn or interleaved, and check finds nothing.
+func TestBinaryConcurrentAppends(t *testing.T) {
+	bin := buildBinary(t)
+	ws := t.TempDir()
+	const perWriter = 15
+	errs := make(chan error, 2)
+	for wr := 0; wr < 2; wr++ {
+		go func() {
+			for i := 0; i < perWriter; i++ {
+				cmd := exec.Command(bin, "--workspace", ws, "append", "--session", "shared", "--role", "user",
+					"--content", fmt.Sprintf("w%d-%d", wr, i))
+				if out, err := cmd.CombinedOutput(); err != nil {
+					errs <- fmt.Errorf("writer %d append %d: %v: %s", wr, i, err, out)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var key keyOutput
+	if err := json.Unmarshal([]byte(mustRun(t, "--workspace", ws, "key", "--session", "shared", "--json")), &key); err != nil {
+		t.Fatal(err)
+	}
+	lines := fileLines(t, ws, key.ID)
+	if len(lines) != 1+2*perWriter {
+		t.Fatalf("%d lines, want %d", len(lines), 1+2*perWriter)
+	}
+	seen := map[string]bool{}
+	next := map[string]int{}
+	for i, l := range lines {
+		if int(l["seq"].(float64)) != i+1 {
+			t.Fatalf("line %d has seq %v", i+1, l["seq"])
+		}
+		if i == 0 {
+			continue
+		}
+		c := l["content"].(string)
+		if seen[c] {
+			t.Fatalf("%q twice", c)
+		}
+		seen[c] = true
+		// Each writer's messages keep their order.
+		var wr, n int
+		fmt.Sscanf(c, "w%d-%d", &wr, &n)
+		if n != next[fmt.Sprint(wr)] {
+			t.Fatalf("writer %d: message %d after %d", wr, n, next[fmt.Sprint(wr)]-1)
+		}
+		next[fmt.Sprint(wr)]++
+	}
+	if _, _, code := exitOf(t, bin, "--workspace", ws, "check"); code != 0 {
+		t.Fatalf("check after concurrent appends: exit %d", code)
+	}
+}
+
+// While another process holds a session's lock, append gives up after
+// --lock-timeout with exit 11 and names the holder; the message is not
+// written, and the next append after the holder lets go succeeds.
+func TestBinaryLockTimeout(t *testing.T) {
+	bin := buildBinary(t)
+	ws := t.TempDir()
+	mustRun(t, "--workspace", ws, "append", "--session", "busy", "--role", "user", "--content", "first")
+	var key keyOutput
+	if err := json.Unmarshal([]byte(mustRun(t, "--workspace", ws, "key", "--session", "busy", "--json")), &key); err != nil {
+		t.Fatal(err)
+	}
+	// This test process is the holder: flock is per open file, so the
+	// binary (another process) cannot take it. The holder line is the one
+	// the workspace writes (pid, host, since).
+	lockPath := filepath.Join(ws, workspace.LocksDir, key.ID+workspace.LockExt)
+	lk := flock.New(lockPath)
+	if err := lk.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf(`{"pid":%d,"host":%q,"since":%q}`+"\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+	if err := os.WriteFile(lockPath, []byte(holder), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := exitOf(t, bin, "--workspace", ws, "--lock-timeout", "300ms", "append", "busy", "--role", "user", "--content", "blocked")
+	if code != exitLocked || !strings.Contains(errOut, "locked by pid "+strconv.Itoa(os.Getpid())) {
+		t.Fatalf("append under a held lock: exit %d, stderr %q; want 11 naming pid %d", code, errOut, os.Getpid())
+	}
+	if err := lk.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := exitOf(t, bin, "--workspace", ws, "append", "busy", "--role", "user", "--content", "second"); code != 0 || out != "3\n" {
+		t.Fatalf("append after the lock was released: exit %d %q %s", code, out, errOut)
+	}
+	lines := fileLines(t, ws, key.ID)
+	if len(lines) != 3 || lines[2]["content"] != "second" {
+		t.Fatalf("file: %v", lines)
 	}
 }
