@@ -1,0 +1,275 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/picosess/picosess/workspace"
+)
+
+// DefaultBatchSize is the number of documents per index batch during a
+// catch-up. Large batches make few, large segments: bleve's cost per
+// batch (a segment, a snapshot, an fsync) is paid rarely.
+const DefaultBatchSize = 10000
+
+// ErrDamaged is matched by errors about an index that cannot be read; the
+// index is rebuilt when that happens, so callers see it only from Check.
+var ErrDamaged = errors.New("index: damaged")
+
+// Options configure an Index. The zero value, and a nil *Options, work.
+type Options struct {
+	// LockTimeout bounds the wait for locks/index.lock; 0 means the
+	// workspace's lock timeout, a negative value means try once.
+	LockTimeout time.Duration
+	// BatchSize is the number of documents per batch; 0 means
+	// DefaultBatchSize.
+	BatchSize int
+	// Hold keeps the lock and the open index from the first operation
+	// until Close, for a long-running process that searches often (a
+	// gateway, serve). Other processes then wait for it and time out with
+	// an error naming it. By default each operation takes the lock, opens
+	// the index, catches up, answers and lets go.
+	Hold bool
+	// Logger receives what the index does on its own (rebuilds after
+	// damage). nil discards.
+	Logger *slog.Logger
+}
+
+// Index is the search index of one workspace, in <root>/index/. It is safe
+// for concurrent use; operations of one Index run one at a time.
+type Index struct {
+	ws   *workspace.Workspace
+	dir  string
+	opts Options
+	log  *slog.Logger
+	m    *mapping.IndexMappingImpl
+	an   analyzers
+
+	mu  sync.Mutex
+	own *owner // non-nil while this Index holds the lock and the open index
+}
+
+// owner is a held index: the lock, the open bleve index, and the
+// watermarks as the index holds them.
+type owner struct {
+	unlock func() error
+	bi     bleve.Index
+	wms    map[string]*Watermark
+}
+
+// Open returns the index of ws. It touches nothing on disk: the first
+// operation takes the lock and opens, creates or rebuilds <root>/index/.
+func Open(ws *workspace.Workspace, opts *Options) (*Index, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = ws.LockTimeout()
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	m, err := newMapping()
+	if err != nil {
+		return nil, err
+	}
+	an, err := newAnalyzers(m)
+	if err != nil {
+		return nil, err
+	}
+	return &Index{ws: ws, dir: filepath.Join(ws.Root(), workspace.IndexDir), opts: o, log: log, m: m, an: an}, nil
+}
+
+// Dir is the index directory, <root>/index.
+func (x *Index) Dir() string { return x.dir }
+
+// Close closes the index and lets go of the lock if Hold kept them.
+func (x *Index) Close() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.release()
+}
+
+func (x *Index) release() error {
+	if x.own == nil {
+		return nil
+	}
+	o := x.own
+	x.own = nil
+	err := closeBleve(o.bi)
+	if uerr := o.unlock(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// with runs fn as the owner of the index: under the lock, with the index
+// open and caught up with every session file (so fn sees every record
+// appended before it was called). An index found damaged, at open or
+// while fn runs, is rebuilt and fn run again, once.
+func (x *Index) with(ctx context.Context, progress func(Progress), fn func(*owner) error) (err error) {
+	_, err = x.withStats(ctx, progress, fn)
+	return err
+}
+
+func (x *Index) withStats(ctx context.Context, progress func(Progress), fn func(*owner) error) (st Stats, err error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.opts.Hold {
+		defer func() {
+			if rerr := x.release(); err == nil {
+				err = rerr
+			}
+		}()
+	}
+	for attempt := 0; ; attempt++ {
+		if err := x.acquire(ctx); err != nil {
+			return st, err
+		}
+		err = x.guard(func() error {
+			var err error
+			if st, err = x.catchUpStats(ctx, x.own, progress); err != nil {
+				return err
+			}
+			if fn == nil {
+				return nil
+			}
+			return fn(x.own)
+		})
+		if err == nil {
+			return st, nil
+		}
+		if errors.Is(err, ErrDamaged) && attempt == 0 && ctx.Err() == nil {
+			x.log.Warn("search index damaged; rebuilding", "dir", x.dir, "err", err)
+			if err = x.recreate(x.own); err == nil {
+				continue
+			}
+		}
+		// Forget what this process believes of the index: the next
+		// operation reads it again from what the batches committed.
+		_ = x.release()
+		return st, err
+	}
+}
+
+// acquire takes the lock and opens the index, unless this Index holds them.
+func (x *Index) acquire(ctx context.Context) error {
+	if x.own != nil {
+		return nil
+	}
+	unlock, err := x.ws.LockIndex(ctx, x.opts.LockTimeout)
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	o := &owner{unlock: unlock}
+	if err := x.load(ctx, o); err != nil {
+		_ = closeBleve(o.bi)
+		_ = unlock()
+		return err
+	}
+	x.own = o
+	return nil
+}
+
+// guard runs fn, turning a panic in bleve (a damaged segment read in
+// this goroutine) into ErrDamaged.
+func (x *Index) guard(fn func() error) error { return guard(fn) }
+
+// load opens the index directory, checking it first, and reads the
+// watermarks; a missing index is created, a damaged one rebuilt.
+func (x *Index) load(ctx context.Context, o *owner) error {
+	err := x.guard(func() error {
+		bi, err := x.openExisting()
+		if err != nil {
+			return err
+		}
+		o.bi = bi
+		return x.readWatermarks(ctx, o)
+	})
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		x.log.Warn("search index damaged; rebuilding", "dir", x.dir, "err", err)
+	}
+	return x.recreate(o)
+}
+
+// openExisting checks and opens <root>/index. It fails with an error
+// wrapping os.ErrNotExist when there is no index, ErrDamaged when the
+// files are not a readable index of this format.
+func (x *Index) openExisting() (bleve.Index, error) {
+	if _, err := os.Stat(filepath.Join(x.dir, "index_meta.json")); err != nil {
+		return nil, fmt.Errorf("index: %s: %w", x.dir, os.ErrNotExist)
+	}
+	if err := verifySegments(x.dir, true); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrDamaged, x.dir, err)
+	}
+	bi, err := bleve.OpenUsing(x.dir, runtimeConfig())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrDamaged, x.dir, err)
+	}
+	v, err := bi.GetInternal([]byte(keyFormat))
+	if err != nil || string(v) != formatValue {
+		_ = closeBleve(bi)
+		return nil, fmt.Errorf("%w: %s: not a picosess index of format %d", ErrDamaged, x.dir, formatNumber)
+	}
+	return bi, nil
+}
+
+// recreate removes the index directory and makes a new, empty index:
+// everything in it is derived from sessions/.
+func (x *Index) recreate(o *owner) error {
+	if o.bi != nil {
+		_ = x.guard(func() error { return closeBleve(o.bi) })
+		o.bi = nil
+	}
+	o.wms = map[string]*Watermark{}
+	if err := os.RemoveAll(x.dir); err != nil {
+		return fmt.Errorf("index: remove %s: %w", x.dir, err)
+	}
+	bi, err := bleve.NewUsing(x.dir, x.m, scorch.Name, scorch.Name, runtimeConfig())
+	if err != nil {
+		return fmt.Errorf("index: create %s: %w", x.dir, err)
+	}
+	b := bi.NewBatch()
+	b.SetInternal([]byte(keyFormat), []byte(formatValue))
+	if err := bi.Batch(b); err != nil {
+		_ = closeBleve(bi)
+		return fmt.Errorf("index: create %s: %w", x.dir, err)
+	}
+	o.bi = bi
+	return nil
+}
+
+// runtimeConfig is scorch's configuration. Batches are not "unsafe": each
+// batch returns once its segment and its watermarks are on disk, so what
+// a killed process leaves is consistent.
+func runtimeConfig() map[string]any {
+	return map[string]any{"bolt_timeout": "1s"}
+}
+
+func closeBleve(bi bleve.Index) error {
+	if bi == nil {
+		return nil
+	}
+	return bi.Close()
+}

@@ -1,0 +1,158 @@
+package index
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
+	_ "github.com/blevesearch/bleve/v2/analysis/analyzer/custom" // the keyword analyzer is a custom one
+	_ "github.com/blevesearch/bleve/v2/analysis/tokenizer/single"
+	"github.com/blevesearch/bleve/v2/document"
+	"github.com/blevesearch/bleve/v2/mapping"
+	bindex "github.com/blevesearch/bleve_index_api"
+)
+
+// Field names of a message document. Every field is declared in the
+// mapping; nothing is dynamic.
+const (
+	FieldSession = "session" // session id
+	FieldAgent   = "agent"   // from the session header's scope
+	FieldChannel = "channel"
+	FieldAccount = "account"
+	FieldChat    = "chat"  // scope value "chat" (direct:42, group:-100123)
+	FieldTopic   = "topic" // scope value "topic"
+	FieldSender  = "sender"
+	FieldRole    = "role"
+	FieldTime    = "time"    // the record's "at"
+	FieldSeq     = "seq"     // the record's seq
+	FieldSegment = "segment" // 0 for the first conversation, +1 per reset
+	FieldText    = "text"    // the content; indexed, not stored
+	// FieldOffset is stored, not indexed: where the record's line starts
+	// in the session file, so a hit's snippet is one read away.
+	FieldOffset = "offset"
+)
+
+// KeywordAnalyzer is the analyzer of the keyword fields: the whole value,
+// lowercased (senders and filters match whatever their case).
+const KeywordAnalyzer = "picosess_keyword"
+
+// keywordFields are indexed whole, lowercased.
+var keywordFields = [...]string{FieldSession, FieldAgent, FieldChannel, FieldAccount, FieldChat, FieldTopic, FieldSender, FieldRole}
+
+// Indexing options, shared by the mapping and the documents built by hand
+// in newDoc, so that both write the same index.
+const (
+	optText    = bindex.IndexField | bindex.IncludeTermVectors // positions, for phrases
+	optKeyword = bindex.IndexField
+	optTime    = bindex.IndexField | bindex.DocValues // DocValues: sort by time
+	optNumeric = bindex.IndexField
+	optOffset  = bindex.StoreField
+)
+
+// newMapping builds the static index mapping of DESIGN.md section 3.
+func newMapping() (*mapping.IndexMappingImpl, error) {
+	m := bleve.NewIndexMapping()
+	if err := m.AddCustomAnalyzer(KeywordAnalyzer, map[string]any{
+		"type":          "custom",
+		"tokenizer":     "single",
+		"token_filters": []any{"to_lower"},
+	}); err != nil {
+		return nil, fmt.Errorf("index: mapping: %w", err)
+	}
+	doc := bleve.NewDocumentStaticMapping()
+	doc.AddSubDocumentMapping("_all", bleve.NewDocumentDisabledMapping())
+	for _, name := range keywordFields {
+		f := bleve.NewKeywordFieldMapping()
+		f.Analyzer = KeywordAnalyzer
+		f.Store, f.IncludeTermVectors, f.IncludeInAll, f.DocValues = false, false, false, false
+		doc.AddFieldMappingsAt(name, f)
+	}
+	text := bleve.NewTextFieldMapping()
+	text.Analyzer = TextAnalyzer
+	text.Store, text.IncludeTermVectors, text.IncludeInAll, text.DocValues = false, true, false, false
+	doc.AddFieldMappingsAt(FieldText, text)
+
+	tm := bleve.NewDateTimeFieldMapping()
+	tm.Store, tm.IncludeInAll, tm.DocValues = false, false, true
+	doc.AddFieldMappingsAt(FieldTime, tm)
+	for _, name := range []string{FieldSeq, FieldSegment} {
+		n := bleve.NewNumericFieldMapping()
+		n.Store, n.IncludeInAll, n.DocValues = false, false, false
+		doc.AddFieldMappingsAt(name, n)
+	}
+	off := bleve.NewNumericFieldMapping()
+	off.Index, off.Store, off.IncludeInAll, off.DocValues = false, true, false, false
+	doc.AddFieldMappingsAt(FieldOffset, off)
+
+	m.DefaultMapping = doc
+	m.DefaultField = FieldText
+	m.DefaultAnalyzer = TextAnalyzer
+	m.StoreDynamic, m.IndexDynamic, m.DocValuesDynamic = false, false, false
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("index: mapping: %w", err)
+	}
+	return m, nil
+}
+
+// Message is one indexed message: what newDoc turns into a document. The
+// JSON names are the field names, so bleve's own mapping walk indexes a
+// Message exactly as newDoc does (the benchmark floor relies on it).
+type Message struct {
+	Session string    `json:"session"`
+	Agent   string    `json:"agent"`
+	Channel string    `json:"channel"`
+	Account string    `json:"account"`
+	Chat    string    `json:"chat"`
+	Topic   string    `json:"topic"`
+	Sender  string    `json:"sender"`
+	Role    string    `json:"role"`
+	Time    time.Time `json:"time"`
+	Seq     float64   `json:"seq"`
+	Segment float64   `json:"segment"`
+	Offset  float64   `json:"offset"`
+	Text    string    `json:"text"`
+}
+
+// docID is the document id of a record: "<session id>:<seq>".
+func docID(session string, seq int64) string {
+	return session + ":" + strconv.FormatInt(seq, 10)
+}
+
+// analyzers are the analyzer objects newDoc hands to fields, resolved once
+// from the mapping.
+type analyzers struct {
+	text, keyword analysis.Analyzer
+}
+
+func newAnalyzers(m *mapping.IndexMappingImpl) (analyzers, error) {
+	a := analyzers{text: m.AnalyzerNamed(TextAnalyzer), keyword: m.AnalyzerNamed(KeywordAnalyzer)}
+	if a.text == nil || a.keyword == nil {
+		return a, fmt.Errorf("index: mapping: analyzers %q and %q not found", TextAnalyzer, KeywordAnalyzer)
+	}
+	return a, nil
+}
+
+// newDoc builds the document of m directly, without bleve's reflective
+// mapping walk: the catch-up's hot path. Empty keyword fields are left out,
+// as the mapping walk leaves them out.
+func (a analyzers) newDoc(m *Message) *document.Document {
+	d := document.NewDocument(docID(m.Session, int64(m.Seq)))
+	for _, kv := range [...]struct{ name, v string }{
+		{FieldSession, m.Session}, {FieldAgent, m.Agent}, {FieldChannel, m.Channel}, {FieldAccount, m.Account},
+		{FieldChat, m.Chat}, {FieldTopic, m.Topic}, {FieldSender, m.Sender}, {FieldRole, m.Role},
+	} {
+		if kv.v != "" {
+			d.AddField(document.NewTextFieldCustom(kv.name, nil, []byte(kv.v), optKeyword, a.keyword))
+		}
+	}
+	if tf, err := document.NewDateTimeFieldWithIndexingOptions(FieldTime, nil, m.Time, time.RFC3339, optTime); err == nil {
+		d.AddField(tf)
+	}
+	d.AddField(document.NewNumericFieldWithIndexingOptions(FieldSeq, nil, m.Seq, optNumeric))
+	d.AddField(document.NewNumericFieldWithIndexingOptions(FieldSegment, nil, m.Segment, optNumeric))
+	d.AddField(document.NewNumericFieldWithIndexingOptions(FieldOffset, nil, m.Offset, optOffset))
+	d.AddField(document.NewTextFieldCustom(FieldText, nil, []byte(m.Text), optText, a.text))
+	return d
+}

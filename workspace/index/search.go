@@ -1,0 +1,310 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/picosess/picosess/workspace"
+)
+
+// Sort orders.
+const (
+	SortRelevance = "relevance" // best match first (the default)
+	SortTime      = "time"      // newest first
+)
+
+// DefaultLimit is the number of hits a Query without a Limit returns.
+const DefaultLimit = 20
+
+// ErrBadQuery is matched by errors about a query that cannot be parsed or
+// a filter that is not valid.
+var ErrBadQuery = errors.New("index: bad query")
+
+// Filter narrows a search to some sessions and messages. Every field set
+// must match (AND); the zero value matches everything.
+type Filter struct {
+	Sessions []string // session ids; a message must be in one of them
+	Agent    string
+	Channel  string
+	Account  string
+	Chat     string // scope value, e.g. "direct:42" or "group:-100123"
+	Topic    string
+	Sender   string
+	Role     string
+	Since    time.Time // messages at or after
+	Until    time.Time // messages before
+	// ActiveOnly keeps the current conversation of each session (the
+	// messages after its last reset); by default every segment is searched.
+	ActiveOnly bool
+}
+
+// scoped reports whether f names whose messages it is about: a session,
+// an agent, a channel, a chat, a topic or a sender.
+func (f Filter) scoped() bool {
+	return len(f.Sessions) > 0 || f.Agent != "" || f.Channel != "" || f.Account != "" ||
+		f.Chat != "" || f.Topic != "" || f.Sender != ""
+}
+
+// Query is a search.
+type Query struct {
+	// Text is in bleve's query-string syntax: words (any may match),
+	// "a phrase", +must, -mustnot, field:value (sender:alice, role:user),
+	// time:>"2026-01-01". Empty matches every message the filter lets
+	// through.
+	Text string
+	Filter
+	Sort   string // SortRelevance or SortTime; "" means SortRelevance
+	Limit  int    // 0 means DefaultLimit
+	Offset int
+	// Mark surrounds the matched words in snippets; zero means "**".
+	Mark [2]string
+}
+
+// Hit is one message found.
+type Hit struct {
+	ID      string    `json:"id"` // <session id>:<seq>
+	Session string    `json:"session"`
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Role    string    `json:"role"`
+	Sender  string    `json:"sender,omitempty"`
+	Title   string    `json:"title"`
+	Segment int       `json:"segment"`
+	Score   float64   `json:"score"`
+	// Snippet is the part of the message around the matches, the matched
+	// words between the query's marks, on one line.
+	Snippet string `json:"snippet"`
+	// Content is the whole message, read back from the session file.
+	Content string `json:"-"`
+}
+
+// Result is the answer to a Query.
+type Result struct {
+	Hits  []Hit         `json:"hits"`
+	Total uint64        `json:"total"` // matches in all, beyond Limit
+	Took  time.Duration `json:"took_ns"`
+}
+
+// Search catches up with every session file, then runs q. It never misses
+// a record appended before it was called.
+func (x *Index) Search(ctx context.Context, q Query) (*Result, error) {
+	start := time.Now()
+	text, err := parse(q)
+	if err != nil {
+		return nil, err
+	}
+	var res *Result
+	err = x.with(ctx, nil, func(o *owner) error {
+		var err error
+		res, err = x.run(ctx, o, text, q)
+		return err
+	})
+	if res != nil {
+		res.Took = time.Since(start)
+	}
+	return res, err
+}
+
+// Recall returns the k messages most relevant to text among those the
+// filter lets through: an assistant's long-term memory of one user or
+// scope. The filter must name a scope (sessions, agent, channel, account,
+// chat, topic or sender); text is plain words, not query syntax, so
+// nothing in it can widen the filter.
+func (x *Index) Recall(ctx context.Context, f Filter, text string, k int) ([]Hit, error) {
+	if !f.scoped() {
+		return nil, fmt.Errorf("%w: recall needs a filter naming a session, agent, channel, account, chat, topic or sender", ErrBadQuery)
+	}
+	if k <= 0 {
+		k = DefaultLimit
+	}
+	mq := bleve.NewMatchQuery(text)
+	mq.SetField(FieldText)
+	q := Query{Filter: f, Limit: k}
+	var hits []Hit
+	err := x.with(ctx, nil, func(o *owner) error {
+		res, err := x.run(ctx, o, mq, q)
+		if res != nil {
+			hits = res.Hits
+		}
+		return err
+	})
+	return hits, err
+}
+
+// parse validates q and parses its text.
+func parse(q Query) (query.Query, error) {
+	if q.Limit < 0 || q.Offset < 0 {
+		return nil, fmt.Errorf("%w: negative limit or offset", ErrBadQuery)
+	}
+	switch q.Sort {
+	case "", SortRelevance, SortTime:
+	default:
+		return nil, fmt.Errorf("%w: sort %q (want %s or %s)", ErrBadQuery, q.Sort, SortRelevance, SortTime)
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Until.After(q.Since) {
+		return nil, fmt.Errorf("%w: until %s is not after since %s", ErrBadQuery, q.Until.Format(time.RFC3339), q.Since.Format(time.RFC3339))
+	}
+	if strings.TrimSpace(q.Text) == "" {
+		return bleve.NewMatchAllQuery(), nil
+	}
+	qs := bleve.NewQueryStringQuery(q.Text)
+	if _, err := qs.Parse(); err != nil {
+		return nil, fmt.Errorf("%w: %q: %v", ErrBadQuery, q.Text, err)
+	}
+	return qs, nil
+}
+
+// filtered returns text AND the filter. The filter is applied around the
+// user's query, never inside it, so nothing in the query can widen it.
+func (x *Index) filtered(text query.Query, f Filter, o *owner) query.Query {
+	must := []query.Query{text}
+	term := func(field, v string) *query.TermQuery {
+		t := bleve.NewTermQuery(strings.ToLower(v))
+		t.SetField(field)
+		return t
+	}
+	if len(f.Sessions) > 0 {
+		var ors []query.Query
+		for _, id := range f.Sessions {
+			ors = append(ors, term(FieldSession, id))
+		}
+		must = append(must, bleve.NewDisjunctionQuery(ors...))
+	}
+	for _, kv := range [...]struct{ field, v string }{
+		{FieldAgent, f.Agent}, {FieldChannel, f.Channel}, {FieldAccount, f.Account}, {FieldChat, f.Chat},
+		{FieldTopic, f.Topic}, {FieldSender, f.Sender}, {FieldRole, f.Role},
+	} {
+		if kv.v != "" {
+			must = append(must, term(kv.field, kv.v))
+		}
+	}
+	if !f.Since.IsZero() || !f.Until.IsZero() {
+		yes, no := true, false
+		r := bleve.NewDateRangeInclusiveQuery(f.Since, f.Until, &yes, &no)
+		r.SetField(FieldTime)
+		must = append(must, r)
+	}
+	bq := bleve.NewBooleanQuery()
+	bq.AddMust(must...)
+	if f.ActiveOnly {
+		// Leave out, per session with resets, the segments before its
+		// current one.
+		for id, wm := range o.wms {
+			if wm.Segment == 0 {
+				continue
+			}
+			cur := float64(wm.Segment)
+			old := bleve.NewNumericRangeQuery(nil, &cur)
+			old.SetField(FieldSegment)
+			bq.AddMustNot(bleve.NewConjunctionQuery(term(FieldSession, id), old))
+		}
+	}
+	return bq
+}
+
+// run searches text within q's filter and reads the hits back from the
+// session files.
+func (x *Index) run(ctx context.Context, o *owner, text query.Query, q Query) (*Result, error) {
+	limit := q.Limit
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	req := bleve.NewSearchRequestOptions(x.filtered(text, q.Filter, o), limit, q.Offset, false)
+	req.Fields = []string{FieldOffset, FieldSegment}
+	req.IncludeLocations = true
+	if q.Sort == SortTime {
+		req.SortBy([]string{"-" + FieldTime, "-_id"})
+	} else {
+		req.SortBy([]string{"-_score", "-" + FieldTime})
+	}
+	sr, err := o.bi.SearchInContext(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: search: %v", ErrDamaged, err)
+	}
+	mark := q.Mark
+	if mark == [2]string{} {
+		mark = [2]string{"**", "**"}
+	}
+	res := &Result{Total: sr.Total, Hits: make([]Hit, 0, len(sr.Hits))}
+	for _, dm := range sr.Hits {
+		h, ok, err := x.readHit(ctx, o, dm, mark)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			res.Hits = append(res.Hits, h)
+		}
+	}
+	return res, nil
+}
+
+// readHit reads the message of a document back from its session file.
+// ok is false when the record is no longer there (the file changed after
+// the catch-up; the next search drops the document).
+func (x *Index) readHit(ctx context.Context, o *owner, dm *search.DocumentMatch, mark [2]string) (Hit, bool, error) {
+	i := strings.LastIndexByte(dm.ID, ':')
+	if i < 0 {
+		return Hit{}, false, nil
+	}
+	seq, err := strconv.ParseInt(dm.ID[i+1:], 10, 64)
+	if err != nil {
+		return Hit{}, false, nil
+	}
+	h := Hit{ID: dm.ID, Session: dm.ID[:i], Seq: seq, Score: dm.Score}
+	off, _ := dm.Fields[FieldOffset].(float64)
+	seg, _ := dm.Fields[FieldSegment].(float64)
+	h.Segment = int(seg)
+	if wm := o.wms[h.Session]; wm != nil {
+		h.Title = wm.DisplayTitle()
+	}
+	s, err := x.ws.OpenID(h.Session)
+	if err != nil {
+		if errors.Is(err, workspace.ErrNotFound) {
+			return h, false, nil
+		}
+		return h, false, err
+	}
+	rec, found, err := recordAt(ctx, s, int64(off), seq)
+	if err != nil || !found {
+		return h, false, err
+	}
+	h.Time, h.Role, h.Sender, h.Content = rec.At, rec.Role, rec.Sender, rec.Content
+	h.Snippet = snippet(rec.Content, dm.Locations[FieldText], mark)
+	return h, true, nil
+}
+
+// recordAt reads the record of seq from the line at off, or, should the
+// line hold another record, by reading the file from the start.
+func recordAt(ctx context.Context, s *workspace.Session, off, seq int64) (workspace.Record, bool, error) {
+	for e, err := range s.Records(ctx, off) {
+		if err != nil {
+			break
+		}
+		if e.Seq == seq {
+			return e.Record, true, nil
+		}
+		break
+	}
+	for e, err := range s.Records(ctx, 0) {
+		if err != nil {
+			if errors.Is(err, workspace.ErrNotFound) {
+				return workspace.Record{}, false, nil
+			}
+			return workspace.Record{}, false, err
+		}
+		if e.Seq == seq {
+			return e.Record, true, nil
+		}
+	}
+	return workspace.Record{}, false, nil
+}

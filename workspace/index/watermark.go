@@ -1,0 +1,61 @@
+package index
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/picosess/picosess/workspace"
+)
+
+// Internal keys of the index (bleve's key/value store beside the
+// documents, written in the same batch as them).
+const (
+	keyFormat    = "picosess:format"
+	wmPrefix     = "picosess:wm:"
+	formatValue  = `{"format":1}`
+	formatNumber = 1
+)
+
+// Watermark is how far the index has read one session file, stored in the
+// index under "picosess:wm:<id>" in the same batch as the documents it
+// accounts for: after a crash the index holds both or neither.
+type Watermark struct {
+	// Offset is just after the last complete line indexed: reading resumes
+	// there.
+	Offset int64 `json:"offset"`
+	// File is the identity of the file when it was last read; a file that
+	// no longer Continues it is indexed again from the start.
+	File    workspace.Identity `json:"file"`
+	LastSeq int64              `json:"last_seq"`
+	// Segment is the current conversation: the number of resets read.
+	Segment int `json:"segment"`
+	// Title is the text of the last title record ("" for none, or for a
+	// title record that brought the default back); FirstUser is the
+	// default title, the first user message.
+	Title     string `json:"title,omitempty"`
+	FirstUser string `json:"first_user,omitempty"`
+	// Scope of the header, copied into every document.
+	Agent   string `json:"agent,omitempty"`
+	Channel string `json:"channel,omitempty"`
+	Account string `json:"account,omitempty"`
+	Chat    string `json:"chat,omitempty"`
+	Topic   string `json:"topic,omitempty"`
+	Sender  string `json:"sender,omitempty"` // scope value "sender", for messages without one
+	Docs    int64  `json:"docs"`             // documents indexed for this session
+}
+
+// DisplayTitle is the title a hit shows.
+func (w *Watermark) DisplayTitle() string {
+	if w.Title != "" {
+		return w.Title
+	}
+	return w.FirstUser
+}
+
+func decodeWatermark(id string, b []byte) (*Watermark, error) {
+	var w Watermark
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("index: watermark of %s: %w", id, err)
+	}
+	return &w, nil
+}

@@ -1,0 +1,108 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// This file holds the small exported surface that the search index
+// (workspace/index) needs and that the rest of the package has no use for:
+// the index lock, the configured lock timeout and the default title rule.
+
+// IndexLockName is the lock file that makes one process at a time the owner
+// of <root>/index/: locks/index.lock.
+const IndexLockName = "index"
+
+// IndexDir is the directory of the search index inside a workspace root.
+const IndexDir = "index"
+
+// LockTimeout is the bound on lock waits this workspace was opened with
+// (Options.LockTimeout, or DefaultLockTimeout; negative means try once).
+func (w *Workspace) LockTimeout() time.Duration { return w.opts.LockTimeout }
+
+// DefaultTitle is the title a session has until a title record names it:
+// its first user message on one line, cut to DefaultTitleRunes runes.
+func DefaultTitle(content string) string { return defaultTitle(content) }
+
+// LockIndex takes the exclusive flock on locks/index.lock, waiting at most
+// timeout (negative: try once) and while ctx is not done. On timeout the
+// error is a *LockedError naming the holder written in the lock file. The
+// returned function releases the lock; the lock file itself stays.
+func (w *Workspace) LockIndex(ctx context.Context, timeout time.Duration) (unlock func() error, err error) {
+	path := filepath.Join(w.locksDir(), IndexLockName+LockExt)
+	if timeout < 0 {
+		timeout = 0
+	}
+	start := time.Now()
+	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o644))
+	ok, err := fl.TryLock()
+	if err == nil && !ok {
+		ok, err = w.waitFlock(ctx, fl, timeout)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("workspace: waiting for %s: %w", path, ctx.Err())
+		}
+		return nil, fmt.Errorf("workspace: lock %s: %w", path, err)
+	}
+	if !ok {
+		return nil, w.lockedError(path, time.Since(start))
+	}
+	// Name the holder at the start of the file, through the locked fd.
+	b := make([]byte, 0, 96)
+	b = append(b, `{"pid":`...)
+	b = strconv.AppendInt(b, int64(os.Getpid()), 10)
+	b = append(b, `,"host":`...)
+	b = appendString(b, hostname())
+	b = append(b, `,"since":"`...)
+	b = time.Now().UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, "\"}\n"...)
+	if f, ferr := os.OpenFile(path, os.O_RDWR, 0o644); ferr == nil {
+		_, ferr = f.WriteAt(b, 0)
+		_ = f.Close()
+		if ferr != nil {
+			_ = fl.Unlock()
+			return nil, fmt.Errorf("workspace: lock %s: writing holder: %w", path, ferr)
+		}
+	}
+	return fl.Unlock, nil
+}
+
+// SessionFile is a live session file and its identity at the time of a
+// listing.
+type SessionFile struct {
+	ID       string
+	Identity Identity
+}
+
+// SessionFiles lists the live session files (not the trash, not set-aside
+// bytes) with their identities: one directory read and one stat per file,
+// no file opened. A file that disappears meanwhile is left out.
+func (w *Workspace) SessionFiles(ctx context.Context) ([]SessionFile, error) {
+	ents, err := w.fs.ReadDir(w.sessionsDir())
+	if err != nil {
+		return nil, fmt.Errorf("workspace: list %s: %w", w.sessionsDir(), err)
+	}
+	out := make([]SessionFile, 0, len(ents))
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		id := idFromFileName(e.Name())
+		if id == "" || e.IsDir() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		out = append(out, SessionFile{ID: id, Identity: identityOf(fi)})
+	}
+	return out, nil
+}
