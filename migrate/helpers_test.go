@@ -3,6 +3,7 @@ package migrate
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -107,3 +108,5 @@ func equalMaps(a, b map[string]string) bool {
 	}
 	return true
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -612,6 +612,11 @@ func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (
 	if err != nil {
 		return sessionState{}, fmt.Errorf("migrate: read %s: %w", ps.ID, err)
 	}
+	if len(recs) == 0 || recs[0].Type != workspace.TypeSession {
+		// a file created but never written (killed right after creating
+		// it): Session writes our header into it
+		return sessionState{action: ActionCreate}, nil
+	}
 	st := sessionState{}
 	if len(recs) > 0 {
 		st.lastSeq = recs[len(recs)-1].Seq
