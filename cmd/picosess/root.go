@@ -44,7 +44,7 @@ The workspace is --workspace, else $PICOSESS_WORKSPACE, else ~/.workspace.`,
 	root.AddCommand(
 		newKeyCmd(a),
 		newVersionCmd(a),
-		newAppendCmd(a), newLsCmd(a), newShowCmd(a), newExportCmd(a), newRenameCmd(a), newResetCmd(a), newClearCmd(a), newRmCmd(a), newCheckpointCmd(a), newCheckCmd(a), newRepairCmd(a),
+		newAppendCmd(a), newLsCmd(a), newShowCmd(a), newExportCmd(a), newRenameCmd(a), newResetCmd(a), newClearCmd(a), newRmCmd(a), newCheckpointCmd(a), newCheckCmd(a), newRepairCmd(a), newDemoCmd(a),
 		newWatchCmd(a),
 	)
 	return root
