@@ -3,6 +3,7 @@ package summarize
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/picosess/picosess/workspace"
 )
@@ -338,26 +339,25 @@ func nextTo(msgs []workspace.Record, j, i int) bool {
 // message just before its run. It returns nil if a provider would accept
 // the sequence.
 func CheckToolPairs(msgs []ChatMessage) error {
-	open := map[string]bool{}
+	var open []string // calls of the last assistant message still unanswered, in order
 	for i, m := range msgs {
 		if m.Role == workspace.RoleTool {
-			if !open[m.ToolCallID] {
+			k := slices.Index(open, m.ToolCallID)
+			if k < 0 {
 				return fmt.Errorf("message %d: tool result %q does not follow its call", i, m.ToolCallID)
 			}
-			delete(open, m.ToolCallID)
+			open = slices.Delete(open, k, k+1)
 			continue
 		}
 		if len(open) > 0 {
-			for id := range open {
-				return fmt.Errorf("message %d (%s): tool call %q has no result before it", i, m.Role, id)
-			}
+			return fmt.Errorf("message %d (%s): tool call %q has no result before it", i, m.Role, open[0])
 		}
 		for _, tc := range m.ToolCalls {
-			open[tc.ID] = true
+			open = append(open, tc.ID)
 		}
 	}
-	for id := range open {
-		return fmt.Errorf("end of messages: tool call %q has no result", id)
+	if len(open) > 0 {
+		return fmt.Errorf("end of messages: tool call %q has no result", open[0])
 	}
 	return nil
 }

@@ -382,3 +382,30 @@ func BenchmarkBuildContext(b *testing.B) {
 		})
 	}
 }
+
+func TestCheckToolPairs(t *testing.T) {
+	call := func(ids ...string) ChatMessage {
+		m := ChatMessage{Role: "assistant"}
+		for _, id := range ids {
+			m.ToolCalls = append(m.ToolCalls, ToolCall{ID: id, Type: "function", Function: FunctionCall{Name: "f", Arguments: "{}"}})
+		}
+		return m
+	}
+	res := func(id string) ChatMessage { return ChatMessage{Role: "tool", ToolCallID: id} }
+	user := ChatMessage{Role: "user", Content: "u"}
+	for _, tc := range []struct {
+		msgs []ChatMessage
+		want string // "" = valid
+	}{
+		{[]ChatMessage{user, call("a", "b"), res("b"), res("a"), user}, ""},
+		{[]ChatMessage{res("a")}, `message 0: tool result "a" does not follow its call`},
+		{[]ChatMessage{call("a", "b"), res("a"), user, res("b")}, `message 2 (user): tool call "b" has no result before it`},
+		{[]ChatMessage{call("a"), res("a"), res("a")}, `message 2: tool result "a" does not follow its call`},
+		{[]ChatMessage{user, call("a", "b"), res("a")}, `end of messages: tool call "b" has no result`},
+	} {
+		err := CheckToolPairs(tc.msgs)
+		if (tc.want == "" && err != nil) || (tc.want != "" && (err == nil || err.Error() != tc.want)) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+	}
+}
