@@ -70,11 +70,31 @@ func (x *Index) readWatermarks(ctx context.Context, o *owner) error {
 		o.wms[id] = wm
 	}
 	for _, id := range indexed {
-		if o.wms[id] == nil {
-			o.wms[id] = &Watermark{Docs: 1} // unknown docs: remove them
+		if o.wms[id] != nil {
+			continue
+		}
+		// The terms of deleted documents stay in the dictionary until
+		// segments merge: look for live documents.
+		n, err := countDocs(o.bi, id)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			o.wms[id] = &Watermark{Docs: int64(n)} // documents without a watermark: remove them
 		}
 	}
 	return nil
+}
+
+// countDocs counts the live documents of a session.
+func countDocs(bi bleve.Index, id string) (uint64, error) {
+	q := bleve.NewTermQuery(id)
+	q.SetField(FieldSession)
+	res, err := bi.Search(bleve.NewSearchRequestOptions(q, 0, 0, false))
+	if err != nil {
+		return 0, fmt.Errorf("%w: counting documents of %s: %v", ErrDamaged, id, err)
+	}
+	return res.Total, nil
 }
 
 // indexedSessions lists the session ids that have documents.

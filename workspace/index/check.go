@@ -108,7 +108,12 @@ func Check(ctx context.Context, ws *workspace.Workspace) (*Report, error) {
 			return err
 		}
 		for _, id := range indexed {
-			if !live[id] {
+			if live[id] {
+				continue
+			}
+			if n, err := countDocs(bi, id); err != nil {
+				return err
+			} else if n > 0 {
 				r.Stale = append(r.Stale, id)
 			}
 		}

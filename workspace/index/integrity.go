@@ -33,7 +33,8 @@ type fileStamp struct {
 // is looked for here, in the caller's goroutine, and answered by a rebuild.
 // Files already verified at the same size and mtime are not read again.
 func verifySegments(dir string, save bool) error {
-	live, err := liveSegments(filepath.Join(dir, "root.bolt"))
+	store := filepath.Join(dir, "store") // where scorch keeps root.bolt and the segments
+	live, err := liveSegments(filepath.Join(store, "root.bolt"))
 	if err != nil {
 		return err
 	}
@@ -43,13 +44,13 @@ func verifySegments(dir string, save bool) error {
 	}
 	next := make(map[string]fileStamp, len(live))
 	for _, name := range live {
-		fi, err := os.Stat(filepath.Join(dir, name))
+		fi, err := os.Stat(filepath.Join(store, name))
 		if err != nil {
 			return fmt.Errorf("segment %s: %w", name, err)
 		}
 		st := fileStamp{Size: fi.Size(), ModTime: fi.ModTime().UTC()}
 		if k, ok := known[name]; !ok || k.Size != st.Size || !k.ModTime.Equal(st.ModTime) {
-			if err := checkSegmentCRC(filepath.Join(dir, name)); err != nil {
+			if err := checkSegmentCRC(filepath.Join(store, name)); err != nil {
 				return err
 			}
 		}
