@@ -258,7 +258,7 @@ func (w *Workspace) setAside(path, kind string, fill func(File) error) (string, 
 	if err := dst.Close(); err != nil {
 		return "", fmt.Errorf("workspace: close %s: %w", name, err)
 	}
-	syncDir(filepath.Dir(path))
+	w.syncDir(filepath.Dir(path))
 	return name, nil
 }
 
@@ -287,8 +287,8 @@ func copyRange(dst File, src File, off, n int64) error {
 
 // syncDir fsyncs a directory so that a rename or a new file in it is
 // durable. Errors are ignored: not every filesystem supports it.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
+func (w *Workspace) syncDir(dir string) {
+	if d, err := w.fs.OpenFile(dir, os.O_RDONLY, 0); err == nil {
 		_ = d.Sync()
 		d.Close()
 	}

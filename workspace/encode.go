@@ -127,11 +127,13 @@ func appendRawField(b []byte, name string, v json.RawMessage) ([]byte, error) {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
-	if bytes.IndexByte(v, '\n') < 0 && bytes.IndexByte(v, '\r') < 0 && json.Valid(v) {
-		return append(b, v...), nil
+	// Compact always: valid JSON with stray spaces or newlines becomes one
+	// canonical line, and invalid JSON is refused before it reaches a file.
+	if !utf8.Valid(v) {
+		return nil, fmt.Errorf("workspace: field %q is not valid UTF-8", name)
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, v); err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, len(v)))
+	if err := json.Compact(buf, v); err != nil {
 		return nil, fmt.Errorf("workspace: field %q is not valid JSON: %w", name, err)
 	}
 	return append(b, buf.Bytes()...), nil

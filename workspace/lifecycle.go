@@ -67,18 +67,17 @@ func (s *Session) SaveCheckpoint(ctx context.Context, name, description string) 
 		if err != nil {
 			return nil, err
 		}
-		r := Record{Type: TypeCheckpoint, Name: name, Description: description}
+		r := Record{Type: TypeCheckpoint, Name: name, Description: description, At: s.w.opts.Now().UTC()}
 		if n := len(h.Messages); n > 0 {
 			r.Through = h.Messages[n-1].Seq
 		}
-		cp = Checkpoint{Name: name, Description: description, Through: r.Through}
+		cp = Checkpoint{Name: name, Description: description, Through: r.Through, At: r.At}
 		return []Record{r}, nil
 	})
 	if err != nil {
 		return Checkpoint{}, err
 	}
 	cp.Seq = seqs[len(seqs)-1]
-	cp.At = s.w.opts.Now().UTC()
 	return cp, nil
 }
 
@@ -177,8 +176,8 @@ func (s *Session) Delete(ctx context.Context) (string, error) {
 	if err := s.w.fs.Rename(s.Path(), filepath.Join(s.w.trashDir(), name)); err != nil {
 		return "", fmt.Errorf("workspace: move %s to trash: %w", s.Path(), err)
 	}
-	syncDir(s.w.sessionsDir())
-	syncDir(s.w.trashDir())
+	s.w.syncDir(s.w.sessionsDir())
+	s.w.syncDir(s.w.trashDir())
 	s.st.known = false
 	return name, nil
 }
@@ -290,7 +289,7 @@ func (w *Workspace) RestoreFromTrash(ctx context.Context, ref string) (*Session,
 	} else if err := w.fs.Rename(src, dst); err != nil {
 		return nil, fmt.Errorf("workspace: restore %s: %w", t.Name, err)
 	}
-	syncDir(w.sessionsDir())
+	w.syncDir(w.sessionsDir())
 	st.known = false
 	return w.OpenID(t.ID)
 }

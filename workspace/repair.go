@@ -201,6 +201,6 @@ func (w *Workspace) removeRanges(fr FileReport, bad []Problem, rep *RepairReport
 		_ = w.fs.Remove(tmp)
 		return fmt.Errorf("workspace: repair %s: rewrite: %w", path, err)
 	}
-	syncDir(w.sessionsDir())
+	w.syncDir(w.sessionsDir())
 	return nil
 }
