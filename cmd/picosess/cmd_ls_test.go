@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +160,34 @@ func TestLsGroups(t *testing.T) {
 	if iToday != 0 || iYest < 0 || iOld < iYest || strings.Contains(got, "This Week") ||
 		!strings.Contains(got, "09:00") || !strings.Contains(got, "name:proj") || !strings.Contains(got, "Dec 08") {
 		t.Fatalf("grouped view:\n%s", got)
+	}
+}
+
+// BenchmarkLs10000 lists 10 000 sessions through the command tree (open,
+// warm listing cache, table to a discarding writer).
+func BenchmarkLs10000(b *testing.B) {
+	ws := b.TempDir()
+	w, err := workspace.Open(ws, &workspace.Options{Durability: workspace.DurabilityNever})
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour)
+	for i := 0; i < 10000; i++ {
+		seedSession(b, w, fmt.Sprintf("s%05d", i), at.Add(time.Duration(i)*time.Millisecond), "question", "answer")
+	}
+	w.Close()
+	for _, args := range [][]string{{"ls"}, {"ls", "--json"}} {
+		b.Run(strings.Join(args, " "), func(b *testing.B) {
+			full := append([]string{"--workspace", ws}, args...)
+			if code := run(context.Background(), full, strings.NewReader(""), io.Discard, io.Discard); code != 0 {
+				b.Fatalf("exit %d", code) // also warms the listing cache
+			}
+			b.ResetTimer()
+			for range b.N {
+				if code := run(context.Background(), full, strings.NewReader(""), io.Discard, io.Discard); code != 0 {
+					b.Fatalf("exit %d", code)
+				}
+			}
+		})
 	}
 }
