@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,6 +20,9 @@ const DefaultPrompt = "You maintain the running summary of a conversation betwee
 	"Keep facts, names, numbers, decisions, open questions and what tools were used for and found. " +
 	"Write plain sentences, no preamble, in the language of the conversation."
 
+// maxRetryAfter caps how long a server's Retry-After can make us wait.
+const maxRetryAfter = 30 * time.Second
+
 // ErrBadResponse: the endpoint answered 2xx with something that is not a
 // chat-completions response carrying a summary.
 var ErrBadResponse = errors.New("summarize: bad response from summarizer endpoint")
@@ -28,6 +32,8 @@ type HTTPError struct {
 	URL    string
 	Status int
 	Body   string // excerpt
+	// RetryAfter is the server's Retry-After (seconds form), 0 if none.
+	RetryAfter time.Duration
 }
 
 func (e *HTTPError) Error() string {
@@ -130,10 +136,15 @@ func (o *OpenAI) Summarize(ctx context.Context, req Request) (Result, error) {
 		if ctx.Err() != nil || !retryable(err) || i == attempts {
 			break
 		}
+		pause := wait
+		var he *HTTPError
+		if errors.As(err, &he) && he.RetryAfter > pause {
+			pause = he.RetryAfter // the server said when
+		}
 		select {
 		case <-ctx.Done():
 			return Result{}, fmt.Errorf("summarize: openai %s: attempt %d of %d: %w (then %w)", o.Endpoint(), i, attempts, last, ctx.Err())
-		case <-time.After(wait):
+		case <-time.After(pause):
 		}
 		wait *= 2
 	}
@@ -170,7 +181,11 @@ func (o *OpenAI) attempt(ctx context.Context, body []byte) (string, error) {
 		return "", fmt.Errorf("summarize: read answer of %s: %w", o.Endpoint(), err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return "", &HTTPError{URL: o.Endpoint(), Status: resp.StatusCode, Body: excerpt(raw)}
+		he := &HTTPError{URL: o.Endpoint(), Status: resp.StatusCode, Body: excerpt(raw)}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			he.RetryAfter = min(time.Duration(secs)*time.Second, maxRetryAfter)
+		}
+		return "", he
 	}
 	var cr chatResponse
 	if err := json.Unmarshal(raw, &cr); err != nil {

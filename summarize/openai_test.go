@@ -208,3 +208,37 @@ func TestOpenAIConnectionRefusedIsRetriedThenReported(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestOpenAIRetriesRateLimitAndReadsRetryAfter(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "7")
+			http.Error(w, `{"error":{"message":"slow down"}}`, http.StatusTooManyRequests)
+			return
+		}
+		io.WriteString(w, chatAnswer("after the pause"))
+	}))
+	defer srv.Close()
+	// With no retries the 429 and its Retry-After come back in the error.
+	o := &OpenAI{BaseURL: srv.URL, Model: "m"}
+	_, err := o.Summarize(context.Background(), gardenRequest())
+	var he *HTTPError
+	if !errors.As(err, &he) || he.Status != 429 || he.RetryAfter != 7*time.Second {
+		t.Fatalf("got %v (%+v)", err, he)
+	}
+	// A cancelled caller is not kept waiting for the Retry-After pause.
+	calls.Store(0)
+	o.Retries = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for calls.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err = o.Summarize(ctx, gardenRequest())
+	if !errors.Is(err, context.Canceled) || calls.Load() != 1 {
+		t.Fatalf("cancelled during the first attempt or the Retry-After pause: %v after %d calls", err, calls.Load())
+	}
+}
