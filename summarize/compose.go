@@ -26,9 +26,24 @@ func Compose(ctx context.Context, history []workspace.Record, s Settings, sz Sum
 		return workspace.Record{}, p, fmt.Errorf("%w: %s", ErrNothingToSummarize, p.Why)
 	}
 	req := BuildRequest(p, s)
-	res, err := sz.Summarize(ctx, req)
-	if err != nil {
-		return workspace.Record{}, p, fmt.Errorf("summarize seq %d..%d (%d messages): %w", p.From, p.Through, len(p.Fold), err)
+	var res Result
+	parts := Chunks(req, s.WithDefaults().MaxInputTokens, c)
+	for i, part := range parts {
+		if i > 0 {
+			part.Previous = res.Text
+		}
+		var err error
+		res, err = sz.Summarize(ctx, part)
+		if err == nil && strings.TrimSpace(res.Text) == "" {
+			err = ErrEmptySummary
+		}
+		if err != nil {
+			where := fmt.Sprintf("seq %d..%d (%d messages)", p.From, p.Through, len(p.Fold))
+			if len(parts) > 1 {
+				where += fmt.Sprintf(", part %d of %d (seq %d..%d)", i+1, len(parts), part.From, part.Through)
+			}
+			return workspace.Record{}, p, fmt.Errorf("summarize %s: %w", where, err)
+		}
 	}
 	text := strings.TrimSpace(res.Text)
 	if text == "" {
@@ -42,4 +57,45 @@ func Compose(ctx context.Context, history []workspace.Record, s Settings, sz Sum
 	}
 	rec.Tokens = MessageTokens(c, SummaryMessage(text))
 	return rec, p, nil
+}
+
+// Chunks splits a request whose transcript would exceed maxTokens into
+// consecutive requests, each within maxTokens (a single message larger than
+// that, already trimmed by BuildRequest, goes alone). The caller folds them
+// in order, giving each the previous one's summary as Previous; only the
+// first carries the original previous summary. maxTokens <= 0 means no
+// limit.
+func Chunks(req Request, maxTokens int, c Counter) []Request {
+	if maxTokens <= 0 || len(req.Messages) == 0 {
+		return []Request{req}
+	}
+	if c == nil {
+		c = Estimate{}
+	}
+	// Room for the previous summary (the original one, or the target size
+	// of the running one) and the framing.
+	room := maxTokens - max(c.Count(req.Previous), req.TargetTokens) - 64
+	var out []Request
+	cur := Request{Previous: req.Previous, TargetTokens: req.TargetTokens}
+	used := 0
+	flush := func() {
+		cur.From = cur.Messages[0].Seq
+		cur.Through = cur.Messages[len(cur.Messages)-1].Seq
+		out = append(out, cur)
+		cur = Request{TargetTokens: req.TargetTokens}
+		used = 0
+	}
+	for _, m := range req.Messages {
+		n := c.Count(m.Text) + 8 // "[seq] role: " and the newline
+		if used > 0 && used+n > room {
+			flush()
+		}
+		cur.Messages = append(cur.Messages, m)
+		used += n
+	}
+	flush()
+	if len(out) == 1 {
+		out[0].From, out[0].Through = req.From, req.Through
+	}
+	return out
 }

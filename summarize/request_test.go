@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -130,4 +131,67 @@ func TestBuildRequestMentionsMedia(t *testing.T) {
 	if got := req.Messages[0].Text; got != "[user sent 2 media item(s) and 1 attachment(s) garden.jpg]" {
 		t.Fatalf("media-only user message: %q", got)
 	}
+}
+
+// recording is a summarizer that keeps the requests it was given and
+// answers with a summary naming the range.
+type recording struct{ reqs *[]Request }
+
+func (r recording) Summarize(_ context.Context, req Request) (Result, error) {
+	*r.reqs = append(*r.reqs, req)
+	return Result{Text: fmt.Sprintf("summary through %d", req.Through), By: "rec"}, nil
+}
+
+func TestComposeFoldsLongRunsInChunks(t *testing.T) {
+	h := newHist().summary(1, "the very first summary")
+	for i := 0; i < 60; i++ {
+		h.user(fmt.Sprintf("message %d %s", i, words(40))).assistant("ok " + words(20))
+	}
+	c := Estimate{}
+	var reqs []Request
+	set := Settings{KeepRecent: 2, MaxInputTokens: 1000, SummaryTokens: 100}
+	rec, p, err := Compose(context.Background(), h.recs, set, recording{&reqs}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) < 3 {
+		t.Fatalf("%d calls, want several chunks", len(reqs))
+	}
+	var seen []int64
+	for i, r := range reqs {
+		if tokens := c.Count(Transcript(r)); tokens > 1000 {
+			t.Errorf("chunk %d: %d tokens over 1000", i, tokens)
+		}
+		want := "the very first summary"
+		if i > 0 {
+			want = fmt.Sprintf("summary through %d", reqs[i-1].Through)
+		}
+		if r.Previous != want {
+			t.Errorf("chunk %d: previous %q, want %q", i, r.Previous, want)
+		}
+		for _, m := range r.Messages {
+			seen = append(seen, m.Seq)
+		}
+	}
+	if !reflect.DeepEqual(seen, seqsOf(p.Fold)) {
+		t.Fatalf("chunks did not cover the fold exactly once, in order")
+	}
+	if rec.Text != fmt.Sprintf("summary through %d", p.Through) || rec.Through != p.Through {
+		t.Fatalf("record %+v", rec)
+	}
+	// A failure in a later chunk fails the whole summary, naming the part.
+	_, _, err = Compose(context.Background(), h.recs, set, &failAt{n: 2}, c)
+	if err == nil || !strings.Contains(err.Error(), "part 2 of") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+type failAt struct{ n, calls int }
+
+func (f *failAt) Summarize(_ context.Context, req Request) (Result, error) {
+	f.calls++
+	if f.calls == f.n {
+		return Result{}, errors.New("boom")
+	}
+	return Result{Text: "partial"}, nil
 }

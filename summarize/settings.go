@@ -25,6 +25,10 @@ const (
 	DefaultMaxToolResultChars = 400
 	// DefaultMaxToolArgsChars: tool-call arguments are condensed to this.
 	DefaultMaxToolArgsChars = 120
+	// DefaultInputPercent: one summarizer call is given at most this
+	// percentage of context_window; a longer run of messages is folded in
+	// several calls, each building on the previous one's summary.
+	DefaultInputPercent = 50
 	// DefaultEncoding is the tiktoken encoding of the default counter.
 	DefaultEncoding = "o200k_base"
 	// DefaultTimeout bounds one call of the openai and command summarizers.
@@ -76,6 +80,9 @@ type Settings struct {
 	MaxMessageChars    int `json:"max_message_chars,omitempty"`
 	MaxToolResultChars int `json:"max_tool_result_chars,omitempty"`
 	MaxToolArgsChars   int `json:"max_tool_args_chars,omitempty"`
+	// MaxInputTokens bounds what one summarizer call is given (default
+	// DefaultInputPercent of ContextWindow); more is folded in chunks.
+	MaxInputTokens int `json:"max_input_tokens,omitempty"`
 	// Counter is "tiktoken" (default) or "estimate"; Encoding names the
 	// tiktoken encoding (o200k_base default, cl100k_base, p50k_base,
 	// r50k_base).
@@ -173,6 +180,7 @@ func (s Settings) Merge(o Settings) Settings {
 	pick(&s.MaxMessageChars, o.MaxMessageChars)
 	pick(&s.MaxToolResultChars, o.MaxToolResultChars)
 	pick(&s.MaxToolArgsChars, o.MaxToolArgsChars)
+	pick(&s.MaxInputTokens, o.MaxInputTokens)
 	pickS(&s.Counter, o.Counter)
 	pickS(&s.Encoding, o.Encoding)
 	pick(&s.Limits.MaxMessages, o.Limits.MaxMessages)
@@ -218,6 +226,9 @@ func (s Settings) WithDefaults() Settings {
 	def(&s.MaxMessageChars, DefaultMaxMessageChars)
 	def(&s.MaxToolResultChars, DefaultMaxToolResultChars)
 	def(&s.MaxToolArgsChars, DefaultMaxToolArgsChars)
+	if s.MaxInputTokens == 0 && s.ContextWindow > 0 {
+		s.MaxInputTokens = s.ContextWindow * DefaultInputPercent / 100
+	}
 	if s.Counter == "" {
 		s.Counter = CounterTiktoken
 	}
@@ -257,6 +268,7 @@ func (s Settings) Validate() error {
 		{"max_message_chars", s.MaxMessageChars},
 		{"max_tool_result_chars", s.MaxToolResultChars},
 		{"max_tool_args_chars", s.MaxToolArgsChars},
+		{"max_input_tokens", s.MaxInputTokens},
 		{"limits.max_messages", s.Limits.MaxMessages},
 		{"limits.max_tokens", s.Limits.MaxTokens},
 		{"summarizer.retries", s.Summarizer.Retries},
