@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/picosess/picosess/workspace"
+	"github.com/picosess/picosess/workspace/index"
 	"github.com/spf13/cobra"
 )
 
@@ -24,19 +26,79 @@ type checkOutput struct {
 // indexHealth is what check says about the search index (workspace/index),
 // and what repair did to it.
 type indexHealth struct {
-	State  string `json:"state"` // ok, behind, damaged, rebuilt, missing
-	Detail string `json:"detail,omitempty"`
+	// State: ok, missing (never built; the first search builds it),
+	// behind (sessions changed since the index read them; the next search
+	// catches up), damaged (unreadable: repair rebuilds it), locked (a
+	// process that searches holds it), caught_up and rebuilt (after repair).
+	State    string `json:"state"`
+	Detail   string `json:"detail,omitempty"`
+	Sessions int    `json:"sessions"`
+	Behind   int    `json:"behind"` // sessions changed since indexed
+	Stale    int    `json:"stale"`  // deleted sessions still indexed
 }
 
-// checkIndex and rebuildIndex are the hooks for the search index: once
-// workspace/index exports a read-only check and a rebuild, check reports an
-// index that is behind or damaged (repairable: exit 3) and repair rebuilds
-// it. Until then they report nothing (nil), and check and repair cover the
-// session files only. The index is derived data: sessions/ is the truth.
-func checkIndex(ctx context.Context, w *workspace.Workspace) (*indexHealth, error) { return nil, nil }
+// checkIndex asks the search index whether it is damaged or behind the
+// session files, without changing it. The index is derived data: only
+// damage counts as a (repairable) error; an index that is missing or
+// behind is normal between searches. A lock held by a searching process is
+// reported, not waited on past the lock timeout.
+func checkIndex(ctx context.Context, w *workspace.Workspace) (*indexHealth, error) {
+	r, err := index.Check(ctx, w)
+	switch {
+	case errors.Is(err, workspace.ErrLocked):
+		return &indexHealth{State: "locked", Detail: err.Error()}, nil
+	case err != nil:
+		return nil, err
+	}
+	h := &indexHealth{State: "ok", Sessions: r.Sessions, Behind: len(r.Behind), Stale: len(r.Stale)}
+	switch {
+	case !r.Exists:
+		h.State, h.Detail = "missing", "no index yet: the first search (or repair) builds it"
+	case r.Damaged != "":
+		h.State, h.Detail = "damaged", r.Damaged
+	case !r.Clean():
+		h.State = "behind"
+		h.Detail = fmt.Sprintf("%d session(s) changed and %d deleted since indexed; the next search catches up", h.Behind, h.Stale)
+	}
+	return h, nil
+}
 
-func rebuildIndex(ctx context.Context, w *workspace.Workspace, dryRun bool) (*indexHealth, error) {
-	return nil, nil
+// repairIndex rebuilds a damaged (or missing) index and catches up one
+// that is behind; in a dry run it only says which it would do.
+func repairIndex(ctx context.Context, w *workspace.Workspace, dryRun bool) (*indexHealth, error) {
+	h, err := checkIndex(ctx, w)
+	if err != nil || h.State == "ok" || h.State == "locked" {
+		return h, err
+	}
+	if dryRun {
+		h.Detail = "would rebuild: " + h.Detail
+		if h.State == "behind" {
+			h.Detail = "would catch up: " + h.Detail
+		}
+		return h, nil
+	}
+	var st index.Stats
+	if h.State == "behind" {
+		x, err := index.Open(w, nil)
+		if err != nil {
+			return nil, err
+		}
+		st, err = x.CatchUp(ctx, nil)
+		if cerr := x.Close(); err == nil {
+			err = cerr
+		}
+		h.State = "caught_up"
+		if err != nil {
+			return nil, fmt.Errorf("index catch-up: %w", err)
+		}
+	} else {
+		if st, err = index.Rebuild(ctx, w, nil); err != nil {
+			return nil, fmt.Errorf("index rebuild: %w", err)
+		}
+		h.State = "rebuilt"
+	}
+	h.Detail = fmt.Sprintf("%d session(s) read, %d record(s), %d document(s)", st.Sessions, st.Records, st.Docs)
+	return h, nil
 }
 
 func newCheckCmd(a *app) *cobra.Command {
@@ -46,6 +108,10 @@ func newCheckCmd(a *app) *cobra.Command {
 		Long: `Check every session file of the workspace without changing anything: torn
 tails (a crash mid-write), lines that are not records, bad headers, ids that
 do not match their file, seqs out of order or used twice.
+
+The search index (index/) is checked too: damage is a repairable error
+(repair rebuilds it); an index that is missing or behind the session files
+is normal between searches and only reported.
 
 Errors marked repairable are set aside by picosess repair (the bytes are kept
 in a file next to the session). A file being appended to while check runs
@@ -84,7 +150,7 @@ EXIT STATUS
 			if out.Index, err = checkIndex(ctx, w); err != nil {
 				return err
 			}
-			if out.Index != nil && out.Index.State != "ok" {
+			if out.Index.State == "damaged" {
 				out.Repairable++
 			}
 			out.Clean = out.Repairable == 0 && out.Unrepairable == 0
@@ -113,7 +179,11 @@ func writeCheckText(w io.Writer, out checkOutput) error {
 		writeProblems(ew, f.Problems)
 	}
 	if out.Index != nil {
-		fmt.Fprintf(ew, "index: %s %s\n", out.Index.State, out.Index.Detail)
+		fmt.Fprintf(ew, "search index: %s", out.Index.State)
+		if out.Index.Detail != "" {
+			fmt.Fprintf(ew, " (%s)", out.Index.Detail)
+		}
+		fmt.Fprintln(ew)
 	}
 	fmt.Fprintf(ew, "checked %d session file(s): %d repairable error(s), %d unrepairable, %d warning(s)\n",
 		out.Checked, out.Repairable, out.Unrepairable, out.Warnings)
@@ -121,7 +191,7 @@ func writeCheckText(w io.Writer, out checkOutput) error {
 	case out.Unrepairable > 0:
 		fmt.Fprintln(ew, "some errors need a person: the hints above say what is wrong; repair sets aside what it can")
 	case out.Repairable > 0:
-		fmt.Fprintln(ew, "run picosess repair to set the damaged bytes aside (picosess repair --dry-run shows what it would do)")
+		fmt.Fprintln(ew, "run picosess repair to fix them (picosess repair --dry-run shows what it would do)")
 	}
 	return ew.err
 }

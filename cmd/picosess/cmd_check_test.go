@@ -144,7 +144,7 @@ func TestCheckAndRepairTable(t *testing.T) {
 func TestCheckTextAndErrors(t *testing.T) {
 	ws, _ := damaged(t, func(_ string, b []byte) []byte { return append(b, "{\"type\""...) })
 	out, _, code := runCLI(t, "--workspace", ws, "check")
-	if code != exitRepairable || !strings.Contains(out, "torn_tail") || !strings.Contains(out, "[repairable]") || !strings.Contains(out, "run picosess repair") {
+	if code != exitRepairable || !strings.Contains(out, "torn_tail") || !strings.Contains(out, "[repairable]") || !strings.Contains(out, "run picosess repair to fix them") {
 		t.Fatalf("check text: exit %d\n%s", code, out)
 	}
 	out = mustRun(t, "--workspace", ws, "repair")
@@ -199,5 +199,55 @@ func TestBinaryCheckRepairTornTail(t *testing.T) {
 		if !strings.Contains(out, "user: "+c) {
 			t.Fatalf("acknowledged message %q lost:\n%s", c, out)
 		}
+	}
+}
+
+// check reports a damaged search index as repairable (exit 3); repair
+// rebuilds it; an index behind the files is reported but is no error.
+func TestCheckAndRepairSearchIndex(t *testing.T) {
+	ws := filepath.Join(t.TempDir(), "ws")
+	mustRun(t, "demo", ws, "--json")
+	checkJSON := func(want int) checkOutput {
+		t.Helper()
+		out, errOut, code := runCLI(t, "--workspace", ws, "check", "--json")
+		if code != want {
+			t.Fatalf("check: exit %d, want %d: %s %s", code, want, out, errOut)
+		}
+		var c checkOutput
+		if err := json.Unmarshal([]byte(out), &c); err != nil || c.Index == nil {
+			t.Fatalf("check --json: %v %s", err, out)
+		}
+		return c
+	}
+	if c := checkJSON(0); c.Index.State != "missing" {
+		t.Fatalf("index before any search: %+v", c.Index)
+	}
+	var rr repairOutput
+	_ = json.Unmarshal([]byte(mustRun(t, "--workspace", ws, "repair", "--json")), &rr)
+	if rr.Index == nil || rr.Index.State != "rebuilt" {
+		t.Fatalf("repair must build a missing index: %+v", rr.Index)
+	}
+	if c := checkJSON(0); c.Index.State != "ok" || c.Index.Sessions != 5 {
+		t.Fatalf("index after repair: %+v", c.Index)
+	}
+	mustRun(t, "--workspace", ws, "append", "trip-plan", "--role", "user", "--content", "and Porto?")
+	if c := checkJSON(0); c.Index.State != "behind" || c.Index.Behind != 1 {
+		t.Fatalf("index after an append: %+v", c.Index)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "index", "index_meta.json"), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c := checkJSON(3); c.Index.State != "damaged" || c.Repairable != 1 || c.Clean {
+		t.Fatalf("damaged index: %+v", c)
+	}
+	if _, _, code := runCLI(t, "--workspace", ws, "repair", "--dry-run"); code != 3 {
+		t.Fatalf("repair --dry-run on a damaged index: exit %d, want 3", code)
+	}
+	out := mustRun(t, "--workspace", ws, "repair")
+	if !strings.Contains(out, "search index: rebuilt") {
+		t.Fatalf("repair:\n%s", out)
+	}
+	if c := checkJSON(0); c.Index.State != "ok" {
+		t.Fatalf("index after rebuild: %+v", c.Index)
 	}
 }

@@ -25,6 +25,9 @@ lines that are not records are copied to <file>.corrupt-<time> and the good
 lines are kept. Nothing is dropped without a copy, and the report names every
 byte range moved. Running repair again finds nothing to do.
 
+Then the search index (index/, derived from the session files): a damaged or
+missing index is rebuilt, one behind the files catches up.
+
 --dry-run reports what would be set aside and changes nothing.
 
 EXIT STATUS
@@ -49,7 +52,7 @@ EXIT STATUS
 				return err
 			}
 			out := repairOutput{RepairReport: rep}
-			if out.Index, err = rebuildIndex(ctx, w, dryRun); err != nil {
+			if out.Index, err = repairIndex(ctx, w, dryRun); err != nil {
 				return err
 			}
 			if a.jsonOut {
@@ -70,7 +73,7 @@ EXIT STATUS
 			switch {
 			case unrepairable > 0:
 				return &exitError{code: exitUnrepairabl}
-			case dryRun && (len(rep.SetAside) > 0 || out.Index != nil && out.Index.State != "ok"):
+			case dryRun && (len(rep.SetAside) > 0 || out.Index != nil && out.Index.State == "damaged"):
 				return &exitError{code: exitRepairable}
 			}
 			return nil
@@ -101,11 +104,11 @@ func writeRepairText(w io.Writer, out repairOutput) error {
 		}
 	}
 	if out.Index != nil {
-		fmt.Fprintf(ew, "index: %s %s\n", out.Index.State, out.Index.Detail)
+		fmt.Fprintf(ew, "search index: %s (%s)\n", out.Index.State, out.Index.Detail)
 	}
 	switch {
 	case len(out.SetAside) == 0:
-		fmt.Fprintln(ew, "nothing to repair")
+		fmt.Fprintln(ew, "session files: nothing to repair")
 	default:
 		fmt.Fprintf(ew, "%s %d range(s), %d byte(s) in all\n", verb, len(out.SetAside), bytes)
 	}
