@@ -1,9 +1,11 @@
 package summarize
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -161,6 +163,16 @@ func TestOfflineHelper(t *testing.T) {
 		}
 		fmt.Printf("counted %d tokens\n", c.Count("hello world"))
 	case "control":
+		// Belt and braces: should the proxy setting be ignored, refuse any
+		// dial that is not to this machine rather than reach the internet.
+		tr := http.DefaultTransport.(*http.Transport)
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, _, _ := net.SplitHostPort(addr)
+			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+				return nil, fmt.Errorf("test: refusing to dial %s", addr)
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}
 		_, err := tiktoken.GetEncoding("cl100k_base")
 		fmt.Printf("default loader: %v\n", err)
 	}
