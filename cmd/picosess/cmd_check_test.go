@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -249,5 +250,20 @@ func TestCheckAndRepairSearchIndex(t *testing.T) {
 	}
 	if c := checkJSON(0); c.Index.State != "ok" {
 		t.Fatalf("index after rebuild: %+v", c.Index)
+	}
+}
+
+// An interrupted command (its context canceled, as SIGINT does in main)
+// exits 130.
+func TestInterruptedExits130(t *testing.T) {
+	ws := seedConversations(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb strings.Builder
+	if code := run(ctx, []string{"--workspace", ws, "check"}, strings.NewReader(""), &out, &errb); code != exitInterrupted {
+		t.Fatalf("check with a canceled context: exit %d, want 130 (%s)", code, errb.String())
+	}
+	if code := run(ctx, []string{"--workspace", ws, "export", "chat", "--format", "jsonl", "--all"}, strings.NewReader(""), &out, &errb); code != exitInterrupted {
+		t.Fatalf("export with a canceled context: exit %d, want 130 (%s)", code, errb.String())
 	}
 }
