@@ -147,10 +147,19 @@ func checkUnchanged(p *Plan) error {
 // did and how many records it wrote.
 func applySession(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (Action, int, error) {
 	var first Action
+	var created *workspace.Session
 	for attempt := 0; attempt < 8; attempt++ {
-		st, err := inspect(ctx, ws, ps)
-		if err != nil {
-			return "", 0, err
+		var st sessionState
+		var s *workspace.Session
+		if created != nil {
+			// just created: the header alone, unless another process got
+			// there first, which the locked check below catches
+			st, s, created = sessionState{action: ActionAppend, lastSeq: 1}, created, nil
+		} else {
+			var err error
+			if st, err = inspect(ctx, ws, ps); err != nil {
+				return "", 0, err
+			}
 		}
 		if first == "" {
 			first = st.action
@@ -159,18 +168,22 @@ func applySession(ctx context.Context, ws *workspace.Workspace, ps *PlannedSessi
 		case ActionSkip:
 			return first, 0, nil
 		case ActionCreate:
-			if _, err := ws.Session(ctx, workspace.Target{ID: ps.ID, Scope: ps.Scope, Aliases: ps.Aliases, Origin: ps.Origin}); err != nil {
+			c, err := ws.Session(ctx, workspace.Target{ID: ps.ID, Scope: ps.Scope, Aliases: ps.Aliases, Origin: ps.Origin})
+			if err != nil {
 				return "", 0, err
 			}
+			created = c
 			continue // now it exists with our header: append everything
 		}
-		s, err := ws.OpenID(ps.ID)
-		if err != nil {
-			return "", 0, err
+		if s == nil {
+			var err error
+			if s, err = ws.OpenID(ps.ID); err != nil {
+				return "", 0, err
+			}
 		}
 		recs := recordsToAppend(ps, st)
 		expect := st.lastSeq
-		_, err = s.AppendIf(ctx, func(h workspace.History) error {
+		_, err := s.AppendIf(ctx, func(h workspace.History) error {
 			if h.LastSeq != expect {
 				return errMoved
 			}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/picosess/picosess/workspace"
 )
 
 // writeSyntheticPico writes n PicoClaw P4 sessions (.jsonl + .meta.json) of
@@ -80,5 +82,45 @@ func BenchmarkSalvageGluedLine(b *testing.B) {
 		if len(objs) != 1 || len(bad) != 1 {
 			b.Fatal(objs, bad)
 		}
+	}
+}
+
+// BenchmarkMigratePicoClaw plans and applies 10 000 legacy sessions of 50
+// messages into an empty workspace (durability as named), verify included.
+func BenchmarkMigratePicoClaw(b *testing.B) {
+	for _, d := range []workspace.Durability{workspace.DurabilityNever, workspace.DurabilityAlways} {
+		b.Run(string(d), func(b *testing.B) {
+			const sessions, msgs = 10000, 50
+			src := filepath.Join(b.TempDir(), "sessions")
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			writeSyntheticPico(b, src, sessions, msgs)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				ws, err := workspace.Open(filepath.Join(b.TempDir(), fmt.Sprint("ws", i)), &workspace.Options{Durability: d})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				p, err := NewPlan(ctx, src, ws, PlanOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rep, err := Apply(ctx, ws, p, ApplyOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rep.Verify.Messages != sessions*msgs || !rep.Verify.OK() {
+					b.Fatalf("verify %+v", rep.Verify)
+				}
+				b.StopTimer()
+				ws.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(sessions*msgs)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
 	}
 }
