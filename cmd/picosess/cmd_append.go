@@ -91,9 +91,14 @@ func (a *app) runAppend(cmd *cobra.Command, o *appendOptions, args []string) err
 	switch {
 	case len(args) == 1:
 		s, err = lookup(ctx, w, args[0])
-	case o.scope.session != "":
+	case cmd.Flags().Changed("session"):
 		if strings.TrimSpace(o.scope.session) == "" {
 			return usageErrorf("--session: empty name")
+		}
+		for _, n := range []string{"agent", "channel", "account", "chat-type", "chat", "topic", "space-type", "space", "legacy-key", "dimensions", "scope"} {
+			if cmd.Flags().Changed(n) {
+				return usageErrorf("--session names a session by itself: drop --%s", n)
+			}
 		}
 		s, err = w.Session(ctx, workspace.Target{Name: o.scope.session})
 	default:
@@ -112,7 +117,7 @@ func (a *app) runAppend(cmd *cobra.Command, o *appendOptions, args []string) err
 	}
 	seqs, err := s.Append(ctx, rec)
 	if err != nil {
-		return fmt.Errorf("append to %s: %w", s.ID(), err)
+		return fmt.Errorf("append to %s failed; the message was not written: %w", s.ID(), err)
 	}
 	if a.jsonOut {
 		return a.writeJSON(appendOutput{ID: s.ID(), Seq: seqs[0]})

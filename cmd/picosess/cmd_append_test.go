@@ -149,6 +149,8 @@ func TestAppendErrors(t *testing.T) {
 		{"no session", "", []string{"append", "--role", "user", "--content", "c"}, 1, "which session?"},
 		{"sender alone", "", []string{"append", "--sender", "u1", "--role", "user", "--content", "c"}, 1, "which session?"},
 		{"SESSION and route", "", []string{"append", a, "--channel", "slack", "--role", "user", "--content", "c"}, 1, "drop --channel"},
+		{"session and route", "", []string{"append", "--session", "x", "--channel", "slack", "--role", "user", "--content", "c"}, 1, "drop --channel"},
+		{"empty session name", "", []string{"append", "--session", " ", "--role", "user", "--content", "c"}, 1, "--session: empty name"},
 		{"unknown session", "", []string{"append", "nosuch", "--role", "user", "--content", "c"}, 1, `no session matches "nosuch"`},
 		{"ambiguous prefix", "", []string{"append", "sk_v1_aaaaaaaa", "--role", "user", "--content", "c"}, 1, a + ", " + b},
 		{"ambiguous alias", "", []string{"append", "agent:main:dup", "--role", "user", "--content", "c"}, 1, "ambiguous"},
@@ -168,8 +170,8 @@ func TestAppendErrors(t *testing.T) {
 			t.Errorf("%s has %d lines after failed appends, want 2", id, n)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(ws, "sessions", "x.jsonl")); err == nil {
-		t.Error("a failed append created a file")
+	if files, _ := filepath.Glob(filepath.Join(ws, "sessions", "*.jsonl")); len(files) != 2 {
+		t.Errorf("failed appends created session files: %v", files)
 	}
 }
 
@@ -271,7 +273,7 @@ func TestBinaryLockTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, errOut, code := exitOf(t, bin, "--workspace", ws, "--lock-timeout", "300ms", "append", "busy", "--role", "user", "--content", "blocked")
-	if code != exitLocked || !strings.Contains(errOut, "locked by pid "+strconv.Itoa(os.Getpid())) {
+	if code != exitLocked || !strings.Contains(errOut, "locked by pid "+strconv.Itoa(os.Getpid())) || !strings.Contains(errOut, "not written") {
 		t.Fatalf("append under a held lock: exit %d, stderr %q; want 11 naming pid %d", code, errOut, os.Getpid())
 	}
 	if err := lk.Unlock(); err != nil {
