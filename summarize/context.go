@@ -106,102 +106,122 @@ func BuildContext(history []workspace.Record, b Budget, c Counter) (Context, err
 		c = Estimate{}
 	}
 	a := Split(history)
-	out := Context{Budget: b, Strategy: b.Strategy, Available: len(a.Messages)}
 	blocks, repairs := buildBlocks(a.Messages, c)
-	out.Repairs = repairs
-
-	var sum *block
+	f := &fitter{blocks: blocks, chosen: make([]bool, len(blocks)), left: b.MaxTokens - TokensReplyPrime,
+		out: Context{Budget: b, Strategy: b.Strategy, Available: len(a.Messages), Repairs: repairs}}
 	if a.Summary != nil {
-		sum = &block{last: -1, msgs: []ChatMessage{SummaryMessage(a.Summary.Text)}, seqs: []int64{a.Summary.Seq},
+		f.sum = &block{last: -1, msgs: []ChatMessage{SummaryMessage(a.Summary.Text)}, seqs: []int64{a.Summary.Seq},
 			tokens: RecordTokens(c, *a.Summary), system: true, summary: true}
 	}
-
-	left := b.MaxTokens - TokensReplyPrime
-	chosen := make([]bool, len(blocks))
-	take := func(i int) bool {
-		if blocks[i].tokens > left {
-			return false
-		}
-		chosen[i] = true
-		left -= blocks[i].tokens
-		return true
-	}
-	tookSummary := false
-	takeSummary := func() {
-		if sum == nil {
-			return
-		}
-		if sum.tokens <= left {
-			tookSummary = true
-			left -= sum.tokens
-			return
-		}
-		out.Truncated = true
-		out.Notes = append(out.Notes, fmt.Sprintf("the summary (seq %d, %d tokens) does not fit", sum.seqs[0], sum.tokens))
-	}
-	takeRecent := func() {
-		for i := len(blocks) - 1; i >= 0; i-- {
-			if chosen[i] {
-				continue
-			}
-			if !take(i) {
-				out.Truncated = true
-				out.Notes = append(out.Notes, fmt.Sprintf("older messages from seq %d back do not fit (%d tokens left, next needs %d)",
-					blocks[i].seqs[0], left, blocks[i].tokens))
-				return
-			}
-		}
-	}
-
 	switch b.Strategy {
 	case StrategyRecent:
-		takeRecent()
+		f.recent()
 	case StrategySummarize:
-		takeSummary()
-		takeRecent()
+		f.summary()
+		f.recent()
 	case StrategySmart:
-		for i := range blocks {
-			if blocks[i].system && !take(i) {
-				out.Truncated = true
-				out.Notes = append(out.Notes, fmt.Sprintf("system message seq %d (%d tokens) does not fit", blocks[i].seqs[0], blocks[i].tokens))
-			}
-		}
-		takeSummary()
-		pinned := map[int64]bool{}
-		for _, s := range b.Pinned {
-			pinned[s] = true
-		}
-		for i := len(blocks) - 1; i >= 0; i-- {
-			if chosen[i] || !blocks[i].has(pinned) {
-				continue
-			}
-			if !take(i) {
-				out.Truncated = true
-				out.Notes = append(out.Notes, fmt.Sprintf("pinned message seq %d (%d tokens) does not fit", blocks[i].seqs[0], blocks[i].tokens))
-			}
-		}
-		takeRecent()
+		f.systemMessages()
+		f.summary()
+		f.pinned(b.Pinned)
+		f.recent()
 	}
+	return f.assemble(), nil
+}
 
-	// Order: system messages that open the history, then the summary, then
-	// the rest as they happened.
+// fitter fills a budget with blocks, one kind of block after another.
+type fitter struct {
+	blocks      []block
+	chosen      []bool
+	sum         *block // the summary, nil if none
+	tookSummary bool
+	left        int // tokens still free
+	out         Context
+}
+
+func (f *fitter) take(i int) bool {
+	if f.blocks[i].tokens > f.left {
+		return false
+	}
+	f.chosen[i] = true
+	f.left -= f.blocks[i].tokens
+	return true
+}
+
+func (f *fitter) note(format string, args ...any) {
+	f.out.Truncated = true
+	f.out.Notes = append(f.out.Notes, fmt.Sprintf(format, args...))
+}
+
+func (f *fitter) summary() {
+	switch {
+	case f.sum == nil:
+	case f.sum.tokens <= f.left:
+		f.tookSummary = true
+		f.left -= f.sum.tokens
+	default:
+		f.note("the summary (seq %d, %d tokens) does not fit", f.sum.seqs[0], f.sum.tokens)
+	}
+}
+
+func (f *fitter) systemMessages() {
+	for i := range f.blocks {
+		if f.blocks[i].system && !f.take(i) {
+			f.note("system message seq %d (%d tokens) does not fit", f.blocks[i].seqs[0], f.blocks[i].tokens)
+		}
+	}
+}
+
+// pinned takes the blocks holding a pinned seq, newest first.
+func (f *fitter) pinned(seqs []int64) {
+	pins := map[int64]bool{}
+	for _, s := range seqs {
+		pins[s] = true
+	}
+	for i := len(f.blocks) - 1; i >= 0; i-- {
+		if f.chosen[i] || !f.blocks[i].has(pins) {
+			continue
+		}
+		if !f.take(i) {
+			f.note("pinned message seq %d (%d tokens) does not fit", f.blocks[i].seqs[0], f.blocks[i].tokens)
+		}
+	}
+}
+
+// recent takes the newest blocks not taken yet, stopping at the first that
+// does not fit, so that the recent part is one contiguous tail.
+func (f *fitter) recent() {
+	for i := len(f.blocks) - 1; i >= 0; i-- {
+		if f.chosen[i] {
+			continue
+		}
+		if !f.take(i) {
+			f.note("older messages from seq %d back do not fit (%d tokens left, next needs %d)",
+				f.blocks[i].seqs[0], f.left, f.blocks[i].tokens)
+			return
+		}
+	}
+}
+
+// assemble orders what was taken — system messages that open the history,
+// then the summary, then the rest as it happened — and does the accounting.
+func (f *fitter) assemble() Context {
+	out := f.out
 	var order []*block
 	lead := 0
-	for lead < len(blocks) && blocks[lead].system {
+	for lead < len(f.blocks) && f.blocks[lead].system {
 		lead++
 	}
-	for i := range blocks {
-		if i == lead && tookSummary {
-			order = append(order, sum)
+	for i := range f.blocks {
+		if i == lead && f.tookSummary {
+			order = append(order, f.sum)
 		}
-		if chosen[i] {
-			order = append(order, &blocks[i])
+		if f.chosen[i] {
+			order = append(order, &f.blocks[i])
 		}
 	}
-	if tookSummary && lead == len(blocks) {
-		order = append(order, sum)
+	if f.tookSummary && lead == len(f.blocks) {
+		order = append(order, f.sum)
 	}
-
 	out.Tokens = TokensReplyPrime
 	out.Messages = []ChatMessage{}
 	out.Seqs = []int64{}
@@ -210,23 +230,22 @@ func BuildContext(history []workspace.Record, b Budget, c Counter) (Context, err
 		out.Seqs = append(out.Seqs, bl.seqs...)
 		out.Tokens += bl.tokens
 		if bl.summary {
-			out.SummaryTokens = bl.tokens
-			out.SummarySeq = bl.seqs[0]
+			out.SummaryTokens, out.SummarySeq = bl.tokens, bl.seqs[0]
 		} else {
 			out.Included += len(bl.msgs)
 		}
 	}
 	if len(out.Messages) == 0 {
 		out.Tokens = 0 // nothing to send primes no reply
-		out.Truncated = out.Truncated || len(blocks) > 0 || (sum != nil && b.Strategy != StrategyRecent)
+		out.Truncated = out.Truncated || len(f.blocks) > 0 || (f.sum != nil && out.Strategy != StrategyRecent)
 	}
-	for i := range blocks {
-		if !chosen[i] {
-			out.Omitted += len(blocks[i].msgs)
-			out.OmittedTokens += blocks[i].tokens
+	for i := range f.blocks {
+		if !f.chosen[i] {
+			out.Omitted += len(f.blocks[i].msgs)
+			out.OmittedTokens += f.blocks[i].tokens
 		}
 	}
-	return out, nil
+	return out
 }
 
 func (bl *block) has(seqs map[int64]bool) bool {
@@ -288,38 +307,51 @@ func buildBlocks(msgs []workspace.Record, c Counter) ([]block, []string) {
 			}
 		}
 	}
-	// Keep only the calls that got a result; drop a call message left with
-	// nothing to say.
 	kept := blocks[:0]
 	for _, bl := range blocks {
-		head := &bl.msgs[0]
-		changed := bl.recount
-		if len(head.ToolCalls) > 0 {
-			var ok []ToolCall
-			for _, tc := range head.ToolCalls {
-				if calls[tc.ID] != nil && calls[tc.ID].used {
-					ok = append(ok, tc)
+		if keepAnswered(&bl, &repairs) {
+			bl.tokens = 0
+			for k, m := range bl.msgs {
+				if bl.recount && k == 0 {
+					bl.tokens += MessageTokens(c, m)
 				} else {
-					repairs = append(repairs, fmt.Sprintf("seq %d: tool call %q has no result: removed", bl.seqs[0], tc.ID))
-					changed = true
+					bl.tokens += bl.toks[k]
 				}
 			}
-			head.ToolCalls = ok
-			if len(ok) == 0 && head.Content == "" {
-				continue
-			}
+			kept = append(kept, bl)
 		}
-		bl.tokens = 0
-		for k, m := range bl.msgs {
-			if changed && k == 0 {
-				bl.tokens += MessageTokens(c, m)
-			} else {
-				bl.tokens += bl.toks[k]
-			}
-		}
-		kept = append(kept, bl)
 	}
 	return kept, repairs
+}
+
+// keepAnswered keeps, of a block's tool calls, those answered by a result
+// in the block (once each, should an id repeat), and reports whether the
+// block still has something to send. A changed head is marked for
+// recounting.
+func keepAnswered(bl *block, repairs *[]string) bool {
+	head := &bl.msgs[0]
+	if len(head.ToolCalls) == 0 {
+		return true
+	}
+	answered := map[string]bool{}
+	for _, m := range bl.msgs[1:] {
+		answered[m.ToolCallID] = true
+	}
+	var ok []ToolCall
+	for _, tc := range head.ToolCalls {
+		switch {
+		case !answered[tc.ID]:
+			*repairs = append(*repairs, fmt.Sprintf("seq %d: tool call %q has no result: removed", bl.seqs[0], tc.ID))
+			bl.recount = true
+		case slices.ContainsFunc(ok, func(o ToolCall) bool { return o.ID == tc.ID }):
+			*repairs = append(*repairs, fmt.Sprintf("seq %d: tool call id %q repeated: removed", bl.seqs[0], tc.ID))
+			bl.recount = true
+		default:
+			ok = append(ok, tc)
+		}
+	}
+	head.ToolCalls = ok
+	return len(ok) > 0 || head.Content != ""
 }
 
 // nextTo reports whether message i follows message j with nothing but

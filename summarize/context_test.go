@@ -409,3 +409,25 @@ func TestCheckToolPairs(t *testing.T) {
 		}
 	}
 }
+
+func TestContextRepeatedToolCallIDs(t *testing.T) {
+	// Two assistant messages reuse the id "x" (some local models count from
+	// 1 every turn); only the second is answered.
+	h := newHist().user("a").call("f", `{}`, "x").user("b").call("g", `{}`, "x").result("x", "X").assistant("done").
+		add(workspace.Record{Role: "assistant",
+			ToolCalls: json.RawMessage(`[{"id":"y","function":{"name":"h"}},{"id":"y","function":{"name":"h"}}]`)}).
+		result("y", "Y")
+	got, err := BuildContext(h.recs, Budget{MaxTokens: 10000}, Estimate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckToolPairs(got.Messages); err != nil {
+		t.Fatalf("%v (seqs %v, repairs %v)", err, got.Seqs, got.Repairs)
+	}
+	if !reflect.DeepEqual(got.Seqs, []int64{2, 4, 5, 6, 7, 8, 9}) {
+		t.Fatalf("seqs %v, repairs %v", got.Seqs, got.Repairs)
+	}
+	if got.Tokens != sumTokens(Estimate{}, got.Messages) {
+		t.Fatalf("tokens %d vs %d", got.Tokens, sumTokens(Estimate{}, got.Messages))
+	}
+}

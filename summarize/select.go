@@ -101,38 +101,29 @@ func Select(history []workspace.Record, s Settings) Plan {
 
 // pairCrossings marks, for each cut position c (0..len), whether cutting
 // before msgs[c] would separate an assistant's tool call from one of its
-// results (call before the cut, result at or after it, or the reverse).
+// results (call before the cut, result at or after it).
 func pairCrossings(msgs []workspace.Record) []bool {
-	callAt := map[string]int{}
-	for i, m := range msgs {
-		if m.Role != workspace.RoleAssistant || noCalls(m.ToolCalls) {
-			continue
-		}
-		calls, err := ParseToolCalls(m.ToolCalls)
-		if err != nil {
-			continue
-		}
-		for _, c := range calls {
-			callAt[c.ID] = i
-		}
-	}
-	// diff[i]++ / diff[j+1]-- marks cuts c in (i, j] as crossing a pair
-	// whose call is at i and whose result is at j.
+	// diff[i+1]++ / diff[j+1]-- marks cuts c in (i, j] as crossing the pair
+	// whose call is at i and whose result is at j. A result pairs with the
+	// latest call of its id before it (some models reuse ids every turn).
 	diff := make([]int, len(msgs)+2)
+	callAt := map[string]int{}
 	for j, m := range msgs {
-		if m.Role != workspace.RoleTool || m.ToolCallID == "" {
-			continue
+		switch {
+		case m.Role == workspace.RoleAssistant && !noCalls(m.ToolCalls):
+			calls, err := ParseToolCalls(m.ToolCalls)
+			if err != nil {
+				continue
+			}
+			for _, c := range calls {
+				callAt[c.ID] = j
+			}
+		case m.Role == workspace.RoleTool && m.ToolCallID != "":
+			if i, ok := callAt[m.ToolCallID]; ok {
+				diff[i+1]++
+				diff[j+1]--
+			}
 		}
-		i, ok := callAt[m.ToolCallID]
-		if !ok {
-			continue
-		}
-		lo, hi := i, j
-		if lo > hi {
-			lo, hi = hi, lo
-		}
-		diff[lo+1]++
-		diff[hi+1]--
 	}
 	out := make([]bool, len(msgs)+1)
 	run := 0

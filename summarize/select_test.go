@@ -200,3 +200,14 @@ func chat(t *testing.T, recs []workspace.Record) []ChatMessage {
 	}
 	return out
 }
+
+func TestSelectWithRepeatedToolCallIDs(t *testing.T) {
+	// A local model numbers its calls from 1 every turn: both turns use "1".
+	h := newHist().
+		user("first").call("f", `{}`, "1").result("1", "A").assistant("a"). // 2..5
+		user("second").call("f", `{}`, "1").result("1", "B").assistant("b") // 6..9
+	p := Select(h.recs, Settings{KeepRecent: 4})
+	if p.Through != 5 || p.Keep[0].Seq != 6 {
+		t.Fatalf("through %d keep %v: the second turn's reuse of id 1 must not block the cut at seq 6", p.Through, seqsOf(p.Keep))
+	}
+}
