@@ -9,8 +9,9 @@
 //	for _, f := range res.Files { // every file walked, in exactly one class
 //		fmt.Println(f.Path, f.Class, f.Reason)
 //	}
-//	plan, err := migrate.NewPlan(ctx, res, ws, migrate.PlanOptions{}) // ids, actions; nothing written
-//	rep, err := migrate.Apply(ctx, ws, plan, nil)                      // through the workspace's locks
+//	plan, err := migrate.NewPlan(ctx, dir, ws, migrate.PlanOptions{})          // ids, actions; nothing written
+//	rep, err := migrate.Apply(ctx, ws, plan, migrate.ApplyOptions{ReportDir: rd}) // locked appends, then Verify
+//	_ = rep.Write(rd)                                                          // report.json, report.txt
 //
 // # What it reads (docs/migration.md has the details)
 //
