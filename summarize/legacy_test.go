@@ -105,6 +105,12 @@ func FuzzBuildContext(f *testing.F) {
 {"role":"tool","tool_call_id":"b","content":"B"}
 {"type":"summary","through":1,"text":"before"}
 {"role":"assistant","tool_calls":"not an array"}`), uint16(60), uint8(1))
+	f.Add([]byte(`{"role":"user","content":"a"}
+{"role":"assistant","tool_calls":[{"id":"1","function":{"name":"f"}}]}
+{"role":"tool","tool_call_id":"1","content":"A"}
+{"role":"user","content":"b"}
+{"role":"assistant","tool_calls":[{"id":"1","function":{"name":"f"}},{"id":"1","function":{"name":"f"}}]}
+{"role":"tool","tool_call_id":"1","content":"B"}`), uint16(40), uint8(2))
 	f.Fuzz(func(t *testing.T, data []byte, budget uint16, keep uint8) {
 		var recs []workspace.Record
 		for _, line := range bytes.Split(data, []byte("\n")) {
