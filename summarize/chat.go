@@ -103,10 +103,11 @@ func argumentsText(raw json.RawMessage) string {
 	return string(raw)
 }
 
-// isThoughtOnly: an assistant message with no content and no tool calls
+// isThoughtOnly: an assistant message with no content, tool calls or media
 // (reasoning only). PicoClaw keeps these out of the model context.
 func isThoughtOnly(r workspace.Record) bool {
-	return r.Role == workspace.RoleAssistant && strings.TrimSpace(r.Content) == "" && noCalls(r.ToolCalls)
+	return r.Role == workspace.RoleAssistant && strings.TrimSpace(r.Content) == "" && noCalls(r.ToolCalls) &&
+		len(r.Media) == 0 && len(r.Attachments) == 0
 }
 
 func noCalls(raw json.RawMessage) bool {

@@ -273,11 +273,22 @@ func buildBlocks(msgs []workspace.Record, c Counter) ([]block, []string) {
 			continue
 		}
 		m, err := recordMessage(r)
+		recount := err != nil
 		if err != nil {
 			repairs = append(repairs, fmt.Sprintf("%v: tool calls dropped", err))
 			if m.Content == "" {
 				continue
 			}
+		}
+		if m.Content == "" && len(m.ToolCalls) == 0 && (len(r.Media) > 0 || len(r.Attachments) > 0) {
+			// Chat messages here carry text only; say what was there
+			// rather than send an empty message.
+			m.Content = fmt.Sprintf("[%d media item(s) not shown]", max(len(r.Media), 1))
+			recount = true
+		}
+		tok := RecordTokens(c, r)
+		if recount {
+			tok = MessageTokens(c, m)
 		}
 		switch {
 		case r.Role == workspace.RoleTool:
@@ -297,11 +308,11 @@ func buildBlocks(msgs []workspace.Record, c Counter) ([]block, []string) {
 			}
 			bl.msgs = append(bl.msgs, m)
 			bl.seqs = append(bl.seqs, r.Seq)
-			bl.toks = append(bl.toks, RecordTokens(c, r))
+			bl.toks = append(bl.toks, tok)
 			bl.last = i
 		default:
 			blocks = append(blocks, block{last: i, msgs: []ChatMessage{m}, seqs: []int64{r.Seq},
-				toks: []int{RecordTokens(c, r)}, system: r.Role == workspace.RoleSystem, recount: err != nil})
+				toks: []int{tok}, system: r.Role == workspace.RoleSystem, recount: recount})
 			for _, tc := range m.ToolCalls {
 				calls[tc.ID] = &pending{block: len(blocks) - 1}
 			}

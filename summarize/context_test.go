@@ -431,3 +431,21 @@ func TestContextRepeatedToolCallIDs(t *testing.T) {
 		t.Fatalf("tokens %d vs %d", got.Tokens, sumTokens(Estimate{}, got.Messages))
 	}
 }
+
+func TestContextMediaOnlyMessagesAreNotEmpty(t *testing.T) {
+	h := newHist().
+		add(workspace.Record{Role: "user", Media: []string{"media://1", "media://2"}, Tokens: 99}).
+		add(workspace.Record{Role: "assistant", Media: []string{"media://3"}}).
+		add(workspace.Record{Role: "assistant", ReasoningContent: "just thinking"})
+	got, err := BuildContext(h.recs, Budget{MaxTokens: 1000}, Estimate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Seqs, []int64{2, 3}) || got.Messages[0].Content != "[2 media item(s) not shown]" ||
+		got.Messages[1].Content != "[1 media item(s) not shown]" {
+		t.Fatalf("got %+v", got)
+	}
+	if got.Tokens != sumTokens(Estimate{}, got.Messages) {
+		t.Fatalf("stored count used for a changed message: %d vs %d", got.Tokens, sumTokens(Estimate{}, got.Messages))
+	}
+}

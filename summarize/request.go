@@ -55,14 +55,15 @@ type Result struct {
 var ErrEmptySummary = errors.New("summarize: summarizer returned an empty summary")
 
 // BuildRequest condenses a plan into the request given to a summarizer.
-// Nothing is dropped: every folded message appears, thought-only messages
-// included only if they carry content; tool calls become
+// Every folded message appears except thought-only ones (reasoning with no
+// content, calls or media, which PicoClaw keeps out of contexts too); tool
+// calls become
 // "called name(args)" with args cut to max_tool_args_chars; tool results
 // are cut to max_tool_result_chars; any text longer than max_message_chars
 // is trimmed, keeping its head and tail, with a note saying how much was cut.
 func BuildRequest(p Plan, s Settings) Request {
 	s = s.WithDefaults()
-	req := Request{TargetTokens: s.SummaryTokens, From: p.From, Through: p.Through}
+	req := Request{TargetTokens: s.SummaryTokens, From: p.From, Through: p.Through, Messages: []Input{}}
 	if p.Previous != nil {
 		req.Previous = p.Previous.Text
 	}
