@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/picosess/picosess/keying"
 	"github.com/picosess/picosess/workspace"
 )
 
@@ -31,6 +32,8 @@ var damageFixtures = []string{
 	"openclaw/invalid-first-line",
 	"openclaw/orphans-and-json5-store",
 	"openclaw/side-branch",
+	"picoclaw/temp-files",
+	"openclaw/store-snapshot-and-copies",
 	"pocketpaw/naive-times-dst",
 	"pocketpaw/truncated-array",
 	"pocketpaw/extra-data",
@@ -369,5 +372,61 @@ func TestAmbiguousDirectory(t *testing.T) {
 	r, err := Read(context.Background(), dir, Options{System: SystemPocketPaw})
 	if err != nil || r.System != SystemPocketPaw || len(r.Sources) != 3 {
 		t.Fatalf("explicit system: %v %+v", err, r)
+	}
+}
+
+func TestPicoTempFiles(t *testing.T) {
+	r := mustRead(t, filepath.Join(damagedRoot, "picoclaw/temp-files"), Options{})
+	wantContents(t, r.Source("telegram:5"), "t1", "t2", "t3 only in the temp file")
+	wantContents(t, r.Source("agent:main:main"), "m1", "m2", "m3 only in the rewrite")
+	if f := fileClass(r, ".meta.json.tmp-123-1775808060000000001"); f.Class != ClassIgnored {
+		t.Fatalf("meta temp: %+v", f)
+	}
+}
+
+// A .bak store snapshot names transcripts the live store lost; a repair
+// backup holds a line the repair dropped (merged back by time); dm and
+// direct keys of one peer end in one session as two generations.
+func TestOpenClawSnapshotsAndCopies(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(damagedRoot, "openclaw/store-snapshot-and-copies")
+	r := mustRead(t, dir, Options{})
+	wantContents(t, r.Source("agent:main:cron:nightly"), "nightly job text")
+	wantContents(t, r.Source("agent:main:telegram:dm:42"), "old dm generation")
+	live := r.Source("agent:main:telegram:direct:42")
+	wantContents(t, live, "new generation", "a reply the repair dropped", "new reply")
+	if live.Generations != 1 || fileClass(r, ".bak-4242-1775000100000").Class != ClassImported {
+		t.Fatalf("the repair backup's extra entry belongs to the live conversation: %d generations", live.Generations)
+	}
+	p, err := PlanResult(ctx, r, nil, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.Sessions {
+		if len(s.Keys) == 2 {
+			if s.Keys[0] != "agent:main:telegram:dm:42" || s.Keys[1] != "agent:main:telegram:direct:42" || s.Generations != 2 || s.Rule != RuleA || s.Messages != 4 {
+				t.Fatalf("dm/direct session: keys %q rule %s generations %d messages %d", s.Keys, s.Rule, s.Generations, s.Messages)
+			}
+			return
+		}
+	}
+	t.Fatal("dm and direct keys of one peer must share a session")
+}
+
+// The dm and direct spellings of a Rule B key are one session too.
+func TestPlanDMDirectRuleB(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "agent_main_direct_bob.json"), `{"key":"agent:main:direct:bob","messages":[{"role":"user","content":"b2","created_at":"2026-03-01T10:00:00Z"}]}`)
+	write(t, filepath.Join(dir, "agent_main_dm_bob.json"), `{"key":"agent:main:dm:bob","messages":[{"role":"user","content":"b1","created_at":"2026-02-01T10:00:00Z"}]}`)
+	p, err := NewPlan(context.Background(), dir, nil, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Sessions) != 1 {
+		t.Fatalf("%d sessions", len(p.Sessions))
+	}
+	s := p.Sessions[0]
+	if s.Rule != RuleB || s.Aliases[0] != "agent:main:direct:bob" || s.ID != keying.LegacyHash("agent:main:direct:bob") || s.Generations != 2 || s.records[0].Content != "b1" {
+		t.Fatalf("%+v", s)
 	}
 }

@@ -465,6 +465,25 @@ func (od *ocDir) copyAddsNothing(copyName, liveName string) bool {
 	return true
 }
 
+// copyExtra returns the entries of a copy (checkpoint or repair backup)
+// that its live transcript does not hold, in file order.
+func (od *ocDir) copyExtra(name string, t *ocTranscript) []*ocLine {
+	live := od.trans[od.archOf[name]]
+	have := map[string]bool{}
+	if live != nil {
+		for _, e := range live.entries {
+			have[e.id+"\x00"+string(e.data)] = true
+		}
+	}
+	var out []*ocLine
+	for _, e := range t.entries {
+		if !have[e.id+"\x00"+string(e.data)] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // linkOrphan finds the session an archive or unreferenced transcript
 // belongs to (LEGACY §3.4, in order): an entry with its session id, a
 // checkpoint's preCompaction file, a parentSession header, and for
@@ -545,12 +564,6 @@ func (od *ocDir) emit(res *Result, reports fileReports, s *ocSession) {
 	if len(s.entries) > 0 {
 		src.Meta["store"] = entryMeta(s.entries[0].raw)
 	}
-	type gen struct {
-		name  string
-		items []*item
-		first time.Time
-		start time.Time
-	}
 	var gens []gen
 	for _, n := range s.gens {
 		t := od.trans[n]
@@ -559,6 +572,13 @@ func (od *ocDir) emit(res *Result, reports fileReports, s *ocSession) {
 		src.SetAside = append(src.SetAside, t.bad...)
 		src.Warnings = append(src.Warnings, t.warnings...)
 		active, side := t.branches()
+		if k := od.kinds[n]; k == "checkpoint" || k == "bak" {
+			// a copy of a live transcript: only the entries the live file
+			// lacks (lines a repair dropped) are imported, merged by time
+			// into the conversation they were copied from
+			active, side = od.copyExtra(n, t), nil
+			src.warnf("%s holds %d entries its live transcript lacks: merged into it by time", rel, len(active))
+		}
 		c := convertOC(rel, active)
 		src.SetAside = append(src.SetAside, c.bad...)
 		for k, v := range c.meta {
@@ -573,8 +593,12 @@ func (od *ocDir) emit(res *Result, reports fileReports, s *ocSession) {
 			items = od.checkpointItems(s, c, items)
 		}
 		start := t.headerTime
-		gens = append(gens, gen{name: n, items: items, first: firstTime(items), start: start})
 		msgs := len(onlyMessages(items))
+		if k := od.kinds[n]; (k == "checkpoint" || k == "bak") && mergeInto(gens, od.archOf[n], items) {
+			reports.set(rel, ClassImported, s.key, "copy: the entries the live transcript lacks were merged into it", msgs)
+			continue
+		}
+		gens = append(gens, gen{name: n, items: items, first: firstTime(items), start: start})
 		class, reason := ClassImported, ""
 		switch od.kinds[n] {
 		case "reset":
@@ -638,6 +662,26 @@ func (od *ocDir) emit(res *Result, reports fileReports, s *ocSession) {
 	}
 	assemble(src, all, start)
 	res.Sources = append(res.Sources, src)
+}
+
+// gen is one conversation of a session: a transcript's active branch.
+type gen struct {
+	name  string
+	items []*item
+	first time.Time
+	start time.Time
+}
+
+// mergeInto merges extra items by time into the generation read from the
+// transcript named live, if it was read already.
+func mergeInto(gens []gen, live string, extra []*item) bool {
+	for i := range gens {
+		if gens[i].name == live {
+			gens[i].items = mergeByTime(gens[i].items, extra)
+			return true
+		}
+	}
+	return false
 }
 
 // checkpointItems inserts a checkpoint record for each store

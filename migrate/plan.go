@@ -161,6 +161,21 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 			keep = append(keep, a)
 		}
 	}
+	// the :dm: and :direct: spellings of one Rule B key are generations of
+	// one session, named by the spelling that sorts first
+	ruleB := map[string]*assigned{}
+	for _, a := range all {
+		if a.rule == RuleB {
+			ruleB[strings.ToLower(a.src.Key)] = a
+		}
+	}
+	for _, a := range all {
+		alt := keying.AlternateSpelling(a.src.Key)
+		if o := ruleB[alt]; a.rule == RuleB && o != nil && strings.ToLower(a.src.Key) > alt {
+			a.id = keying.LegacyHash(alt)
+			a.why = fmt.Sprintf("%s and %s name one conversation (dm/direct): one session, two generations", alt, a.src.Key)
+		}
+	}
 	byID = map[string][]*assigned{}
 	var ids []string
 	for _, a := range all {
