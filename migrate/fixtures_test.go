@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -345,5 +346,24 @@ func TestPicoHomeWithAgentWorkspaces(t *testing.T) {
 		if strings.HasSuffix(f.Path, "config.json") || strings.HasSuffix(f.Path, "AGENTS.md") {
 			t.Fatalf("%s is outside every sessions dir and must not be read", f.Path)
 		}
+	}
+}
+
+// Upstream moved ~/.clawdbot to ~/.moltbot and left a symlink: a home
+// holding both reads the store once.
+func TestOpenClawSymlinkedStateDirReadOnce(t *testing.T) {
+	home := t.TempDir()
+	copyTree(t, filepath.Join(legacyRoot, "openclaw/2026.1-clawdbot"), filepath.Join(home, ".moltbot"))
+	if err := os.Symlink(filepath.Join(home, ".moltbot"), filepath.Join(home, ".clawdbot")); err != nil {
+		t.Skip(err)
+	}
+	r := mustRead(t, home, Options{})
+	if len(r.Sources) != 1 || r.Sources[0].Messages() != 5 {
+		t.Fatalf("%d sources", len(r.Sources))
+	}
+	// pointing at the symlink itself reads the real directory
+	r = mustRead(t, filepath.Join(home, ".clawdbot"), Options{})
+	if len(r.Sources) != 1 || r.Sources[0].Messages() != 5 {
+		t.Fatalf("through the symlink: %d sources", len(r.Sources))
 	}
 }

@@ -556,7 +556,14 @@ type origin struct {
 	Files       []originFile   `json:"files"`
 	ApproxTimes bool           `json:"approx_times,omitempty"`
 	Meta        map[string]any `json:"meta,omitempty"`
+	// Extras keeps, per record seq, the source facts a record has no field
+	// for: tool name and error flag, reasoning signatures, legacy roles.
+	Extras map[string]map[string]any `json:"extras,omitempty"`
 }
+
+// extraKeys are the provenance facts carried into the header (usage, API
+// and metadata stay in the migration report only).
+var extraKeys = []string{"tool_name", "is_error", "reasoning_signatures", "thought_only", "legacy_role", "custom_message", "custom_type", "delivery_mirror", "stale", "provider"}
 
 type originFile struct {
 	Path   string `json:"path"`
@@ -587,6 +594,27 @@ func originOf(res *Result, ps *PlannedSession) json.RawMessage {
 		}
 	}
 	sort.Slice(o.Files, func(i, j int) bool { return o.Files[i].Path < o.Files[j].Path })
+	for i, pv := range ps.prov {
+		if len(pv.Extra) == 0 {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal(pv.Extra, &m) != nil {
+			continue
+		}
+		keep := map[string]any{}
+		for _, k := range extraKeys {
+			if v, ok := m[k]; ok {
+				keep[k] = v
+			}
+		}
+		if len(keep) > 0 {
+			if o.Extras == nil {
+				o.Extras = map[string]map[string]any{}
+			}
+			o.Extras[fmt.Sprint(ps.records[i].Seq)] = keep
+		}
+	}
 	return mustJSON(o)
 }
 

@@ -202,3 +202,39 @@ func TestPlanRules(t *testing.T) {
 		}
 	}
 }
+
+// Facts a record has no field for reach the header's origin, by seq.
+func TestOriginKeepsExtras(t *testing.T) {
+	ctx := context.Background()
+	ws := openWS(t, t.TempDir())
+	p, err := NewPlan(ctx, filepath.Join(legacyRoot, "openclaw/2026.1-clawdbot"), ws, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(ctx, ws, p, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ws.OpenID(p.Sessions[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Header(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o struct {
+		System string                    `json:"system"`
+		RawKey string                    `json:"raw_key"`
+		Files  []originFile              `json:"files"`
+		Extras map[string]map[string]any `json:"extras"`
+	}
+	if err := json.Unmarshal(h.Origin, &o); err != nil {
+		t.Fatal(err)
+	}
+	if o.System != "openclaw" || o.RawKey != "agent:main:telegram:dm:123456789" || len(o.Files) != 2 || len(o.Files[0].SHA256) != 64 {
+		t.Fatalf("origin %s", h.Origin)
+	}
+	if o.Extras["4"]["tool_name"] != "sessions_spawn" || o.Extras["4"]["is_error"] != false || o.Extras["3"]["reasoning_signatures"] == nil {
+		t.Fatalf("extras %v", o.Extras)
+	}
+}

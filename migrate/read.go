@@ -39,6 +39,10 @@ func Read(ctx context.Context, dir string, opts Options) (*Result, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("migrate: source %s is not a directory: %w", dir, ErrNotLegacy)
 	}
+	// ~/.clawdbot may be a symlink to ~/.moltbot: walk the real directory
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	sys := opts.System
 	if sys == "" {
 		sys = SystemAuto
@@ -86,6 +90,9 @@ func Read(ctx context.Context, dir string, opts Options) (*Result, error) {
 
 // Detect says which legacy system dir holds.
 func Detect(ctx context.Context, dir string) (System, error) {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	found, err := findSessionDirs(ctx, dir)
 	if err != nil {
 		return "", err
