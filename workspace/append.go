@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Append writes records at the end of the session, in one write, and
@@ -70,11 +72,18 @@ func (s *Session) append(ctx context.Context, build func(lockedView) ([]Record, 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Count ourselves as a writer on the way, so that a group-commit
+	// leader can wait for us (see groupSync.wait).
+	s.st.writers.Add(1)
 	lk, err := s.w.lock(ctx, s.st)
 	if err != nil {
+		s.st.writers.Add(-1)
 		return nil, err
 	}
 	seqs, pending, err := s.appendLocked(ctx, build)
+	if pending == nil {
+		s.st.writers.Add(-1) // enqueue did it otherwise
+	}
 	lk.unlock()
 	if err != nil {
 		return nil, err
@@ -189,7 +198,7 @@ func (s *Session) appendLocked(ctx context.Context, build func(lockedView) ([]Re
 			return nil, nil, s.undoWrite(f, end, fmt.Errorf("workspace: append to %s: fsync: %w", path, err))
 		}
 	case DurabilityBatch:
-		pending = st.group.enqueue(f)
+		pending = st.group.enqueue(f, &st.writers)
 	}
 	st.known, st.ident, st.lastSeq = true, ident, last
 	return seqs, pending, nil
@@ -315,19 +324,28 @@ func newGroupSync() *groupSync {
 
 // pendingSync is one write waiting for its fsync.
 type pendingSync struct {
-	g      *groupSync
-	ticket uint64
-	f      File
+	g       *groupSync
+	ticket  uint64
+	f       File
+	writers *atomic.Int32 // appenders of the session between entry and write
 }
 
-// enqueue is called under the session lock right after a write.
-func (g *groupSync) enqueue(f File) *pendingSync {
+// enqueue is called under the session lock right after a write. It
+// takes the writer off the count of writers on the way and wakes a leader
+// that waits for them.
+func (g *groupSync) enqueue(f File, writers *atomic.Int32) *pendingSync {
 	g.mu.Lock()
 	g.written++
 	t := g.written
+	writers.Add(-1)
+	g.cond.Broadcast()
 	g.mu.Unlock()
-	return &pendingSync{g: g, ticket: t, f: f}
+	return &pendingSync{g: g, ticket: t, f: f, writers: writers}
 }
+
+// commitDelay bounds how long a group-commit leader waits for the writers
+// already on their way before it fsyncs.
+const commitDelay = time.Millisecond
 
 // wait returns once an fsync begun after this write has succeeded. The
 // first waiter to find no fsync running becomes the leader and syncs for
@@ -352,6 +370,22 @@ func (p *pendingSync) wait() error {
 			continue
 		}
 		g.syncing = true
+		// Appenders that are already waiting for the lock will write in
+		// microseconds; an fsync started now would leave them for the next
+		// one (and, where the device wants stable pages, block their writes
+		// behind it). Wait for them, a little.
+		if p.writers.Load() > 0 {
+			deadline := time.AfterFunc(commitDelay, func() {
+				g.mu.Lock()
+				g.cond.Broadcast()
+				g.mu.Unlock()
+			})
+			start := time.Now()
+			for p.writers.Load() > 0 && time.Since(start) < commitDelay {
+				g.cond.Wait()
+			}
+			deadline.Stop()
+		}
 		target := g.written
 		g.mu.Unlock()
 		err := p.f.Sync()

@@ -44,15 +44,19 @@ func TestCorruptionCases(t *testing.T) {
 	}
 	rows := []row{
 		{
-			name:  "torn last line",
-			build: func(l []string, next func(int64, string) string) string { return strings.Join(l, "") + next(4, "lost")[:30] },
-			kinds: []string{ProblemTornTail},
-			aside: func(l []string, next func(int64, string) string) string { return next(4, "lost")[:30] },
+			name: "torn last line",
+			build: func(l []string, next func(int64, string) string) string {
+				return strings.Join(l, "") + next(4, "lost")[:30]
+			},
+			kinds:   []string{ProblemTornTail},
+			aside:   func(l []string, next func(int64, string) string) string { return next(4, "lost")[:30] },
 			survive: []string{"hello café", "bonjour"},
 		},
 		{
-			name:    "NUL run at the tail",
-			build:   func(l []string, _ func(int64, string) string) string { return strings.Join(l, "") + strings.Repeat("\x00", 4096) },
+			name: "NUL run at the tail",
+			build: func(l []string, _ func(int64, string) string) string {
+				return strings.Join(l, "") + strings.Repeat("\x00", 4096)
+			},
 			kinds:   []string{ProblemTornTail},
 			aside:   func([]string, func(int64, string) string) string { return strings.Repeat("\x00", 4096) },
 			survive: []string{"hello café", "bonjour"},
@@ -81,8 +85,10 @@ func TestCorruptionCases(t *testing.T) {
 				cut := strings.Replace(l[1], "café", "caf\xc3", 1)
 				return l[0] + cut + l[2]
 			},
-			kinds:   []string{ProblemCorruptLine},
-			aside:   func(l []string, _ func(int64, string) string) string { return strings.Replace(l[1], "café", "caf\xc3", 1) },
+			kinds: []string{ProblemCorruptLine},
+			aside: func(l []string, _ func(int64, string) string) string {
+				return strings.Replace(l[1], "café", "caf\xc3", 1)
+			},
 			survive: []string{"bonjour"},
 		},
 		{
@@ -99,10 +105,14 @@ func TestCorruptionCases(t *testing.T) {
 			survive: []string{"hello café", "bonjour"},
 		},
 		{
-			name:    "missing final newline",
-			build:   func(l []string, next func(int64, string) string) string { return strings.Join(l, "") + strings.TrimSuffix(next(4, "unfinished"), "\n") },
-			kinds:   []string{ProblemTornTail},
-			aside:   func(l []string, next func(int64, string) string) string { return strings.TrimSuffix(next(4, "unfinished"), "\n") },
+			name: "missing final newline",
+			build: func(l []string, next func(int64, string) string) string {
+				return strings.Join(l, "") + strings.TrimSuffix(next(4, "unfinished"), "\n")
+			},
+			kinds: []string{ProblemTornTail},
+			aside: func(l []string, next func(int64, string) string) string {
+				return strings.TrimSuffix(next(4, "unfinished"), "\n")
+			},
 			survive: []string{"hello café", "bonjour"},
 		},
 		{
@@ -115,13 +125,17 @@ func TestCorruptionCases(t *testing.T) {
 			survive: []string{"hello café", "bonjour", "whole"},
 		},
 		{
-			name:    "10 MB tool result intact",
-			build:   func(l []string, next func(int64, string) string) string { return strings.Join(l, "") + next(4, big) + next(5, "after") },
+			name: "10 MB tool result intact",
+			build: func(l []string, next func(int64, string) string) string {
+				return strings.Join(l, "") + next(4, big) + next(5, "after")
+			},
 			survive: []string{"hello café", "bonjour", big, "after"},
 		},
 		{
-			name:    "10 MB tool result torn",
-			build:   func(l []string, next func(int64, string) string) string { return strings.Join(l, "") + next(4, big)[:9<<20] },
+			name: "10 MB tool result torn",
+			build: func(l []string, next func(int64, string) string) string {
+				return strings.Join(l, "") + next(4, big)[:9<<20]
+			},
 			kinds:   []string{ProblemTornTail},
 			aside:   func(l []string, next func(int64, string) string) string { return next(4, big)[:9<<20] },
 			survive: []string{"hello café", "bonjour"},

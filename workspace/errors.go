@@ -36,7 +36,10 @@ type LockedError struct {
 func (e *LockedError) Error() string {
 	holder := "unknown holder"
 	if e.PID != 0 {
-		holder = fmt.Sprintf("pid %d on %s since %s", e.PID, e.Host, e.Since.UTC().Format(time.RFC3339))
+		holder = fmt.Sprintf("pid %d on %s", e.PID, e.Host)
+		if !e.Since.IsZero() {
+			holder += " since " + e.Since.UTC().Format(time.RFC3339)
+		}
 	}
 	return fmt.Sprintf("workspace: %s is locked by %s (waited %s)", e.Path, holder, e.Wait)
 }

@@ -34,9 +34,10 @@ type File interface {
 // OSFS is the FS of the operating system.
 type OSFS struct{}
 
-// OpenFile calls os.OpenFile.
+// OpenFile opens a file with open(2); the File it returns makes plain
+// system calls (see rawFile).
 func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
-	f, err := os.OpenFile(name, flag, perm)
+	f, err := openRaw(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}

@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
+	"golang.org/x/sys/unix"
 )
 
 // sessionState is what one process knows about one session between
@@ -27,8 +30,12 @@ type sessionState struct {
 	lastSeq int64
 	group   *groupSync // group commit for the file ident names
 
+	writers atomic.Int32 // appenders between entry and their write
+
+	// holderMu guards holder and is held with the file lock, so that a
+	// trim never closes a descriptor that holds a lock.
 	holderMu sync.Mutex
-	holder   *os.File // lock file kept open to write the holder's name
+	holder   *os.File // the lock file, kept open
 }
 
 func newSessionState(id string) *sessionState {
@@ -77,15 +84,40 @@ type holderInfo struct {
 // sessionLock is a held session lock: the in-process semaphore and the
 // file lock.
 type sessionLock struct {
-	w  *Workspace
-	st *sessionState
-	fl *flock.Flock
+	w    *Workspace
+	st   *sessionState
+	fd   int
+	path string
+
+	mu    sync.Mutex // orders the delayed holder line against unlock
+	held  bool
+	timer *time.Timer
+}
+
+// holderDelay is how long a lock is held before the holder line is
+// written. Appends hold the lock for microseconds and never write it: a
+// waiter can only time out behind a long holder (a repair, a stuck or
+// stopped process), and a long holder has written its line. Waiters learn
+// the holder's pid from /proc/locks anyway (see lockedError).
+const holderDelay = 20 * time.Millisecond
+
+func (l *sessionLock) writeHolderIfHeld() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held {
+		if err := l.w.writeHolder(l.fd, l.path); err != nil {
+			l.w.log.Warn("lock holder line not written", "err", err)
+		}
+	}
 }
 
 func (l *sessionLock) unlock() {
-	if l.fl != nil {
-		_ = l.fl.Unlock()
-	}
+	l.mu.Lock()
+	l.held = false
+	l.mu.Unlock()
+	l.timer.Stop()
+	_ = unix.Flock(l.fd, unix.LOCK_UN)
+	l.st.holderMu.Unlock()
 	<-l.st.sem
 	if l.w.openLocks.Load() > DefaultMaxOpenLocks {
 		l.w.trimOpenLocks()
@@ -95,6 +127,12 @@ func (l *sessionLock) unlock() {
 // lock takes the in-process semaphore of st and then the exclusive flock
 // on its lock file, both bounded by the lock timeout and ctx. On timeout
 // it returns a *LockedError naming the holder written in the lock file.
+//
+// The lock file stays open between appends (up to DefaultMaxOpenLocks of
+// them): flock(2) on a kept descriptor costs one system call, where
+// opening the file for each lock (as github.com/gofrs/flock does) costs
+// three. The semantics are flock's either way: the lock belongs to the
+// open file description and dies with the process.
 func (w *Workspace) lock(ctx context.Context, st *sessionState) (*sessionLock, error) {
 	start := time.Now()
 	timeout := w.opts.LockTimeout
@@ -118,82 +156,107 @@ func (w *Workspace) lock(ctx context.Context, st *sessionState) (*sessionLock, e
 			return nil, fmt.Errorf("workspace: waiting for %s: %w", path, ctx.Err())
 		}
 	}
-	l := &sessionLock{w: w, st: st, fl: flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o644))}
-	ok, err := l.fl.TryLock()
-	if err == nil && !ok {
-		ok, err = w.waitFlock(ctx, l.fl, timeout-time.Since(start))
-	}
-	if err != nil || !ok {
+	st.holderMu.Lock()
+	fail := func(err error) (*sessionLock, error) {
+		st.holderMu.Unlock()
 		<-st.sem
-		if err == nil {
-			return nil, w.lockedError(path, time.Since(start))
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("workspace: waiting for %s: %w", path, ctx.Err())
-		}
-		return nil, fmt.Errorf("workspace: lock %s: %w", path, err)
-	}
-	if err := w.writeHolder(st, path); err != nil {
-		l.unlock()
 		return nil, err
 	}
+	if st.holder == nil {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return fail(fmt.Errorf("workspace: lock %s: %w", path, err))
+		}
+		st.holder = f
+		w.openLocks.Add(1)
+	}
+	fd := int(st.holder.Fd())
+	for delay := 50 * time.Microsecond; ; {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if err != unix.EWOULDBLOCK && err != unix.EINTR {
+			return fail(fmt.Errorf("workspace: lock %s: %w", path, err))
+		}
+		waited := time.Since(start)
+		if waited >= timeout {
+			return fail(w.lockedError(path, waited))
+		}
+		t := time.NewTimer(min(delay, timeout-waited))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fail(fmt.Errorf("workspace: waiting for %s: %w", path, ctx.Err()))
+		}
+		delay = min(delay*2, 5*time.Millisecond)
+	}
+	l := &sessionLock{w: w, st: st, fd: fd, path: path, held: true}
+	l.timer = time.AfterFunc(holderDelay, l.writeHolderIfHeld)
 	return l, nil
-}
-
-// waitFlock polls the file lock until it is free, the time is up or ctx
-// is done; it returns false without error on timeout.
-func (w *Workspace) waitFlock(ctx context.Context, fl *flock.Flock, left time.Duration) (bool, error) {
-	if left <= 0 {
-		return false, nil
-	}
-	tctx, cancel := context.WithTimeout(ctx, left)
-	defer cancel()
-	ok, err := fl.TryLockContext(tctx, time.Millisecond)
-	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		return false, nil
-	}
-	return ok, err
 }
 
 // writeHolder records this process as the holder at the start of the lock
 // file. It is a plain write, not synced: after a machine crash nobody holds
 // the lock, so a stale name there is harmless.
-func (w *Workspace) writeHolder(st *sessionState, path string) error {
-	st.holderMu.Lock()
-	defer st.holderMu.Unlock()
-	if st.holder == nil {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-		if err != nil {
-			return fmt.Errorf("workspace: lock %s: %w", path, err)
-		}
-		st.holder = f
-		w.openedLock()
-	}
-	b := make([]byte, 0, 96)
+func (w *Workspace) writeHolder(fd int, path string) error {
+	b := make([]byte, 0, 128)
 	b = append(b, `{"pid":`...)
 	b = strconv.AppendInt(b, int64(os.Getpid()), 10)
 	b = append(b, `,"host":`...)
-	b = appendString(b, hostname())
+	b = appendString(b, w.host)
 	b = append(b, `,"since":"`...)
 	b = time.Now().UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, "\"}\n"...)
-	if _, err := st.holder.WriteAt(b, 0); err != nil {
+	if _, err := unix.Pwrite(fd, b, 0); err != nil {
 		return fmt.Errorf("workspace: lock %s: writing holder: %w", path, err)
 	}
 	return nil
 }
 
-// openedLock counts a newly opened holder file; unlock trims them when
-// there are too many.
-func (w *Workspace) openedLock() { w.openLocks.Add(1) }
-
-// lockedError reads the holder of path for a LockedError.
+// lockedError names the holder of path for a LockedError: its pid from
+// /proc/locks where there is one (exact, even for a holder that has not
+// written its line yet), host and since from the holder line when that
+// line is the same process's.
 func (w *Workspace) lockedError(path string, waited time.Duration) error {
 	e := &LockedError{Path: path, Wait: waited.Round(time.Millisecond)}
-	if h, err := readHolder(path); err == nil {
+	h, herr := readHolder(path)
+	pid := procLocksHolder(path)
+	switch {
+	case pid != 0 && herr == nil && h.PID == pid:
+		e.PID, e.Host, e.Since = h.PID, h.Host, h.Since
+	case pid != 0:
+		e.PID, e.Host = pid, w.host // flock(2) locks are local to this host
+	case herr == nil:
 		e.PID, e.Host, e.Since = h.PID, h.Host, h.Since
 	}
 	return e
+}
+
+// procLocksHolder returns the pid holding a flock on path according to
+// /proc/locks (Linux), or 0.
+func procLocksHolder(path string) int {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return 0
+	}
+	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	for _, line := range strings.Split(string(b), "\n") {
+		// 1: FLOCK  ADVISORY  WRITE 4242 fd:00:1234567 0 EOF
+		f := strings.Fields(line)
+		if len(f) < 6 || f[1] != "FLOCK" || f[3] != "WRITE" || f[5] != want {
+			continue
+		}
+		if pid, err := strconv.Atoi(f[4]); err == nil {
+			return pid
+		}
+	}
+	return 0
 }
 
 // readHolder parses the holder line of a lock file.
@@ -216,4 +279,21 @@ func hostname() string {
 		return "unknown"
 	}
 	return h
+}
+
+// waitFlock polls a gofrs/flock lock until it is free, the time is up or
+// ctx is done; it returns false without error on timeout. The index lock
+// (index_support.go) uses it; session locks flock a kept descriptor (see
+// lock).
+func (w *Workspace) waitFlock(ctx context.Context, fl *flock.Flock, left time.Duration) (bool, error) {
+	if left <= 0 {
+		return false, nil
+	}
+	tctx, cancel := context.WithTimeout(ctx, left)
+	defer cancel()
+	ok, err := fl.TryLockContext(tctx, time.Millisecond)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return false, nil
+	}
+	return ok, err
 }

@@ -34,6 +34,7 @@ type Workspace struct {
 	opts Options
 	fs   FS
 	log  *slog.Logger
+	host string // for the holder line of lock files
 
 	openLocks atomic.Int64 // holder files open
 
@@ -58,7 +59,7 @@ func Open(root string, opts *Options) (*Workspace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotWorkspace, root, err)
 	}
-	w := &Workspace{root: abs, opts: o, fs: o.FS, log: o.Logger, states: map[string]*sessionState{}}
+	w := &Workspace{root: abs, opts: o, fs: o.FS, log: o.Logger, host: hostname(), states: map[string]*sessionState{}}
 	for _, dir := range []string{abs, w.sessionsDir(), w.trashDir(), w.locksDir()} {
 		if err := w.ensureDir(dir); err != nil {
 			return nil, err
