@@ -231,16 +231,28 @@ func (k *Compactor) buildContext(ctx context.Context, s *workspace.Session, b Bu
 		if err != nil {
 			return Context{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
 		}
-		out, err := BuildContext(Records(h), b, k.counter())
-		if err != nil || !h.More || out.Omitted > 0 {
-			return out, err
+		recs := Records(h)
+		used := TokensReplyPrime
+		if h.More {
+			// Cheap upper bound first: if all that was read fits, there is
+			// no point building a context from it; read further.
+			for _, r := range recs {
+				used += RecordTokens(k.counter(), r)
+			}
+		}
+		if !h.More || used > b.MaxTokens {
+			out, err := BuildContext(recs, b, k.counter())
+			if err != nil || !h.More || out.Omitted > 0 {
+				return out, err
+			}
+			used = out.Tokens
 		}
 		// Everything read fits: read enough more, judging by the tokens
 		// per message seen so far, to fill the budget (at least twice as
 		// many).
 		next := 2 * limit
-		if out.Tokens > 0 {
-			next = max(next, limit*b.MaxTokens/out.Tokens*5/4)
+		if used > 0 {
+			next = max(next, limit*b.MaxTokens/used*5/4)
 		}
 		limit = next
 	}
