@@ -46,6 +46,7 @@ The workspace is --workspace, else $PICOSESS_WORKSPACE, else ~/.workspace.`,
 		newVersionCmd(a),
 		newAppendCmd(a), newLsCmd(a), newShowCmd(a), newExportCmd(a), newRenameCmd(a), newResetCmd(a), newClearCmd(a), newRmCmd(a), newCheckpointCmd(a), newCheckCmd(a), newRepairCmd(a), newDemoCmd(a),
 		newWatchCmd(a),
+		newSearchCmd(a), newReindexCmd(a),
 		newServeCmd(a),
 	)
 	return root

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/picosess/picosess/workspace/index"
+	"github.com/spf13/cobra"
+)
+
+// searchOptions are the flags of search.
+type searchOptions struct {
+	sessions                                           []string
+	agent, channel, account, chat, topic, sender, role string
+	since, until, sort                                 string
+	active                                             bool
+	limit, offset                                      int
+}
+
+// searchHit is one line of search --json (docs/cli.md).
+type searchHit struct {
+	ID      string    `json:"id"`
+	Session string    `json:"session"`
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Role    string    `json:"role"`
+	Sender  string    `json:"sender,omitempty"`
+	Title   string    `json:"title"`
+	Segment int       `json:"segment"`
+	Score   float64   `json:"score"`
+	Snippet string    `json:"snippet"`
+}
+
+func newSearchCmd(a *app) *cobra.Command {
+	var o searchOptions
+	cmd := &cobra.Command{
+		Use:   "search QUERY [--session S]... [--agent A] [--sender ID] [--since T] [--limit N] [--json]",
+		Short: "Search every session's messages",
+		Long: `Search the messages of every session (all conversations, past resets
+included) with the full-text index in <workspace>/index/. The index catches
+up with the session files first, so a search finds every message appended
+before it began; a missing or damaged index is rebuilt on the way.
+
+QUERY is in bleve's query-string syntax: words (any may match, best matches
+first), "a phrase", +word (must), -word (must not), field:value on the
+fields sender, role, agent, channel, account, chat, topic, session. English
+and Chinese/Japanese text alike; emoji are words. docs/search.md has more.
+
+The filters always apply around QUERY, whatever QUERY says. --since and
+--until take a duration back from now (90m, 36h, 7d, 2w), a date
+(2026-01-31) or an RFC 3339 time; the index keeps message times to the
+hour, so they select whole hours. --active keeps each session's current
+conversation (after its last reset).
+
+Another process using the index (a long-running assistant) makes search
+wait up to --lock-timeout, then fail naming it.
+
+--json prints JSON Lines, one hit per line (docs/cli.md).
+
+EXAMPLES
+  picosess search 'berlin flat'
+  picosess search '"the berlin flat" -sold' --sender alice --since 30d
+  picosess search 公寓 --agent main --sort time --limit 5 --json
+
+EXIT STATUS
+  0 searched (also when nothing matched); 1 bad query or flags, failure;
+  10 not a workspace; 11 the index is held by another process (named);
+  130 interrupted.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runSearch(cmd, &o, args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&o.sessions, "session", nil, "only this SESSION (repeatable)")
+	fl.StringVar(&o.agent, "agent", "", "only sessions of this agent")
+	fl.StringVar(&o.channel, "channel", "", "only sessions of this channel")
+	fl.StringVar(&o.account, "account", "", "only sessions of this account")
+	fl.StringVar(&o.chat, "chat", "", `only sessions of this chat scope value ("direct:42", "group:-100123")`)
+	fl.StringVar(&o.topic, "topic", "", "only sessions of this topic")
+	fl.StringVar(&o.sender, "sender", "", "only messages from this sender")
+	fl.StringVar(&o.role, "role", "", "only messages of this role (user, assistant, system, tool)")
+	fl.StringVar(&o.since, "since", "", "only messages from this time on (7d, 2026-01-31, RFC 3339)")
+	fl.StringVar(&o.until, "until", "", "only messages before this time (same forms)")
+	fl.BoolVar(&o.active, "active", false, "only the current conversation of each session")
+	fl.StringVar(&o.sort, "sort", index.SortRelevance, "order: relevance or time (newest first)")
+	fl.IntVar(&o.limit, "limit", index.DefaultLimit, "at most N hits")
+	fl.IntVar(&o.offset, "offset", 0, "skip the first N hits")
+	return cmd
+}
+
+// parseWhen parses --since/--until: a duration back from now, a date or
+// an RFC 3339 time.
+func parseWhen(flag, s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	d, err := parseAge(flag, s)
+	if err != nil {
+		return time.Time{}, usageErrorf("%s %q: want a duration (90m, 36h, 7d, 2w), a date (2026-01-31) or an RFC 3339 time", flag, s)
+	}
+	return now.Add(-d), nil
+}
+
+func (a *app) runSearch(cmd *cobra.Command, o *searchOptions, text string) error {
+	ctx := cmd.Context()
+	if o.limit < 1 || o.offset < 0 {
+		return usageErrorf("--limit must be at least 1 and --offset at least 0")
+	}
+	q := index.Query{Text: text, Sort: o.sort, Limit: o.limit, Offset: o.offset, Filter: index.Filter{
+		Agent: o.agent, Channel: o.channel, Account: o.account, Chat: o.chat, Topic: o.topic,
+		Sender: o.sender, Role: o.role, ActiveOnly: o.active}}
+	now := time.Now()
+	var err error
+	if o.since != "" {
+		if q.Since, err = parseWhen("--since", o.since, now); err != nil {
+			return err
+		}
+	}
+	if o.until != "" {
+		if q.Until, err = parseWhen("--until", o.until, now); err != nil {
+			return err
+		}
+	}
+	w, err := a.openWorkspace()
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	for _, ref := range o.sessions {
+		s, err := lookup(ctx, w, ref)
+		if err != nil {
+			return err
+		}
+		q.Sessions = append(q.Sessions, s.ID())
+	}
+	if !a.jsonOut && isTerminal(a.stdout) {
+		q.Mark = [2]string{"\x1b[1m", "\x1b[0m"}
+	}
+	x, err := index.Open(w, &index.Options{LockTimeout: a.lockTimeout, Logger: a.options().Logger})
+	if err != nil {
+		return err
+	}
+	defer x.Close()
+	res, err := x.Search(ctx, q)
+	if errors.Is(err, index.ErrBadQuery) {
+		return &exitError{code: exitFailure, err: err}
+	}
+	if err != nil {
+		return err
+	}
+	if a.jsonOut {
+		for _, h := range res.Hits {
+			if err := a.writeJSON(searchHit{ID: h.ID, Session: h.Session, Seq: h.Seq, Time: h.Time, Role: h.Role,
+				Sender: h.Sender, Title: h.Title, Segment: h.Segment, Score: h.Score, Snippet: h.Snippet}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, h := range res.Hits {
+		who := h.Role
+		if h.Sender != "" {
+			who += " " + h.Sender
+		}
+		fmt.Fprintf(a.stdout, "%s  %s:%d  %s  %s\n    %s\n", h.Time.Local().Format("2006-01-02 15:04"), shortID(h.Session), h.Seq,
+			who, clip(h.Title, 50), h.Snippet)
+	}
+	shown := uint64(o.offset + len(res.Hits))
+	if res.Total > shown {
+		fmt.Fprintf(a.stderr, "%d of %d hits shown (--limit, --offset for more)\n", len(res.Hits), res.Total-uint64(o.offset))
+	} else if res.Total == 0 {
+		fmt.Fprintln(a.stderr, "no messages match")
+	}
+	return nil
+}
