@@ -200,15 +200,17 @@ func applySession(ctx context.Context, ws *workspace.Workspace, ps *PlannedSessi
 	return "", 0, fmt.Errorf("%w: gave up after 8 attempts", errMoved)
 }
 
-// recordsToAppend builds the records for one locked append, with seqs
-// and through values mapped onto the file as it is (st.lastSeq).
+// recordsToAppend builds the records for one locked append: the planned
+// records not already in the file, with through values mapped onto the
+// file as it is (records found keep their seq, new ones follow
+// st.lastSeq). A merge into another conversation keeps that one active:
+// it is checkpointed, the history follows a reset, and a restore of the
+// checkpoint ends the append.
 func recordsToAppend(ps *PlannedSession, st sessionState) []workspace.Record {
 	next := st.lastSeq + 1
 	var out []workspace.Record
 	var ckptSeq int64
 	if st.action == ActionMerge {
-		// keep the live conversation active: checkpoint it, import the
-		// history as an earlier conversation, restore the checkpoint
 		if st.lastMsg > 0 {
 			ckptSeq = next
 			out = append(out, workspace.Record{Type: workspace.TypeCheckpoint, At: lastAt(ps), Name: "before-import", Description: "active history before the legacy import", Through: st.lastMsg})
@@ -216,23 +218,26 @@ func recordsToAppend(ps *PlannedSession, st sessionState) []workspace.Record {
 		}
 		out = append(out, workspace.Record{Type: workspace.TypeReset, At: firstAt(ps), Reason: workspace.ReasonImported})
 		next++
-		st.present = 0
-		st.seqOf = nil
 	}
-	// local seq L is ps.records[L-2]
-	actual := func(local int64) int64 {
-		i := int(local - 2)
-		if i < 0 {
-			return 0
+	seqOf := make([]int64, len(ps.records))
+	used := map[string]int{}
+	var add []int
+	for i := range ps.records {
+		k := recFP(&ps.records[i])
+		if have := st.existing[k]; used[k] < len(have) {
+			seqOf[i] = have[used[k]]
+			used[k]++
+			continue
 		}
-		if i < st.present && i < len(st.seqOf) {
-			return st.seqOf[i]
-		}
-		return next + int64(i-st.present)
+		seqOf[i] = next + int64(len(add))
+		add = append(add, i)
 	}
-	for _, r := range ps.records[st.present:] {
+	for _, i := range add {
+		r := ps.records[i]
 		if r.Through != 0 {
-			r.Through = actual(r.Through)
+			if j := int(r.Through - 2); j >= 0 && j < len(seqOf) {
+				r.Through = seqOf[j]
+			}
 		}
 		r.Seq = 0
 		out = append(out, r)

@@ -234,3 +234,57 @@ func TestVerifyReportsMissing(t *testing.T) {
 		t.Fatalf("verify before apply: %v %+v", err, v)
 	}
 }
+
+// The legacy assistant kept writing after a migration: migrating again
+// appends only the new messages to the sessions it already made.
+func TestMigrateAgainAfterSourceGrew(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "s")
+	copyTree(t, filepath.Join(legacyRoot, "picoclaw/4-new-opaque-fresh"), src)
+	ws := openWS(t, t.TempDir())
+	p, err := NewPlan(ctx, src, ws, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(ctx, ws, p, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	id := "sk_v1_67fe19a8ec8fd03673f4b28c2fcddc0a2712152896ff962b8eec1b0debfdb4c5"
+	f, err := os.OpenFile(filepath.Join(src, id+".jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, `{"role":"user","content":"one more thing","created_at":"2026-11-22T10:00:00Z"}`)
+	f.Close()
+	p2, err := NewPlan(ctx, src, ws, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p2.Sessions {
+		want := ActionSkip
+		if s.ID == id {
+			want = ActionAppend
+		}
+		if s.Action != want {
+			t.Fatalf("%s: %s, want %s", s.ID, s.Action, want)
+		}
+	}
+	rep, err := Apply(ctx, ws, p2, ApplyOptions{})
+	if err != nil || rep.Appended != 1 || !rep.Verify.OK() {
+		t.Fatalf("apply: %v, appended %d", err, rep.Appended)
+	}
+	s, _ := ws.OpenID(id)
+	recs, err := s.ReadAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(recs); n != 5 || recs[n-1].Content != "one more thing" || recs[n-1].Seq != 5 {
+		t.Fatalf("%d records, last %+v", n, recs[n-1])
+	}
+	p3, _ := NewPlan(ctx, src, ws, PlanOptions{})
+	for _, s := range p3.Sessions {
+		if s.Action != ActionSkip {
+			t.Fatalf("third plan: %s %s", s.ID, s.Action)
+		}
+	}
+}

@@ -367,3 +367,15 @@ func TestOpenClawSymlinkedStateDirReadOnce(t *testing.T) {
 		t.Fatalf("through the symlink: %d sources", len(r.Sources))
 	}
 }
+
+func TestPocketPawMemoryReported(t *testing.T) {
+	home := t.TempDir()
+	copyTree(t, filepath.Join(legacyRoot, "pocketpaw/dot-pocketpaw"), home)
+	write(t, filepath.Join(home, "memory", "MEMORY.md"), "# facts\n")
+	write(t, filepath.Join(home, "memory", "users", "ab12", "MEMORY.md"), "# user facts\n")
+	r := mustRead(t, home, Options{})
+	checkAccounted(t, home, r)
+	if f := fileClass(r, "users/ab12/MEMORY.md"); f.Class != ClassIgnored || !strings.Contains(f.Reason, "long-term memory") {
+		t.Fatalf("%+v", f)
+	}
+}

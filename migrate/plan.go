@@ -637,10 +637,12 @@ func (ps *PlannedSession) decideAction(ctx context.Context, ws *workspace.Worksp
 // sessionState is what is already in the workspace for a planned session.
 type sessionState struct {
 	action  Action
-	present int   // planned records already there (prefix for append)
+	present int   // planned records already there
 	lastSeq int64 // last seq of the file
 	lastMsg int64 // seq of the last message of the active history
-	seqOf   []int64
+	// existing maps a record fingerprint to the seqs holding it, oldest
+	// first: planned records found there are not written again.
+	existing map[string][]int64
 }
 
 func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (sessionState, error) {
@@ -660,43 +662,56 @@ func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (
 		// it): Session writes our header into it
 		return sessionState{action: ActionCreate}, nil
 	}
-	st := sessionState{}
-	if len(recs) > 0 {
-		st.lastSeq = recs[len(recs)-1].Seq
-	}
-	var body []workspace.Record
-	sameOrigin := false
-	for _, r := range recs {
-		if r.Type == workspace.TypeSession {
-			sameOrigin = string(r.Origin) == string(ps.Origin)
-			continue
-		}
-		body = append(body, r)
-		if r.Type == workspace.TypeMessage {
+	st := sessionState{lastSeq: recs[len(recs)-1].Seq, existing: map[string][]int64{}}
+	sameSource := sameSourceOrigin(recs[0].Origin, ps.Origin)
+	body := 0
+	for i := 1; i < len(recs); i++ {
+		r := &recs[i]
+		body++
+		k := recFP(r)
+		st.existing[k] = append(st.existing[k], r.Seq)
+		switch r.Type {
+		case workspace.TypeMessage:
 			st.lastMsg = r.Seq
-		}
-		if r.Type == workspace.TypeReset {
+		case workspace.TypeReset:
 			st.lastMsg = 0
 		}
 	}
-	if sameOrigin {
-		k := 0
-		for k < len(body) && k < len(ps.records) && recFP(&body[k]) == recFP(&ps.records[k]) {
-			st.seqOf = append(st.seqOf, body[k].Seq)
-			k++
+	// count the planned records already there (each existing one once)
+	used := map[string]int{}
+	missingMsgs := 0
+	for i := range ps.records {
+		k := recFP(&ps.records[i])
+		if used[k] < len(st.existing[k]) {
+			used[k]++
+			st.present++
+		} else if ps.records[i].Type == workspace.TypeMessage {
+			missingMsgs++
 		}
-		st.present = k
-		if k == len(ps.records) {
-			st.action = ActionSkip
-		} else {
-			st.action = ActionAppend
-		}
-		return st, nil
 	}
-	if covered(body, ps.records) || (ps.Messages == 0 && len(body) > 0) {
-		st.action, st.present = ActionSkip, len(ps.records)
-		return st, nil
+	switch {
+	case st.present == len(ps.records), missingMsgs == 0 && !sameSource && body > 0:
+		st.action = ActionSkip
+	case sameSource:
+		// an earlier import of the same conversation, interrupted or made
+		// before the legacy system wrote more: add what is missing
+		st.action = ActionAppend
+	default:
+		st.action = ActionMerge
 	}
-	st.action = ActionMerge
 	return st, nil
+}
+
+// sameSourceOrigin reports whether a header's origin names the same legacy
+// conversation (system, directory and raw key) as the plan's, whatever the
+// file hashes: a source that grew since it was imported is continued.
+func sameSourceOrigin(a, b json.RawMessage) bool {
+	if string(a) == string(b) {
+		return len(a) > 0
+	}
+	var x, y origin
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return x.System != "" && x.System == y.System && x.From == y.From && x.RawKey == y.RawKey
 }

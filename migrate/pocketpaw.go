@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -47,9 +49,36 @@ func readPocketPaw(ctx context.Context, res *Result, dirs []sessionDir, loc *tim
 		if err := readPPDir(ctx, res, reports, d, loc); err != nil {
 			return err
 		}
+		reportPPMemory(res, reports, d)
 	}
 	reports.into(res)
 	return nil
+}
+
+// reportPPMemory lists the long-term memory beside a memory/sessions dir
+// (MEMORY.md, daily notes, users/<hash>/MEMORY.md, vector stores): it is
+// reported, not imported.
+func reportPPMemory(res *Result, reports fileReports, d sessionDir) {
+	if path.Base(d.rel) != "sessions" || path.Base(path.Dir(d.rel)) != "memory" {
+		return
+	}
+	mem := path.Dir(d.rel)
+	base := filepath.Join(res.Root, filepath.FromSlash(mem))
+	_ = filepath.WalkDir(base, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(res.Root, p)
+		rel = filepath.ToSlash(rel)
+		if e.IsDir() {
+			if rel == d.rel {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		reports.set(rel, ClassIgnored, "", "PocketPaw long-term memory: reported, not imported", 0)
+		return nil
+	})
 }
 
 // ppSafe is PocketPaw's file-name rule: ':' and '/' become '_'.
