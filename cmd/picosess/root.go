@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/picosess/picosess/summarize"
 	"github.com/picosess/picosess/workspace"
 	"github.com/spf13/cobra"
 )
@@ -23,6 +25,9 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+
+	counterOnce sync.Once
+	counter     func(workspace.Record) int
 }
 
 func newRootCmd(a *app) *cobra.Command {
@@ -47,6 +52,7 @@ The workspace is --workspace, else $PICOSESS_WORKSPACE, else ~/.workspace.`,
 		newAppendCmd(a), newLsCmd(a), newShowCmd(a), newExportCmd(a), newRenameCmd(a), newResetCmd(a), newClearCmd(a), newRmCmd(a), newCheckpointCmd(a), newCheckCmd(a), newRepairCmd(a), newDemoCmd(a),
 		newWatchCmd(a),
 		newSearchCmd(a), newReindexCmd(a),
+		newSummarizeCmd(a),
 		newServeCmd(a),
 	)
 	return root
@@ -69,12 +75,40 @@ func (a *app) root() (string, error) {
 }
 
 // options are the workspace options the global flags choose: the lock
-// timeout, and warnings (corrupt lines skipped...) logged to stderr.
+// timeout, warnings (corrupt lines skipped...) logged to stderr, and the
+// configured token counter for what is appended.
 func (a *app) options() *workspace.Options {
 	return &workspace.Options{
 		LockTimeout: a.lockTimeout,
 		Logger:      slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		CountTokens: a.countTokens,
 	}
+}
+
+// countTokens counts a record's tokens as the summarize package does, with
+// the counter the config chooses (tiktoken o200k_base by default). The
+// counter is built on first use: commands that only read never pay for it.
+func (a *app) countTokens(r workspace.Record) int {
+	a.counterOnce.Do(func() { a.counter = a.buildCounter() })
+	return a.counter(r)
+}
+
+func (a *app) buildCounter() func(workspace.Record) int {
+	root, err := a.root()
+	if err == nil {
+		var cfg *workspace.Config
+		if cfg, _, err = workspace.LoadConfig(root); err == nil {
+			var s summarize.Settings
+			if s, err = summarize.FromConfig(cfg.Defaults); err == nil {
+				var c summarize.Counter
+				if c, err = summarize.NewCounter(s); err == nil {
+					return summarize.TokenFunc(c)
+				}
+			}
+		}
+	}
+	fmt.Fprintf(a.stderr, "warning: token counter: %v; counting with the estimate\n", err)
+	return workspace.EstimateTokens
 }
 
 // openWorkspace opens an existing workspace; a directory without
