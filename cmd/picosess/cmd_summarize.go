@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -194,46 +193,6 @@ func (c *compactors) forAgent(agent string) (*summarize.Compactor, error) {
 	return k, nil
 }
 
-// openCounting opens the workspace so that records appended get their
-// tokens counted as the summarize package counts them (the default
-// agent's counter), not with the workspace's rough estimate.
-func (c *compactors) openCounting(open func(*workspace.Options) (*workspace.Workspace, error)) (*workspace.Workspace, error) {
-	s, err := c.settings("")
-	if err != nil {
-		return nil, err
-	}
-	counter, err := c.counter(s)
-	if err != nil {
-		return nil, err
-	}
-	o := c.a.options()
-	o.CountTokens = summarize.TokenFunc(counter)
-	return open(o)
-}
-
-// openExisting is openWorkspace with the given options: a directory
-// without sessions/ is not a workspace (exit 10).
-func (a *app) openExisting(o *workspace.Options) (*workspace.Workspace, error) {
-	if _, err := a.openWorkspaceCheck(); err != nil {
-		return nil, err
-	}
-	root, _ := a.root()
-	return workspace.Open(root, o)
-}
-
-// openWorkspaceCheck reports ErrNotWorkspace as openWorkspace does, without
-// opening anything.
-func (a *app) openWorkspaceCheck() (string, error) {
-	root, err := a.root()
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(filepath.Join(root, workspace.SessionsDir)); errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("%w: %s has no %s/ directory (create one with append, migrate or demo)", workspace.ErrNotWorkspace, root, workspace.SessionsDir)
-	}
-	return root, nil
-}
-
 func agentName(agent string) string {
 	if agent == "" {
 		return "main"
@@ -259,7 +218,7 @@ func (a *app) runSummarize(ctx context.Context, o *summarizeOptions, ref string)
 	if err != nil {
 		return err
 	}
-	w, err := cs.openCounting(a.openExisting)
+	w, err := a.openWorkspace()
 	if err != nil {
 		return err
 	}
@@ -395,7 +354,7 @@ func (a *app) runSummarizeDue(ctx context.Context, o *summarizeOptions) error {
 	if err != nil {
 		return err
 	}
-	w, err := cs.openCounting(a.openExisting)
+	w, err := a.openWorkspace()
 	if err != nil {
 		return err
 	}
