@@ -33,6 +33,7 @@ var damageFixtures = []string{
 	"openclaw/orphans-and-json5-store",
 	"openclaw/side-branch",
 	"picoclaw/temp-files",
+	"picoclaw/backfilled-times",
 	"openclaw/store-snapshot-and-copies",
 	"pocketpaw/naive-times-dst",
 	"pocketpaw/truncated-array",
@@ -428,5 +429,22 @@ func TestPlanDMDirectRuleB(t *testing.T) {
 	s := p.Sessions[0]
 	if s.Rule != RuleB || s.Aliases[0] != "agent:main:direct:bob" || s.ID != keying.LegacyHash("agent:main:direct:bob") || s.Generations != 2 || s.records[0].Content != "b1" {
 		t.Fatalf("%+v", s)
+	}
+}
+
+// Times the JSON->JSONL conversion invented are dropped: the JSON copy,
+// which has none, is the truth; they take the session start, marked approx.
+func TestPicoBackfilledTimes(t *testing.T) {
+	r := mustRead(t, filepath.Join(damagedRoot, "picoclaw/backfilled-times"), Options{})
+	s := r.Source("agent:main:telegram:direct:77")
+	start := time.Date(2026, 2, 20, 18, 30, 0, 0, time.UTC)
+	if !s.ApproxTimes || !s.Records[0].At.Equal(start) || !s.Records[1].At.Equal(start) {
+		t.Fatalf("approx %v, times %v %v", s.ApproxTimes, s.Records[0].At, s.Records[1].At)
+	}
+	if !s.Records[2].At.Equal(time.Date(2026, 6, 1, 7, 0, 0, 0, time.UTC)) {
+		t.Fatalf("a real time must stay: %v", s.Records[2].At)
+	}
+	if f := fileClass(r, ".json.migrated"); f.Class != ClassDuplicate {
+		t.Fatalf("the copy adds no message: %+v", f)
 	}
 }

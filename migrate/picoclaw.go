@@ -523,6 +523,9 @@ func buildPicoGroup(g *picoGroup) {
 			skipTo = l.skipTo
 		}
 	}
+	if n := unbackfill(fromLogs, fromCopies); n > 0 {
+		s.warnf("%d JSONL times were stamped by the JSON->JSONL conversion (the JSON copy has none): taken as unknown", n)
+	}
 	items, added := union(fromLogs, fromCopies)
 	if added > 0 && len(fromLogs) > 0 {
 		s.warnf("%d messages found only in JSON copies (.json/.json.migrated/temp) were added to the JSONL history", added)
@@ -557,6 +560,27 @@ func buildPicoGroup(g *picoGroup) {
 	}
 	g.items = out
 	g.start = start
+}
+
+// unbackfill drops the times the P4 conversion invented: a JSONL message
+// whose JSON copy has no created_at got the conversion time (LEGACY §2.7,
+// §2.8), so the copy's absence of a time is the truth.
+func unbackfill(logs, copies []*item) int {
+	untimed := map[string]int{}
+	for _, c := range copies {
+		if c.isMessage() && !c.timed {
+			untimed[c.fp()]++
+		}
+	}
+	n := 0
+	for _, l := range logs {
+		if k := l.fp(); l.timed && untimed[k] > 0 {
+			untimed[k]--
+			l.timed = false
+			n++
+		}
+	}
+	return n
 }
 
 func picoMetaPath(g *picoGroup) string {
