@@ -81,7 +81,10 @@ type picoGroup struct {
 	merged bool // folded into a promoted P5 session
 }
 
-var tmpJSONL = regexp.MustCompile(`\.tmp-\d+-\d+$`)
+var (
+	tmpJSONL   = regexp.MustCompile(`\.tmp-\d+-\d+$`)
+	keyFieldRe = regexp.MustCompile(`"key"\s*:\s*"((?:[^"\\]|\\.)*)"`)
+)
 
 func readPicoClaw(ctx context.Context, res *Result, dirs []sessionDir) error {
 	reports := fileReports{}
@@ -309,7 +312,7 @@ func readPicoCopy(res *Result, reports fileReports, rel string) (*picoCopy, erro
 		// a plain WriteFile cut short (P0/P1): keep the complete elements
 		c.key = gjson.GetBytes(data, "key").String()
 		if c.key == "" {
-			if m := regexp.MustCompile(`"key"\s*:\s*"((?:[^"\\]|\\.)*)"`).FindSubmatch(data); m != nil {
+			if m := keyFieldRe.FindSubmatch(data); m != nil {
 				_ = json.Unmarshal(append(append([]byte{'"'}, m[1]...), '"'), &c.key)
 			}
 		}
