@@ -7,9 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
-	"time"
+	"runtime"
 )
 
 // Append writes records at the end of the session, in one write, and
@@ -30,7 +28,7 @@ func (s *Session) Append(ctx context.Context, recs ...Record) ([]int64, error) {
 			return nil, fmt.Errorf("workspace: append to %s: record %d: %w", s.id, i+1, err)
 		}
 	}
-	return s.append(ctx, func(lockedView) ([]Record, error) { return recs, nil })
+	return s.appendReq(ctx, &appendReq{build: func(lockedView) ([]Record, error) { return recs, nil }, plain: true})
 }
 
 // validateAppend rejects records a caller may not append.
@@ -65,55 +63,111 @@ func (v lockedView) history(ctx context.Context, limit int) (History, error) {
 	return foldTail(ctx, v.f, v.s.Path(), v.end, limit, v.s.w.log)
 }
 
+// appendReq is one call of append: what to write, and what came of it.
+type appendReq struct {
+	build func(lockedView) ([]Record, error)
+	// plain: build returns fixed records and looks at nothing, so its
+	// records may share a write with other calls' records.
+	plain bool
+	seqs  []int64
+	err   error
+	ch    chan bool // batch only: true = done, false = lead the next flush
+}
+
 // append is the append protocol of DESIGN.md section 3; docs/crash-safety.md
 // explains the order. build runs under the lock and returns the records to
 // write (nil: only make sure the file exists with its header).
 func (s *Session) append(ctx context.Context, build func(lockedView) ([]Record, error)) ([]int64, error) {
+	return s.appendReq(ctx, &appendReq{build: build})
+}
+
+func (s *Session) appendReq(ctx context.Context, req *appendReq) ([]int64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Count ourselves as a writer on the way, so that a group-commit
-	// leader can wait for us (see groupSync.wait).
-	s.st.writers.Add(1)
-	lk, err := s.w.lock(ctx, s.st)
-	if err != nil {
-		s.st.writers.Add(-1)
-		return nil, err
+	if s.w.opts.Durability == DurabilityBatch {
+		return s.appendGrouped(ctx, req)
 	}
-	seqs, pending, err := s.appendLocked(ctx, build)
-	if pending == nil {
-		s.st.writers.Add(-1) // enqueue did it otherwise
-	}
-	lk.unlock()
-	if err != nil {
-		return nil, err
-	}
-	if pending != nil {
-		// Group commit: wait, without the lock, for an fsync covering our
-		// bytes, so that other appenders can write meanwhile.
-		if err := pending.wait(); err != nil {
-			return nil, fmt.Errorf("workspace: append to %s: fsync: %w", s.Path(), err)
-		}
-	}
-	return seqs, nil
+	s.flush(ctx, []*appendReq{req})
+	return req.seqs, req.err
 }
 
-// appendLocked does the work of append under the lock. With batch
-// durability it returns the pending fsync to wait for.
-func (s *Session) appendLocked(ctx context.Context, build func(lockedView) ([]Record, error)) (seqs []int64, pending *pendingSync, err error) {
+// appendGrouped is group commit. Calls queue up; one of them, the leader,
+// takes the lock and writes everything queued in one write followed by one
+// fsync, then hands the lead to the first call that queued meanwhile. While
+// the leader waits for its fsync the others gather, so under load each
+// fsync covers many appends, and each call still returns only after an
+// fsync that covers its records.
+func (s *Session) appendGrouped(ctx context.Context, req *appendReq) ([]int64, error) {
+	st := s.st
+	req.ch = make(chan bool, 1)
+	st.qmu.Lock()
+	st.queue = append(st.queue, req)
+	lead := !st.flushing
+	st.flushing = true
+	st.qmu.Unlock()
+	if !lead && <-req.ch {
+		return req.seqs, req.err
+	}
+	// Let the callers the last leader just released queue their next
+	// appends too: without this, batches alternate between two halves.
+	runtime.Gosched()
+	st.qmu.Lock()
+	batch := st.queue
+	st.queue = nil
+	st.qmu.Unlock()
+	// The others' appends must not fail because this caller gave up.
+	s.flush(context.WithoutCancel(ctx), batch)
+	for _, r := range batch {
+		if r != req {
+			r.ch <- true
+		}
+	}
+	st.qmu.Lock()
+	if len(st.queue) > 0 {
+		next := st.queue[0]
+		st.qmu.Unlock()
+		next.ch <- false
+	} else {
+		st.flushing = false
+		st.qmu.Unlock()
+	}
+	return req.seqs, req.err
+}
+
+// flush takes the lock and appends the records of reqs, setting each
+// one's seqs or err.
+func (s *Session) flush(ctx context.Context, reqs []*appendReq) {
+	lk, err := s.w.lock(ctx, s.st)
+	if err != nil {
+		for _, r := range reqs {
+			r.err = err
+		}
+		return
+	}
+	defer lk.unlock()
+	if err := s.flushLocked(reqs); err != nil {
+		for _, r := range reqs {
+			if r.err == nil {
+				r.seqs, r.err = nil, err
+			}
+		}
+	}
+}
+
+// flushLocked does the work of flush under the lock. An error it returns
+// fails every request; an error of one request's build or encoding fails
+// that request only.
+func (s *Session) flushLocked(reqs []*appendReq) error {
 	w, st, path := s.w, s.st, s.Path()
 	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, nil, fmt.Errorf("workspace: open %s: %w", path, err)
+		return fmt.Errorf("workspace: open %s: %w", path, err)
 	}
-	defer func() {
-		if pending == nil {
-			f.Close()
-		}
-	}()
+	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, nil, fmt.Errorf("workspace: stat %s: %w", path, err)
+		return fmt.Errorf("workspace: stat %s: %w", path, err)
 	}
 	ident := identityOf(fi)
 	end, last := ident.Size, st.lastSeq
@@ -121,87 +175,107 @@ func (s *Session) appendLocked(ctx context.Context, build func(lockedView) ([]Re
 		// Someone else wrote, or we never looked: learn the file again.
 		st.known = false
 		if end, err = completeEnd(f, ident.Size, path); err != nil {
-			return nil, nil, err
+			return err
 		}
 		if end < ident.Size {
 			if err := w.setTornAside(f, path, end, ident.Size); err != nil {
-				return nil, nil, err
+				return err
 			}
 		}
 		if last, err = lastSeq(f, end, path); err != nil {
-			return nil, nil, err
-		}
-		if st.group == nil || !st.ident.SameFile(ident) {
-			st.group = newGroupSync()
+			return err
 		}
 	}
-	if st.group == nil {
-		st.group = newGroupSync()
-	}
-
-	var recs []Record
-	if build != nil {
-		if recs, err = build(lockedView{s: s, f: f, end: end, lastSeq: last}); err != nil {
-			return nil, nil, err
-		}
-	}
+	start := end
+	now := w.opts.Now().UTC()
+	var buf []byte
 	if end == 0 {
 		// A new (or emptied) file starts with its header.
 		h := s.header
 		if h.Type == "" {
 			h = Record{Type: TypeSession, V: FormatVersion, ID: s.id}
 		}
-		recs = append([]Record{h}, recs...)
-	}
-	if len(recs) == 0 {
-		st.known, st.ident, st.lastSeq = true, ident, last
-		return nil, nil, nil
-	}
-
-	now := w.opts.Now().UTC()
-	buf := make([]byte, 0, 512*len(recs))
-	seqs = make([]int64, 0, len(recs))
-	for i := range recs {
-		r := recs[i] // a copy: the caller's records stay as they were
-		last++
-		r.Seq = last
-		if r.At.IsZero() {
-			r.At = now
+		h.Seq = 1
+		if h.At.IsZero() {
+			h.At = now
 		}
-		if (r.Type == TypeMessage || r.Type == TypeSummary) && r.Tokens == 0 {
-			r.Tokens = w.opts.CountTokens(r)
-		}
-		if buf, err = appendRecord(buf, &r); err != nil {
-			return nil, nil, fmt.Errorf("workspace: append to %s: %w", s.id, err)
+		if buf, err = appendRecord(buf, &h); err != nil {
+			return fmt.Errorf("workspace: append to %s: header: %w", s.id, err)
 		}
 		buf = append(buf, '\n')
-		if r.Type != TypeSession {
-			seqs = append(seqs, r.Seq)
+		last = 1
+	}
+	write := func() error {
+		if len(buf) == 0 {
+			return nil
 		}
+		// One write per batch: a reader or a crash sees all of these
+		// records or a torn tail that the next append sets aside, never
+		// some of them complete.
+		n, err := f.Write(buf)
+		if err == nil && n != len(buf) {
+			err = fmt.Errorf("short write: %d of %d bytes", n, len(buf))
+		}
+		if err != nil {
+			return s.undoWrite(f, start, fmt.Errorf("workspace: append to %s: %w", path, err))
+		}
+		end += int64(len(buf))
+		buf = buf[:0]
+		return nil
 	}
-
-	// One write: a reader or a crash sees all of these records or a torn
-	// tail that the next append sets aside, never some of them complete.
-	n, err := f.Write(buf)
-	if err == nil && n != len(buf) {
-		err = fmt.Errorf("short write: %d of %d bytes", n, len(buf))
+	for _, r := range reqs {
+		if r.build == nil {
+			continue
+		}
+		if !r.plain {
+			// It looks at the file: let it see everything before it.
+			if err := write(); err != nil {
+				return err
+			}
+		}
+		recs, err := r.build(lockedView{s: s, f: f, end: end, lastSeq: last})
+		if err != nil {
+			r.err = err
+			continue
+		}
+		mark, seq0 := len(buf), last
+		seqs := make([]int64, 0, len(recs))
+		for i := range recs {
+			rec := recs[i] // a copy: the caller's records stay as they were
+			last++
+			rec.Seq = last
+			if rec.At.IsZero() {
+				rec.At = now
+			}
+			if (rec.Type == TypeMessage || rec.Type == TypeSummary) && rec.Tokens == 0 {
+				rec.Tokens = w.opts.CountTokens(rec)
+			}
+			if buf, err = appendRecord(buf, &rec); err != nil {
+				break
+			}
+			buf = append(buf, '\n')
+			seqs = append(seqs, rec.Seq)
+		}
+		if err != nil {
+			buf, last = buf[:mark], seq0
+			r.err = fmt.Errorf("workspace: append to %s: %w", s.id, err)
+			continue
+		}
+		r.seqs = seqs
 	}
-	if err != nil {
-		return nil, nil, s.undoWrite(f, end, fmt.Errorf("workspace: append to %s: %w", path, err))
+	if err := write(); err != nil {
+		return err
 	}
-	ident.Size = end + int64(len(buf))
-	switch w.opts.Durability {
-	case DurabilityAlways:
+	if end > start && w.opts.Durability != DurabilityNever {
 		if err := f.Sync(); err != nil {
 			// Not acknowledged, so not kept: a caller that retries must not
 			// find the records twice.
-			return nil, nil, s.undoWrite(f, end, fmt.Errorf("workspace: append to %s: fsync: %w", path, err))
+			return s.undoWrite(f, start, fmt.Errorf("workspace: append to %s: fsync: %w", path, err))
 		}
-	case DurabilityBatch:
-		pending = st.group.enqueue(f, &st.writers)
 	}
+	ident.Size = end
 	st.known, st.ident, st.lastSeq = true, ident, last
-	return seqs, pending, nil
+	return nil
 }
 
 // undoWrite cuts the file back to end after a failed write or fsync, so
@@ -300,102 +374,5 @@ func (w *Workspace) syncDir(dir string) {
 	if d, err := w.fs.OpenFile(dir, os.O_RDONLY, 0); err == nil {
 		_ = d.Sync()
 		d.Close()
-	}
-}
-
-// groupSync is the group commit of one file (one inode) in one process:
-// appenders that wrote while an fsync was running share the next one.
-type groupSync struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	written uint64 // tickets handed out, one per write
-	synced  uint64 // every ticket up to this is on disk
-	// Tickets in (failedFrom, failed] were covered by a failed fsync.
-	failedFrom, failed uint64
-	err                error
-	syncing            bool
-}
-
-func newGroupSync() *groupSync {
-	g := &groupSync{}
-	g.cond = sync.NewCond(&g.mu)
-	return g
-}
-
-// pendingSync is one write waiting for its fsync.
-type pendingSync struct {
-	g       *groupSync
-	ticket  uint64
-	f       File
-	writers *atomic.Int32 // appenders of the session between entry and write
-}
-
-// enqueue is called under the session lock right after a write. It
-// takes the writer off the count of writers on the way and wakes a leader
-// that waits for them.
-func (g *groupSync) enqueue(f File, writers *atomic.Int32) *pendingSync {
-	g.mu.Lock()
-	g.written++
-	t := g.written
-	writers.Add(-1)
-	g.cond.Broadcast()
-	g.mu.Unlock()
-	return &pendingSync{g: g, ticket: t, f: f, writers: writers}
-}
-
-// commitDelay bounds how long a group-commit leader waits for the writers
-// already on their way before it fsyncs.
-const commitDelay = time.Millisecond
-
-// wait returns once an fsync begun after this write has succeeded. The
-// first waiter to find no fsync running becomes the leader and syncs for
-// everyone written so far; fsync syncs the inode, so any open descriptor
-// of the file serves. A failed fsync fails every write it covered: after a
-// failure the kernel may have dropped the dirty pages, and a second fsync
-// could succeed without them.
-func (p *pendingSync) wait() error {
-	defer p.f.Close()
-	g := p.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for {
-		if g.failedFrom < p.ticket && p.ticket <= g.failed {
-			return g.err
-		}
-		if g.synced >= p.ticket {
-			return nil
-		}
-		if g.syncing {
-			g.cond.Wait()
-			continue
-		}
-		g.syncing = true
-		// Appenders that are already waiting for the lock will write in
-		// microseconds; an fsync started now would leave them for the next
-		// one (and, where the device wants stable pages, block their writes
-		// behind it). Wait for them, a little.
-		if p.writers.Load() > 0 {
-			deadline := time.AfterFunc(commitDelay, func() {
-				g.mu.Lock()
-				g.cond.Broadcast()
-				g.mu.Unlock()
-			})
-			start := time.Now()
-			for p.writers.Load() > 0 && time.Since(start) < commitDelay {
-				g.cond.Wait()
-			}
-			deadline.Stop()
-		}
-		target := g.written
-		g.mu.Unlock()
-		err := p.f.Sync()
-		g.mu.Lock()
-		g.syncing = false
-		if err != nil {
-			g.failedFrom, g.failed, g.err = g.synced, target, err
-		} else if target > g.synced {
-			g.synced = target
-		}
-		g.cond.Broadcast()
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -28,9 +27,11 @@ type sessionState struct {
 	known   bool     // size, ident and lastSeq describe the file as we left it
 	ident   Identity // after our last write
 	lastSeq int64
-	group   *groupSync // group commit for the file ident names
 
-	writers atomic.Int32 // appenders between entry and their write
+	// Group commit (batch durability): calls waiting for a leader.
+	qmu      sync.Mutex
+	queue    []*appendReq
+	flushing bool
 
 	// holderMu guards holder and is held with the file lock, so that a
 	// trim never closes a descriptor that holds a lock.
