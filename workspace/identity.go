@@ -43,3 +43,12 @@ func (id Identity) Continues(now Identity) bool {
 func (id Identity) equal(b Identity) bool {
 	return id.SameFile(b) && id.Size == b.Size && id.ModTime.Equal(b.ModTime)
 }
+
+// changeTime is the inode change time of fi (a rename sets it), or its
+// modification time where the platform does not say.
+func changeTime(fi fs.FileInfo) time.Time {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return time.Unix(st.Ctim.Unix()).UTC()
+	}
+	return fi.ModTime().UTC()
+}

@@ -186,7 +186,7 @@ func (s *Session) Delete(ctx context.Context) (string, error) {
 type Trashed struct {
 	Name    string    `json:"name"` // file name in the trash
 	ID      string    `json:"id"`
-	Deleted time.Time `json:"deleted"` // when it was moved there (file ctime, approximated by mtime)
+	Deleted time.Time `json:"deleted"` // when it was moved there (the file's ctime)
 	Size    int64     `json:"size"`
 }
 
@@ -206,7 +206,7 @@ func (w *Workspace) Trash(ctx context.Context) ([]Trashed, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, Trashed{Name: de.Name(), ID: id, Deleted: fi.ModTime().UTC(), Size: fi.Size()})
+		out = append(out, Trashed{Name: de.Name(), ID: id, Deleted: changeTime(fi), Size: fi.Size()})
 	}
 	return out, nil
 }
