@@ -53,6 +53,7 @@ The workspace is --workspace, else $PICOSESS_WORKSPACE, else ~/.workspace.`,
 		newWatchCmd(a),
 		newSearchCmd(a), newReindexCmd(a),
 		newSummarizeCmd(a),
+		newContextCmd(a),
 		newServeCmd(a),
 	)
 	return root
