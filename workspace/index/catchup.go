@@ -357,7 +357,7 @@ func (c *catcher) readFrom(ctx context.Context, s *workspace.Session, w work) (n
 			}
 			if r.Content != "" {
 				*m = Message{Session: w.id, Agent: wm.Agent, Channel: wm.Channel, Account: wm.Account,
-					Chat: wm.Chat, Topic: wm.Topic, Sender: r.Sender, Role: r.Role, Time: r.At,
+					Chat: wm.Chat, Topic: wm.Topic, Sender: r.Sender, Role: r.Role, Time: TimeTerm(r.At),
 					Seq: float64(r.Seq), Segment: float64(wm.Segment), Offset: float64(e.Offset), Text: r.Content}
 				if m.Sender == "" {
 					m.Sender = wm.Sender

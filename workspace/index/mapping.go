@@ -25,14 +25,26 @@ const (
 	FieldTopic   = "topic" // scope value "topic"
 	FieldSender  = "sender"
 	FieldRole    = "role"
-	FieldTime    = "time"    // the record's "at"
-	FieldSeq     = "seq"     // the record's seq
+	FieldTime    = "time"    // the record's "at", to the hour (TimeResolution)
+	FieldSeq     = "seq"     // the record's seq (sort only)
 	FieldSegment = "segment" // 0 for the first conversation, +1 per reset
 	FieldText    = "text"    // the content; indexed, not stored
 	// FieldOffset is stored, not indexed: where the record's line starts
 	// in the session file, so a hit's snippet is one read away.
 	FieldOffset = "offset"
 )
+
+// TimeResolution is the precision of the indexed time: filters on time
+// select whole hours, and sorting by time orders messages of one hour by
+// seq.
+const TimeResolution = time.Hour
+
+// timeLayout writes a time as its hour, digits only (a keyword sorts and
+// compares as the time does): 2026-01-31 14:05 UTC is "2026013114".
+const timeLayout = "2006010215"
+
+// TimeTerm is the indexed form of a time: its UTC hour as in timeLayout.
+func TimeTerm(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 // KeywordAnalyzer is the analyzer of the keyword fields: the whole value,
 // lowercased (senders and filters match whatever their case).
@@ -47,11 +59,19 @@ const (
 	optText    = bindex.IndexField | bindex.IncludeTermVectors // positions, for phrases
 	optKeyword = bindex.IndexField
 	optTime    = bindex.IndexField | bindex.DocValues // DocValues: sort by time
+	optSeq     = bindex.DocValues                     // sort: ties within an hour
 	optNumeric = bindex.IndexField
 	optOffset  = bindex.StoreField
 )
 
 // newMapping builds the static index mapping of DESIGN.md section 3.
+//
+// Sizes decided it (docs/search.md): a numeric or date field is indexed as
+// 16 terms per value, which for a time unique to each message costs about
+// as much as the text. Time is therefore a keyword, the message's hour
+// (TimeTerm: one term per message; range filters on whole hours, sorting
+// by hour then seq, which has doc values only), and seq is not indexed:
+// the document id carries it.
 func newMapping() (*mapping.IndexMappingImpl, error) {
 	m := bleve.NewIndexMapping()
 	if err := m.AddCustomAnalyzer(KeywordAnalyzer, map[string]any{
@@ -74,14 +94,16 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	text.Store, text.IncludeTermVectors, text.IncludeInAll, text.DocValues = false, true, false, false
 	doc.AddFieldMappingsAt(FieldText, text)
 
-	tm := bleve.NewDateTimeFieldMapping()
-	tm.Store, tm.IncludeInAll, tm.DocValues = false, false, true
+	tm := bleve.NewKeywordFieldMapping()
+	tm.Analyzer = KeywordAnalyzer
+	tm.Store, tm.IncludeTermVectors, tm.IncludeInAll, tm.DocValues = false, false, false, true
 	doc.AddFieldMappingsAt(FieldTime, tm)
-	for _, name := range []string{FieldSeq, FieldSegment} {
-		n := bleve.NewNumericFieldMapping()
-		n.Store, n.IncludeInAll, n.DocValues = false, false, false
-		doc.AddFieldMappingsAt(name, n)
-	}
+	seq := bleve.NewNumericFieldMapping()
+	seq.Index, seq.Store, seq.IncludeInAll, seq.DocValues = false, false, false, true
+	doc.AddFieldMappingsAt(FieldSeq, seq)
+	seg := bleve.NewNumericFieldMapping()
+	seg.Store, seg.IncludeInAll, seg.DocValues = false, false, false
+	doc.AddFieldMappingsAt(FieldSegment, seg)
 	off := bleve.NewNumericFieldMapping()
 	off.Index, off.Store, off.IncludeInAll, off.DocValues = false, true, false, false
 	doc.AddFieldMappingsAt(FieldOffset, off)
@@ -100,19 +122,19 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 // JSON names are the field names, so bleve's own mapping walk indexes a
 // Message exactly as newDoc does (the benchmark floor relies on it).
 type Message struct {
-	Session string    `json:"session"`
-	Agent   string    `json:"agent"`
-	Channel string    `json:"channel"`
-	Account string    `json:"account"`
-	Chat    string    `json:"chat"`
-	Topic   string    `json:"topic"`
-	Sender  string    `json:"sender"`
-	Role    string    `json:"role"`
-	Time    time.Time `json:"time"`
-	Seq     float64   `json:"seq"`
-	Segment float64   `json:"segment"`
-	Offset  float64   `json:"offset"`
-	Text    string    `json:"text"`
+	Session string  `json:"session"`
+	Agent   string  `json:"agent"`
+	Channel string  `json:"channel"`
+	Account string  `json:"account"`
+	Chat    string  `json:"chat"`
+	Topic   string  `json:"topic"`
+	Sender  string  `json:"sender"`
+	Role    string  `json:"role"`
+	Time    string  `json:"time"` // TimeTerm of the record's time
+	Seq     float64 `json:"seq"`
+	Segment float64 `json:"segment"`
+	Offset  float64 `json:"offset"`
+	Text    string  `json:"text"`
 }
 
 // docID is the document id of a record: "<session id>:<seq>".
@@ -147,10 +169,10 @@ func (a analyzers) newDoc(m *Message) *document.Document {
 			d.AddField(document.NewTextFieldCustom(kv.name, nil, []byte(kv.v), optKeyword, a.keyword))
 		}
 	}
-	if tf, err := document.NewDateTimeFieldWithIndexingOptions(FieldTime, nil, m.Time, time.RFC3339, optTime); err == nil {
-		d.AddField(tf)
+	if m.Time != "" {
+		d.AddField(document.NewTextFieldCustom(FieldTime, nil, []byte(m.Time), optTime, a.keyword))
 	}
-	d.AddField(document.NewNumericFieldWithIndexingOptions(FieldSeq, nil, m.Seq, optNumeric))
+	d.AddField(document.NewNumericFieldWithIndexingOptions(FieldSeq, nil, m.Seq, optSeq))
 	d.AddField(document.NewNumericFieldWithIndexingOptions(FieldSegment, nil, m.Segment, optNumeric))
 	d.AddField(document.NewNumericFieldWithIndexingOptions(FieldOffset, nil, m.Offset, optOffset))
 	d.AddField(document.NewTextFieldCustom(FieldText, nil, []byte(m.Text), optText, a.text))

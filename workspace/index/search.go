@@ -186,8 +186,24 @@ func (x *Index) filtered(text query.Query, f Filter, o *owner) query.Query {
 		}
 	}
 	if !f.Since.IsZero() || !f.Until.IsZero() {
+		// Times are indexed to the hour: select the whole hours that
+		// since and until fall in.
+		since, until := f.Since, f.Until
+		if !since.IsZero() {
+			since = since.Truncate(TimeResolution)
+		}
+		if !until.IsZero() && !until.Truncate(TimeResolution).Equal(until) {
+			until = until.Truncate(TimeResolution).Add(TimeResolution)
+		}
+		var lo, hi string
+		if !since.IsZero() {
+			lo = TimeTerm(since)
+		}
+		if !until.IsZero() {
+			hi = TimeTerm(until)
+		}
 		yes, no := true, false
-		r := bleve.NewDateRangeInclusiveQuery(f.Since, f.Until, &yes, &no)
+		r := bleve.NewTermRangeInclusiveQuery(lo, hi, &yes, &no)
 		r.SetField(FieldTime)
 		must = append(must, r)
 	}
@@ -220,9 +236,9 @@ func (x *Index) run(ctx context.Context, o *owner, text query.Query, q Query) (*
 	req.Fields = []string{FieldOffset, FieldSegment}
 	req.IncludeLocations = true
 	if q.Sort == SortTime {
-		req.SortBy([]string{"-" + FieldTime, "-_id"})
+		req.SortBy([]string{"-" + FieldTime, "-" + FieldSeq, "-_id"})
 	} else {
-		req.SortBy([]string{"-_score", "-" + FieldTime})
+		req.SortBy([]string{"-_score", "-" + FieldTime, "-" + FieldSeq})
 	}
 	sr, err := o.bi.SearchInContext(ctx, req)
 	if err != nil {

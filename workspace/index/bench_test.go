@@ -1,0 +1,234 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/picosess/picosess/workspace"
+)
+
+// benchMessages is the corpus size; PICOSESS_BENCH_MESSAGES overrides it.
+func benchMessages() int {
+	if n, err := strconv.Atoi(os.Getenv("PICOSESS_BENCH_MESSAGES")); err == nil && n > 0 {
+		return n
+	}
+	return 100000
+}
+
+// corpus writes n chat messages into 100 sessions of a new workspace: 8 to
+// 30 words from a 3000-word vocabulary (Zipf-distributed), one message in
+// ten in Chinese or Japanese. It returns the workspace and the messages as
+// documents (the floor indexes these).
+func corpus(b *testing.B, n int) (*workspace.Workspace, []Message) {
+	b.Helper()
+	r := rand.New(rand.NewPCG(1, 2))
+	vocab := make([]string, 3000)
+	for i := range vocab {
+		w := make([]byte, 3+r.IntN(7))
+		for j := range w {
+			w[j] = byte('a' + r.IntN(26))
+		}
+		vocab[i] = string(w)
+	}
+	vocab[0], vocab[1], vocab[2] = "berlin", "flat", "meeting"
+	cjk := []string{"我们下周去柏林看公寓", "记得带护照", "東京の新しいアパート", "とても静かです", "会议改到明天下午三点", "ありがとうございます"}
+	zipf := rand.NewZipf(r, 1.1, 1, uint64(len(vocab)-1))
+	ws := openWS(b, "")
+	const sessions = 100
+	ctx := context.Background()
+	var sess []*workspace.Session
+	for i := 0; i < sessions; i++ {
+		sess = append(sess, chatSession(b, ws, "main", strconv.Itoa(i)))
+	}
+	// Times: turns 5 s to 2 min apart, a new conversation every 20
+	// messages or so, hours to days later; a session spans months.
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var sb strings.Builder
+	per := n / sessions
+	for i, s := range sess {
+		recs := make([]workspace.Record, 0, per)
+		at := base.Add(time.Duration(r.IntN(86400)) * time.Second)
+		for j := 0; j < per; j++ {
+			if r.IntN(20) == 0 {
+				at = at.Add(time.Duration(1+r.IntN(72)) * time.Hour)
+			} else {
+				at = at.Add(time.Duration(5+r.IntN(115)) * time.Second)
+			}
+			sb.Reset()
+			if r.IntN(10) == 0 {
+				sb.WriteString(cjk[r.IntN(len(cjk))])
+				sb.WriteString(cjk[r.IntN(len(cjk))])
+			} else {
+				for k, words := 0, 8+r.IntN(23); k < words; k++ {
+					if k > 0 {
+						sb.WriteByte(' ')
+					}
+					sb.WriteString(vocab[zipf.Uint64()])
+				}
+			}
+			role, sender := workspace.RoleUser, "user"+strconv.Itoa(i)
+			if j%2 == 1 {
+				role, sender = workspace.RoleAssistant, ""
+			}
+			recs = append(recs, workspace.Record{Type: workspace.TypeMessage, Role: role, Sender: sender, Content: sb.String(),
+				At: at})
+		}
+		for len(recs) > 0 {
+			k := min(len(recs), 1000)
+			if _, err := s.Append(ctx, recs[:k]...); err != nil {
+				b.Fatal(err)
+			}
+			recs = recs[k:]
+		}
+	}
+	var docs []Message
+	for _, s := range sess {
+		h, _ := s.Header(ctx)
+		for e, err := range s.Records(ctx, 0) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			if e.Type != workspace.TypeMessage {
+				continue
+			}
+			docs = append(docs, Message{Session: s.ID(), Agent: h.Scope.AgentID, Channel: h.Scope.Channel, Account: h.Scope.Account,
+				Chat: h.Scope.Values["chat"], Sender: e.Sender, Role: e.Role, Time: TimeTerm(e.At), Seq: float64(e.Seq), Offset: float64(e.Offset), Text: e.Content})
+		}
+	}
+	return ws, docs
+}
+
+func dirSize(b *testing.B, dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// BenchmarkIndex measures, side by side on one corpus: the floor (bleve
+// itself indexing the same documents, already in memory, in batches of
+// DefaultBatchSize with the same mapping), our catch-up from the session
+// files, the index size, query latency and the time from an append to a
+// search that finds it. Run with -benchtime=1x: each sub-benchmark does
+// its whole job once per iteration.
+func BenchmarkIndex(b *testing.B) {
+	n := benchMessages()
+	ws, docs := corpus(b, n)
+	ctx := context.Background()
+	var floorRate float64
+
+	b.Run("floor", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			m, err := newMapping()
+			if err != nil {
+				b.Fatal(err)
+			}
+			dir := filepath.Join(b.TempDir(), "floor")
+			bi, err := bleve.NewUsing(dir, m, scorch.Name, scorch.Name, runtimeConfig())
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			batch := bi.NewBatch()
+			for j := range docs {
+				if err := batch.Index(docID(docs[j].Session, int64(docs[j].Seq)), &docs[j]); err != nil {
+					b.Fatal(err)
+				}
+				if batch.Size() >= DefaultBatchSize {
+					if err := bi.Batch(batch); err != nil {
+						b.Fatal(err)
+					}
+					batch.Reset()
+				}
+			}
+			if err := bi.Batch(batch); err != nil {
+				b.Fatal(err)
+			}
+			el := time.Since(start)
+			floorRate = float64(len(docs)) / el.Seconds()
+			b.ReportMetric(floorRate, "msgs/s")
+			b.ReportMetric(float64(dirSize(b, dir))/1e6*100000/float64(len(docs)), "MB/100k")
+			bi.Close()
+		}
+	})
+
+	b.Run("catchup", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			st, err := Rebuild(ctx, ws, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			el := time.Since(start)
+			rate := float64(st.Docs) / el.Seconds()
+			b.ReportMetric(rate, "msgs/s")
+			if floorRate > 0 {
+				b.ReportMetric(rate/floorRate, "x-floor")
+			}
+			b.ReportMetric(float64(dirSize(b, filepath.Join(ws.Root(), "index")))/1e6*100000/float64(st.Docs), "MB/100k")
+		}
+	})
+
+	queries := []string{"berlin", "berlin flat", `"berlin flat"`, "+meeting -flat", "柏林", "アパート", "sender:user7 meeting"}
+	latency := func(b *testing.B, x *Index, filter Filter) {
+		var lat []time.Duration
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			if _, err := x.Search(ctx, Query{Text: queries[i%len(queries)], Filter: filter, Limit: 10}); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	}
+	b.Run("query-held", func(b *testing.B) {
+		x := openIndex(b, ws, &Options{Hold: true})
+		latency(b, x, Filter{})
+	})
+	b.Run("query-held-active", func(b *testing.B) {
+		x := openIndex(b, ws, &Options{Hold: true})
+		latency(b, x, Filter{ActiveOnly: true, Agent: "main"})
+	})
+	b.Run("query-per-call", func(b *testing.B) {
+		x := openIndex(b, ws, nil)
+		latency(b, x, Filter{})
+	})
+
+	appendToSearchable := func(b *testing.B, o *Options) {
+		x := openIndex(b, ws, o)
+		s := chatSession(b, ws, "main", "append-bench")
+		var lat []time.Duration
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			word := fmt.Sprintf("fresh%dword", i)
+			say(b, s, workspace.RoleUser, "u", "a message with "+word)
+			start := time.Now()
+			res, err := x.Search(ctx, Query{Text: word})
+			if err != nil || len(res.Hits) != 1 {
+				b.Fatalf("%s: %v %v", word, res, err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	}
+	b.Run("append-to-searchable-held", func(b *testing.B) { appendToSearchable(b, &Options{Hold: true}) })
+	b.Run("append-to-searchable-per-call", func(b *testing.B) { appendToSearchable(b, nil) })
+}
