@@ -273,6 +273,10 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 			return s.undoWrite(f, start, fmt.Errorf("workspace: append to %s: fsync: %w", path, err))
 		}
 	}
+	if start == 0 && end > 0 && w.opts.Durability != DurabilityNever {
+		// A new file: its directory entry must be durable too.
+		w.syncDir(w.sessionsDir())
+	}
 	ident.Size = end
 	st.known, st.ident, st.lastSeq = true, ident, last
 	return nil
