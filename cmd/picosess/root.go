@@ -54,6 +54,7 @@ The workspace is --workspace, else $PICOSESS_WORKSPACE, else ~/.workspace.`,
 		newSearchCmd(a), newReindexCmd(a),
 		newSummarizeCmd(a),
 		newContextCmd(a),
+		newMigrateCmd(a),
 		newServeCmd(a),
 	)
 	return root
