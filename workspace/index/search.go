@@ -238,7 +238,7 @@ func (x *Index) run(ctx context.Context, o *owner, text query.Query, q Query) (*
 	if q.Sort == SortTime {
 		req.SortBy([]string{"-" + FieldTime, "-" + FieldSeq, "-_id"})
 	} else {
-		req.SortBy([]string{"-_score", "-" + FieldTime, "-" + FieldSeq})
+		req.SortBy([]string{"-_score"}) // a tie-break by time would read doc values for every match
 	}
 	sr, err := o.bi.SearchInContext(ctx, req)
 	if err != nil {
