@@ -1,0 +1,34 @@
+// Package index is the full-text search index of a workspace: a bleve index
+// in <root>/index/, derived from the session files and disposable.
+//
+//	x, err := index.Open(ws, nil) // lock timeout: the workspace's
+//	defer x.Close()
+//	res, err := x.Search(ctx, index.Query{Text: `"berlin flat" -sold`,
+//		Filter: index.Filter{Sender: "alice", Since: time.Now().AddDate(0, -1, 0)}})
+//	for _, h := range res.Hits { fmt.Println(h.ID, h.Title, h.Snippet) }
+//	hits, err := x.Recall(ctx, index.Filter{Sender: "alice"}, "where does she live", 5)
+//	rep, err := index.Check(ctx, ws)              // read-only: damaged? behind?
+//	st, err := index.Rebuild(ctx, ws, progressFn) // what repair and reindex do
+//
+// # Files it owns
+//
+//	<root>/index/                          bleve (scorch) index; delete it at will
+//	<root>/index/picosess-verified.json    segment files whose checksum was verified
+//	<root>/locks/index.lock                flock: one owner of index/ at a time
+//
+// # How it stays current
+//
+// Every operation takes locks/index.lock (bounded by the lock timeout; a
+// *workspace.LockedError names the holder), opens the index and first
+// catches up: each session file is read from its watermark (offset, file
+// identity, title, segment), stored inside the index in the same batch as
+// the documents it accounts for. A file that shrank or was replaced is read
+// again whole; a deleted one has its documents removed. So a search finds
+// every record appended before it began, and appending never touches the
+// index. A damaged index (a segment whose checksum fails, a bolt file that
+// will not open, a panic while reading) is deleted and rebuilt.
+//
+// docs/search.md describes the mapping, the analyzer, the query syntax and
+// the recovery rules. The analyzer is registered with bleve's registry at
+// init, so that a stored mapping naming it can be opened.
+package index
