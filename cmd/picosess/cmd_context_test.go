@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/picosess/picosess/summarize"
+	"github.com/picosess/picosess/workspace"
 )
 
 // contextJSON runs context --json and decodes it.
@@ -133,4 +137,48 @@ func TestContextErrors(t *testing.T) {
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// BenchmarkContextCommand10000 runs `context --max-tokens 4000` through the
+// command tree on a session of 10 000 messages (recent strategy: a tail
+// read), with the estimate counter so that the figure is the command's
+// reading and fitting, not tiktoken's table load (docs/performance.md).
+func BenchmarkContextCommand10000(b *testing.B) {
+	ws := b.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "config.json"), []byte(`{"summarize": {"encoding": "estimate"}}`), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	w, err := workspace.Open(ws, &workspace.Options{Durability: workspace.DurabilityNever})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := w.Session(context.Background(), workspace.Target{Name: "big"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := make([]workspace.Record, 0, 1000)
+	for i := 0; i < 10000; i++ {
+		role := workspace.RoleUser
+		if i%2 == 1 {
+			role = workspace.RoleAssistant
+		}
+		recs = append(recs, workspace.Record{Type: workspace.TypeMessage, Role: role, Content: fmt.Sprintf("message %d about the Lisbon trip, trains and hotels near Baixa", i)})
+		if len(recs) == cap(recs) {
+			if _, err := s.Append(context.Background(), recs...); err != nil {
+				b.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+	w.Close()
+	for _, st := range []string{"recent", "smart"} {
+		b.Run(st, func(b *testing.B) {
+			for b.Loop() {
+				var out, errb bytes.Buffer
+				if code := run(context.Background(), []string{"--workspace", ws, "--json", "context", "big", "--max-tokens", "4000", "--strategy", st}, strings.NewReader(""), &out, &errb); code != 0 {
+					b.Fatalf("exit %d: %s", code, errb.String())
+				}
+			}
+		})
+	}
 }
