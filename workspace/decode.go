@@ -20,8 +20,11 @@ func decodeRecord(line []byte) (Record, string) {
 	if !utf8.Valid(line) {
 		return r, "invalid UTF-8 (a character cut in half?)"
 	}
-	if err := json.Unmarshal(line, &r); err != nil {
-		return Record{}, "not a JSON record: " + err.Error()
+	if !decodeFast(line, &r) {
+		r = Record{}
+		if err := json.Unmarshal(line, &r); err != nil {
+			return Record{}, "not a JSON record: " + err.Error()
+		}
 	}
 	if r.Type == "" {
 		return Record{}, `no "type"`

@@ -2,10 +2,13 @@ package workspace
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzRecordReader feeds arbitrary bytes as a session file to every
@@ -36,6 +39,15 @@ func fuzzBody(t *testing.T, data []byte) {
 		decodeRecord(line)
 		peekHead(line)
 		gluedRecord(line)
+		var fast, slow Record
+		if utf8.Valid(line) && decodeFast(line, &fast) {
+			if err := json.Unmarshal(line, &slow); err != nil {
+				t.Fatalf("fast decoder accepted what encoding/json refuses (%v): %q", err, line)
+			}
+			if !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("fast decoder disagrees on %q:\n%+v\n%+v", line, fast, slow)
+			}
+		}
 	}
 	ctx := context.Background()
 	w, err := Open(t.TempDir(), &Options{Durability: DurabilityNever, FS: noSyncFS{}})
@@ -116,3 +128,28 @@ func (n noSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error
 type noSyncFile struct{ File }
 
 func (noSyncFile) Sync() error { return nil }
+
+// FuzzDecodeFast checks the fast decoder against encoding/json on single
+// lines: whenever it accepts a line, encoding/json accepts it too and
+// decodes the same record.
+func FuzzDecodeFast(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.jsonl"))
+	for _, name := range files {
+		b, _ := os.ReadFile(name)
+		for _, line := range splitLines(b) {
+			f.Add(line)
+		}
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var fast, slow Record
+		if !utf8.Valid(line) || !decodeFast(line, &fast) {
+			return
+		}
+		if err := json.Unmarshal(line, &slow); err != nil {
+			t.Fatalf("fast decoder accepted what encoding/json refuses (%v): %q", err, line)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("fast decoder disagrees on %q:\n%+v\n%+v", line, fast, slow)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -157,5 +158,46 @@ func TestCheckUnrepairable(t *testing.T) {
 	rr, err := w.Repair(ctx, RepairOptions{})
 	if err != nil || len(rr.SetAside) != 0 || len(rr.Remaining) != 2 {
 		t.Fatalf("repair %+v %v", rr, err)
+	}
+}
+
+// The fast decoder takes every line this package writes except headers
+// with a scope (which fall back to encoding/json), and agrees with it.
+func TestFastDecoderOnGoldenLines(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.jsonl"))
+	n := 0
+	for _, name := range files {
+		b, _ := os.ReadFile(name)
+		for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			var fast, slow Record
+			ok := decodeFast([]byte(line), &fast)
+			if !ok && !strings.Contains(line, `"scope"`) {
+				t.Errorf("%s: fast decoder gave up on %s", name, line)
+			}
+			if !ok {
+				continue
+			}
+			n++
+			if err := json.Unmarshal([]byte(line), &slow); err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Errorf("%s: disagreement on %s:\n%+v\n%+v", name, line, fast, slow)
+			}
+		}
+	}
+	if n < 15 {
+		t.Fatalf("only %d lines decoded fast", n)
+	}
+	// Escapes, surrogate pairs and lone halves decode as encoding/json does.
+	for _, line := range []string{
+		`{"type":"message","seq":2,"at":"2026-01-01T00:00:00Z","role":"user","content":"a\"b\\c\/d\n\t\u00e9\ud83d\ude00\ud800x"}`,
+		`{ "type" : "title" , "seq" : 3 , "at" : "2026-01-01T00:00:00.5+02:00" , "text" : "" }`,
+	} {
+		var fast, slow Record
+		if !decodeFast([]byte(line), &fast) {
+			t.Fatalf("gave up on %s", line)
+		}
+		json.Unmarshal([]byte(line), &slow)
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("disagreement on %s:\n%+v\n%+v", line, fast, slow)
+		}
 	}
 }
