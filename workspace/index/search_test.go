@@ -3,6 +3,7 @@ package index
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -32,6 +33,9 @@ func TestSearchBasics(t *testing.T) {
 		h.Title != "Looking at the Berlin flat in Kreuzberg tomorrow" {
 		t.Fatalf("hit: %+v", h)
 	}
+	if math.IsNaN(h.Score) || h.Score <= 0 {
+		t.Fatalf("score %v", h.Score)
+	}
 	if h.Snippet != "Looking at the **Berlin** **flat** in Kreuzberg tomorrow" {
 		t.Fatalf("snippet: %q", h.Snippet)
 	}
@@ -50,6 +54,15 @@ func TestSearchBasics(t *testing.T) {
 	res = mustSearch(t, x, Query{Text: "berlin", Filter: Filter{Sessions: []string{bob.ID()}}})
 	if got := ids(res); len(got) != 1 || got[0] != docID(bob.ID(), b1) {
 		t.Fatalf("session filter: %v", got)
+	}
+	for _, h := range res.Hits {
+		if math.IsNaN(h.Score) {
+			t.Fatalf("filtered score %v", h.Score)
+		}
+	}
+	res = mustSearch(t, x, Query{Text: `+berlin +chat:direct\:2`})
+	if got := ids(res); len(got) != 1 || got[0] != docID(bob.ID(), b1) {
+		t.Fatalf("chat field query: %v", got)
 	}
 	res = mustSearch(t, x, Query{Text: "berlin", Sort: SortTime})
 	if got := ids(res); len(got) != 2 || got[0] != docID(bob.ID(), b1) {
