@@ -68,9 +68,9 @@ func TestSearchCLIJSONLines(t *testing.T) {
 		t.Fatalf("sessions %v", seen)
 	}
 	// Filters: --session by name, --role; CJK query.
-	out, _, code = runCLI(t, "--workspace", dir, "search", "柏林", "--session", "flat", "--json")
+	out, errOut, code = runCLI(t, "--workspace", dir, "search", "柏林", "--session", "flat", "--json")
 	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, flatID) {
-		t.Fatalf("cjk: %d %q", code, out)
+		t.Fatalf("cjk: %d %q %s", code, out, errOut)
 	}
 	out, _, _ = runCLI(t, "--workspace", dir, "search", "berlin", "--session", "office", "--json")
 	if strings.Contains(out, flatID) || strings.Count(out, "\n") != 1 {
