@@ -26,7 +26,7 @@ type demoOutput struct {
 func newDemoCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo [DIR]",
-		Short: "Build an example workspace and walk through ls, show and export",
+		Short: "Build an example workspace and walk through ls, show, export and search",
 		Long: `Build a small, realistic workspace and walk through it: a Telegram direct
 chat that was reset, a Slack channel with a tool call, a Telegram group where
 two people talk, a Telegram forum topic, and a named session with a
@@ -254,6 +254,8 @@ func (a *app) walkDemo(ctx context.Context, dir string, ids []string) error {
 		{"In a group chat, one session holds everyone's messages; the sender is kept on each:", []string{"show", shortID(ids[2])}},
 		{"A named session, with a checkpoint saved before the plan changed:", []string{"checkpoint", "ls", "trip-plan"}},
 		{"export writes a session as Markdown (or --format json / jsonl) for people and other tools:", []string{"export", "trip-plan"}},
+		{"search looks through every session and every conversation, resets included. The index under\n" +
+			"index/ is derived from the files: built on first use, caught up before each search.", []string{"search", "dentist"}},
 	}
 	for _, st := range steps {
 		say(st.text)
