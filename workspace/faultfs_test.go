@@ -128,3 +128,21 @@ func TestBatchFsyncFailureIsReported(t *testing.T) {
 		t.Fatalf("append after a failed fsync: %v", err)
 	}
 }
+
+// denyFS refuses to create files, as a directory without write permission
+// does (tests run as root, so chmod cannot show it).
+type denyFS struct{ OSFS }
+
+func (denyFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	if flag&os.O_CREATE != 0 {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EACCES}
+	}
+	return OSFS{}.OpenFile(name, flag, perm)
+}
+
+func TestOpenWithoutPermission(t *testing.T) {
+	_, err := Open(t.TempDir(), &Options{FS: denyFS{}})
+	if !errors.Is(err, ErrNotWorkspace) || !errors.Is(err, syscall.EACCES) || !strings.Contains(err.Error(), "cannot write") {
+		t.Fatalf("got %v", err)
+	}
+}
