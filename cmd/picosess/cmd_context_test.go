@@ -81,7 +81,7 @@ func TestContextText(t *testing.T) {
 }
 
 func TestContextWithSummaryAndSummarizeStrategy(t *testing.T) {
-	ws, path := seedTalk(t, `{"summarize": {"message_threshold": 50, "keep_recent": 2,
+	ws, path := seedTalk(t, `{"summarize": {"encoding": "estimate", "message_threshold": 50, "keep_recent": 2,
 	  "summarizer": {"kind": "command", "command": ["sh", "-c", "cat >/dev/null; echo Lisbon trip, 14 May, by train."]}}}`)
 	// summarize strategy over budget: summarizes first, then fits
 	before := len(readFile(t, path))

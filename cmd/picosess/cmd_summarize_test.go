@@ -39,6 +39,10 @@ var talk = []string{
 	"I will remind you to buy the Navegante card on arrival.",
 }
 
+// Most tests count with the estimate ("encoding": "estimate"): loading
+// tiktoken's tables costs each command about a second under -race. The
+// --force and context budget tests keep the default tiktoken counter.
+
 // seedTalk makes a workspace with the named session "trip" holding talk
 // and returns the workspace directory and the session file.
 func seedTalk(t *testing.T, cfg string) (ws, path string) {
@@ -66,7 +70,7 @@ func readFile(t *testing.T, path string) []byte {
 }
 
 func TestSummarizeNotDueAndDryRunWriteNothing(t *testing.T) {
-	ws, path := seedTalk(t, `{"summarize": {"message_threshold": 50, "keep_recent": 2}}`)
+	ws, path := seedTalk(t, `{"summarize": {"encoding": "estimate", "message_threshold": 50, "keep_recent": 2}}`)
 	before := readFile(t, path)
 
 	out := mustRun(t, "--workspace", ws, "summarize", "trip")
@@ -139,7 +143,7 @@ func TestSummarizeForceWritesSummaryThatShowAndExportReflect(t *testing.T) {
 }
 
 func TestSummarizeDueText(t *testing.T) {
-	ws, _ := seedTalk(t, `{"summarize": {"message_threshold": 6, "keep_recent": 2}}`)
+	ws, _ := seedTalk(t, `{"summarize": {"encoding": "estimate", "message_threshold": 6, "keep_recent": 2}}`)
 	w, err := workspace.Open(ws, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +163,7 @@ func TestSummarizeDueText(t *testing.T) {
 
 func TestSummarizeDuePartialAndAllFailed(t *testing.T) {
 	// Agent "bad" has a command summarizer that fails; main's is extractive.
-	cfg := `{"summarize": {"message_threshold": 6, "keep_recent": 2},
+	cfg := `{"summarize": {"encoding": "estimate", "message_threshold": 6, "keep_recent": 2},
 	 "agents": {"list": [{"id": "bad", "summarize": {"summarizer": {"kind": "command", "command": ["sh", "-c", "echo broken pipe dream >&2; exit 7"]}}}]}}`
 	ws, _ := seedTalk(t, cfg)
 	// The first message through the CLI creates the routed session of agent
@@ -233,7 +237,7 @@ func TestSummarizeOpenAIFailureLeavesSessionUnchanged(t *testing.T) {
 		http.Error(w, "model overloaded", http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	ws, path := seedTalk(t, fmt.Sprintf(`{"summarize": {"keep_recent": 2, "summarizer": {"kind": "openai", "base_url": %q, "model": "tiny", "retries": 1, "backoff": "1ms"}}}`, srv.URL+"/v1"))
+	ws, path := seedTalk(t, fmt.Sprintf(`{"summarize": {"encoding": "estimate", "keep_recent": 2, "summarizer": {"kind": "openai", "base_url": %q, "model": "tiny", "retries": 1, "backoff": "1ms"}}}`, srv.URL+"/v1"))
 	before := readFile(t, path)
 	_, stderr, code := runCLI(t, "--workspace", ws, "summarize", "trip", "--force")
 	if code != exitFailure {
@@ -265,7 +269,7 @@ func TestSummarizeOpenAISuccess(t *testing.T) {
 		fmt.Fprint(w, `{"choices":[{"message":{"content":"Lisbon trip 14-16 May by train; Sintra on the 15th."}}]}`)
 	}))
 	defer srv.Close()
-	ws, _ := seedTalk(t, fmt.Sprintf(`{"summarize": {"keep_recent": 2, "summarizer": {"kind": "openai", "base_url": %q, "model": "tiny", "api_key_env": "TEST_SUMMARY_KEY"}}}`, srv.URL+"/v1"))
+	ws, _ := seedTalk(t, fmt.Sprintf(`{"summarize": {"encoding": "estimate", "keep_recent": 2, "summarizer": {"kind": "openai", "base_url": %q, "model": "tiny", "api_key_env": "TEST_SUMMARY_KEY"}}}`, srv.URL+"/v1"))
 	var out, errb bytes.Buffer
 	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(k string) string {
 		if k == "TEST_SUMMARY_KEY" {
