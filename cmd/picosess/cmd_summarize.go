@@ -410,7 +410,7 @@ func (a *app) runSummarizeDue(ctx context.Context, o *summarizeOptions) error {
 			out.Checked, out.Due, out.Summarized+countDry(out, o.dryRun), verb, out.Busy, out.Failed)
 	}
 	switch {
-	case out.Failed > 0 && out.Failed == out.Due-out.Busy && out.Summarized == 0 && !o.dryRun:
+	case out.Failed > 0 && out.Failed == out.Due-out.Busy:
 		return &exitError{code: exitFailure, msg: fmt.Sprintf("every due session failed (%d)", out.Failed)}
 	case out.Failed > 0:
 		return &exitError{code: exitRepairable, msg: fmt.Sprintf("partial: %d of %d due session(s) failed", out.Failed, out.Due)}
