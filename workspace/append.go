@@ -18,14 +18,22 @@ import (
 // Append fills Seq, At (when zero; times are stored in UTC) and Tokens of
 // messages and summaries (when zero, with Options.CountTokens). The records
 // passed in are not modified. It returns when the records are as durable
-// as Options.Durability promises.
+// as Options.Durability promises. With DurabilityBatch, a call that has
+// joined a batch waits for that batch even if ctx ends meanwhile: the
+// batch is already being written.
 func (s *Session) Append(ctx context.Context, recs ...Record) ([]int64, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
+	// Copies, so the caller's records stay as they were; tokens are
+	// counted here, not under the lock (a real tokenizer takes a while).
+	recs = append([]Record(nil), recs...)
 	for i := range recs {
 		if err := validateAppend(&recs[i]); err != nil {
 			return nil, fmt.Errorf("workspace: append to %s: record %d: %w", s.id, i+1, err)
+		}
+		if (recs[i].Type == TypeMessage || recs[i].Type == TypeSummary) && recs[i].Tokens == 0 {
+			recs[i].Tokens = s.w.opts.CountTokens(recs[i])
 		}
 	}
 	return s.appendReq(ctx, &appendReq{build: func(lockedView) ([]Record, error) { return recs, nil }, plain: true})
