@@ -3,6 +3,8 @@ package workspace
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,4 +265,62 @@ func trunc(b []byte) string {
 		return string(b[:200]) + "..."
 	}
 	return string(b)
+}
+
+// The fixtures in testdata/corrupt are named after their defect; check
+// finds exactly that defect in each.
+func TestCorruptFixtures(t *testing.T) {
+	want := map[string][]string{
+		"broken-middle-line.jsonl":        {ProblemCorruptLine},
+		"duplicate-seq.jsonl":             {ProblemSeqDuplicate},
+		"nul-run-at-tail.jsonl":           {ProblemTornTail},
+		"rune-cut-in-half.jsonl":          {ProblemCorruptLine},
+		"torn-record-glued-to-next.jsonl": {ProblemCorruptLine},
+		"torn-tail-no-newline.jsonl":      {ProblemTornTail},
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "corrupt", "*.jsonl"))
+	if len(files) != len(want) {
+		t.Fatalf("fixtures %v", files)
+	}
+	for _, name := range files {
+		b, _ := os.ReadFile(name)
+		var h Record
+		json.Unmarshal(b[:bytes.IndexByte(b, '\n')], &h)
+		rep, err := checkReader(context.Background(), bytes.NewReader(b), int64(len(b)), name, h.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, p := range rep.Problems {
+			if p.Severity == SeverityError {
+				kinds = append(kinds, p.Kind)
+			}
+		}
+		if strings.Join(kinds, ",") != strings.Join(want[filepath.Base(name)], ",") {
+			t.Errorf("%s: check found %v", name, rep.Problems)
+		}
+	}
+}
+
+// Readers skip a corrupt line and say so in the log, with its offset.
+func TestReadersWarnAboutCorruptLines(t *testing.T) {
+	var logs bytes.Buffer
+	w := openTest(t, &Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s := namedSession(t, w, "warned")
+	mustAppend(t, s, msg(RoleUser, "one"))
+	f, _ := os.OpenFile(s.Path(), os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(`{"type":"message","seq":3,"at":"2026-01-01T00:00:00Z","role":"user","content":"bro` + "\n")
+	f.Close()
+	mustAppend(t, s, msg(RoleUser, "three"))
+	h, err := s.History(context.Background(), 0)
+	if err != nil || len(h.Messages) != 2 {
+		t.Fatalf("history %+v %v", h, err)
+	}
+	recs, _ := s.ReadAll(context.Background())
+	if len(recs) != 3 {
+		t.Fatalf("%d records", len(recs))
+	}
+	if n := strings.Count(logs.String(), "corrupt record skipped"); n != 2 || !strings.Contains(logs.String(), "offset=") {
+		t.Fatalf("log: %s", logs.String())
+	}
 }
