@@ -55,6 +55,19 @@ type FileReport struct {
 // CheckReport is what Check found in the workspace.
 type CheckReport struct {
 	Files []FileReport `json:"files"` // every file checked, sorted by id
+	// Other lists what else is in sessions/: set-aside evidence, a
+	// repair's leftover, anything unknown. Never a problem by itself.
+	Other []OtherFile `json:"other"`
+}
+
+// OtherFile is a file in sessions/ that is not a session.
+type OtherFile struct {
+	Name string `json:"name"`
+	// Kind: "torn" or "corrupt" (bytes set aside, kept as evidence),
+	// "repair_leftover" (a crash during repair; the next repair replaces
+	// it), "unknown" (not ours).
+	Kind string `json:"kind"`
+	Size int64  `json:"size"`
 }
 
 // Errors counts problems of severity error.
@@ -88,7 +101,7 @@ func (w *Workspace) Check(ctx context.Context) (*CheckReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &CheckReport{Files: []FileReport{}}
+	rep := &CheckReport{Files: []FileReport{}, Other: w.otherFiles()}
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -108,6 +121,38 @@ func (w *Workspace) Check(ctx context.Context) (*CheckReport, error) {
 // Check checks one session file (see Workspace.Check).
 func (s *Session) Check(ctx context.Context) (FileReport, error) {
 	return s.w.checkFile(ctx, s.id)
+}
+
+// otherFiles lists the files of sessions/ that are not session files.
+func (w *Workspace) otherFiles() []OtherFile {
+	des, err := w.fs.ReadDir(w.sessionsDir())
+	if err != nil {
+		return nil
+	}
+	out := []OtherFile{}
+	for _, de := range des {
+		name := de.Name()
+		if name == TrashDir || idFromFileName(name) != "" || strings.HasPrefix(name, ".probe-") {
+			continue
+		}
+		kind := "unknown"
+		if i := strings.Index(name, SessionExt+"."); i > 0 && checkID(name[:i]) == nil {
+			switch rest := name[i+len(SessionExt)+1:]; {
+			case strings.HasPrefix(rest, "torn-"):
+				kind = "torn"
+			case strings.HasPrefix(rest, "corrupt-"):
+				kind = "corrupt"
+			case rest == "repair":
+				kind = "repair_leftover"
+			}
+		}
+		var size int64
+		if fi, err := de.Info(); err == nil {
+			size = fi.Size()
+		}
+		out = append(out, OtherFile{Name: name, Kind: kind, Size: size})
+	}
+	return out
 }
 
 // sessionIDs lists the ids of live session files, sorted.

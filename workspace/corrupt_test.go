@@ -221,8 +221,12 @@ func TestCorruptionCases(t *testing.T) {
 			if err != nil || len(again.SetAside) != 0 {
 				t.Fatalf("second repair %+v %v", again, err)
 			}
-			if rep, _ := w.Check(ctx); !rep.Clean() {
-				t.Fatalf("after repair: %+v", rep)
+			wrep, _ := w.Check(ctx)
+			if !wrep.Clean() {
+				t.Fatalf("after repair: %+v", wrep)
+			}
+			if tc.aside != nil && (len(wrep.Other) == 0 || wrep.Other[0].Kind != strings.Split(tc.kinds[0], "_")[0]) {
+				t.Fatalf("evidence not listed: %+v", wrep.Other)
 			}
 			// Nothing is lost: the evidence is next to the session.
 			if tc.aside != nil {
