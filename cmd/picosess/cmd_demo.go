@@ -26,7 +26,7 @@ type demoOutput struct {
 func newDemoCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo [DIR]",
-		Short: "Build an example workspace and walk through ls, show, export and search",
+		Short: "Build an example workspace and walk through ls, show, export, search and context",
 		Long: `Build a small, realistic workspace and walk through it: a Telegram direct
 chat that was reset, a Slack channel with a tool call, a Telegram group where
 two people talk, a Telegram forum topic, and a named session with a
@@ -256,6 +256,8 @@ func (a *app) walkDemo(ctx context.Context, dir string, ids []string) error {
 		{"export writes a session as Markdown (or --format json / jsonl) for people and other tools:", []string{"export", "trip-plan"}},
 		{"search looks through every session and every conversation, resets included. The index under\n" +
 			"index/ is derived from the files: built on first use, caught up before each search.", []string{"search", "dentist"}},
+		{"context picks what to send to a model within a token budget: the newest messages that fit,\n" +
+			"never a tool call without its result, a summary (when there is one) as a system message:", []string{"context", "trip-plan", "--max-tokens", "50"}},
 	}
 	for _, st := range steps {
 		say(st.text)

@@ -15,7 +15,7 @@ func TestDemoWalkThrough(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
 	out := mustRun(t, "demo", dir)
 	for _, want := range []string{"$ picosess ls", "$ picosess show agent:main:telegram:direct:123456789 --all",
-		"reset (daily)", "$ picosess search dentist", "time the **dentist** is on Friday", "get_weather", "user (carol)", "$ picosess export trip-plan", "# Plan three days in Lisbon", "Next, try:",
+		"reset (daily)", "$ picosess search dentist", "time the **dentist** is on Friday", "$ picosess context trip-plan --max-tokens 50", "of 50 tokens", "get_weather", "user (carol)", "$ picosess export trip-plan", "# Plan three days in Lisbon", "Next, try:",
 		"export PICOSESS_WORKSPACE=" + dir} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q", want)
