@@ -44,6 +44,20 @@ func lookup(ctx context.Context, w *workspace.Workspace, ref string) (*workspace
 	return s, err
 }
 
+// openSession opens the existing workspace and resolves a SESSION
+// argument in it; closeWS closes the workspace.
+func (a *app) openSession(ctx context.Context, ref string) (s *workspace.Session, closeWS func(), err error) {
+	w, err := a.openWorkspace()
+	if err != nil {
+		return nil, nil, err
+	}
+	if s, err = lookup(ctx, w, ref); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	return s, func() { w.Close() }, nil
+}
+
 // writeJSON prints one JSON value and a newline on stdout.
 func (a *app) writeJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)

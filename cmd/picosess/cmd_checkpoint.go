@@ -142,14 +142,10 @@ EXIT STATUS
 
 // withSession opens the workspace, resolves ref and runs f on the session.
 func (a *app) withSession(cmd *cobra.Command, ref string, f func(*workspace.Session) error) error {
-	w, err := a.openWorkspace()
+	s, closeWS, err := a.openSession(cmd.Context(), ref)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	s, err := lookup(cmd.Context(), w, ref)
-	if err != nil {
-		return err
-	}
+	defer closeWS()
 	return f(s)
 }

@@ -95,15 +95,11 @@ func (a *app) runContext(ctx context.Context, cmd *cobra.Command, o *contextOpti
 	if err != nil {
 		return err
 	}
-	w, err := a.openWorkspace()
+	s, closeWS, err := a.openSession(ctx, ref)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	s, err := lookup(ctx, w, ref)
-	if err != nil {
-		return err
-	}
+	defer closeWS()
 	m, err := s.Meta(ctx)
 	if err != nil {
 		return err

@@ -98,15 +98,11 @@ func (a *app) runExport(cmd *cobra.Command, o *exportOptions, ref string) error 
 	default:
 		return usageErrorf("--format %q: want one of %s", o.format, strings.Join(exportFormats, ", "))
 	}
-	w, err := a.openWorkspace()
+	s, closeWS, err := a.openSession(ctx, ref)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	s, err := lookup(ctx, w, ref)
-	if err != nil {
-		return err
-	}
+	defer closeWS()
 	bw := bufio.NewWriter(a.stdout)
 	if format == "jsonl" && o.all {
 		// Stream: a session of any size goes out in constant memory.

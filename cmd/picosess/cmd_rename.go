@@ -27,15 +27,11 @@ EXIT STATUS
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			w, err := a.openWorkspace()
+			s, closeWS, err := a.openSession(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			defer w.Close()
-			s, err := lookup(ctx, w, args[0])
-			if err != nil {
-				return err
-			}
+			defer closeWS()
 			seq, err := s.SetTitle(ctx, args[1])
 			if err != nil {
 				return err

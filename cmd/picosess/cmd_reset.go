@@ -52,15 +52,11 @@ EXIT STATUS
 
 func (a *app) runReset(cmd *cobra.Command, ref, reason string) error {
 	ctx := cmd.Context()
-	w, err := a.openWorkspace()
+	s, closeWS, err := a.openSession(ctx, ref)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	s, err := lookup(ctx, w, ref)
-	if err != nil {
-		return err
-	}
+	defer closeWS()
 	seq, err := s.Reset(ctx, reason)
 	if err != nil {
 		return err

@@ -85,15 +85,11 @@ func (a *app) runShow(cmd *cobra.Command, o *showOptions, ref string) error {
 	if o.all && cmd.Flags().Changed("limit") {
 		return usageErrorf("--limit applies to the active history; --all prints every record")
 	}
-	w, err := a.openWorkspace()
+	s, closeWS, err := a.openSession(ctx, ref)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	s, err := lookup(ctx, w, ref)
-	if err != nil {
-		return err
-	}
+	defer closeWS()
 	m, err := s.Meta(ctx)
 	if err != nil {
 		return err

@@ -218,15 +218,11 @@ func (a *app) runSummarize(ctx context.Context, o *summarizeOptions, ref string)
 	if err != nil {
 		return err
 	}
-	w, err := a.openWorkspace()
+	s, closeWS, err := a.openSession(ctx, ref)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	s, err := lookup(ctx, w, ref)
-	if err != nil {
-		return err
-	}
+	defer closeWS()
 	res, err := a.summarizeOne(ctx, cs, s, o.force, o.dryRun)
 	if err != nil {
 		return err
