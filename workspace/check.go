@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/picosess/picosess/keying"
 )
@@ -50,6 +51,9 @@ type FileReport struct {
 	Size     int64     `json:"size"`
 	Records  int       `json:"records"`
 	Problems []Problem `json:"problems"`
+
+	rebuildHeader bool      // repair must write a minimal header
+	firstAt       time.Time // time of the first valid record, for that header
 }
 
 // CheckReport is what Check found in the workspace.
@@ -223,11 +227,20 @@ func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string
 		}
 		fr.Records++
 		if header == nil && fr.Records == 1 {
-			if rec.Type != TypeSession || line != 1 {
-				add(Problem{Kind: ProblemBadHeader, Line: line, Offset: off, Hint: fmt.Sprintf("the first record is %q at line %d; a session file starts with its session header", rec.Type, line)})
-			} else {
+			switch {
+			case rec.Type == TypeSession:
+				// Line 1 unless corrupt lines (set aside by repair) precede it.
 				h := rec
 				header = &h
+			case rec.Seq > 1:
+				// The header is gone (set aside, or never written): seq 1 is
+				// free, so repair can put a minimal one back.
+				add(Problem{Kind: ProblemBadHeader, Line: line, Offset: off, Seq: rec.Seq, Repairable: true,
+					Hint: fmt.Sprintf("no session header: the first record is %q with seq %d; repair writes a header (id only) as seq 1", rec.Type, rec.Seq)})
+				fr.rebuildHeader, fr.firstAt = true, rec.At
+			default:
+				add(Problem{Kind: ProblemBadHeader, Line: line, Offset: off, Seq: rec.Seq,
+					Hint: fmt.Sprintf("the first record is %q with seq %d; a session file starts with its session header", rec.Type, rec.Seq)})
 			}
 		} else if rec.Type == TypeSession {
 			add(Problem{Kind: ProblemBadHeader, Line: line, Offset: off, Seq: rec.Seq, Hint: "a second session header in the middle of the file (files glued together?)"})
@@ -256,8 +269,9 @@ func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string
 	}
 	if header != nil {
 		checkHeaderID(header, id, add)
-	} else if fr.Records == 0 && size > 0 {
-		add(Problem{Kind: ProblemBadHeader, Line: 1, Hint: "no valid record at all"})
+	} else if fr.Records == 0 && end > 0 {
+		add(Problem{Kind: ProblemBadHeader, Line: 1, Repairable: true,
+			Hint: "no valid record at all; repair sets every line aside, and the next append starts the file with a new header"})
 	}
 	return fr, nil
 }

@@ -32,6 +32,10 @@ type SetAside struct {
 type RepairReport struct {
 	DryRun   bool       `json:"dry_run"`
 	SetAside []SetAside `json:"set_aside"`
+	// Headers lists the files that got a new minimal header (id only)
+	// because theirs was missing; the old header's bytes, if any, are
+	// among SetAside.
+	Headers []string `json:"headers"`
 	// Remaining lists the problems repair cannot fix, per file.
 	Remaining []FileReport `json:"remaining"`
 }
@@ -48,7 +52,7 @@ func (w *Workspace) Repair(ctx context.Context, o RepairOptions) (*RepairReport,
 	if err != nil {
 		return nil, err
 	}
-	rep := &RepairReport{DryRun: o.DryRun, SetAside: []SetAside{}, Remaining: []FileReport{}}
+	rep := &RepairReport{DryRun: o.DryRun, SetAside: []SetAside{}, Headers: []string{}, Remaining: []FileReport{}}
 	for _, id := range ids {
 		s := &Session{w: w, st: w.state(id), id: id}
 		if err := s.repair(ctx, o, rep); err != nil {
@@ -60,7 +64,7 @@ func (w *Workspace) Repair(ctx context.Context, o RepairOptions) (*RepairReport,
 
 // Repair repairs one session file (see Workspace.Repair).
 func (s *Session) Repair(ctx context.Context, o RepairOptions) (*RepairReport, error) {
-	rep := &RepairReport{DryRun: o.DryRun, SetAside: []SetAside{}, Remaining: []FileReport{}}
+	rep := &RepairReport{DryRun: o.DryRun, SetAside: []SetAside{}, Headers: []string{}, Remaining: []FileReport{}}
 	return rep, s.repair(ctx, o, rep)
 }
 
@@ -97,7 +101,12 @@ func (s *Session) repair(ctx context.Context, o RepairOptions, rep *RepairReport
 	slices.SortFunc(bad, func(a, b Problem) int { return int(a.Offset - b.Offset) })
 	if o.DryRun {
 		for _, p := range bad {
-			rep.SetAside = append(rep.SetAside, setAsideOf(fr.Path, p, ""))
+			if p.Length > 0 {
+				rep.SetAside = append(rep.SetAside, setAsideOf(fr.Path, p, ""))
+			}
+		}
+		if fr.rebuildHeader {
+			rep.Headers = append(rep.Headers, fr.Path)
 		}
 		return nil
 	}
@@ -125,9 +134,10 @@ func (w *Workspace) removeRanges(fr FileReport, bad []Problem, rep *RepairReport
 	var torn *Problem
 	var corrupt []Problem
 	for i := range bad {
-		if bad[i].Kind == ProblemTornTail {
+		switch {
+		case bad[i].Kind == ProblemTornTail:
 			torn = &bad[i]
-		} else {
+		case bad[i].Length > 0:
 			corrupt = append(corrupt, bad[i])
 		}
 	}
@@ -156,7 +166,19 @@ func (w *Workspace) removeRanges(fr FileReport, bad []Problem, rep *RepairReport
 		}
 		rep.SetAside = append(rep.SetAside, setAsideOf(path, *torn, aside))
 	}
-	if len(corrupt) == 0 {
+	var header []byte
+	if fr.rebuildHeader {
+		h := Record{Type: TypeSession, Seq: 1, At: fr.firstAt, V: FormatVersion, ID: fr.ID}
+		b, err := appendRecord(nil, &h)
+		if err != nil {
+			return err
+		}
+		header = append(b, '\n')
+	}
+	if len(corrupt) == 0 && header == nil {
+		if torn == nil {
+			return nil
+		}
 		// Only a torn tail: truncate in place.
 		if err := f.Truncate(torn.Offset); err != nil {
 			return fmt.Errorf("workspace: repair %s: truncate: %w", path, err)
@@ -177,6 +199,9 @@ func (w *Workspace) removeRanges(fr FileReport, bad []Problem, rep *RepairReport
 	dst, err := w.fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("workspace: repair %s: %w", path, err)
+	}
+	if header != nil {
+		_, err = dst.Write(header)
 	}
 	pos := int64(0)
 	for _, p := range corrupt {
@@ -202,5 +227,8 @@ func (w *Workspace) removeRanges(fr FileReport, bad []Problem, rep *RepairReport
 		return fmt.Errorf("workspace: repair %s: rewrite: %w", path, err)
 	}
 	w.syncDir(w.sessionsDir())
+	if header != nil {
+		rep.Headers = append(rep.Headers, path)
+	}
 	return nil
 }
