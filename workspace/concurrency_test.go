@@ -206,3 +206,30 @@ func TestSessionForRoute(t *testing.T) {
 		t.Errorf("problems: %v", rep.Problems)
 	}
 }
+
+// A deleted lock file (which nobody should do) stops excluding only
+// briefly: a process that kept the old descriptor notices within
+// lockCheckInterval and locks the new file, so two Workspaces exclude each
+// other again.
+func TestLockFileDeletedIsNoticed(t *testing.T) {
+	root := t.TempDir()
+	w1, _ := Open(root, nil)
+	w2, _ := Open(root, &Options{LockTimeout: 50 * time.Millisecond})
+	s1, s2 := namedSession(t, w1, "relock"), namedSession(t, w2, "relock")
+	if err := os.Remove(w1.LockPath(s1.ID())); err != nil {
+		t.Fatal(err)
+	}
+	s1.st.holderChecked = time.Time{} // as if the interval had passed
+	ctx := context.Background()
+	lk, err := w1.lock(ctx, s1.st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.unlock()
+	if _, err := os.Stat(w1.LockPath(s1.ID())); err != nil {
+		t.Fatalf("lock file not recreated: %v", err)
+	}
+	if _, err := s2.Append(ctx, msg(RoleUser, "must wait")); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second workspace got %v while the first holds the new lock file", err)
+	}
+}

@@ -37,6 +37,9 @@ type sessionState struct {
 	// trim never closes a descriptor that holds a lock.
 	holderMu sync.Mutex
 	holder   *os.File // the lock file, kept open
+	// holderChecked is when holder was last found to still be the file at
+	// the lock path.
+	holderChecked time.Time
 }
 
 func newSessionState(id string) *sessionState {
@@ -163,18 +166,28 @@ func (w *Workspace) lock(ctx context.Context, st *sessionState) (*sessionLock, e
 		<-st.sem
 		return nil, err
 	}
+relock:
 	if st.holder == nil {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 		if err != nil {
 			return fail(fmt.Errorf("workspace: lock %s: %w", path, err))
 		}
-		st.holder = f
+		st.holder, st.holderChecked = f, time.Now()
 		w.openLocks.Add(1)
 	}
 	fd := int(st.holder.Fd())
 	for delay := 50 * time.Microsecond; ; {
 		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
+			if w.lockFileReplaced(st, path) {
+				// Someone deleted or replaced the lock file (they must not):
+				// a lock on the old inode excludes nobody. Lock the new one.
+				_ = unix.Flock(fd, unix.LOCK_UN)
+				_ = st.holder.Close()
+				st.holder = nil
+				w.openLocks.Add(-1)
+				goto relock
+			}
 			break
 		}
 		if err != unix.EWOULDBLOCK && err != unix.EINTR {
@@ -196,6 +209,30 @@ func (w *Workspace) lock(ctx context.Context, st *sessionState) (*sessionLock, e
 	l := &sessionLock{w: w, st: st, fd: fd, path: path, held: true}
 	l.timer = time.AfterFunc(holderDelay, l.writeHolderIfHeld)
 	return l, nil
+}
+
+// lockCheckInterval is how often a kept lock descriptor is checked
+// against the path: at most this long after someone deletes a lock file,
+// this process locks the new one.
+const lockCheckInterval = time.Second
+
+// lockFileReplaced reports whether the kept descriptor of st no longer is
+// the file at path. It looks at most once per lockCheckInterval.
+func (w *Workspace) lockFileReplaced(st *sessionState, path string) bool {
+	now := time.Now()
+	if now.Sub(st.holderChecked) < lockCheckInterval {
+		return false
+	}
+	var a, b unix.Stat_t
+	if unix.Fstat(int(st.holder.Fd()), &a) != nil {
+		return false
+	}
+	if err := unix.Stat(path, &b); err != nil || a.Ino != b.Ino || a.Dev != b.Dev {
+		w.log.Warn("lock file was deleted or replaced; locking the new one", "file", path)
+		return true
+	}
+	st.holderChecked = now
+	return false
 }
 
 // writeHolder records this process as the holder at the start of the lock
