@@ -310,3 +310,34 @@ func namedSessionByID(t *testing.T, w *Workspace, id string) *Session {
 	}
 	return s
 }
+
+func TestPurgeSelections(t *testing.T) {
+	ctx := context.Background()
+	w := openTest(t, nil)
+	var names []string
+	for _, n := range []string{"p1", "p2", "p3"} {
+		s := namedSession(t, w, n)
+		name, err := s.Delete(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	if got, err := w.Purge(ctx, PurgeOptions{}); err != nil || len(got) != 0 {
+		t.Fatalf("zero options purged %v %v", got, err)
+	}
+	if got, err := w.Purge(ctx, PurgeOptions{Before: time.Now().Add(-time.Hour)}); err != nil || len(got) != 0 {
+		t.Fatalf("old-only purge took %v %v", got, err)
+	}
+	got, err := w.Purge(ctx, PurgeOptions{Ref: names[1][:20]})
+	if err != nil || len(got) != 1 || got[0].Name != names[1] {
+		t.Fatalf("purge by prefix: %v %v", got, err)
+	}
+	if _, err := w.Purge(ctx, PurgeOptions{Ref: names[1]}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("purged twice: %v", err)
+	}
+	got, _ = w.Purge(ctx, PurgeOptions{Before: time.Now().Add(time.Hour)})
+	if len(got) != 2 {
+		t.Fatalf("purge before now+1h: %v", got)
+	}
+}
