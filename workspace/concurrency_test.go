@@ -233,3 +233,26 @@ func TestLockFileDeletedIsNoticed(t *testing.T) {
 		t.Fatalf("second workspace got %v while the first holds the new lock file", err)
 	}
 }
+
+// A process that touches many sessions keeps at most DefaultMaxOpenLocks
+// lock files open.
+func TestOpenLockFilesAreBounded(t *testing.T) {
+	w := openTest(t, &Options{Durability: DurabilityNever})
+	for i := 0; i < DefaultMaxOpenLocks*2+10; i++ {
+		namedSession(t, w, fmt.Sprintf("many-%d", i))
+	}
+	open := 0
+	for _, st := range w.states {
+		st.holderMu.Lock()
+		if st.holder != nil {
+			open++
+		}
+		st.holderMu.Unlock()
+	}
+	if open > DefaultMaxOpenLocks || int64(open) != w.openLocks.Load() {
+		t.Fatalf("%d lock files open (counted %d), limit %d", open, w.openLocks.Load(), DefaultMaxOpenLocks)
+	}
+	if err := w.Close(); err != nil || w.openLocks.Load() != 0 {
+		t.Fatalf("after Close: %d open, %v", w.openLocks.Load(), err)
+	}
+}

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io/fs"
@@ -104,7 +105,7 @@ func fuzzBody(t *testing.T, data []byte) {
 func splitLines(b []byte) [][]byte {
 	var out [][]byte
 	for len(b) > 0 {
-		i := indexNL(b)
+		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			return append(out, b)
 		}

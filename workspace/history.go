@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -193,7 +194,7 @@ func lineAfter(r io.ReaderAt, at, limit int64) (int64, []byte, error) {
 		}
 		chunk := buf[:m]
 		for len(chunk) > 0 {
-			i := indexNL(chunk)
+			i := bytes.IndexByte(chunk, '\n')
 			if i < 0 {
 				if start >= 0 {
 					line = append(line, chunk...)

@@ -46,25 +46,20 @@ func newSessionState(id string) *sessionState {
 	return &sessionState{id: id, sem: make(chan struct{}, 1)}
 }
 
-func (st *sessionState) holderOpen() bool {
-	st.holderMu.Lock()
-	defer st.holderMu.Unlock()
-	return st.holder != nil
-}
-
-func (st *sessionState) closeHolder() error {
+// closeHolder closes the kept lock file, reporting whether one was open.
+func (st *sessionState) closeHolder() (bool, error) {
 	st.holderMu.Lock()
 	defer st.holderMu.Unlock()
 	if st.holder == nil {
-		return nil
+		return false, nil
 	}
 	err := st.holder.Close()
 	st.holder = nil
-	return err
+	return true, err
 }
 
-// closeIdleHolder closes the holder file if no appender of this process is
-// using the session.
+// closeIdleHolder closes the kept lock file if no appender of this
+// process is using the session, reporting whether it closed one.
 func (st *sessionState) closeIdleHolder() bool {
 	select {
 	case st.sem <- struct{}{}:
@@ -72,7 +67,8 @@ func (st *sessionState) closeIdleHolder() bool {
 	default:
 		return false
 	}
-	return st.closeHolder() == nil
+	closed, _ := st.closeHolder()
+	return closed
 }
 
 // holderInfo is written at the start of a lock file by the process that

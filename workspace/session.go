@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,7 +118,7 @@ func readHeader(f io.Reader, path string) (Record, error) {
 	for {
 		n, err := f.Read(chunk)
 		buf = append(buf, chunk[:n]...)
-		if i := indexNL(buf); i >= 0 {
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
 			r, hint := decodeRecord(buf[:i])
 			if hint != "" {
 				return Record{}, &CorruptError{Path: path, Line: 1, Offset: 0, Hint: hint}
@@ -137,15 +138,6 @@ func readHeader(f io.Reader, path string) (Record, error) {
 			return Record{}, &CorruptError{Path: path, Line: 1, Offset: 0, Hint: "header line longer than 16 MiB"}
 		}
 	}
-}
-
-func indexNL(b []byte) int {
-	for i, c := range b {
-		if c == '\n' {
-			return i
-		}
-	}
-	return -1
 }
 
 func (s *Session) openRead() (File, error) {

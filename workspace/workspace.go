@@ -107,10 +107,11 @@ func (w *Workspace) Close() error {
 	defer w.mu.Unlock()
 	var first error
 	for _, st := range w.states {
-		if st.holderOpen() {
+		closed, err := st.closeHolder()
+		if closed {
 			w.openLocks.Add(-1)
 		}
-		if err := st.closeHolder(); err != nil && first == nil {
+		if err != nil && first == nil {
 			first = err
 		}
 	}
@@ -152,7 +153,7 @@ func (w *Workspace) trimOpenLocks() {
 		if w.openLocks.Load() <= DefaultMaxOpenLocks/2 {
 			return
 		}
-		if st.holderOpen() && st.closeIdleHolder() {
+		if st.closeIdleHolder() {
 			w.openLocks.Add(-1)
 		}
 	}
