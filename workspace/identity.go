@@ -48,7 +48,8 @@ func (id Identity) equal(b Identity) bool {
 // modification time where the platform does not say.
 func changeTime(fi fs.FileInfo) time.Time {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return time.Unix(st.Ctim.Unix()).UTC()
+		_, c := statTimes(st)
+		return c.UTC()
 	}
 	return fi.ModTime().UTC()
 }

@@ -279,7 +279,7 @@ func procLocksHolder(path string) int {
 	if err != nil {
 		return 0
 	}
-	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(uint64(st.Dev)), unix.Minor(uint64(st.Dev)), st.Ino)
 	for _, line := range strings.Split(string(b), "\n") {
 		// 1: FLOCK  ADVISORY  WRITE 4242 fd:00:1234567 0 EOF
 		f := strings.Fields(line)

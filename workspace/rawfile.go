@@ -116,7 +116,7 @@ type rawInfo struct {
 
 func (i *rawInfo) Name() string       { return i.name }
 func (i *rawInfo) Size() int64        { return i.st.Size }
-func (i *rawInfo) ModTime() time.Time { return time.Unix(i.st.Mtim.Unix()) }
+func (i *rawInfo) ModTime() time.Time { m, _ := statTimes(&i.st); return m }
 func (i *rawInfo) IsDir() bool        { return i.Mode().IsDir() }
 func (i *rawInfo) Sys() any           { return &i.st }
 func (i *rawInfo) Mode() fs.FileMode {
