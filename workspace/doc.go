@@ -17,6 +17,7 @@
 //	<root>/sessions/<id>.jsonl            one session: a header line, then records; append-only
 //	<root>/sessions/<id>.jsonl.torn-<t>   bytes of a torn tail set aside (by an append or repair)
 //	<root>/sessions/<id>.jsonl.corrupt-<t> corrupt lines set aside by repair
+//	<root>/sessions/<id>.jsonl.repair     a repair's new file before its rename
 //	<root>/sessions/.trash/<id>[.<t>].jsonl deleted sessions, until purged
 //	<root>/locks/<id>.lock                flock target; first line names the holder; never deleted
 //	<root>/cache/sessions.json            listing metadata: derived, safe to delete
@@ -43,8 +44,13 @@
 // An append takes the session's in-process semaphore, then an exclusive
 // flock on locks/<id>.lock (bounded by LockTimeout; a *LockedError names the
 // holder), sets a torn tail aside, writes all its records in one write and
-// fsyncs per Durability. Readers take no lock and ignore a last line without
-// its newline. docs/crash-safety.md walks through every crash window.
+// fsyncs per Durability (always; batch = group commit, queued appends share
+// one write and one fsync; never). Readers take no lock and ignore a last
+// line without its newline. docs/crash-safety.md walks through every crash
+// window; docs/format.md describes every record type.
+//
+// The package builds on Linux and macOS (flock(2), /proc/locks where there
+// is one).
 //
 // The package never imports bleve: search lives in workspace/index.
 package workspace
