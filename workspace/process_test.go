@@ -25,7 +25,11 @@ func helperMain(mode string) error {
 	if len(args) < 3 {
 		return fmt.Errorf("bad helper mode %q", mode)
 	}
-	w, err := Open(args[1], &Options{Durability: DurabilityNever, LockTimeout: time.Minute})
+	d := DurabilityNever
+	if args[0] == "turns" {
+		d = DurabilityBatch
+	}
+	w, err := Open(args[1], &Options{Durability: d, LockTimeout: time.Minute})
 	if err != nil {
 		return err
 	}
@@ -38,6 +42,29 @@ func helperMain(mode string) error {
 		n, _ := strconv.Atoi(args[3])
 		for i := 0; i < n; i++ {
 			if _, err := s.Append(ctx, msg(RoleUser, fmt.Sprintf("w%s-%d", args[4], i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "turns":
+		// 4 goroutines, n turns each, durability batch: turns from this
+		// process's goroutines share writes, and other processes interleave.
+		n, _ := strconv.Atoi(args[3])
+		errs := make(chan error, 4)
+		for g := 0; g < 4; g++ {
+			go func() {
+				for i := 0; i < n; i++ {
+					tag := fmt.Sprintf("p%s-g%d-%d", args[4], g, i)
+					if _, err := s.Append(ctx, msg(RoleUser, tag), msg(RoleTool, tag), msg(RoleAssistant, tag)); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for g := 0; g < 4; g++ {
+			if err := <-errs; err != nil {
 				return err
 			}
 		}
@@ -280,4 +307,53 @@ func TestLockTimeoutNamesTheHolder(t *testing.T) {
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	mustAppend(t, s, msg(RoleUser, "free"))
+}
+
+// Four processes, each with four goroutines, append 3-record turns with
+// durability batch: group commit inside each process, the file lock
+// between them. Every turn is whole and in order, seqs are contiguous.
+func TestBatchTurnsFromSeveralProcesses(t *testing.T) {
+	const procs, each = 4, 40
+	root := t.TempDir()
+	w, err := Open(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := namedSession(t, w, "batched")
+	var cmds []*exec.Cmd
+	for p := 0; p < procs; p++ {
+		cmd := helperCmd(t, fmt.Sprintf("turns %s batched %d %d", root, each, p))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("helper: %v", err)
+		}
+	}
+	recs, err := s.ReadAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 1 + procs*4*each*3; len(recs) != want {
+		t.Fatalf("%d records, want %d", len(recs), want)
+	}
+	seen := map[string]bool{}
+	for i := 1; i < len(recs); i += 3 {
+		tag := recs[i].Content
+		if recs[i+1].Content != tag || recs[i+2].Content != tag || recs[i].Role != RoleUser || recs[i+2].Role != RoleAssistant {
+			t.Fatalf("turn %q split at seq %d", tag, recs[i].Seq)
+		}
+		if seen[tag] {
+			t.Fatalf("turn %q twice", tag)
+		}
+		seen[tag] = true
+	}
+	for i, r := range recs {
+		if r.Seq != int64(i+1) {
+			t.Fatalf("record %d has seq %d", i+1, r.Seq)
+		}
+	}
 }
