@@ -90,6 +90,7 @@ func helperMain(mode string) error {
 			return err
 		}
 		defer lk.unlock()
+		lk.writeHolderIfHeld() // what the holder timer does after 20 ms, now
 		fmt.Println("locked")
 		time.Sleep(time.Minute)
 		return nil
