@@ -22,8 +22,9 @@ const MinPrefixHex = 8
 //   - a canonical signature (starts with "v="), hashed to its id;
 //   - a unique id prefix, at least MinPrefixHex hex digits after sk_v1_;
 //   - "agent:<a>:main", which means agent a's main session and nothing else;
-//   - a legacy alias listed in a header, or the raw key of a migrated
-//     session (whose id is keying.Opaque of it), or a session name.
+//   - a legacy alias listed in a header (spelled exactly, else equal
+//     without case), or the raw key of a migrated session (whose id is
+//     keying.Opaque of it), or a session name.
 //
 // The answer never depends on directory order: several matches are an
 // error wrapping ErrAmbiguous that names every candidate, sorted; no match
@@ -51,19 +52,31 @@ func (w *Workspace) Lookup(ctx context.Context, ref string) (*Session, error) {
 	lref := strings.ToLower(ref)
 	opaque := keying.Opaque(ref)
 	named := keying.NamedID(ref)
-	var ids []string
+	// An alias spelled exactly as given wins over one equal only without
+	// case (some legacy systems kept case, so two sessions may have
+	// aliases that differ only in it).
+	var exact, folded []string
 	for _, e := range entries {
 		match := e.ID == opaque || e.ID == named || e.Name != "" && e.Name == keying.NormalizeName(ref)
+		if match {
+			exact = append(exact, e.ID)
+			continue
+		}
 		for _, a := range e.Aliases {
+			if a == ref {
+				exact = append(exact, e.ID)
+				break
+			}
 			if strings.ToLower(a) == lref {
-				match = true
+				folded = append(folded, e.ID)
+				break
 			}
 		}
-		if match {
-			ids = append(ids, e.ID)
-		}
 	}
-	return w.pick(ref, ids)
+	if len(exact) > 0 {
+		return w.pick(ref, exact)
+	}
+	return w.pick(ref, folded)
 }
 
 // openIDAs opens id, saying what reference it came from when it is absent.

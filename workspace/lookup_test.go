@@ -60,6 +60,19 @@ func TestLookup(t *testing.T) {
 		t.Fatalf("candidates %v, want %v sorted and named in %q", ae.Candidates, want, err)
 	}
 
+	// Aliases that differ only in case: the exact spelling decides.
+	up, _ := w.Session(ctx, Target{ID: keying.Opaque("x1"), Aliases: []string{"telegram:ABC"}})
+	low, _ := w.Session(ctx, Target{ID: keying.Opaque("x2"), Aliases: []string{"telegram:abc"}})
+	if s, err := w.Lookup(ctx, "telegram:ABC"); err != nil || s.ID() != up.ID() {
+		t.Errorf("exact upper-case alias: %v %v", s, err)
+	}
+	if s, err := w.Lookup(ctx, "telegram:abc"); err != nil || s.ID() != low.ID() {
+		t.Errorf("exact lower-case alias: %v %v", s, err)
+	}
+	if _, err := w.Lookup(ctx, "TELEGRAM:Abc"); !errors.Is(err, ErrAmbiguous) {
+		t.Errorf("case-folded alias matching two sessions: %v", err)
+	}
+
 	for _, ref := range []string{"nobody", "sk_v1_0000000000", keying.Opaque("x"), "v=1|agent=zzz|channel=x|account=default", "agent:nobody:main"} {
 		if _, err := w.Lookup(ctx, ref); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Lookup(%q) = %v, want ErrNotFound", ref, err)
