@@ -307,6 +307,18 @@ func (p *configParser) strings(path string, v any) []string {
 	return out
 }
 
+// dimensions reads an array of dimension names; an unknown name fails
+// with its index in the path.
+func (p *configParser) dimensions(path string, v any) []string {
+	dims := p.strings(path, v)
+	for i, d := range dims {
+		if _, err := keying.NormalizeDimensions([]string{d}); err != nil {
+			p.fail(fmt.Sprintf("%s[%d]", path, i), "unknown dimension %q (known: space, chat, topic, sender)", d)
+		}
+	}
+	return dims
+}
+
 func (p *configParser) count(path string, v any, min, max int64) *int {
 	n, ok := v.(json.Number)
 	if !ok {
@@ -354,12 +366,7 @@ func (p *configParser) session(path string, v any, s *SessionConfig) {
 		f := join(path, k)
 		switch k {
 		case "dimensions":
-			s.Dimensions = p.strings(f, m[k])
-			for i, d := range s.Dimensions {
-				if _, err := keying.NormalizeDimensions([]string{d}); err != nil {
-					p.fail(fmt.Sprintf("%s[%d]", f, i), "unknown dimension %q (known: space, chat, topic, sender)", d)
-				}
-			}
+			s.Dimensions = p.dimensions(f, m[k])
 		case "identity_links":
 			lm, lkeys := p.object(f, m[k])
 			s.IdentityLinks = keying.IdentityLinks{}
@@ -504,12 +511,7 @@ func (p *configParser) rule(path string, v any) keying.Rule {
 		case "agent":
 			r.Agent = p.str(f, m[k])
 		case "session_dimensions":
-			r.SessionDimensions = p.strings(f, m[k])
-			for i, d := range r.SessionDimensions {
-				if _, err := keying.NormalizeDimensions([]string{d}); err != nil {
-					p.fail(fmt.Sprintf("%s[%d]", f, i), "unknown dimension %q (known: space, chat, topic, sender)", d)
-				}
-			}
+			r.SessionDimensions = p.dimensions(f, m[k])
 		case "when":
 			wm, wkeys := p.object(f, m[k])
 			for _, wk := range wkeys {
