@@ -18,20 +18,6 @@ type searchOptions struct {
 	limit, offset                                      int
 }
 
-// searchHit is one line of search --json (docs/cli.md).
-type searchHit struct {
-	ID      string    `json:"id"`
-	Session string    `json:"session"`
-	Seq     int64     `json:"seq"`
-	Time    time.Time `json:"time"`
-	Role    string    `json:"role"`
-	Sender  string    `json:"sender,omitempty"`
-	Title   string    `json:"title"`
-	Segment int       `json:"segment"`
-	Score   float64   `json:"score"`
-	Snippet string    `json:"snippet"`
-}
-
 func newSearchCmd(a *app) *cobra.Command {
 	var o searchOptions
 	cmd := &cobra.Command{
@@ -155,8 +141,9 @@ func (a *app) runSearch(cmd *cobra.Command, o *searchOptions, text string) error
 	}
 	if a.jsonOut {
 		for _, h := range res.Hits {
-			if err := a.writeJSON(searchHit{ID: h.ID, Session: h.Session, Seq: h.Seq, Time: h.Time, Role: h.Role,
-				Sender: h.Sender, Title: h.Title, Segment: h.Segment, Score: h.Score, Snippet: h.Snippet}); err != nil {
+			// index.Hit is the line of search --json (docs/cli.md); the
+			// whole message stays out of it (json:"-").
+			if err := a.writeJSON(h); err != nil {
 				return err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/picosess/picosess/workspace"
+	"github.com/picosess/picosess/workspace/index"
 )
 
 // seedSearch makes two named sessions with a few messages each.
@@ -55,7 +56,7 @@ func TestSearchCLIJSONLines(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, l := range lines {
-		var h searchHit
+		var h index.Hit
 		if err := json.Unmarshal([]byte(l), &h); err != nil {
 			t.Fatalf("%v: %s", err, l)
 		}
