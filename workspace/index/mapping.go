@@ -43,6 +43,10 @@ const TimeResolution = time.Hour
 // compares as the time does): 2026-01-31 14:05 UTC is "2026013114".
 const timeLayout = "2006010215"
 
+// SegmentTerm is the indexed form of a segment number: zero-padded, so
+// that term ranges compare as the numbers do.
+func SegmentTerm(segment int64) string { return fmt.Sprintf("%08d", segment) }
+
 // TimeTerm is the indexed form of a time: its UTC hour as in timeLayout.
 func TimeTerm(t time.Time) string { return t.UTC().Format(timeLayout) }
 
@@ -58,9 +62,9 @@ var keywordFields = [...]string{FieldSession, FieldAgent, FieldChannel, FieldAcc
 const (
 	optText    = bindex.IndexField | bindex.IncludeTermVectors // positions, for phrases
 	optKeyword = bindex.IndexField
-	optTime    = bindex.IndexField | bindex.DocValues // DocValues: sort by time
-	optSeq     = bindex.DocValues                     // sort: ties within an hour
-	optNumeric = bindex.IndexField
+	optTime    = bindex.IndexField | bindex.DocValues  // DocValues: sort by time
+	optSeq     = bindex.DocValues                      // sort: ties within an hour
+	optSegment = bindex.IndexField | bindex.StoreField // filtered on, and read back into Hit.Segment
 	optOffset  = bindex.StoreField
 )
 
@@ -101,8 +105,12 @@ func newMapping() (*mapping.IndexMappingImpl, error) {
 	seq := bleve.NewNumericFieldMapping()
 	seq.Index, seq.Store, seq.IncludeInAll, seq.DocValues = false, false, false, true
 	doc.AddFieldMappingsAt(FieldSeq, seq)
-	seg := bleve.NewNumericFieldMapping()
-	seg.Store, seg.IncludeInAll, seg.DocValues = false, false, false
+	// The segment is one keyword term (zero-padded, so that term ranges
+	// order like numbers), where a numeric field indexes 16; stored, so
+	// that hits say their conversation.
+	seg := bleve.NewKeywordFieldMapping()
+	seg.Analyzer = KeywordAnalyzer
+	seg.Store, seg.IncludeTermVectors, seg.IncludeInAll, seg.DocValues = true, false, false, false
 	doc.AddFieldMappingsAt(FieldSegment, seg)
 	off := bleve.NewNumericFieldMapping()
 	off.Index, off.Store, off.IncludeInAll, off.DocValues = false, true, false, false
@@ -173,7 +181,7 @@ func (a analyzers) newDoc(m *Message) *document.Document {
 		d.AddField(document.NewTextFieldCustom(FieldTime, nil, []byte(m.Time), optTime, a.keyword))
 	}
 	d.AddField(document.NewNumericFieldWithIndexingOptions(FieldSeq, nil, m.Seq, optSeq))
-	d.AddField(document.NewNumericFieldWithIndexingOptions(FieldSegment, nil, m.Segment, optNumeric))
+	d.AddField(document.NewTextFieldCustom(FieldSegment, nil, []byte(SegmentTerm(int64(m.Segment))), optSegment, a.keyword))
 	d.AddField(document.NewNumericFieldWithIndexingOptions(FieldOffset, nil, m.Offset, optOffset))
 	d.AddField(document.NewTextFieldCustom(FieldText, nil, []byte(m.Text), optText, a.text))
 	return d

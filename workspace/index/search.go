@@ -216,8 +216,8 @@ func (x *Index) filtered(text query.Query, f Filter, o *owner) query.Query {
 			if wm.Segment == 0 {
 				continue
 			}
-			cur := float64(wm.Segment)
-			old := bleve.NewNumericRangeQuery(nil, &cur)
+			yes, no := true, false
+			old := bleve.NewTermRangeInclusiveQuery("", SegmentTerm(int64(wm.Segment)), &yes, &no)
 			old.SetField(FieldSegment)
 			bq.AddMustNot(bleve.NewConjunctionQuery(term(FieldSession, id), old))
 		}
@@ -278,8 +278,9 @@ func (x *Index) readHit(ctx context.Context, o *owner, dm *search.DocumentMatch,
 	}
 	h := Hit{ID: dm.ID, Session: dm.ID[:i], Seq: seq, Score: dm.Score}
 	off, _ := dm.Fields[FieldOffset].(float64)
-	seg, _ := dm.Fields[FieldSegment].(float64)
-	h.Segment = int(seg)
+	if seg, ok := dm.Fields[FieldSegment].(string); ok {
+		h.Segment, _ = strconv.Atoi(seg)
+	}
 	if wm := o.wms[h.Session]; wm != nil {
 		h.Title = wm.DisplayTitle()
 	}
