@@ -29,6 +29,17 @@ type Policy struct {
 	// Rules are dispatch rules; the first that matches picks the agent and
 	// the dimensions.
 	Rules []Rule
+	// Direct, when set, replaces Dimensions and Main for direct messages
+	// only (OpenClaw's dmScope: "main" sends every DM of an agent to its
+	// main session while groups keep their own). A dispatch rule with
+	// session_dimensions still wins.
+	Direct *DirectPolicy
+}
+
+// DirectPolicy is how direct messages are keyed under Policy.Direct.
+type DirectPolicy struct {
+	Dimensions []string
+	Main       bool
 }
 
 // Scope names accepted by --scope and ScopeDimensions.
@@ -125,6 +136,11 @@ func ParseDimensions(s string) ([]string, error) {
 func (p Policy) Validate() error {
 	if _, err := NormalizeDimensions(p.Dimensions); err != nil {
 		return &ConfigError{Path: "session.dimensions", Err: err}
+	}
+	if p.Direct != nil {
+		if _, err := NormalizeDimensions(p.Direct.Dimensions); err != nil {
+			return &ConfigError{Path: "session.dmScope", Err: err}
+		}
 	}
 	if err := p.IdentityLinks.Validate("session.identity_links"); err != nil {
 		return err

@@ -31,6 +31,8 @@ type Route struct {
 type Resolver struct {
 	dims  []string
 	main  bool
+	// direct replaces dims and main for direct messages when set.
+	direct *DirectPolicy
 	links linkIndex
 	rules []compiledRule
 }
@@ -51,6 +53,10 @@ func NewResolver(p Policy) (*Resolver, error) {
 		dims = DefaultDimensions()
 	}
 	r := &Resolver{dims: dims, main: p.Main, links: p.IdentityLinks.compile()}
+	if p.Direct != nil {
+		d, _ := NormalizeDimensions(p.Direct.Dimensions)
+		r.direct = &DirectPolicy{Dimensions: d, Main: p.Direct.Main}
+	}
 	for i, rule := range p.Rules {
 		d, _ := NormalizeDimensions(rule.SessionDimensions)
 		r.rules = append(r.rules, compiledRule{Rule: rule, dims: d, label: rule.label(i)})
@@ -113,6 +119,9 @@ func (r *Resolver) Resolve(agent string, in Inbound) (Route, error) {
 	m := r.normalize(in)
 	rt := Route{Agent: NormalizeAgentID(agent), MatchedBy: "default"}
 	dims, main := r.dims, r.main
+	if r.direct != nil && m.direct {
+		dims, main = r.direct.Dimensions, r.direct.Main
+	}
 	for _, rule := range r.rules {
 		if rule.When.matches(m) {
 			if rule.Agent != "" {

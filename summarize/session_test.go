@@ -357,12 +357,17 @@ func TestSessionContextReadsTailAndSummarizesWhenOver(t *testing.T) {
 }
 
 func TestFromConfig(t *testing.T) {
-	seven, zero := 7, 0
-	s, err := FromConfig(workspace.AgentConfig{
-		Summarize: workspace.SummarizeConfig{MessageThreshold: &seven, KeepRecent: &zero, Encoding: "estimate",
-			Summarizer: json.RawMessage(`{"kind":"command","command":["sum","--fast"],"timeout":"5s"}`)},
-		Limits: workspace.LimitsConfig{MaxTokens: &seven},
-	})
+	cfg, warnings, err := workspace.ParseConfig("config.json", []byte(`{
+  "summarize": {"message_threshold": 7, "keep_recent": 0, "encoding": "estimate",
+                "summarizer": {"kind": "command", "command": ["sum", "--fast"], "timeout": "5s", "modle": "x"}},
+  "limits": {"max_tokens": 7}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "summarize.summarizer.modle: unknown field") {
+		t.Errorf("warnings %q, want one for summarize.summarizer.modle", warnings)
+	}
+	s, err := FromConfig(cfg.Agent("main"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,9 +375,9 @@ func TestFromConfig(t *testing.T) {
 		s.Summarizer.Kind != KindCommand || s.Summarizer.Timeout != Duration(5*time.Second) {
 		t.Fatalf("got %+v", s)
 	}
-	_, err = FromConfig(workspace.AgentConfig{Summarize: workspace.SummarizeConfig{Summarizer: json.RawMessage(`{"kind":"openai","modle":"x"}`)}})
-	if !errors.Is(err, ErrSettings) || !strings.Contains(err.Error(), "modle") {
-		t.Fatalf("unknown field: %v", err)
+	_, err = FromConfig(workspace.AgentConfig{Summarize: Settings{Summarizer: SummarizerSettings{Kind: KindOpenAI}}})
+	if !errors.Is(err, ErrSettings) || !strings.Contains(err.Error(), "summarize.summarizer.base_url") {
+		t.Fatalf("openai without base_url: %v", err)
 	}
 	k, err := NewCompactor(Settings{Counter: CounterEstimate})
 	if err != nil || k.Counter.Name() != "estimate" {

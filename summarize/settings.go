@@ -1,316 +1,61 @@
 package summarize
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"strconv"
-	"time"
+	"github.com/picosess/picosess/workspace/config"
 )
 
 // Defaults of Settings. A zero field in Settings means "use the default"
-// (or, after Merge, "inherit"); see Settings.WithDefaults.
+// (or, after Merge, "inherit"); see Settings.WithDefaults. They are
+// defined with the schema in package config.
 const (
-	DefaultMessageThreshold = 20
-	DefaultTokenPercent     = 75
-	DefaultContextWindow    = 128000
-	DefaultKeepRecent       = 4
-	// DefaultSummaryTokens is the target size of a summary.
-	DefaultSummaryTokens = 512
-	// DefaultMaxMessageChars: longer messages are trimmed, with a note,
-	// before they are given to a summarizer.
-	DefaultMaxMessageChars = 4000
-	// DefaultMaxToolResultChars: tool results are condensed to this many
-	// characters before they are given to a summarizer.
-	DefaultMaxToolResultChars = 400
-	// DefaultMaxToolArgsChars: tool-call arguments are condensed to this.
-	DefaultMaxToolArgsChars = 120
-	// DefaultInputPercent: one summarizer call is given at most this
-	// percentage of context_window; a longer run of messages is folded in
-	// several calls, each building on the previous one's summary.
-	DefaultInputPercent = 50
-	// DefaultEncoding is the tiktoken encoding of the default counter.
-	DefaultEncoding = "o200k_base"
-	// DefaultTimeout bounds one call of the openai and command summarizers.
-	DefaultTimeout = 60 * time.Second
-	// DefaultRetries is how many times the openai summarizer retries a
-	// failed call (5xx, 429, timeout, connection error).
-	DefaultRetries = 2
-	// DefaultBackoff is the first retry delay; it doubles on each retry.
-	DefaultBackoff = 500 * time.Millisecond
+	DefaultMessageThreshold   = config.DefaultMessageThreshold
+	DefaultTokenPercent       = config.DefaultTokenPercent
+	DefaultContextWindow      = config.DefaultContextWindow
+	DefaultKeepRecent         = config.DefaultKeepRecent
+	DefaultSummaryTokens      = config.DefaultSummaryTokens
+	DefaultMaxMessageChars    = config.DefaultMaxMessageChars
+	DefaultMaxToolResultChars = config.DefaultMaxToolResultChars
+	DefaultMaxToolArgsChars   = config.DefaultMaxToolArgsChars
+	DefaultInputPercent       = config.DefaultInputPercent
+	DefaultEncoding           = config.DefaultEncoding
+	DefaultTimeout            = config.DefaultTimeout
+	DefaultRetries            = config.DefaultRetries
+	DefaultBackoff            = config.DefaultBackoff
 )
 
 // Disabled, given to an int threshold or limit, switches it off. Zero
 // cannot mean "off" because zero means "inherit the default".
-const Disabled = -1
+const Disabled = config.Disabled
 
 // Summarizer kinds.
 const (
-	KindExtractive = "extractive"
-	KindOpenAI     = "openai"
-	KindCommand    = "command"
+	KindExtractive = config.KindExtractive
+	KindOpenAI     = config.KindOpenAI
+	KindCommand    = config.KindCommand
 )
 
 // Counter kinds.
 const (
-	CounterTiktoken = "tiktoken"
-	CounterEstimate = "estimate"
+	CounterTiktoken = config.CounterTiktoken
+	CounterEstimate = config.CounterEstimate
 )
 
 // Settings say when a session is summarized, how much of it, by whom, and
-// how tokens are counted. It is the "summarize" block of config.json (and of
-// each agent's override); every field is optional. A zero value means "the
-// default" (or, for an override given to Merge, "inherit"); Disabled (-1)
-// switches a threshold or limit off.
-type Settings struct {
-	// MessageThreshold: summarize when the active history holds this many
-	// messages since the last summary.
-	MessageThreshold int `json:"message_threshold,omitempty"`
-	// TokenPercent: summarize when the active history (summary included)
-	// takes this percentage of ContextWindow.
-	TokenPercent int `json:"token_percent,omitempty"`
-	// ContextWindow is the model's context window in tokens.
-	ContextWindow int `json:"context_window,omitempty"`
-	// KeepRecent: the newest messages that are never summarized.
-	KeepRecent int `json:"keep_recent,omitempty"`
-	// SummaryTokens is the target size of a summary in tokens.
-	SummaryTokens int `json:"summary_tokens,omitempty"`
-	// MaxMessageChars, MaxToolResultChars and MaxToolArgsChars condense
-	// what a summarizer is given (see BuildRequest).
-	MaxMessageChars    int `json:"max_message_chars,omitempty"`
-	MaxToolResultChars int `json:"max_tool_result_chars,omitempty"`
-	MaxToolArgsChars   int `json:"max_tool_args_chars,omitempty"`
-	// MaxInputTokens bounds what one summarizer call is given (default
-	// DefaultInputPercent of ContextWindow); more is folded in chunks.
-	MaxInputTokens int `json:"max_input_tokens,omitempty"`
-	// Counter is "tiktoken" (default) or "estimate"; Encoding names the
-	// tiktoken encoding (o200k_base default, cl100k_base, p50k_base,
-	// r50k_base).
-	Counter  string `json:"counter,omitempty"`
-	Encoding string `json:"encoding,omitempty"`
-	// Summarizer chooses and configures the summarizer.
-	Summarizer SummarizerSettings `json:"summarizer,omitzero"`
-	// Limits compact the active history beyond a size, whatever the
-	// thresholds say.
-	Limits Limits `json:"limits,omitzero"`
-}
+// how tokens are counted: the summarize block of config.json, whose one
+// schema is config.Summarize.
+type Settings = config.Summarize
 
-// Limits are hard ceilings on the active history: beyond either one the
-// session is due for summarizing (raw records stay on disk).
-type Limits struct {
-	MaxMessages int `json:"max_messages,omitempty"`
-	MaxTokens   int `json:"max_tokens,omitempty"`
-}
+// SummarizerSettings choose the summarizer (Kind) and configure it.
+type SummarizerSettings = config.Summarizer
 
-// SummarizerSettings choose the summarizer (Kind) and configure it. Only
-// the fields of the chosen kind are read.
-type SummarizerSettings struct {
-	// Kind is "extractive" (default), "openai" or "command".
-	Kind string `json:"kind,omitempty"`
+// Limits are hard ceilings on the active history.
+type Limits = config.Limits
 
-	// openai: BaseURL of an OpenAI-compatible API, including its version
-	// path (https://api.openai.com/v1, http://localhost:11434/v1); the
-	// request goes to BaseURL + "/chat/completions". APIKeyEnv names the
-	// environment variable holding the key (empty: no Authorization header,
-	// as local servers need none).
-	BaseURL   string `json:"base_url,omitempty"`
-	Model     string `json:"model,omitempty"`
-	APIKeyEnv string `json:"api_key_env,omitempty"`
-	// Prompt replaces the built-in instructions given to the model.
-	Prompt string `json:"prompt,omitempty"`
-
-	// command: the program and its arguments (no shell).
-	Command []string `json:"command,omitempty"`
-
-	// Timeout bounds one attempt (openai) or one run (command).
-	Timeout Duration `json:"timeout,omitempty"`
-	// Retries: further attempts after a retryable failure (openai).
-	Retries int `json:"retries,omitempty"`
-	// Backoff is the first delay between attempts; it doubles each time.
-	Backoff Duration `json:"backoff,omitempty"`
-}
-
-// Duration is a time.Duration that reads from JSON as a Go duration string
-// ("30s", "1m30s") or a number of seconds, and writes as a string.
-type Duration time.Duration
-
-// MarshalJSON writes the duration as a string such as "30s".
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads "30s" or 30 (seconds).
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return fmt.Errorf("summarize: duration %q: %w", s, err)
-		}
-		*d = Duration(v)
-		return nil
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return fmt.Errorf("summarize: duration %s: want a string like \"30s\" or a number of seconds", b)
-	}
-	*d = Duration(f * float64(time.Second))
-	return nil
-}
-
-// Merge returns s with every non-zero field of override laid over it: the
-// per-agent block overrides the default block field by field. Command is
-// replaced whole when the override gives one.
-func (s Settings) Merge(o Settings) Settings {
-	pick := func(dst *int, v int) {
-		if v != 0 {
-			*dst = v
-		}
-	}
-	pickS := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	pick(&s.MessageThreshold, o.MessageThreshold)
-	pick(&s.TokenPercent, o.TokenPercent)
-	pick(&s.ContextWindow, o.ContextWindow)
-	pick(&s.KeepRecent, o.KeepRecent)
-	pick(&s.SummaryTokens, o.SummaryTokens)
-	pick(&s.MaxMessageChars, o.MaxMessageChars)
-	pick(&s.MaxToolResultChars, o.MaxToolResultChars)
-	pick(&s.MaxToolArgsChars, o.MaxToolArgsChars)
-	pick(&s.MaxInputTokens, o.MaxInputTokens)
-	pickS(&s.Counter, o.Counter)
-	pickS(&s.Encoding, o.Encoding)
-	pick(&s.Limits.MaxMessages, o.Limits.MaxMessages)
-	pick(&s.Limits.MaxTokens, o.Limits.MaxTokens)
-
-	ss, os := &s.Summarizer, o.Summarizer
-	if os.Kind != "" && os.Kind != ss.Kind {
-		// A different kind brings its own options; keep only the
-		// kind-neutral ones of the base.
-		*ss = SummarizerSettings{Kind: os.Kind, Timeout: ss.Timeout, Retries: ss.Retries, Backoff: ss.Backoff}
-	}
-	pickS(&ss.Kind, os.Kind)
-	pickS(&ss.BaseURL, os.BaseURL)
-	pickS(&ss.Model, os.Model)
-	pickS(&ss.APIKeyEnv, os.APIKeyEnv)
-	pickS(&ss.Prompt, os.Prompt)
-	if len(os.Command) > 0 {
-		ss.Command = append([]string(nil), os.Command...)
-	}
-	if os.Timeout != 0 {
-		ss.Timeout = os.Timeout
-	}
-	pick(&ss.Retries, os.Retries)
-	if os.Backoff != 0 {
-		ss.Backoff = os.Backoff
-	}
-	return s
-}
-
-// WithDefaults returns s with every zero field set to its default. Fields
-// set to Disabled stay Disabled.
-func (s Settings) WithDefaults() Settings {
-	def := func(dst *int, v int) {
-		if *dst == 0 {
-			*dst = v
-		}
-	}
-	def(&s.MessageThreshold, DefaultMessageThreshold)
-	def(&s.TokenPercent, DefaultTokenPercent)
-	def(&s.ContextWindow, DefaultContextWindow)
-	def(&s.KeepRecent, DefaultKeepRecent)
-	def(&s.SummaryTokens, DefaultSummaryTokens)
-	def(&s.MaxMessageChars, DefaultMaxMessageChars)
-	def(&s.MaxToolResultChars, DefaultMaxToolResultChars)
-	def(&s.MaxToolArgsChars, DefaultMaxToolArgsChars)
-	if s.MaxInputTokens == 0 && s.ContextWindow > 0 {
-		s.MaxInputTokens = s.ContextWindow * DefaultInputPercent / 100
-	}
-	if s.Counter == "" {
-		s.Counter = CounterTiktoken
-	}
-	if s.Encoding == "" {
-		s.Encoding = DefaultEncoding
-	}
-	if s.Summarizer.Kind == "" {
-		s.Summarizer.Kind = KindExtractive
-	}
-	if s.Summarizer.Timeout == 0 {
-		s.Summarizer.Timeout = Duration(DefaultTimeout)
-	}
-	def(&s.Summarizer.Retries, DefaultRetries)
-	if s.Summarizer.Backoff == 0 {
-		s.Summarizer.Backoff = Duration(DefaultBackoff)
-	}
-	return s
-}
+// Duration reads from JSON as "30s", "7d" or a number of seconds.
+type Duration = config.Duration
 
 // ErrSettings: a setting has a value that cannot be used.
-var ErrSettings = errors.New("summarize: invalid settings")
-
-// Validate reports the first unusable value, naming its JSON field.
-func (s Settings) Validate() error {
-	bad := func(field string, v any, want string) error {
-		return fmt.Errorf("%w: summarize.%s = %v: %s", ErrSettings, field, v, want)
-	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{
-		{"message_threshold", s.MessageThreshold},
-		{"token_percent", s.TokenPercent},
-		{"context_window", s.ContextWindow},
-		{"keep_recent", s.KeepRecent},
-		{"summary_tokens", s.SummaryTokens},
-		{"max_message_chars", s.MaxMessageChars},
-		{"max_tool_result_chars", s.MaxToolResultChars},
-		{"max_tool_args_chars", s.MaxToolArgsChars},
-		{"max_input_tokens", s.MaxInputTokens},
-		{"limits.max_messages", s.Limits.MaxMessages},
-		{"limits.max_tokens", s.Limits.MaxTokens},
-		{"summarizer.retries", s.Summarizer.Retries},
-	} {
-		if f.v < Disabled {
-			return bad(f.name, f.v, "want 0 (default), -1 (off) or a positive number")
-		}
-	}
-	if s.TokenPercent > 100 {
-		return bad("token_percent", s.TokenPercent, "want at most 100")
-	}
-	switch s.Counter {
-	case "", CounterTiktoken, CounterEstimate:
-	default:
-		return bad("counter", s.Counter, `want "tiktoken" or "estimate"`)
-	}
-	if s.Encoding != "" {
-		if _, ok := encodingSpecFor(s.Encoding); !ok {
-			return bad("encoding", s.Encoding, "want one of "+encodingNames())
-		}
-	}
-	switch s.Summarizer.Kind {
-	case "", KindExtractive:
-	case KindOpenAI:
-		if s.Summarizer.BaseURL == "" {
-			return bad("summarizer.base_url", `""`, "the openai summarizer needs a base URL")
-		}
-		if s.Summarizer.Model == "" {
-			return bad("summarizer.model", `""`, "the openai summarizer needs a model")
-		}
-	case KindCommand:
-		if len(s.Summarizer.Command) == 0 || s.Summarizer.Command[0] == "" {
-			return bad("summarizer.command", s.Summarizer.Command, "the command summarizer needs a program")
-		}
-	default:
-		return bad("summarizer.kind", s.Summarizer.Kind, `want "extractive", "openai" or "command"`)
-	}
-	if s.Summarizer.Timeout < 0 {
-		return bad("summarizer.timeout", time.Duration(s.Summarizer.Timeout), "want a positive duration")
-	}
-	return nil
-}
+var ErrSettings = config.ErrSettings
 
 // on reports whether an int threshold is switched on.
 func on(v int) bool { return v > 0 }

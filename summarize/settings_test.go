@@ -48,8 +48,7 @@ func TestSettingsJSONIsSnakeCase(t *testing.T) {
 	in := `{"message_threshold": 10, "token_percent": 60, "context_window": 8192, "keep_recent": 3,
 	  "summary_tokens": 200, "counter": "estimate", "encoding": "cl100k_base",
 	  "summarizer": {"kind": "openai", "base_url": "http://localhost:11434/v1", "model": "llama3",
-	                 "api_key_env": "KEY", "timeout": "30s", "retries": 4, "backoff": 0.25},
-	  "limits": {"max_messages": 400, "max_tokens": 100000}}`
+	                 "api_key_env": "KEY", "timeout": "30s", "retries": 4, "backoff": 0.25}}`
 	var s Settings
 	if err := json.Unmarshal([]byte(in), &s); err != nil {
 		t.Fatal(err)
@@ -57,8 +56,7 @@ func TestSettingsJSONIsSnakeCase(t *testing.T) {
 	want := Settings{MessageThreshold: 10, TokenPercent: 60, ContextWindow: 8192, KeepRecent: 3, SummaryTokens: 200,
 		Counter: "estimate", Encoding: "cl100k_base",
 		Summarizer: SummarizerSettings{Kind: "openai", BaseURL: "http://localhost:11434/v1", Model: "llama3", APIKeyEnv: "KEY",
-			Timeout: Duration(30 * time.Second), Retries: 4, Backoff: Duration(250 * time.Millisecond)},
-		Limits: Limits{MaxMessages: 400, MaxTokens: 100000}}
+			Timeout: Duration(30 * time.Second), Retries: 4, Backoff: Duration(250 * time.Millisecond)}}
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("decode:\n got %+v\nwant %+v", s, want)
 	}

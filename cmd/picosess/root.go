@@ -101,7 +101,7 @@ func (a *app) buildCounter() func(workspace.Record) int {
 		var cfg *workspace.Config
 		if cfg, _, err = workspace.LoadConfig(root); err == nil {
 			var s summarize.Settings
-			if s, err = summarize.FromConfig(cfg.Defaults); err == nil {
+			if s, err = summarize.FromConfig(cfg.Defaults()); err == nil {
 				var c summarize.Counter
 				if c, err = summarize.NewCounter(s); err == nil {
 					return summarize.TokenFunc(c)
