@@ -29,12 +29,12 @@ type Route struct {
 // Resolver resolves inbound messages under one validated Policy. It is
 // safe for concurrent use.
 type Resolver struct {
-	dims  []string
-	main  bool
+	dims []string
+	main bool
 	// direct replaces dims and main for direct messages when set.
 	direct *DirectPolicy
-	links linkIndex
-	rules []compiledRule
+	links  linkIndex
+	rules  []compiledRule
 }
 
 type compiledRule struct {
