@@ -168,7 +168,13 @@ func (s *Session) flush(ctx context.Context, reqs []*appendReq) {
 // that request only.
 func (s *Session) flushLocked(reqs []*appendReq) error {
 	w, st, path := s.w, s.st, s.Path()
-	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := s.mayCreate(); err != nil {
+			return err
+		}
+		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	}
 	if err != nil {
 		return fmt.Errorf("workspace: open %s: %w", path, err)
 	}

@@ -134,6 +134,10 @@ func (p *fastParser) field(key string, r *Record) bool {
 		r.By, ok = p.string()
 	case "reason":
 		r.Reason, ok = p.string()
+	case "rule":
+		r.Rule, ok = p.string()
+	case "trigger":
+		r.Trigger, ok = p.string()
 	case "description":
 		r.Description, ok = p.string()
 	case "aliases":

@@ -82,6 +82,8 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 		b = appendString(b, r.Text)
 	case TypeReset:
 		b = appendStringField(b, "reason", r.Reason)
+		b = appendStringField(b, "rule", r.Rule)
+		b = appendStringField(b, "trigger", r.Trigger)
 	case TypeCheckpoint:
 		b = append(b, `,"name":`...)
 		b = appendString(b, r.Name)

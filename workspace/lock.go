@@ -1,6 +1,8 @@
 package workspace
 
 import (
+	"github.com/picosess/picosess/workspace/policy"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -40,6 +42,10 @@ type sessionState struct {
 	// holderChecked is when holder was last found to still be the file at
 	// the lock path.
 	holderChecked time.Time
+
+	// polMu guards pol, the session's resolved reset policy.
+	polMu sync.Mutex
+	pol   *policy.Effective
 }
 
 func newSessionState(id string) *sessionState {

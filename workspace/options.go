@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 	"unicode/utf8"
+
+	"github.com/picosess/picosess/workspace/config"
 )
 
 // Durability says when an append is on stable storage.
@@ -53,6 +55,13 @@ type Options struct {
 	// Now is the clock that stamps records; nil means time.Now. Tests use
 	// it for golden files.
 	Now func() time.Time
+	// Config is the workspace configuration whose lifecycle policies
+	// AppendTurn applies (reset triggers, idle and daily resets). nil means
+	// none but the default triggers.
+	Config *config.File
+	// Location is the time zone of daily resets when the config names
+	// none; nil means time.Local.
+	Location *time.Location
 }
 
 // resolved returns a copy of o with every default filled in.

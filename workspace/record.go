@@ -77,8 +77,11 @@ type Record struct {
 	// message and summary
 	Tokens int `json:"tokens,omitempty"`
 
-	// reset
-	Reason string `json:"reason,omitempty"`
+	// reset: why, and for automatic and trigger resets the rule that fired
+	// and the trigger word
+	Reason  string `json:"reason,omitempty"`
+	Rule    string `json:"rule,omitempty"`
+	Trigger string `json:"trigger,omitempty"`
 
 	// checkpoint (Name above is reused for the checkpoint's name)
 	Description string `json:"description,omitempty"`

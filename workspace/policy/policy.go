@@ -1,0 +1,309 @@
+// Package policy holds the lifecycle decisions of picosess as pure
+// functions: which reset settings apply to a session (the cascade of
+// config.json), whether an arriving message starts a new conversation and
+// why, and whether an assistant may send into a session. Nothing here
+// reads a file or a clock: callers pass the session's state and the time,
+// so tests call the decisions directly and every caller (append, the
+// policy command, serve) asks the same question the same way.
+//
+//	eff := policy.Resolve(cfg, policy.Target{Agent: "main", Channel: "telegram", ChatType: "direct"})
+//	d := policy.Evaluate(eff, policy.State{LastMessage: last}, policy.Arrival{Role: "user", Text: "hi", At: now})
+//	if d.Reset { ... write a reset record with d.Reason and d.Rule before the message ... }
+package policy
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/picosess/picosess/workspace/config"
+)
+
+// Reset reasons, as the reset record's "reason" spells them.
+const (
+	ReasonManual = "manual"
+	ReasonDaily  = "daily"
+	ReasonIdle   = "idle"
+)
+
+// Setting is one effective value and where it came from: "default", or
+// the config path that set it ("reset.idle_minutes",
+// "agents.list[0].reset.by_channel.telegram.daily_at").
+type Setting[T any] struct {
+	Value T      `json:"value"`
+	From  string `json:"from"`
+}
+
+// Effective are the reset settings that apply to one session.
+type Effective struct {
+	DailyAt      Setting[string]   `json:"daily_at"` // "HH:MM", or "" when off
+	IdleMinutes  Setting[int]      `json:"idle_minutes"`
+	Timezone     Setting[string]   `json:"timezone"` // "" = the machine's local zone
+	Triggers     Setting[[]string] `json:"triggers"`
+	CarrySummary Setting[bool]     `json:"carry_summary"`
+
+	daily   int // minutes after midnight
+	dailyOn bool
+	loc     *time.Location
+}
+
+// Target is what the cascade looks at: the session's agent, channel and
+// chat type (direct, group, channel, thread...).
+type Target struct {
+	Agent    string
+	Channel  string
+	ChatType string
+}
+
+// Resolve computes the effective reset settings of a session: the
+// defaults, then the workspace's reset block, agents.defaults.reset, the
+// agent's agents.list[] entry, then by_type[chat type] and
+// by_channel[channel] (each of those levels in the same order), each
+// laid over the one before field by field. cfg may be nil. local is the
+// zone used when no timezone is set (time.Local in production).
+func Resolve(cfg *config.File, t Target, local *time.Location) Effective {
+	e := Effective{
+		DailyAt:      Setting[string]{From: "default"},
+		IdleMinutes:  Setting[int]{From: "default"},
+		Timezone:     Setting[string]{From: "default"},
+		Triggers:     Setting[[]string]{Value: config.DefaultTriggers(), From: "default"},
+		CarrySummary: Setting[bool]{From: "default"},
+	}
+	if cfg != nil {
+		levels := []struct {
+			path string
+			r    config.Reset
+		}{{"reset", cfg.Reset}, {"agents.defaults.reset", cfg.Agents.Defaults.Reset}}
+		if src := cfg.AgentSource(t.Agent); src != "" {
+			for i := range cfg.Agents.List {
+				if fmt.Sprintf("agents.list[%d]", i) == src {
+					levels = append(levels, struct {
+						path string
+						r    config.Reset
+					}{src + ".reset", cfg.Agents.List[i].Reset})
+				}
+			}
+		}
+		for _, l := range levels {
+			e.lay(l.path, l.r.ResetRule)
+		}
+		typ, ch := kind(t.ChatType), strings.ToLower(t.Channel)
+		for _, l := range levels {
+			if r, ok := l.r.ByType[typ]; ok && typ != "" {
+				e.lay(l.path+".by_type."+typ, r)
+			}
+		}
+		for _, l := range levels {
+			if r, ok := l.r.ByChannel[ch]; ok && ch != "" {
+				e.lay(l.path+".by_channel."+ch, r)
+			}
+		}
+	}
+	e.daily, e.dailyOn, _ = config.ParseDailyAt(e.DailyAt.Value)
+	if !e.dailyOn {
+		e.DailyAt.Value = ""
+	}
+	e.loc = local
+	if e.Timezone.Value != "" {
+		if loc, err := time.LoadLocation(e.Timezone.Value); err == nil {
+			e.loc = loc
+		}
+	}
+	if e.loc == nil {
+		e.loc = time.Local
+	}
+	return e
+}
+
+// kind spells a chat type as the cascade's by_type keys do: OpenClaw's
+// "dm" is "direct".
+func kind(t string) string {
+	t = strings.ToLower(strings.TrimSpace(t))
+	if t == "dm" {
+		return "direct"
+	}
+	return t
+}
+
+func (e *Effective) lay(path string, r config.ResetRule) {
+	if r.DailyAt != nil {
+		e.DailyAt = Setting[string]{*r.DailyAt, path + ".daily_at"}
+	}
+	if r.IdleMinutes != nil {
+		e.IdleMinutes = Setting[int]{*r.IdleMinutes, path + ".idle_minutes"}
+	}
+	if r.Timezone != nil {
+		e.Timezone = Setting[string]{*r.Timezone, path + ".timezone"}
+	}
+	if r.Triggers != nil {
+		e.Triggers = Setting[[]string]{r.Triggers, path + ".triggers"}
+	}
+	if r.CarrySummary != nil {
+		e.CarrySummary = Setting[bool]{*r.CarrySummary, path + ".carry_summary"}
+	}
+}
+
+// Location is the zone daily resets are computed in.
+func (e Effective) Location() *time.Location { return e.loc }
+
+// State is what the evaluation needs of the session: the time of the last
+// message of its current conversation (zero when the conversation is
+// empty: a new session, or just reset).
+type State struct {
+	LastMessage time.Time
+}
+
+// Arrival is the message that arrives.
+type Arrival struct {
+	Role string
+	Text string
+	At   time.Time
+}
+
+// Decision says whether the arriving message starts a new conversation.
+type Decision struct {
+	Reset bool `json:"reset"`
+	// Reason is manual (a trigger), daily or idle.
+	Reason string `json:"reason,omitempty"`
+	// Rule names the setting that fired and its value, with where it came
+	// from: "idle_minutes=30 (reset.by_type.group.idle_minutes)".
+	Rule string `json:"rule,omitempty"`
+	// Trigger is the trigger word of a manual reset; Rest is the text after
+	// it (the first message of the new conversation), "" when none.
+	Trigger string `json:"trigger,omitempty"`
+	Rest    string `json:"rest,omitempty"`
+	// Why explains the decision in a sentence, also when nothing fires.
+	Why string `json:"why"`
+}
+
+// Evaluate decides, for a message arriving in a session, whether it starts
+// a new conversation. Only user messages do:
+//   - a message whose text is a trigger, or starts with one followed by
+//     white space, is a manual reset (the rest of the text is the new
+//     conversation's first message);
+//   - otherwise, when the current conversation has a message, it is stale
+//     if the arrival is idle_minutes or more after its last message, or if
+//     a daily_at boundary lies after the last message and at or before the
+//     arrival. When both apply, the one that fired first (the earlier
+//     moment) wins and is named.
+//
+// An empty conversation never resets automatically, and neither does an
+// arrival earlier than the last message (a clock that went backwards).
+func Evaluate(e Effective, st State, a Arrival) Decision {
+	if a.Role != "user" {
+		return Decision{Why: "only user messages start a new conversation"}
+	}
+	if trig, rest, ok := Trigger(e.Triggers.Value, a.Text); ok {
+		return Decision{Reset: true, Reason: ReasonManual, Trigger: trig, Rest: rest,
+			Rule: fmt.Sprintf("trigger %s (%s)", trig, e.Triggers.From), Why: "the message is the reset trigger " + trig}
+	}
+	if st.LastMessage.IsZero() {
+		return Decision{Why: "the current conversation is empty"}
+	}
+	if a.At.Before(st.LastMessage) {
+		return Decision{Why: "the message is dated before the last one (clock went backwards); no automatic reset"}
+	}
+	var fired []Decision
+	var at []time.Time
+	if m := e.IdleMinutes.Value; m > 0 {
+		due := st.LastMessage.Add(time.Duration(m) * time.Minute)
+		if !a.At.Before(due) {
+			fired = append(fired, Decision{Reset: true, Reason: ReasonIdle,
+				Rule: fmt.Sprintf("idle_minutes=%d (%s)", m, e.IdleMinutes.From),
+				Why:  fmt.Sprintf("idle %s, at least idle_minutes %d", roundDur(a.At.Sub(st.LastMessage)), m)})
+			at = append(at, due)
+		}
+	}
+	if e.dailyOn {
+		b := e.Boundary(a.At)
+		if st.LastMessage.Before(b) {
+			fired = append(fired, Decision{Reset: true, Reason: ReasonDaily,
+				Rule: fmt.Sprintf("daily_at=%s %s (%s)", e.DailyAt.Value, e.loc, e.DailyAt.From),
+				Why:  fmt.Sprintf("the daily reset at %s passed since the last message", b.In(e.loc).Format("2006-01-02 15:04 MST"))})
+			at = append(at, b)
+		}
+	}
+	switch len(fired) {
+	case 0:
+		return Decision{Why: e.quiet(st.LastMessage, a.At)}
+	case 2:
+		if at[1].Before(at[0]) {
+			return fired[1]
+		}
+	}
+	return fired[0]
+}
+
+// quiet explains why nothing fires.
+func (e Effective) quiet(last, now time.Time) string {
+	var parts []string
+	if m := e.IdleMinutes.Value; m > 0 {
+		parts = append(parts, fmt.Sprintf("idle for %s of %dm", roundDur(now.Sub(last)), m))
+	}
+	if e.dailyOn {
+		parts = append(parts, "next daily reset "+e.Boundary(now).AddDate(0, 0, 1).In(e.loc).Format("2006-01-02 15:04 MST"))
+	}
+	if len(parts) == 0 {
+		return "no automatic reset is configured"
+	}
+	return "the conversation is current: " + strings.Join(parts, "; ")
+}
+
+// Boundary is the latest daily_at moment at or before t, in the zone of
+// e. On a day when daily_at falls in a DST gap (the clock skips it), the
+// boundary is the first instant after the gap (02:30 on a day that jumps
+// from 02:00 to 03:00 is 03:00); in a repeated hour it is the first
+// occurrence.
+func (e Effective) Boundary(t time.Time) time.Time {
+	lt := t.In(e.loc)
+	b := e.onDay(lt.Year(), lt.Month(), lt.Day())
+	if b.After(t) {
+		y, mo, d := lt.AddDate(0, 0, -1).Date()
+		b = e.onDay(y, mo, d)
+	}
+	return b
+}
+
+// onDay is daily_at on one calendar day.
+func (e Effective) onDay(y int, mo time.Month, d int) time.Time {
+	h, m := e.daily/60, e.daily%60
+	b := time.Date(y, mo, d, h, m, 0, 0, e.loc)
+	// time.Date puts a time in a gap before the gap; move to its end.
+	for i := 0; i < 24*60; i++ {
+		lb := b.In(e.loc)
+		if lb.Day() != d || lb.Hour()*60+lb.Minute() >= e.daily {
+			break
+		}
+		b = b.Add(time.Minute).Truncate(time.Minute)
+	}
+	return b
+}
+
+// Trigger reports whether text is one of triggers (case-insensitive), or
+// starts with one followed by white space; rest is what follows, trimmed.
+func Trigger(triggers []string, text string) (trigger, rest string, ok bool) {
+	t := strings.TrimSpace(text)
+	for _, tr := range triggers {
+		if len(t) < len(tr) || !strings.EqualFold(t[:len(tr)], tr) {
+			continue
+		}
+		after := t[len(tr):]
+		if after == "" {
+			return tr, "", true
+		}
+		if after[0] == ' ' || after[0] == '\t' || after[0] == '\n' || after[0] == '\r' {
+			return tr, strings.TrimSpace(after), true
+		}
+	}
+	return "", "", false
+}
+
+func roundDur(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Hour:
+		return d.Round(time.Minute)
+	case d >= time.Minute:
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Millisecond)
+}
