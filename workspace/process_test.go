@@ -84,6 +84,32 @@ func helperMain(mode string) error {
 			fmt.Fprintf(out, "%d %d %d\n", i, seqs[0], seqs[1])
 			out.Flush()
 		}
+	case "turn":
+		// turn DIR NAME AT START TAG: wait until START (unix ms), then append
+		// a user message dated AT through the lifecycle policy of a config
+		// with idle_minutes 10.
+		cfg, _, err := ParseConfig("config.json", []byte(`{"reset": {"idle_minutes": 10}}`))
+		if err != nil {
+			return err
+		}
+		w2, err := Open(args[1], &Options{Durability: DurabilityNever, LockTimeout: time.Minute, Config: cfg})
+		if err != nil {
+			return err
+		}
+		s2, err := w2.Session(ctx, Target{Name: args[2]})
+		if err != nil {
+			return err
+		}
+		at, err := time.Parse(time.RFC3339, args[3])
+		if err != nil {
+			return err
+		}
+		start, _ := strconv.ParseInt(args[4], 10, 64)
+		time.Sleep(time.Until(time.UnixMilli(start)))
+		m := msg(RoleUser, "from "+args[5])
+		m.At = at
+		_, err = s2.AppendTurn(ctx, m)
+		return err
 	case "hold":
 		lk, err := w.lock(ctx, s.st)
 		if err != nil {

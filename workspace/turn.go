@@ -174,8 +174,13 @@ func (s *Session) decideTurn(ctx context.Context, v lockedView, eff policy.Effec
 			return nil, err
 		}
 		var st policy.State
-		if n := len(h.Messages); n > 0 {
+		switch n := len(h.Messages); {
+		case n > 0:
 			st.LastMessage = h.Messages[n-1].At
+		case h.Summary != nil && h.Summary.Through > 0:
+			// Every message is summarized: the summary is dated after them.
+			// (A carried summary, through 0, is not a message of this one.)
+			st.LastMessage = h.Summary.At
 		}
 		u := in[firstUser].rec
 		at := u.At
@@ -214,7 +219,8 @@ func (s *Session) decideTurn(ctx context.Context, v lockedView, eff policy.Effec
 	return out, nil
 }
 
-// lastRecordAt is the time of the last complete record of the locked file.
+// lastRecordAt is the time of the last complete record of the locked
+// file, the header excepted (zero then).
 func lastRecordAt(v lockedView) (time.Time, error) {
 	br := newBackReader(v.f, v.s.Path(), v.end)
 	for {
@@ -226,6 +232,11 @@ func lastRecordAt(v lockedView) (time.Time, error) {
 			return time.Time{}, err
 		}
 		if r, hint := decodeRecord(line); hint == "" {
+			if r.Type == TypeSession {
+				// The header is dated when the session was made, which may
+				// be after the messages being backfilled into it.
+				return time.Time{}, nil
+			}
 			return r.At, nil
 		}
 	}
