@@ -60,6 +60,11 @@ type Context struct {
 	Omitted       int  `json:"omitted"`        // history messages not sent (budget or strategy)
 	OmittedTokens int  `json:"omitted_tokens"` // their tokens
 	Truncated     bool `json:"truncated"`      // the budget left out something the strategy wanted
+	// Limited counts the older messages the history limits
+	// (limits.max_messages, limits.max_tokens) left out before the budget
+	// was applied, LimitedTokens their tokens; they stay in the file.
+	Limited       int `json:"limited,omitempty"`
+	LimitedTokens int `json:"limited_tokens,omitempty"`
 
 	// Repairs lists what was changed so a provider accepts the messages:
 	// orphan tool results dropped, calls without results removed, results

@@ -145,7 +145,9 @@ type Decision struct {
 
 // Due decides whether the active history should be summarized now: it has
 // message_threshold messages since the last summary, or takes token_percent
-// of context_window, or passes limits.max_messages or limits.max_tokens —
+// of context_window, or passes limits.max_messages or limits.max_tokens
+// with limits.compaction "summarize" (with "trim", the default, a limit
+// only bounds what is read) —
 // and Select finds something to summarize (so a session whose only
 // messages are the kept ones is never due, and summarizing cannot loop).
 // Records without a stored token count are counted with c.
@@ -158,9 +160,9 @@ func Due(history []workspace.Record, s Settings, c Counter) Decision {
 		d.Reason = fmt.Sprintf("%d messages since the last summary (message_threshold %d)", d.Messages, s.MessageThreshold)
 	case on(s.TokenPercent) && on(s.ContextWindow) && d.Tokens*100 >= s.TokenPercent*s.ContextWindow:
 		d.Reason = fmt.Sprintf("%d tokens is at least %d%% of the %d-token context window", d.Tokens, s.TokenPercent, s.ContextWindow)
-	case on(s.Limits.MaxMessages) && d.Messages > s.Limits.MaxMessages:
+	case s.Limits.Compaction == workspace.CompactionSummarize && on(s.Limits.MaxMessages) && d.Messages > s.Limits.MaxMessages:
 		d.Reason = fmt.Sprintf("%d messages is over limits.max_messages %d", d.Messages, s.Limits.MaxMessages)
-	case on(s.Limits.MaxTokens) && d.Tokens > s.Limits.MaxTokens:
+	case s.Limits.Compaction == workspace.CompactionSummarize && on(s.Limits.MaxTokens) && d.Tokens > s.Limits.MaxTokens:
 		d.Reason = fmt.Sprintf("%d tokens is over limits.max_tokens %d", d.Tokens, s.Limits.MaxTokens)
 	default:
 		d.Reason = fmt.Sprintf("below thresholds: %d messages, %d tokens", d.Messages, d.Tokens)

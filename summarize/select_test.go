@@ -157,12 +157,19 @@ func TestDue(t *testing.T) {
 	if d := Due(big.recs, Settings{ContextWindow: 1000, TokenPercent: Disabled, KeepRecent: 2}, c); d.Due {
 		t.Fatalf("token percent disabled: %+v", d)
 	}
-	// Limits.
-	if d := Due(h.recs, Settings{MessageThreshold: Disabled, Limits: Limits{MaxMessages: 10}}, c); !d.Due || !strings.Contains(d.Reason, "max_messages") {
+	// Limits summarize only with compaction "summarize"; with "trim" (the
+	// default) they bound what is read and never make a session due.
+	sum := workspace.CompactionSummarize
+	if d := Due(h.recs, Settings{MessageThreshold: Disabled, Limits: Limits{MaxMessages: 10, Compaction: sum}}, c); !d.Due || !strings.Contains(d.Reason, "max_messages") {
 		t.Fatalf("max_messages: %+v", d)
 	}
-	if d := Due(big.recs, Settings{TokenPercent: Disabled, KeepRecent: 2, Limits: Limits{MaxTokens: 500}}, c); !d.Due || !strings.Contains(d.Reason, "max_tokens") {
+	if d := Due(big.recs, Settings{TokenPercent: Disabled, KeepRecent: 2, Limits: Limits{MaxTokens: 500, Compaction: sum}}, c); !d.Due || !strings.Contains(d.Reason, "max_tokens") {
 		t.Fatalf("max_tokens: %+v", d)
+	}
+	for _, compaction := range []string{"", workspace.CompactionTrim} {
+		if d := Due(h.recs, Settings{MessageThreshold: Disabled, Limits: Limits{MaxMessages: 10, Compaction: compaction}}, c); d.Due {
+			t.Fatalf("max_messages with compaction %q: %+v", compaction, d)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -203,13 +204,22 @@ func tailFirst(maxTokens int) int {
 // BuildContext). The recent and summarize strategies read only the tail of
 // the session, widening it until the budget is full or the active history
 // is read whole; smart reads the whole active history, since a system
-// message or pinned message may sit anywhere in it. With the summarize
-// strategy, a history that does not fit is summarized first (as
-// Summarize, under the same locks), then the context is built again.
+// message or pinned message may sit anywhere in it. History limits
+// (Settings.Limits: limits.max_messages, limits.max_tokens) are applied
+// first, as workspace.History.Within does (Context.Limited counts what
+// they left out). With the summarize strategy, a history that does not
+// fit is summarized first (as Summarize, under the same locks), then the
+// context is built again; so is a history over a limit when
+// limits.compaction is "summarize".
 func (k *Compactor) Context(ctx context.Context, s *workspace.Session, b Budget) (Context, error) {
 	out, err := k.buildContext(ctx, s, b)
-	if err != nil || b.Strategy != StrategySummarize || out.Omitted == 0 {
+	if err != nil {
 		return out, err
+	}
+	overBudget := b.Strategy == StrategySummarize && out.Omitted > 0
+	overLimit := out.Limited > 0 && k.Settings.Limits.Compaction == workspace.CompactionSummarize
+	if !overBudget && !overLimit {
+		return out, nil
 	}
 	o, err := k.Summarize(ctx, s)
 	if errors.Is(err, ErrNothingToSummarize) || (err == nil && !o.Summarized) {
@@ -226,10 +236,16 @@ func (k *Compactor) buildContext(ctx context.Context, s *workspace.Session, b Bu
 	if b.Strategy == StrategySmart || b.Strategy == "" {
 		limit = 0
 	}
+	maxMsgs, maxToks := max(k.Settings.Limits.MaxMessages, 0), max(k.Settings.Limits.MaxTokens, 0)
 	for {
 		h, err := s.History(ctx, limit)
 		if err != nil {
 			return Context{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+		}
+		if maxMsgs > 0 || maxToks > 0 {
+			if h = h.Within(maxMsgs, maxToks); h.Trimmed > 0 {
+				h.More = false // the limit binds within what was read
+			}
 		}
 		recs := Records(h)
 		used := TokensReplyPrime
@@ -243,6 +259,7 @@ func (k *Compactor) buildContext(ctx context.Context, s *workspace.Session, b Bu
 		if !h.More || used > b.MaxTokens {
 			out, err := BuildContext(recs, b, k.counter())
 			if err != nil || !h.More || out.Omitted > 0 {
+				k.noteLimited(&out, h)
 				return out, err
 			}
 			used = out.Tokens
@@ -256,6 +273,24 @@ func (k *Compactor) buildContext(ctx context.Context, s *workspace.Session, b Bu
 		}
 		limit = next
 	}
+}
+
+// noteLimited records in out what the history limits left out of h.
+func (k *Compactor) noteLimited(out *Context, h workspace.History) {
+	if h.Trimmed == 0 {
+		return
+	}
+	out.Limited, out.LimitedTokens = h.Trimmed, h.TrimmedTokens
+	l := k.Settings.Limits
+	var which []string
+	if l.MaxMessages > 0 {
+		which = append(which, fmt.Sprintf("limits.max_messages %d", l.MaxMessages))
+	}
+	if l.MaxTokens > 0 {
+		which = append(which, fmt.Sprintf("limits.max_tokens %d", l.MaxTokens))
+	}
+	out.Notes = append(out.Notes, fmt.Sprintf("history limits (%s) left out %d older messages (%d tokens); they stay in the file",
+		strings.Join(which, ", "), h.Trimmed, h.TrimmedTokens))
 }
 
 // TokenFunc adapts a counter to workspace.Options.CountTokens, so that the

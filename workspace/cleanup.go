@@ -380,3 +380,35 @@ func FormatAge(d time.Duration) string {
 	}
 	return "0s"
 }
+
+// CleanupEvery applies the config's cleanup block (Workspace.Config) now
+// and then every cleanup.interval (default config.DefaultCleanupInterval)
+// until ctx ends, handing each run's report and error to report (which
+// may be nil). It returns at once when the block asks for nothing. serve
+// and watch run it; an embedder that runs a long-lived process may too.
+func (w *Workspace) CleanupEvery(ctx context.Context, report func(CleanupReport, error)) {
+	c := w.opts.Config.Cleanup
+	if !c.Active() {
+		return
+	}
+	every := time.Duration(c.Interval)
+	if every <= 0 {
+		every = config.DefaultCleanupInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		rep, err := w.CleanupFromConfig(ctx, c, false)
+		if ctx.Err() != nil {
+			return
+		}
+		if report != nil {
+			report(rep, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

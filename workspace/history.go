@@ -21,6 +21,10 @@ type History struct {
 	Messages []Record
 	// More is true when the limit cut off older active messages.
 	More bool
+	// Trimmed counts the messages that history limits left out (Within,
+	// Session.Active), TrimmedTokens their tokens.
+	Trimmed       int `json:"trimmed,omitempty"`
+	TrimmedTokens int `json:"trimmed_tokens,omitempty"`
 	// LastSeq is the seq of the last record in the file.
 	LastSeq int64
 }

@@ -55,10 +55,17 @@ type Options struct {
 	// Now is the clock that stamps records; nil means time.Now. Tests use
 	// it for golden files.
 	Now func() time.Time
-	// Config is the workspace configuration whose lifecycle policies
-	// AppendTurn applies (reset triggers, idle and daily resets). nil means
-	// none but the default triggers.
+	// Config is the workspace configuration: the lifecycle policies that
+	// AppendTurn, Policy, Active and cleanup apply (resets, triggers,
+	// limits, send policy, expiry). nil means Open reads <root>/config.json
+	// (a missing file gives the defaults; a broken one fails Open with an
+	// error wrapping ErrConfig), unless NoConfig is set.
 	Config *config.File
+	// NoConfig makes Open ignore <root>/config.json when Config is nil:
+	// the defaults apply (default triggers /new and /reset, no automatic
+	// reset, no limits). check and repair use it, so that a broken config
+	// does not stop them.
+	NoConfig bool
 	// Location is the time zone of daily resets when the config names
 	// none; nil means time.Local.
 	Location *time.Location

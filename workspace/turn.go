@@ -173,15 +173,7 @@ func (s *Session) decideTurn(ctx context.Context, v lockedView, eff policy.Effec
 		if err != nil {
 			return nil, err
 		}
-		var st policy.State
-		switch n := len(h.Messages); {
-		case n > 0:
-			st.LastMessage = h.Messages[n-1].At
-		case h.Summary != nil && h.Summary.Through > 0:
-			// Every message is summarized: the summary is dated after them.
-			// (A carried summary, through 0, is not a message of this one.)
-			st.LastMessage = h.Summary.At
-		}
+		st := policyState(h)
 		u := in[firstUser].rec
 		at := u.At
 		if at.IsZero() {
@@ -240,31 +232,6 @@ func lastRecordAt(v lockedView) (time.Time, error) {
 			return r.At, nil
 		}
 	}
-}
-
-// effective is the reset policy of the session, resolved once per
-// process from the config and the session's scope.
-func (s *Session) effective() policy.Effective {
-	s.st.polMu.Lock()
-	defer s.st.polMu.Unlock()
-	if s.st.pol != nil {
-		return *s.st.pol
-	}
-	h := s.header
-	if h.Type == "" {
-		if hr, err := s.Header(context.Background()); err == nil {
-			h = hr
-		}
-	}
-	t := policy.Target{Agent: "main"}
-	if h.Scope != nil {
-		t.Agent, t.Channel, t.ChatType = h.Scope.AgentID, h.Scope.Channel, policy.ChatTypeOf(h.Scope.Values)
-	} else if h.Name == "" {
-		t.ChatType = "direct"
-	}
-	e := policy.Resolve(s.w.opts.Config, t, s.w.opts.Location)
-	s.st.pol = &e
-	return e
 }
 
 // mayCreate is asked when the session file does not exist at append

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/picosess/picosess/keying"
+	"github.com/picosess/picosess/workspace/config"
 )
 
 // Directory and file names inside a workspace root.
@@ -44,7 +45,8 @@ type Workspace struct {
 }
 
 // Open opens the workspace at root, creating sessions/, sessions/.trash/
-// and locks/ when they are missing. A file where a directory should be, or
+// and locks/ when they are missing, and reads <root>/config.json unless
+// opts gives a Config or sets NoConfig. A file where a directory should be, or
 // a directory that cannot be written, is an error wrapping ErrNotWorkspace.
 // opts may be nil.
 func Open(root string, opts *Options) (*Workspace, error) {
@@ -58,6 +60,19 @@ func Open(root string, opts *Options) (*Workspace, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotWorkspace, root, err)
+	}
+	if o.Config == nil && !o.NoConfig {
+		cfg, warnings, err := config.Load(abs)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range warnings {
+			o.Logger.Warn(w)
+		}
+		o.Config = cfg
+	}
+	if o.Config == nil {
+		o.Config = &config.File{}
 	}
 	w := &Workspace{root: abs, opts: o, fs: o.FS, log: o.Logger, host: hostname(), states: map[string]*sessionState{}}
 	for _, dir := range []string{abs, w.sessionsDir(), w.trashDir(), w.locksDir()} {
@@ -93,6 +108,10 @@ func (w *Workspace) ensureDir(dir string) error {
 	_ = w.fs.Remove(probe)
 	return nil
 }
+
+// Config is the configuration the workspace applies (Options.Config, or
+// <root>/config.json as Open read it); never nil.
+func (w *Workspace) Config() *config.File { return w.opts.Config }
 
 // Root is the workspace directory (absolute).
 func (w *Workspace) Root() string { return w.root }

@@ -14,8 +14,12 @@ import (
 	"golang.org/x/term"
 )
 
-// loadConfig reads the workspace config and prints its warnings to stderr.
+// loadConfig reads the workspace config, once, and prints its warnings to
+// stderr.
 func (a *app) loadConfig() (*workspace.Config, error) {
+	if a.cfg != nil {
+		return a.cfg, nil
+	}
 	root, err := a.root()
 	if err != nil {
 		return nil, err
@@ -27,6 +31,7 @@ func (a *app) loadConfig() (*workspace.Config, error) {
 	for _, w := range warnings {
 		fmt.Fprintln(a.stderr, "warning:", w)
 	}
+	a.cfg = cfg
 	return cfg, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/picosess/picosess/workspace"
 	"github.com/spf13/cobra"
@@ -17,12 +18,16 @@ type appendOptions struct {
 	content    string
 	model      string
 	toolCallID string
+	at         string
+	raw        bool
 }
 
 // appendOutput is the --json shape of append (docs/cli.md).
 type appendOutput struct {
 	ID  string `json:"id"`
 	Seq int64  `json:"seq"`
+	// Reset is set when the message started a new conversation.
+	Reset *workspace.TurnReset `json:"reset,omitempty"`
 }
 
 var appendRoles = []string{workspace.RoleUser, workspace.RoleAssistant, workspace.RoleSystem, workspace.RoleTool}
@@ -43,14 +48,28 @@ The content is --content, else standard input read to its end (one trailing
 newline is dropped). Empty content is refused, as is a terminal on stdin
 without --content. The workspace is created if it does not exist.
 
+The lifecycle policy of config.json applies to a user message (picosess
+policy SESSION shows it): a message that is a reset trigger (/new, /reset)
+starts a new conversation, and the text after the trigger, if any, is its
+first message; a message arriving after reset.idle_minutes without one, or
+after a reset.daily_at boundary, starts a new conversation with a reset
+record written just before it. A line on stderr says so, and --json prints
+the reset. --at dates the message when it was actually sent (queued offline,
+backfilled); policies are evaluated at that time, and a time before the
+session's last record is refused. --raw appends the message as given, with
+no policy.
+
 EXAMPLES
   picosess append --channel telegram --chat 123456789 --sender 123456789 --role user --content "hi"
   echo "remember the milk" | picosess append --session todo --role user
   picosess append sk_v1_67fe19a8ec8f --role assistant --content "hello" --json
+  picosess append --session todo --role user --content "/new buy bread"
+  picosess append --session todo --role user --at 2026-12-01T08:30:00Z --content "sent offline"
 
 EXIT STATUS
-  0 appended; 1 bad flags, unknown or ambiguous SESSION, empty content;
-  10 not a workspace (a file in the way, no permission); 11 the session is
+  0 appended; 1 bad flags, unknown or ambiguous SESSION, empty content,
+  --at before the session's last record, a session in the trash, a config
+  error; 10 not a workspace (a file in the way, no permission); 11 the session is
   locked by another process for longer than --lock-timeout; 130 interrupted.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -63,6 +82,8 @@ EXIT STATUS
 	fl.StringVar(&o.content, "content", "", "message text (default: standard input)")
 	fl.StringVar(&o.model, "model", "", "model that wrote an assistant message (model_name)")
 	fl.StringVar(&o.toolCallID, "tool-call-id", "", "the tool call a tool message answers")
+	fl.StringVar(&o.at, "at", "", "when the message was sent (RFC 3339, e.g. 2026-12-01T08:30:00Z; default now)")
+	fl.BoolVar(&o.raw, "raw", false, "append as given: no reset trigger, no automatic reset")
 	return cmd
 }
 
@@ -115,14 +136,25 @@ func (a *app) runAppend(cmd *cobra.Command, o *appendOptions, args []string) err
 	if err != nil {
 		return err
 	}
-	seqs, err := s.Append(ctx, rec)
+	var turn workspace.Turn
+	if o.raw {
+		turn.Seqs, err = s.Append(ctx, rec)
+	} else {
+		turn, err = s.AppendTurn(ctx, rec)
+	}
 	if err != nil {
 		return fmt.Errorf("append to %s failed; the message was not written: %w", s.ID(), err)
 	}
 	if a.jsonOut {
-		return a.writeJSON(appendOutput{ID: s.ID(), Seq: seqs[0]})
+		return a.writeJSON(appendOutput{ID: s.ID(), Seq: turn.Seqs[0], Reset: turn.Reset})
 	}
-	_, err = fmt.Fprintln(a.stdout, seqs[0])
+	if r := turn.Reset; r != nil {
+		fmt.Fprintf(a.stderr, "new conversation (%s reset, seq %d): %s [%s]\n", r.Reason, r.Seq, r.Why, r.Rule)
+		if r.Carried > 0 {
+			fmt.Fprintf(a.stderr, "the previous conversation's summary carried over as seq %d\n", r.Carried)
+		}
+	}
+	_, err = fmt.Fprintln(a.stdout, turn.Seqs[0])
 	return err
 }
 
@@ -149,8 +181,16 @@ func (o *appendOptions) record(cmd *cobra.Command, stdin io.Reader) (workspace.R
 	if strings.TrimSpace(content) == "" {
 		return workspace.Record{}, usageErrorf("empty content: nothing to append (give --content TEXT or pipe the message on standard input)")
 	}
+	var at time.Time
+	if o.at != "" {
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(o.at))
+		if err != nil {
+			return workspace.Record{}, usageErrorf("--at %q: want an RFC 3339 time such as 2026-12-01T08:30:00Z or 2026-12-01T09:30:00+01:00", o.at)
+		}
+		at = t.UTC()
+	}
 	return workspace.Record{
-		Type: workspace.TypeMessage, Role: role, Content: content, Sender: o.scope.in.SenderID,
+		Type: workspace.TypeMessage, At: at, Role: role, Content: content, Sender: o.scope.in.SenderID,
 		ModelName: o.model, ToolCallID: o.toolCallID,
 	}, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -207,4 +208,25 @@ func humanSize(n int64) string {
 		return fmt.Sprintf("%.1f MiB", float64(n)/(k*k))
 	}
 	return fmt.Sprintf("%.1f GiB", float64(n)/(k*k*k))
+}
+
+// cleanupInBackground runs the config's cleanup block periodically for
+// serve and watch (Workspace.CleanupEvery), saying on stderr what each run
+// moved or purged and what failed. It stops with ctx; wait waits for it.
+func (a *app) cleanupInBackground(ctx context.Context, w *workspace.Workspace) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.CleanupEvery(ctx, func(rep workspace.CleanupReport, err error) {
+			if n := rep.TrashedTotal.Count + rep.PurgedTotal.Count; n > 0 {
+				fmt.Fprintf(a.stderr, "picosess: cleanup moved %s (%s) to the trash and purged %s (%s)\n",
+					plural(rep.TrashedTotal.Count, "idle session"), humanSize(rep.TrashedTotal.Bytes),
+					plural(rep.PurgedTotal.Count, "trash entry"), humanSize(rep.PurgedTotal.Bytes))
+			}
+			if err != nil {
+				fmt.Fprintf(a.stderr, "picosess: cleanup: %v\n", err)
+			}
+		})
+	}()
+	return func() { <-done }
 }

@@ -44,7 +44,7 @@ EXIT STATUS
 				return err
 			}
 			defer w.Close()
-			x, err := index.Open(w, &index.Options{LockTimeout: a.lockTimeout, Logger: a.options().Logger})
+			x, err := index.Open(w, &index.Options{LockTimeout: a.lockTimeout, Logger: a.logger()})
 			if err != nil {
 				return err
 			}

@@ -38,6 +38,7 @@ EXIT STATUS
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			a.noConfig = true // a broken config.json must not stop it
 			w, err := a.openWorkspace()
 			if err != nil {
 				return err

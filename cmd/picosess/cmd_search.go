@@ -127,7 +127,7 @@ func (a *app) runSearch(cmd *cobra.Command, o *searchOptions, text string) error
 	if !a.jsonOut && isTerminal(a.stdout) {
 		q.Mark = [2]string{"\x1b[1m", "\x1b[0m"}
 	}
-	x, err := index.Open(w, &index.Options{LockTimeout: a.lockTimeout, Logger: a.options().Logger})
+	x, err := index.Open(w, &index.Options{LockTimeout: a.lockTimeout, Logger: a.logger()})
 	if err != nil {
 		return err
 	}

@@ -32,11 +32,18 @@ dashboards. The API has no authentication: it listens on loopback by default.
   GET  /v1/sessions/{ref}/history?limit=N           the active history (default 50)
   GET  /v1/sessions/{ref}/records                   every record, JSON Lines
   POST /v1/sessions/{ref}/records                   append records (a JSON array); {ref}
-                                                    may name a new named session
+                                                    may name a new named session; the
+                                                    lifecycle policy applies as in append
+                                                    (?raw=1: records as given)
+  GET  /v1/sessions/{ref}/policy?at=                the lifecycle policy (as policy --json)
   GET  /v1/search?q=&session=&agent=&channel=&sender=&role=&limit=   search (as search --json)
 
 Errors are {"error": "..."} with 400 (bad input), 404 (no such session),
-409 (ambiguous reference), 423 (a lock timed out) or 500.
+409 (ambiguous reference, or a record dated before the session's last),
+410 (the session is in the trash), 423 (a lock timed out) or 500.
+
+When config.json has a cleanup block (older_than or ttl, purge_after), serve
+applies it at start and every cleanup.interval (default 1h).
 
 EXIT STATUS
   0 stopped by an interrupt; 1 failure (address in use...); 10 not a workspace.`,
@@ -52,7 +59,10 @@ EXIT STATUS
 				return fmt.Errorf("serve: %w", err)
 			}
 			fmt.Fprintf(a.stderr, "picosess: serving %s on http://%s\n", w.Root(), ln.Addr())
-			return serve(cmd.Context(), ln, w)
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer a.cleanupInBackground(ctx, w)()
+			defer cancel()
+			return serve(ctx, ln, w)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", DefaultListen, "address to listen on")
@@ -73,6 +83,7 @@ func serve(ctx context.Context, ln net.Listener, w *workspace.Workspace) error {
 	mux.HandleFunc("GET /v1/sessions/{ref}/history", api.history)
 	mux.HandleFunc("GET /v1/sessions/{ref}/records", api.records)
 	mux.HandleFunc("POST /v1/sessions/{ref}/records", api.appendRecords)
+	mux.HandleFunc("GET /v1/sessions/{ref}/policy", api.policy)
 	mux.HandleFunc("GET /v1/search", api.search)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
@@ -115,6 +126,10 @@ func httpError(rw http.ResponseWriter, err error) {
 		code = http.StatusConflict
 	case errors.Is(err, workspace.ErrLocked):
 		code = http.StatusLocked
+	case errors.Is(err, workspace.ErrTrashed):
+		code = http.StatusGone
+	case errors.Is(err, workspace.ErrTimeOrder):
+		code = http.StatusConflict
 	}
 	writeHTTPJSON(rw, code, map[string]string{"error": err.Error()})
 }
@@ -241,15 +256,46 @@ func (api *httpAPI) appendRecords(rw http.ResponseWriter, r *http.Request) {
 		httpError(rw, err)
 		return
 	}
-	seqs, err := s.Append(r.Context(), recs...)
+	var turn workspace.Turn
+	if r.URL.Query().Get("raw") == "1" {
+		turn.Seqs, err = s.Append(r.Context(), recs...)
+	} else {
+		turn, err = s.AppendTurn(r.Context(), recs...)
+	}
 	if err != nil {
-		if !errors.Is(err, workspace.ErrLocked) && !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, workspace.ErrLocked) && !errors.Is(err, workspace.ErrTrashed) &&
+			!errors.Is(err, workspace.ErrTimeOrder) && !errors.Is(err, context.Canceled) {
 			err = &badRequest{err.Error()}
 		}
 		httpError(rw, err)
 		return
 	}
-	writeHTTPJSON(rw, http.StatusCreated, map[string]any{"session": s.ID(), "seqs": seqs})
+	out := map[string]any{"session": s.ID(), "seqs": turn.Seqs}
+	if turn.Reset != nil {
+		out["reset"] = turn.Reset
+	}
+	writeHTTPJSON(rw, http.StatusCreated, out)
+}
+
+func (api *httpAPI) policy(rw http.ResponseWriter, r *http.Request) {
+	s, err := api.session(r)
+	if err != nil {
+		httpError(rw, err)
+		return
+	}
+	var at time.Time
+	if v := r.URL.Query().Get("at"); v != "" {
+		if at, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			httpError(rw, &badRequest{fmt.Sprintf("at=%q: want an RFC 3339 time", v)})
+			return
+		}
+	}
+	rep, err := s.Policy(r.Context(), at)
+	if err != nil {
+		httpError(rw, err)
+		return
+	}
+	writeHTTPJSON(rw, http.StatusOK, rep)
 }
 
 func (api *httpAPI) search(rw http.ResponseWriter, r *http.Request) {

@@ -296,8 +296,8 @@ func TestSummarizeOpenAISuccess(t *testing.T) {
 func TestSummarizeErrors(t *testing.T) {
 	ws, _ := seedTalk(t, "")
 	bad := t.TempDir()
-	writeConfig(t, bad, `{"summarize": {"summarizer": {"kind": "magic"}}}`)
 	mustRun(t, "--workspace", bad, "append", "--session", "x", "--role", "user", "--content", "hi")
+	writeConfig(t, bad, `{"summarize": {"summarizer": {"kind": "magic"}}}`)
 	for _, tt := range []struct {
 		args []string
 		code int

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -31,6 +32,9 @@ rescan every --poll, since events alone can be lost.
 
 --json prints JSON Lines: {"session": ID, "record": RECORD}.
 
+When config.json has a cleanup block (older_than or ttl, purge_after), watch
+applies it at start and every cleanup.interval (default 1h), as serve does.
+
 EXIT STATUS
   0 stopped by an interrupt; 1 failure; 10 not a workspace.`,
 		Args: cobra.MaximumNArgs(1),
@@ -52,7 +56,10 @@ EXIT STATUS
 			}
 			enc := json.NewEncoder(a.stdout)
 			enc.SetEscapeHTML(false)
-			return w.Watch(cmd.Context(), o, func(id string, e workspace.Entry) error {
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer a.cleanupInBackground(ctx, w)()
+			defer cancel()
+			return w.Watch(ctx, o, func(id string, e workspace.Entry) error {
 				if a.jsonOut {
 					return enc.Encode(watchLine{Session: id, Record: e.Record})
 				}

@@ -28,6 +28,12 @@ type app struct {
 
 	counterOnce sync.Once
 	counter     func(workspace.Record) int
+
+	// cfg is config.json as loadConfig read it (nil until then).
+	cfg *workspace.Config
+	// noConfig opens the workspace without its config (check, repair: a
+	// broken config must not stop them).
+	noConfig bool
 }
 
 func newRootCmd(a *app) *cobra.Command {
@@ -50,7 +56,7 @@ The workspace is --workspace, else $PICOSESS_WORKSPACE, else ~/.workspace.`,
 		newKeyCmd(a),
 		newVersionCmd(a),
 		newAppendCmd(a), newLsCmd(a), newShowCmd(a), newExportCmd(a), newRenameCmd(a), newResetCmd(a), newClearCmd(a), newRmCmd(a), newCheckpointCmd(a), newCheckCmd(a), newRepairCmd(a), newDemoCmd(a),
-		newCleanupCmd(a),
+		newCleanupCmd(a), newPolicyCmd(a),
 		newWatchCmd(a),
 		newSearchCmd(a), newReindexCmd(a),
 		newSummarizeCmd(a),
@@ -78,14 +84,29 @@ func (a *app) root() (string, error) {
 }
 
 // options are the workspace options the global flags choose: the lock
-// timeout, warnings (corrupt lines skipped...) logged to stderr, and the
-// configured token counter for what is appended.
-func (a *app) options() *workspace.Options {
-	return &workspace.Options{
+// timeout, warnings (corrupt lines skipped...) logged to stderr, the
+// configured token counter for what is appended, and config.json (read
+// once; a broken config is an error, except for check and repair).
+func (a *app) options() (*workspace.Options, error) {
+	o := &workspace.Options{
 		LockTimeout: a.lockTimeout,
-		Logger:      slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:      a.logger(),
 		CountTokens: a.countTokens,
+		NoConfig:    a.noConfig,
 	}
+	if !a.noConfig {
+		cfg, err := a.loadConfig()
+		if err != nil {
+			return nil, err
+		}
+		o.Config = cfg
+	}
+	return o, nil
+}
+
+// logger logs warnings to stderr.
+func (a *app) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // countTokens counts a record's tokens as the summarize package does, with
@@ -101,6 +122,7 @@ func (a *app) buildCounter() func(workspace.Record) int {
 	if err == nil {
 		var cfg *workspace.Config
 		if cfg, _, err = workspace.LoadConfig(root); err == nil {
+			// Not a.loadConfig: its warnings are printed once already.
 			var s summarize.Settings
 			if s, err = summarize.FromConfig(cfg.Defaults()); err == nil {
 				var c summarize.Counter
@@ -124,7 +146,11 @@ func (a *app) openWorkspace() (*workspace.Workspace, error) {
 	if _, err := os.Stat(filepath.Join(root, workspace.SessionsDir)); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s has no %s/ directory (create one with append, migrate or demo)", workspace.ErrNotWorkspace, root, workspace.SessionsDir)
 	}
-	return workspace.Open(root, a.options())
+	o, err := a.options()
+	if err != nil {
+		return nil, err
+	}
+	return workspace.Open(root, o)
 }
 
 // createWorkspace opens the workspace, creating its layout if needed.
@@ -133,5 +159,9 @@ func (a *app) createWorkspace() (*workspace.Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	return workspace.Open(root, a.options())
+	o, err := a.options()
+	if err != nil {
+		return nil, err
+	}
+	return workspace.Open(root, o)
 }

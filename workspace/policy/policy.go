@@ -70,32 +70,19 @@ func Resolve(cfg *config.File, t Target, local *time.Location) Effective {
 		CarrySummary: Setting[bool]{From: "default"},
 	}
 	if cfg != nil {
-		levels := []struct {
-			path string
-			r    config.Reset
-		}{{"reset", cfg.Reset}, {"agents.defaults.reset", cfg.Agents.Defaults.Reset}}
-		if src := cfg.AgentSource(t.Agent); src != "" {
-			for i := range cfg.Agents.List {
-				if fmt.Sprintf("agents.list[%d]", i) == src {
-					levels = append(levels, struct {
-						path string
-						r    config.Reset
-					}{src + ".reset", cfg.Agents.List[i].Reset})
-				}
-			}
-		}
+		levels := agentLevels(cfg, t.Agent)
 		for _, l := range levels {
-			e.lay(l.path, l.r.ResetRule)
+			e.lay(l.at("reset"), l.a.Reset.ResetRule)
 		}
 		typ, ch := kind(t.ChatType), strings.ToLower(t.Channel)
 		for _, l := range levels {
-			if r, ok := l.r.ByType[typ]; ok && typ != "" {
-				e.lay(l.path+".by_type."+typ, r)
+			if r, ok := l.a.Reset.ByType[typ]; ok && typ != "" {
+				e.lay(l.at("reset.by_type."+typ), r)
 			}
 		}
 		for _, l := range levels {
-			if r, ok := l.r.ByChannel[ch]; ok && ch != "" {
-				e.lay(l.path+".by_channel."+ch, r)
+			if r, ok := l.a.Reset.ByChannel[ch]; ok && ch != "" {
+				e.lay(l.at("reset.by_channel."+ch), r)
 			}
 		}
 	}
@@ -113,6 +100,38 @@ func Resolve(cfg *config.File, t Target, local *time.Location) Effective {
 		e.loc = time.Local
 	}
 	return e
+}
+
+// level is one level of the per-agent cascade: the config path of the
+// block that holds it ("" for the workspace's own blocks) and its settings.
+type level struct {
+	path string
+	a    config.Agent
+}
+
+// agentLevels are the levels that apply to agent, lowest first: the
+// workspace's blocks, agents.defaults, the agent's agents.list[] entry.
+func agentLevels(cfg *config.File, agent string) []level {
+	levels := []level{
+		{"", config.Agent{Reset: cfg.Reset, Limits: cfg.Limits}},
+		{"agents.defaults", cfg.Agents.Defaults.Agent},
+	}
+	if src := cfg.AgentSource(agent); src != "" {
+		for i := range cfg.Agents.List {
+			if fmt.Sprintf("agents.list[%d]", i) == src {
+				levels = append(levels, level{src, cfg.Agents.List[i].Agent})
+			}
+		}
+	}
+	return levels
+}
+
+// at joins a level's path and a field path.
+func (l level) at(field string) string {
+	if l.path == "" {
+		return field
+	}
+	return l.path + "." + field
 }
 
 // kind spells a chat type as the cascade's by_type keys do: OpenClaw's
