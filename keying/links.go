@@ -54,6 +54,22 @@ func (l IdentityLinks) Validate(path string) error {
 	return nil
 }
 
+// validateShared reports a shared-session name that is not a canonical
+// name of l.
+func (l IdentityLinks) validateShared(path string, shared []string) error {
+	known := map[string]bool{}
+	for name := range l {
+		known[lower(name)] = true
+	}
+	for _, s := range shared {
+		if !known[lower(s)] {
+			return &ConfigError{Path: path,
+				Msg: fmt.Sprintf("sharedSession for %q, which is not a canonical name of the identity links", s)}
+		}
+	}
+	return nil
+}
+
 func (l IdentityLinks) names() []string {
 	names := make([]string, 0, len(l))
 	for n := range l {
@@ -84,13 +100,16 @@ func (l IdentityLinks) compile() linkIndex {
 // as <channel>:<id>, or, when the id holds a ':' that is neither first nor
 // last, as the part after the first ':'. Names are tried in sorted order.
 func (l IdentityLinks) Link(channel, sender string) string {
-	return l.compile().link(channel, sender)
+	s, _ := l.compile().link(channel, sender)
+	return s
 }
 
-func (idx linkIndex) link(channel, sender string) string {
+// link returns the canonical name and true when a link matches, else the
+// lowercased raw id and false.
+func (idx linkIndex) link(channel, sender string) (string, bool) {
 	r := lower(sender)
 	if r == "" || len(idx) == 0 {
-		return r
+		return r, false
 	}
 	var best string
 	for _, c := range linkCandidates(lower(channel), r) {
@@ -99,9 +118,9 @@ func (idx linkIndex) link(channel, sender string) string {
 		}
 	}
 	if best != "" {
-		return best
+		return best, true
 	}
-	return r
+	return r, false
 }
 
 func linkCandidates(channel, r string) []string {

@@ -26,6 +26,13 @@ type Policy struct {
 	Main bool
 	// IdentityLinks fold several raw sender ids into one canonical name.
 	IdentityLinks IdentityLinks
+	// SharedSessions lists canonical names of IdentityLinks (compared
+	// lowercased) whose direct messages share one session per agent across
+	// every channel and account: SharedScope (identity links'
+	// sharedSession). A direct message whose sender links to such a name
+	// goes there whatever Dimensions, Main and Direct say; a dispatch rule
+	// with session_dimensions still wins, and groups are never shared.
+	SharedSessions []string
 	// Rules are dispatch rules; the first that matches picks the agent and
 	// the dimensions.
 	Rules []Rule
@@ -143,6 +150,9 @@ func (p Policy) Validate() error {
 		}
 	}
 	if err := p.IdentityLinks.Validate("session.identity_links"); err != nil {
+		return err
+	}
+	if err := p.IdentityLinks.validateShared("session.identity_links", p.SharedSessions); err != nil {
 		return err
 	}
 	for i, r := range p.Rules {

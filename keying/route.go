@@ -17,8 +17,10 @@ type Route struct {
 	Aliases []string `json:"aliases"`
 	MainID  string   `json:"main_id"`
 	// MatchedBy says which rule chose the dimensions: "default",
-	// "dispatch.rule:<name>" or "policy:main". An explicit Key overrides the
-	// id whatever matched.
+	// "dispatch.rule:<name>", "policy:main", or
+	// "identity_links:<name>:shared" for a direct message of a person whose
+	// identity link has sharedSession (the scope is then SharedScope). An
+	// explicit Key overrides the id whatever matched.
 	MatchedBy string `json:"matched_by"`
 	// Key is the explicit legacy key the message carried, if any.
 	Key string `json:"key,omitempty"`
@@ -34,6 +36,8 @@ type Resolver struct {
 	// direct replaces dims and main for direct messages when set.
 	direct *DirectPolicy
 	links  linkIndex
+	// shared holds the lowercased canonical names with sharedSession.
+	shared map[string]bool
 	rules  []compiledRule
 }
 
@@ -53,6 +57,12 @@ func NewResolver(p Policy) (*Resolver, error) {
 		dims = DefaultDimensions()
 	}
 	r := &Resolver{dims: dims, main: p.Main, links: p.IdentityLinks.compile()}
+	for _, n := range p.SharedSessions {
+		if r.shared == nil {
+			r.shared = map[string]bool{}
+		}
+		r.shared[lower(n)] = true
+	}
 	if p.Direct != nil {
 		d, _ := NormalizeDimensions(p.Direct.Dimensions)
 		r.direct = &DirectPolicy{Dimensions: d, Main: p.Direct.Main}
@@ -79,7 +89,9 @@ type message struct {
 	chatType, chatID, chatValue  string
 	spaceID, spaceValue, topicID string
 	senderRaw, senderLinked      string
-	mentioned, direct            bool
+	// linked is true when senderLinked is a canonical name (a link matched).
+	linked            bool
+	mentioned, direct bool
 }
 
 func (r *Resolver) normalize(in Inbound) *message {
@@ -107,7 +119,7 @@ func (r *Resolver) normalize(in Inbound) *message {
 		}
 		m.spaceValue = t + ":" + m.spaceID
 	}
-	m.senderLinked = r.links.link(m.channel, m.senderRaw)
+	m.senderLinked, m.linked = r.links.link(m.channel, m.senderRaw)
 	return m
 }
 
@@ -122,27 +134,38 @@ func (r *Resolver) Resolve(agent string, in Inbound) (Route, error) {
 	if r.direct != nil && m.direct {
 		dims, main = r.direct.Dimensions, r.direct.Main
 	}
+	ruleDims := false
 	for _, rule := range r.rules {
 		if rule.When.matches(m) {
 			if rule.Agent != "" {
 				rt.Agent = NormalizeAgentID(rule.Agent)
 			}
 			if rule.dims != nil {
-				dims, main = rule.dims, false
+				dims, main, ruleDims = rule.dims, false, true
 			}
 			rt.MatchedBy = rule.label
 			break
 		}
 	}
 	rt.MainID = MainID(rt.Agent)
-	if main {
+	switch {
+	case m.direct && m.linked && !ruleDims && r.shared[m.senderLinked]:
+		// One session per agent and person across every channel and
+		// account; the aliases stay those of the raw message, so the keys
+		// PicoClaw and OpenClaw computed for it still resolve here.
+		rt.MatchedBy = sharedMatchedBy(m.senderLinked)
+		rt.Scope = SharedScope(rt.Agent, m.senderLinked)
+		rt.Signature = Signature(rt.Scope)
+		rt.ID = Opaque(rt.Signature)
+		rt.Aliases = aliases(rt.Agent, m, in.TopicID)
+	case main:
 		rt.Main = true
 		rt.MatchedBy = "policy:main"
 		rt.Scope = Scope{Version: ScopeVersion, AgentID: rt.Agent}
 		rt.Signature = MainKey(rt.Agent)
 		rt.ID = rt.MainID
 		rt.Aliases = []string{MainKey(rt.Agent)}
-	} else {
+	default:
 		rt.Scope = buildScope(rt.Agent, m, dims)
 		rt.Signature = Signature(rt.Scope)
 		rt.ID = Opaque(rt.Signature)

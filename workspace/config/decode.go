@@ -63,7 +63,15 @@ func fieldErr(path, format string, args ...any) error {
 // next to ours (agents.defaults, agents.list[] entries).
 type open interface{ openFields() }
 
+// selfChecked is implemented by schema types whose JSON has more than one
+// shape (an identity link is an array or an object): checkJSON reports
+// problems through c, by path, as walk would.
+type selfChecked interface {
+	checkJSON(c *checker, path string, v any)
+}
+
 var (
+	selfCheckedType = reflect.TypeFor[selfChecked]()
 	openType        = reflect.TypeFor[open]()
 	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 	rawType         = reflect.TypeFor[json.RawMessage]()
@@ -100,6 +108,10 @@ func (c *checker) walk(path string, v any, t reflect.Type) {
 		return // null: the field stays unset
 	}
 	if t == rawType {
+		return
+	}
+	if t.Implements(selfCheckedType) {
+		reflect.Zero(t).Interface().(selfChecked).checkJSON(c, path, v)
 		return
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) && t.Kind() != reflect.Struct {

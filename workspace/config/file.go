@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 
 	"github.com/picosess/picosess/keying"
 )
@@ -56,14 +57,18 @@ type File struct {
 // Session is the session block: PicoClaw's names, and OpenClaw's.
 type Session struct {
 	// Dimensions is nil when unset (then dm_scope, then the default apply).
-	Dimensions    []string             `json:"dimensions"`
-	IdentityLinks keying.IdentityLinks `json:"identity_links,omitempty"`
-	DMScope       string               `json:"dm_scope,omitempty"`
+	Dimensions []string `json:"dimensions"`
+	// IdentityLinks entries take PicoClaw's array form or the object form
+	// with shared_session (see IdentityLinks).
+	IdentityLinks IdentityLinks `json:"identity_links,omitempty"`
+	DMScope       string        `json:"dm_scope,omitempty"`
 
 	// OpenClaw's session block. dmScope and identityLinks have OpenClaw's
-	// meaning: dmScope applies to direct messages only.
+	// meaning: dmScope applies to direct messages only. identityLinks
+	// entries also take the object form with sharedSession; identityLinks
+	// is used only when identity_links is empty.
 	DMScopeOC       string               `json:"dmScope,omitempty"`
-	IdentityLinksOC keying.IdentityLinks `json:"identityLinks,omitempty"`
+	IdentityLinksOC IdentityLinksOC      `json:"identityLinks,omitempty"`
 	ResetTriggers   []string             `json:"resetTriggers,omitempty"`
 	IdleMinutes     *int                 `json:"idleMinutes,omitempty"`
 	ResetOC         *ResetRule           `json:"reset,omitempty"`
@@ -129,7 +134,9 @@ func (AgentEntry) openFields() {}
 func Load(root string) (*File, []string, error) {
 	path := filepath.Join(root, FileName)
 	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		// No file, or root is not a directory: the defaults (opening the
+		// workspace says what is wrong with root).
 		return &File{}, nil, nil
 	}
 	if err != nil {
@@ -214,6 +221,14 @@ func (f *File) validate() error {
 	}
 	for i, r := range f.Agents.Dispatch.Rules {
 		if err := dims(fmt.Sprintf("agents.dispatch.rules[%d].session_dimensions", i), r.SessionDimensions); err != nil {
+			return err
+		}
+	}
+	for _, b := range []struct {
+		path  string
+		links IdentityLinks
+	}{{"session.identity_links", f.Session.IdentityLinks}, {"session.identityLinks", f.Session.IdentityLinksOC.links()}} {
+		if err := b.links.validate(b.path); err != nil {
 			return err
 		}
 	}
@@ -438,15 +453,18 @@ func (r ResetRule) Lay(o ResetRule) ResetRule {
 
 // Policy returns the keying policy: session.dimensions if set, else
 // PicoClaw's mapping of session.dm_scope, else the default; OpenClaw's
-// dmScope (direct messages only); identity links and dispatch rules.
+// dmScope (direct messages only); identity links (identity_links, else
+// identityLinks) with the names whose entries set sharedSession as
+// SharedSessions; dispatch rules.
 func (f *File) Policy() keying.Policy { return f.policy() }
 
 func (f *File) policy() keying.Policy {
 	links := f.Session.IdentityLinks
 	if len(links) == 0 {
-		links = f.Session.IdentityLinksOC
+		links = f.Session.IdentityLinksOC.links()
 	}
-	p := keying.Policy{IdentityLinks: links, Rules: f.Agents.Dispatch.Rules}
+	kl, shared := links.keying()
+	p := keying.Policy{IdentityLinks: kl, SharedSessions: shared, Rules: f.Agents.Dispatch.Rules}
 	switch {
 	case f.Session.Dimensions != nil:
 		p.Dimensions = f.Session.Dimensions
