@@ -210,7 +210,13 @@ func (w *Workspace) cleanupSessions(ctx context.Context, o CleanupOptions, now t
 		return nil, cpErr
 	}
 	idleBefore := now.Add(-o.OlderThan)
-	locked := 0
+	locked, moved := 0, 0
+	defer func() {
+		if moved > 0 {
+			w.syncDir(w.sessionsDir())
+			w.syncDir(w.trashDir())
+		}
+	}()
 	for _, d := range decisions {
 		if d.Action != CleanupTrash || o.DryRun {
 			rep.add(d)
@@ -226,6 +232,7 @@ func (w *Workspace) cleanupSessions(ctx context.Context, o CleanupOptions, now t
 		switch {
 		case err == nil:
 			d.Trash = name
+			moved++
 		case errors.Is(err, errWrittenMeanwhile):
 			d.Action, d.Reason = CleanupKeep, CleanupWrittenMeanwhile
 		case errors.Is(err, ErrNotFound):
@@ -312,7 +319,8 @@ func (w *Workspace) trashIfIdle(ctx context.Context, listed CleanupDecision, idl
 }
 
 // moveToTrashLocked moves the session file into sessions/.trash/, as
-// Delete does; the caller holds the session's lock.
+// Delete does; the caller holds the session's lock and syncs the two
+// directories afterwards.
 func (s *Session) moveToTrashLocked() (string, error) {
 	if _, err := s.w.fs.Stat(s.Path()); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -335,8 +343,9 @@ func (s *Session) moveToTrashLocked() (string, error) {
 	if err := s.w.fs.Rename(s.Path(), filepath.Join(s.w.trashDir(), name)); err != nil {
 		return "", fmt.Errorf("workspace: move %s to trash: %w", s.Path(), err)
 	}
-	s.w.syncDir(s.w.sessionsDir())
-	s.w.syncDir(s.w.trashDir())
+	// The directories are synced once at the end of cleanup, not per move:
+	// a move that a power loss undoes leaves the session where it was,
+	// whole, which the next cleanup moves again.
 	s.st.known = false
 	return name, nil
 }

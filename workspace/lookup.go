@@ -30,6 +30,40 @@ const MinPrefixHex = 8
 // error wrapping ErrAmbiguous that names every candidate, sorted; no match
 // is an error wrapping ErrNotFound.
 func (w *Workspace) Lookup(ctx context.Context, ref string) (*Session, error) {
+	s, err := w.lookup(ctx, ref)
+	if errors.Is(err, ErrNotFound) {
+		// A session moved to the trash (rm, cleanup) is not found, but the
+		// error says where it went and how to bring it back.
+		ref = strings.TrimSpace(ref)
+		for _, id := range []string{ref, keying.NamedID(ref), keying.Opaque(ref)} {
+			if t, ok := w.InTrash(ctx, id); ok {
+				return nil, fmt.Errorf("%w (%w: session %s was moved to the trash as %s; bring it back with: picosess rm --restore %s)",
+					err, ErrTrashed, t.ID, t.Name, t.Name)
+			}
+		}
+	}
+	return s, err
+}
+
+// InTrash finds the latest trash entry of session id (rm, cleanup).
+func (w *Workspace) InTrash(ctx context.Context, id string) (Trashed, bool) {
+	if !keying.IsID(id) {
+		return Trashed{}, false
+	}
+	list, err := w.Trash(ctx)
+	if err != nil {
+		return Trashed{}, false
+	}
+	var found Trashed
+	for _, t := range list {
+		if t.ID == id && (found.Name == "" || t.Deleted.After(found.Deleted)) {
+			found = t
+		}
+	}
+	return found, found.Name != ""
+}
+
+func (w *Workspace) lookup(ctx context.Context, ref string) (*Session, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
 		return nil, fmt.Errorf("%w: empty session reference", ErrNotFound)

@@ -244,13 +244,9 @@ func (s *Session) mayCreate() error {
 	if s.header.Type != "" {
 		return nil
 	}
-	if list, err := s.w.Trash(context.Background()); err == nil {
-		for i := len(list) - 1; i >= 0; i-- {
-			if list[i].ID == s.id {
-				return fmt.Errorf("%w: session %s was moved to the trash as %s; nothing was written (bring it back with: picosess rm --restore %s)",
-					ErrTrashed, s.id, list[i].Name, list[i].Name)
-			}
-		}
+	if t, ok := s.w.InTrash(context.Background(), s.id); ok {
+		return fmt.Errorf("%w: session %s was moved to the trash as %s; nothing was written (bring it back with: picosess rm --restore %s)",
+			ErrTrashed, s.id, t.Name, t.Name)
 	}
 	return fmt.Errorf("%w: session %s no longer exists; nothing was written", ErrNotFound, s.id)
 }

@@ -148,6 +148,14 @@ func (a *app) runAppend(cmd *cobra.Command, o *appendOptions, args []string) err
 	if a.jsonOut {
 		return a.writeJSON(appendOutput{ID: s.ID(), Seq: turn.Seqs[0], Reset: turn.Reset})
 	}
+	if turn.Seqs[0] == 2 && len(args) == 0 {
+		// A new session (its first record after the header). If an earlier
+		// one of the same name or route was moved to the trash (rm,
+		// cleanup's expiry), say so: this message starts afresh.
+		if t, ok := w.InTrash(ctx, s.ID()); ok {
+			fmt.Fprintf(a.stderr, "note: this starts a new session; the earlier one is in the trash as %s (picosess rm --restore %s brings it back once this one is removed)\n", t.Name, t.Name)
+		}
+	}
 	if r := turn.Reset; r != nil {
 		fmt.Fprintf(a.stderr, "new conversation (%s reset, seq %d): %s [%s]\n", r.Reason, r.Seq, r.Why, r.Rule)
 		if r.Carried > 0 {
