@@ -42,11 +42,13 @@ func newRootCmd(a *app) *cobra.Command {
 		Short:         "Sessions of chat assistants: keys, history, search, summaries, migration",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion().String(),
 		Long: `picosess keeps the conversation history of self-hosted chat assistants in a
 workspace directory of append-only JSONL files, one per session.
 
 The workspace is --workspace, else $PICOSESS_WORKSPACE, else ~/.workspace.`,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	f := root.PersistentFlags()
 	f.StringVar(&a.workspaceDir, "workspace", "", "workspace directory (default $PICOSESS_WORKSPACE or ~/.workspace)")
 	f.BoolVar(&a.jsonOut, "json", false, "machine-readable output on stdout")
