@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -265,11 +266,16 @@ func (a *app) walkDemo(ctx context.Context, dir string, ids []string) error {
 			return err
 		}
 	}
+	if _, err := exec.LookPath("picosess"); err != nil {
+		say("picosess is not on your PATH yet. From the repository: go install ./cmd/picosess\n" +
+			"(it lands in $(go env GOPATH)/bin; add that directory to PATH).")
+	}
 	say(fmt.Sprintf(`Next, try:
   export PICOSESS_WORKSPACE=%s
-  picosess ls --json | jq '.[0]'
+  picosess ls --json
   picosess checkpoint restore trip-plan itinerary-v1 && picosess show trip-plan
   picosess append --session trip-plan --role user --content "Add a day in Porto"
+  picosess policy trip-plan
   picosess export %s --format jsonl --all
   picosess check
   picosess rm trip-plan --yes && picosess rm --trash

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,5 +108,40 @@ func TestDemoTemporaryDirectory(t *testing.T) {
 	}
 	if !strings.HasPrefix(got.Workspace, os.Getenv("TMPDIR")) || !strings.Contains(got.Workspace, "picosess-demo-") {
 		t.Fatalf("demo without DIR went to %s", got.Workspace)
+	}
+}
+
+// The commands the demo suggests at its end work as printed, with picosess
+// on PATH (as after go install).
+func TestDemoNextStepsWorkAsPrinted(t *testing.T) {
+	bin := buildBinary(t)
+	dir := filepath.Join(t.TempDir(), "demo")
+	out, errOut, code := exitOf(t, bin, "demo", dir)
+	if code != 0 {
+		t.Fatalf("demo: %d %s", code, errOut)
+	}
+	_, tail, ok := strings.Cut(out, "Next, try:\n")
+	if !ok {
+		t.Fatalf("no next steps in:\n%s", out)
+	}
+	var script []string
+	for _, line := range strings.Split(tail, "\n") {
+		if !strings.HasPrefix(line, "  ") {
+			break
+		}
+		script = append(script, strings.TrimSpace(line))
+	}
+	if len(script) < 5 {
+		t.Fatalf("next steps: %q", script)
+	}
+	for _, cmd := range script[1:] {
+		sh := exec.Command("sh", "-ec", cmd)
+		sh.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"), "PICOSESS_WORKSPACE="+dir)
+		if b, err := sh.CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", cmd, err, b)
+		}
+	}
+	if !strings.HasPrefix(script[0], "export PICOSESS_WORKSPACE="+dir) {
+		t.Errorf("first step %q does not point at the demo workspace %s", script[0], dir)
 	}
 }
