@@ -114,7 +114,7 @@ func BuildContext(history []workspace.Record, b Budget, c Counter) (Context, err
 	blocks, repairs := buildBlocks(a.Messages, c)
 	f := &fitter{blocks: blocks, chosen: make([]bool, len(blocks)), left: b.MaxTokens - TokensReplyPrime,
 		out: Context{Budget: b, Strategy: b.Strategy, Available: len(a.Messages), Repairs: repairs}}
-	if a.Summary != nil {
+	if a.Summary != nil && a.Summary.Text != "" { // an empty one only cuts (KeepLast)
 		f.sum = &block{last: -1, msgs: []ChatMessage{SummaryMessage(a.Summary.Text)}, seqs: []int64{a.Summary.Seq},
 			tokens: RecordTokens(c, *a.Summary), system: true, summary: true}
 	}

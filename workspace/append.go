@@ -44,11 +44,15 @@ func validateAppend(r *Record) error {
 	switch r.Type {
 	case TypeMessage:
 		switch r.Role {
-		case RoleUser, RoleAssistant, RoleSystem, RoleTool:
+		case RoleUser, RoleAssistant, RoleSystem, RoleTool, RoleDeveloper, RoleFunction:
 		default:
-			return fmt.Errorf("message role %q is not user, assistant, system or tool", r.Role)
+			return fmt.Errorf("message role %q is not user, assistant, system, tool, developer or function", r.Role)
 		}
 	case TypeSummary, TypeTitle, TypeReset, TypeCheckpoint, TypeRestore, TypeCheckpointDelete:
+	case TypeAliases:
+		if len(r.Aliases) == 0 {
+			return errors.New("an aliases record needs at least one alias")
+		}
 	case TypeSession:
 		return errors.New("the session header is written by the workspace, not appended")
 	default:

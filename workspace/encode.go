@@ -93,6 +93,9 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 	case TypeRestore, TypeCheckpointDelete:
 		b = append(b, `,"checkpoint":`...)
 		b = strconv.AppendInt(b, r.Checkpoint, 10)
+	case TypeAliases:
+		b = append(b, `,"aliases":`...)
+		b = appendStrings(b, r.Aliases)
 	default:
 		return nil, fmt.Errorf("workspace: cannot encode record of unknown type %q", r.Type)
 	}

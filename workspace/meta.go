@@ -92,6 +92,12 @@ func (m *metaEntry) feed(r *Record) {
 		m.ActiveMessages, m.Summary = 0, false
 	case TypeSummary:
 		m.Summary = true
+	case TypeAliases:
+		for _, a := range r.Aliases {
+			if !slices.Contains(m.Aliases, a) {
+				m.Aliases = append(m.Aliases, a)
+			}
+		}
 	}
 }
 

@@ -22,6 +22,10 @@ const (
 	// TypeCheckpointDelete withdraws the checkpoint whose seq is in
 	// Checkpoint. DESIGN.md has no such type; docs/format.md explains it.
 	TypeCheckpointDelete = "checkpoint_delete"
+	// TypeAliases adds legacy keys the session answers to, beyond those of
+	// its header (a routing change, a shared session reached from a new
+	// channel), without a new file.
+	TypeAliases = "aliases"
 )
 
 // Message roles.
@@ -30,6 +34,11 @@ const (
 	RoleAssistant = "assistant"
 	RoleSystem    = "system"
 	RoleTool      = "tool"
+	// RoleDeveloper and RoleFunction are the OpenAI-compatible APIs' names
+	// for instructions (a system message of newer models) and for a
+	// function result (the older form of a tool result); stored as given.
+	RoleDeveloper = "developer"
+	RoleFunction  = "function"
 )
 
 // Reset reasons.

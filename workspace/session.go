@@ -71,9 +71,19 @@ func (w *Workspace) Session(ctx context.Context, t Target) (*Session, error) {
 }
 
 // SessionForRoute returns the session a keying route names (see Session).
+// An existing session that does not answer to all of the route's aliases
+// yet (the route changed, or a shared session is reached from a new
+// channel) gets them with an aliases record (AddAliases).
 func (w *Workspace) SessionForRoute(ctx context.Context, r keying.Route) (*Session, error) {
 	sc := r.Scope
-	return w.Session(ctx, Target{ID: r.ID, Scope: &sc, Aliases: r.Aliases})
+	s, err := w.Session(ctx, Target{ID: r.ID, Scope: &sc, Aliases: r.Aliases})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.AddAliases(ctx, r.Aliases...); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // OpenID returns the existing session id, or an error wrapping

@@ -42,6 +42,12 @@ type Workspace struct {
 	mu     sync.Mutex
 	states map[string]*sessionState
 	meta   *metaCache
+
+	// resolve routes inbound messages under the config (Route), built on
+	// first use.
+	resolveOnce sync.Once
+	resolve     *keying.Resolver
+	resolveErr  error
 }
 
 // Open opens the workspace at root, creating sessions/, sessions/.trash/

@@ -220,6 +220,8 @@ func writeRecordText(w io.Writer, r workspace.Record) {
 		text = fmt.Sprintf("[checkpoint #%d deleted]", r.Checkpoint)
 	case workspace.TypeReset:
 		text = fmt.Sprintf("[reset: %s]", r.Reason)
+	case workspace.TypeAliases:
+		text = "[now also answers to " + strings.Join(r.Aliases, ", ") + "]"
 	default:
 		text = "[" + r.Type + "]"
 	}
