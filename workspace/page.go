@@ -30,7 +30,7 @@ type Page struct {
 	// Summary is the summary standing in for the messages before Records
 	// (history pages only, when the page reaches the start of the active
 	// history).
-	Summary *Record `json:"summary"`
+	Summary *Record  `json:"summary"`
 	Records []Record `json:"records"`
 	// More is true when records exist beyond the page in the direction it
 	// was read: older ones (above After) for a page read backwards, newer
