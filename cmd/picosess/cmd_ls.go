@@ -47,7 +47,10 @@ Week (the 7 days before yesterday) and Older, in local time. Otherwise it is
 one plain table (UPDATED in UTC, RFC 3339) for scripts. The ID column is a
 prefix that every SESSION argument accepts. --json prints one JSON array.
 
---since takes a Go duration (90m, 36h) or days and weeks (7d, 2w).
+--since keeps the sessions active since a time: a duration back from now
+(90m, 36h, 7d, 2w), today, yesterday, a date (2026-12-01) or a time
+(2026-12-01T08:30, RFC 3339), in local time unless it names its zone; the
+same forms as search --since.
 
 EXAMPLES
   picosess ls --channel telegram --since 7d
@@ -62,11 +65,11 @@ EXIT STATUS
 				return usageErrorf("--limit %d: want 0 (all) or more", o.limit)
 			}
 			if o.since != "" {
-				d, err := parseAge("--since", o.since)
+				t, err := parseSince("--since", o.since, time.Now(), time.Local)
 				if err != nil {
 					return err
 				}
-				lo.Since = time.Now().Add(-d)
+				lo.Since = t
 			}
 			w, err := a.openWorkspace()
 			if err != nil {
@@ -93,7 +96,7 @@ EXIT STATUS
 	fl := cmd.Flags()
 	fl.StringVar(&o.agent, "agent", "", "only sessions of this agent")
 	fl.StringVar(&o.channel, "channel", "", "only sessions of this channel")
-	fl.StringVar(&o.since, "since", "", "only sessions active in this past duration (90m, 36h, 7d, 2w)")
+	fl.StringVar(&o.since, "since", "", "only sessions active since then (7d, yesterday, 2026-12-01, ...)")
 	fl.IntVar(&o.limit, "limit", 0, "at most N sessions (0: all)")
 	return cmd
 }

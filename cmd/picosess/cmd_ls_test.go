@@ -113,8 +113,8 @@ func TestLsErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"ls", "--limit", "-1"}, "--limit -1: want 0 (all) or more"},
-		{[]string{"ls", "--since", "-5m"}, `--since "-5m": want a positive duration`},
-		{[]string{"ls", "--since", "yesterday"}, `--since "yesterday"`},
+		{[]string{"ls", "--since", "-5m"}, `--since "-5m": want a duration back from now`},
+		{[]string{"ls", "--since", "tomorrow"}, `--since "tomorrow"`},
 		{[]string{"ls", "--limit", "ten"}, `invalid argument "ten"`},
 		{[]string{"ls", "extra"}, `unknown command "extra"`},
 	} {

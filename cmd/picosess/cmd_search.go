@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/picosess/picosess/workspace/index"
 	"github.com/spf13/cobra"
@@ -14,39 +16,55 @@ type searchOptions struct {
 	sessions                                           []string
 	agent, channel, account, chat, topic, sender, role string
 	since, until, sort                                 string
-	active                                             bool
+	active, any                                        bool
 	limit, offset                                      int
 }
 
 func newSearchCmd(a *app) *cobra.Command {
 	var o searchOptions
 	cmd := &cobra.Command{
-		Use:   "search QUERY [--session S]... [--agent A] [--sender ID] [--since T] [--limit N] [--json]",
+		Use:   "search QUERY [--session S]... [--agent A] [--sender ID] [--since T] [--any] [--limit N] [--json]",
 		Short: "Search every session's messages",
-		Long: `Search the messages of every session (all conversations, past resets
-included) with the full-text index in <workspace>/index/. The index catches
-up with the session files first, so a search finds every message appended
-before it began; a missing or damaged index is rebuilt on the way.
+		Long: `Search the messages of every session. QUERY, as in grep or a web search:
 
-QUERY is in bleve's query-string syntax: words (any may match, best matches
-first), "a phrase", +word (must), -word (must not), field:value on the
-fields sender, role, agent, channel, account, chat, topic, session. English
-and Chinese/Japanese text alike; emoji are words. docs/search.md has more.
+  dentist friday        messages with both words (every word is required)
+  dentist OR doctor     either word (OR in capitals; a b OR c is a AND (b OR c))
+  flat -sold            flat, but not sold (also -"a phrase", -role:tool)
+  "berlin flat"         the words together, in this order
+  berl*                 a word that starts with berl ('*' alone: every message)
+  role:user dentist     field:value narrows: role, sender, agent, channel,
+                        account, chat, topic, session (an id or id prefix);
+                        whole values, any case: sender:"ann lee", chat:direct:42
 
-The filters always apply around QUERY, whatever QUERY says. --since and
---until take a duration back from now (90m, 36h, 7d, 2w), a date
-(2026-01-31) or an RFC 3339 time; the index keeps message times to the
-hour, so they select whole hours. --active keeps each session's current
-conversation (after its last reset).
+--any makes the words alternatives (any may match, more matches rank
+higher); fields and -exclusions still apply. Quote a word with a colon that
+is not a field ("re:meeting"), or escape a character with \. A malformed
+QUERY (an unclosed quote, a lone -, an unknown field) is an error that
+names the column.
+
+Every conversation is searched, past resets included. The index
+(<workspace>/index/) first catches up with the session files, so a search
+finds every message appended before it began; a missing or damaged index is
+rebuilt on the way. English and Chinese/Japanese text alike; emoji are words.
+
+The flags always apply around QUERY, whatever QUERY says. --since and
+--until take a duration back from now (90m, 36h, 7d, 2w, 1d12h), today,
+yesterday, a date (2026-12-01: its midnight) or a time (2026-12-01T08:30,
+RFC 3339), in local time unless it names its zone, as ls --since does; the
+index keeps message times to the hour, so they select whole hours. --active
+keeps each session's current conversation (after its last reset).
 
 Another process using the index (a long-running assistant) makes search
 wait up to --lock-timeout, then fail naming it.
 
---json prints JSON Lines, one hit per line (docs/cli.md).
+Text output: per hit, time, SESSION:SEQ (show opens the session there),
+role and sender, title, then the snippet. --json prints JSON Lines, one hit
+per line (docs/cli.md).
 
 EXAMPLES
   picosess search 'berlin flat'
   picosess search '"the berlin flat" -sold' --sender alice --since 30d
+  picosess search 'role:user dentist OR doctor' --since yesterday
   picosess search 公寓 --agent main --sort time --limit 5 --json
 
 EXIT STATUS
@@ -67,29 +85,45 @@ EXIT STATUS
 	fl.StringVar(&o.topic, "topic", "", "only sessions of this topic")
 	fl.StringVar(&o.sender, "sender", "", "only messages from this sender")
 	fl.StringVar(&o.role, "role", "", "only messages of this role (user, assistant, system, tool)")
-	fl.StringVar(&o.since, "since", "", "only messages from this time on (7d, 2026-01-31, RFC 3339)")
+	fl.StringVar(&o.since, "since", "", "only messages from this time on (7d, yesterday, 2026-12-01, RFC 3339)")
 	fl.StringVar(&o.until, "until", "", "only messages before this time (same forms)")
 	fl.BoolVar(&o.active, "active", false, "only the current conversation of each session")
+	fl.BoolVar(&o.any, "any", false, "any of the words may match (more matches rank higher)")
 	fl.StringVar(&o.sort, "sort", index.SortRelevance, "order: relevance or time (newest first)")
 	fl.IntVar(&o.limit, "limit", index.DefaultLimit, "at most N hits")
 	fl.IntVar(&o.offset, "offset", 0, "skip the first N hits")
 	return cmd
 }
 
-// parseWhen parses --since/--until: a duration back from now, a date or
-// an RFC 3339 time.
-func parseWhen(flag, s string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+// queryError shows where a query went wrong: the message, then the query
+// with a caret under the column.
+func queryError(err error) error {
+	var qe *index.QueryError
+	if !errors.As(err, &qe) {
+		return &exitError{code: exitFailure, err: err}
 	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t, nil
+	line := strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, qe.Query)
+	r := []rune(line)
+	pad := strings.Repeat(" ", cells(string(r[:min(len(r), max(0, qe.Column-1))])))
+	return &exitError{code: exitFailure, err: fmt.Errorf("%w\n  %s\n  %s^", err, line, pad)}
+}
+
+// cells is the width of s on a terminal, roughly: CJK and fullwidth
+// characters take two cells, others one.
+func cells(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) || 0xFF01 <= r && r <= 0xFF60 {
+			n++
+		}
 	}
-	d, err := parseAge(flag, s)
-	if err != nil {
-		return time.Time{}, usageErrorf("%s %q: want a duration (90m, 36h, 7d, 2w), a date (2026-01-31) or an RFC 3339 time", flag, s)
-	}
-	return now.Add(-d), nil
+	return n
 }
 
 func (a *app) runSearch(cmd *cobra.Command, o *searchOptions, text string) error {
@@ -97,18 +131,18 @@ func (a *app) runSearch(cmd *cobra.Command, o *searchOptions, text string) error
 	if o.limit < 1 || o.offset < 0 {
 		return usageErrorf("--limit must be at least 1 and --offset at least 0")
 	}
-	q := index.Query{Text: text, Sort: o.sort, Limit: o.limit, Offset: o.offset, Filter: index.Filter{
+	q := index.Query{Text: text, Any: o.any, Sort: o.sort, Limit: o.limit, Offset: o.offset, Filter: index.Filter{
 		Agent: o.agent, Channel: o.channel, Account: o.account, Chat: o.chat, Topic: o.topic,
 		Sender: o.sender, Role: o.role, ActiveOnly: o.active}}
 	now := time.Now()
 	var err error
 	if o.since != "" {
-		if q.Since, err = parseWhen("--since", o.since, now); err != nil {
+		if q.Since, err = parseSince("--since", o.since, now, time.Local); err != nil {
 			return err
 		}
 	}
 	if o.until != "" {
-		if q.Until, err = parseWhen("--until", o.until, now); err != nil {
+		if q.Until, err = parseSince("--until", o.until, now, time.Local); err != nil {
 			return err
 		}
 	}
@@ -134,7 +168,7 @@ func (a *app) runSearch(cmd *cobra.Command, o *searchOptions, text string) error
 	defer x.Close()
 	res, err := x.Search(ctx, q)
 	if errors.Is(err, index.ErrBadQuery) {
-		return &exitError{code: exitFailure, err: err}
+		return queryError(err)
 	}
 	if err != nil {
 		return err

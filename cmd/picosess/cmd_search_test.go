@@ -105,7 +105,11 @@ func TestSearchCLIErrors(t *testing.T) {
 	}{
 		{[]string{"search", `"unclosed`}, 1, "bad query"},
 		{[]string{"search", "x", "--sort", "size"}, 1, `sort "size"`},
-		{[]string{"search", "x", "--since", "yesterday"}, 1, "--since"},
+		{[]string{"search", "x", "--since", "tomorrow"}, 1, "--since"},
+		{[]string{"search", "x", "--until", "soon"}, 1, "--until"},
+		{[]string{"search", `role:user "dentist`}, 1, "unclosed quote (column 11"},
+		{[]string{"search", "flat -"}, 1, "a lone '-'"},
+		{[]string{"search", "colour:red"}, 1, `unknown field "colour"`},
 		{[]string{"search", "x", "--session", "nosuch"}, 1, "not found"},
 		{[]string{"search"}, 1, "accepts 1 arg"},
 	} {

@@ -54,11 +54,15 @@ func (f Filter) scoped() bool {
 
 // Query is a search.
 type Query struct {
-	// Text is in bleve's query-string syntax: words (any may match),
-	// "a phrase", +must, -mustnot, field:value (sender:alice, role:user),
-	// time:>"2026-01-01". Empty matches every message the filter lets
-	// through.
+	// Text is in the query language of ParseQuery: words (all must
+	// match), word OR word, -excluded, "a phrase", berl*, field:value
+	// (role:user, sender:alice; FieldNames). Empty matches every message
+	// the filter lets through. A malformed Text is a *QueryError.
 	Text string
+	// Any makes the words, phrases and prefixes of Text alternatives: a
+	// message needs one of them, more rank higher (field:value terms and
+	// exclusions still apply).
+	Any bool
 	Filter
 	Sort   string // SortRelevance or SortTime; "" means SortRelevance
 	Limit  int    // 0 means DefaultLimit
@@ -151,14 +155,11 @@ func parse(q Query) (query.Query, error) {
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Until.After(q.Since) {
 		return nil, fmt.Errorf("%w: until %s is not after since %s", ErrBadQuery, q.Until.Format(time.RFC3339), q.Since.Format(time.RFC3339))
 	}
-	if strings.TrimSpace(q.Text) == "" {
-		return bleve.NewMatchAllQuery(), nil
+	e, err := ParseQuery(q.Text)
+	if err != nil {
+		return nil, err
 	}
-	qs := bleve.NewQueryStringQuery(q.Text)
-	if _, err := qs.Parse(); err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", ErrBadQuery, q.Text, err)
-	}
-	return qs, nil
+	return e.Query(q.Any)
 }
 
 // filtered returns text AND the filter. The filter is applied around the

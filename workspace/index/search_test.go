@@ -44,7 +44,11 @@ func TestSearchBasics(t *testing.T) {
 		t.Fatalf("must-not: %v", got)
 	}
 	res = mustSearch(t, x, Query{Text: "berlin role:assistant"})
-	if got := ids(res); len(got) < 1 {
+	if got := ids(res); len(got) != 0 {
+		t.Fatalf("field query: %v (no assistant message says berlin)", got)
+	}
+	res = mustSearch(t, x, Query{Text: "flat role:assistant"})
+	if got := ids(res); len(got) != 1 || got[0] != docID(alice.ID(), a2) {
 		t.Fatalf("field query: %v", got)
 	}
 	res = mustSearch(t, x, Query{Text: "+berlin +sender:bob"})
