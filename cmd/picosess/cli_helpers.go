@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/picosess/picosess/workspace"
-	"golang.org/x/term"
 )
 
 // loadConfig reads the workspace config, once, and prints its warnings to
@@ -70,13 +68,6 @@ func (a *app) writeJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// isTerminal reports whether v is an *os.File open on a terminal; buffers
-// and pipes are not.
-func isTerminal(v any) bool {
-	f, ok := v.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
 // parseAge parses a duration for --since and --older-than: Go durations
 // (90m, 36h) plus days and weeks (7d, 2w). It must be positive.
 func parseAge(flag, s string) (time.Duration, error) {
@@ -106,14 +97,4 @@ func shortID(id string) string {
 		return id[:n]
 	}
 	return id
-}
-
-// clip squeezes text onto one line of at most n runes.
-func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	r := []rune(s)
-	if len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }

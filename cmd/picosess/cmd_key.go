@@ -91,10 +91,6 @@ func (f *scopeFlags) route(cmd *cobra.Command, cfg *workspace.Config) (keying.Ro
 	return r, err
 }
 
-func usageErrorf(format string, args ...any) error {
-	return &exitError{code: exitFailure, msg: fmt.Sprintf(format, args...)}
-}
-
 // keyOutput is the --json shape of key (docs/cli.md).
 type keyOutput struct {
 	ID        string        `json:"id"`

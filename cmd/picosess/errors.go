@@ -1,22 +1,194 @@
 package main
 
-import "github.com/picosess/picosess/workspace"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
 
-// errorCodes lists the library errors and their exit codes (DESIGN.md
-// section 6), matched with errors.Is in order by exitCode. Errors not
-// listed exit 1; context.Canceled after an interrupt exits 130 (exitCode).
-// The not-found and ambiguity rows are explicit so that the table documents
-// every sentinel a command may meet; their messages come from lookup, which
-// adds what to do next.
+	"github.com/picosess/picosess/migrate"
+	"github.com/picosess/picosess/summarize"
+	"github.com/picosess/picosess/workspace"
+	"github.com/picosess/picosess/workspace/index"
+	"github.com/spf13/cobra"
+)
+
+// Error codes: the "code" of an error printed with --json, one per class
+// of error, stable across releases (docs/cli.md lists them).
+const (
+	codeUsage        = "usage"         // a flag or an argument is wrong
+	codeNotFound     = "not_found"     // no such session, checkpoint, trash entry...
+	codeAmbiguous    = "ambiguous"     // a reference matches several
+	codeLocked       = "locked"        // a lock stayed held past --lock-timeout
+	codeNotWorkspace = "not_workspace" // the directory is not a workspace
+	codeConfig       = "config"        // config.json or a summarizer setting is wrong
+	codeCorrupt      = "corrupt"       // a file or the index is damaged
+	codeExists       = "exists"        // something is in the way
+	codeTrashed      = "trashed"       // the session is in the trash
+	codeTimeOrder    = "time_order"    // a record dated before the session's last
+	codeBadQuery     = "bad_query"     // the search query does not parse
+	codeChanged      = "changed"       // the data changed under the command; run it again
+	codeSummarizer   = "summarizer"    // the summarizer failed
+	codeNotLegacy    = "not_legacy"    // migrate --from names no legacy install
+	codeLiveWriter   = "live_writer"   // migrate: the legacy assistant is running
+	codePartial      = "partial"       // exit 3: part done, or repairable problems
+	codeUnrepairable = "unrepairable"  // exit 4
+	codeInterrupted  = "interrupted"   // exit 130
+	codeFailure      = "failure"       // anything else
+)
+
+// errorCodes is the one table from errors to exit codes (DESIGN.md
+// section 6) and to the code of a --json error, matched with errors.Is in
+// order: the first row that matches wins, so a more specific error comes
+// before the one it wraps. Errors not listed exit 1 with code "failure";
+// context.Canceled after an interrupt exits 130 (classify). The
+// not-found and ambiguity messages come from lookup, which adds what to
+// do next.
 var errorCodes = []struct {
 	err  error
-	code int
+	exit int
+	code string
 }{
-	{workspace.ErrLocked, exitLocked},
-	{workspace.ErrNotWorkspace, exitNotWS},
-	{workspace.ErrNotFound, exitFailure},
-	{workspace.ErrAmbiguous, exitFailure},
-	{workspace.ErrExists, exitFailure},
-	{workspace.ErrConfig, exitFailure},
-	{workspace.ErrCorrupt, exitFailure},
+	{workspace.ErrLocked, exitLocked, codeLocked},
+	{workspace.ErrNotWorkspace, exitNotWS, codeNotWorkspace},
+	{workspace.ErrTrashed, exitFailure, codeTrashed},
+	{workspace.ErrNotFound, exitFailure, codeNotFound},
+	{workspace.ErrAmbiguous, exitFailure, codeAmbiguous},
+	{workspace.ErrExists, exitFailure, codeExists},
+	{workspace.ErrConfig, exitFailure, codeConfig},
+	{summarize.ErrSettings, exitFailure, codeConfig},
+	{workspace.ErrCorrupt, exitFailure, codeCorrupt},
+	{index.ErrDamaged, exitFailure, codeCorrupt},
+	{workspace.ErrTimeOrder, exitFailure, codeTimeOrder},
+	{index.ErrBadQuery, exitFailure, codeBadQuery},
+	{summarize.ErrStale, exitFailure, codeChanged},
+	{summarize.ErrBadResponse, exitFailure, codeSummarizer},
+	{summarize.ErrEmptySummary, exitFailure, codeSummarizer},
+	{migrate.ErrUsage, exitFailure, codeUsage},
+	{migrate.ErrNotLegacy, exitFailure, codeNotLegacy},
+	{migrate.ErrAmbiguousSource, exitFailure, codeAmbiguous},
+	{migrate.ErrLiveWriter, exitFailure, codeLiveWriter},
+	{migrate.ErrSourceChanged, exitFailure, codeChanged},
+}
+
+// exitError carries an exit code chosen by a command (for example 3 from
+// check). A nil err and empty msg print nothing. code, when set, is the
+// code of the --json error (usageErrorf sets "usage"); otherwise err, then
+// the exit code, decide it.
+type exitError struct {
+	code int
+	msg  string
+	err  error
+	kind string
+}
+
+func (e *exitError) Error() string {
+	switch {
+	case e.msg != "" && e.err != nil:
+		return e.msg + ": " + e.err.Error()
+	case e.err != nil:
+		return e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErrorf is a bad flag or argument: exit 1, code "usage", and the
+// message points to the command's --help (run adds it). The message names
+// the flag or argument.
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: exitFailure, msg: fmt.Sprintf(format, args...), kind: codeUsage}
+}
+
+// classify maps an error to its exit code and --json code, in this one
+// place.
+func classify(ctx context.Context, err error) (exit int, code string) {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		exit = ee.code
+		switch {
+		case ee.kind != "":
+			return exit, ee.kind
+		case ee.err != nil:
+			if _, c := classifyLibrary(ee.err); c != "" {
+				return exit, c
+			}
+		}
+		switch exit {
+		case exitLocked:
+			return exit, codeLocked
+		case exitNotWS:
+			return exit, codeNotWorkspace
+		case exitRepairable:
+			return exit, codePartial
+		case exitUnrepairabl:
+			return exit, codeUnrepairable
+		case exitInterrupted:
+			return exit, codeInterrupted
+		}
+		return exit, codeFailure
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return exitInterrupted, codeInterrupted
+	}
+	if exit, code := classifyLibrary(err); code != "" {
+		return exit, code
+	}
+	return exitFailure, codeFailure
+}
+
+func classifyLibrary(err error) (int, string) {
+	for _, m := range errorCodes {
+		if errors.Is(err, m.err) {
+			return m.exit, m.code
+		}
+	}
+	return exitFailure, ""
+}
+
+// exitCode is the process exit code for err.
+func exitCode(ctx context.Context, err error) int {
+	code, _ := classify(ctx, err)
+	return code
+}
+
+// usageError marks an error cobra found in the flags or arguments of c
+// as a usage error; the usage line names the arguments c takes.
+func usageError(c *cobra.Command, err error) error {
+	msg := err.Error()
+	if use := strings.TrimSuffix(c.UseLine(), " [flags]"); !strings.Contains(msg, "flag") {
+		msg += "\n  usage: " + use
+	}
+	return &exitError{code: exitFailure, msg: msg, kind: codeUsage}
+}
+
+// markUsageErrors makes every flag and argument error of the tree a
+// usage error: the flag-error function of the root (inherited), and each
+// command's argument validator.
+func markUsageErrors(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(c, err) })
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if args := c.Args; args != nil {
+			c.Args = func(c *cobra.Command, a []string) error {
+				if err := args(c, a); err != nil {
+					return usageError(c, err)
+				}
+				return nil
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// errorJSON is what --json prints on stderr for an error (docs/cli.md).
+type errorJSON struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+	Exit  int    `json:"exit"`
+	Hint  string `json:"hint,omitempty"`
 }

@@ -4,12 +4,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit codes, as DESIGN.md section 6 fixes them.
@@ -33,58 +37,67 @@ func main() {
 // run executes one command line and returns the process exit code. Tests
 // call it with buffers.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, errOut: stderr, getenv: os.Getenv}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	start := time.Now()
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
+		a.log().Info("done", "command", cmd.CommandPath(), "took", time.Since(start).Round(time.Millisecond))
 		return exitOK
 	}
-	code := exitCode(ctx, err)
+	if cmd == root && !errors.As(err, new(*exitError)) {
+		// The root runs nothing: what fails there is the command line
+		// itself (an unknown command).
+		err = usageError(root, err)
+	}
+	return a.printError(ctx, cmd, err, jsonRequested(a, args))
+}
+
+// printError prints err on stderr, as a line of text or with --json as one
+// JSON object, and returns the exit code. An exitError without a message
+// (check's exit 3) prints nothing. A usage error points to the command's
+// --help. Errors are printed even with --quiet.
+func (a *app) printError(ctx context.Context, cmd *cobra.Command, err error, asJSON bool) int {
+	exit, code := classify(ctx, err)
 	var quiet *exitError
-	if !errors.As(err, &quiet) || quiet.msg != "" || quiet.err != nil {
-		fmt.Fprintf(stderr, "picosess: %v\n", err)
+	if errors.As(err, &quiet) && quiet.msg == "" && quiet.err == nil {
+		return exit
 	}
-	return code
+	hint := ""
+	if code == codeUsage {
+		hint = "see " + cmd.CommandPath() + " --help"
+	}
+	if asJSON {
+		enc := json.NewEncoder(a.errOut)
+		enc.SetEscapeHTML(false)
+		enc.Encode(errorJSON{Error: err.Error(), Code: code, Exit: exit, Hint: hint})
+		return exit
+	}
+	msg := escapeControls(err.Error())
+	if hint != "" {
+		msg += "\n  " + hint
+	}
+	fmt.Fprintf(a.errOut, "picosess: %s\n", msg)
+	return exit
 }
 
-// exitError carries an exit code chosen by a command (for example 3 from
-// check). A nil err and empty msg print nothing.
-type exitError struct {
-	code int
-	msg  string
-	err  error
-}
-
-func (e *exitError) Error() string {
-	switch {
-	case e.msg != "" && e.err != nil:
-		return e.msg + ": " + e.err.Error()
-	case e.err != nil:
-		return e.err.Error()
+// jsonRequested says whether --json was given: the flag as parsed, or,
+// when parsing stopped at an error before reaching it, as written.
+func jsonRequested(a *app, args []string) bool {
+	if a.jsonOut {
+		return true
 	}
-	return e.msg
-}
-
-func (e *exitError) Unwrap() error { return e.err }
-
-// exitCode maps an error to the exit code of DESIGN.md section 6, in this
-// one place.
-func exitCode(ctx context.Context, err error) int {
-	var ee *exitError
-	switch {
-	case errors.As(err, &ee):
-		return ee.code
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		return exitInterrupted
-	}
-	for _, m := range errorCodes {
-		if errors.Is(err, m.err) {
-			return m.code
+	for _, arg := range args {
+		switch arg {
+		case "--":
+			return false
+		case "--json", "--json=true", "--json=1":
+			return true
 		}
 	}
-	return exitFailure
+	return false
 }

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/picosess/picosess/summarize"
 	"github.com/picosess/picosess/workspace"
 	"github.com/spf13/cobra"
 )
@@ -21,13 +20,19 @@ type app struct {
 	workspaceDir string
 	jsonOut      bool
 	lockTimeout  time.Duration
+	// quiet leaves only data (stdout) and errors; verbose adds info-level
+	// logs on stderr.
+	quiet, verbose bool
 
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	getenv         func(string) string
+	stdin io.Reader
+	// stderr is for progress, notes and warnings (io.Discard with
+	// --quiet); errOut is the real standard error, for errors and
+	// questions.
+	stdout, stderr, errOut io.Writer
+	getenv                 func(string) string
 
-	counterOnce sync.Once
-	counter     func(workspace.Record) int
+	termOnce sync.Once
+	termOut  *termOut
 
 	// cfg is config.json as loadConfig read it (nil until then).
 	cfg *workspace.Config
@@ -46,13 +51,29 @@ func newRootCmd(a *app) *cobra.Command {
 		Long: `picosess keeps the conversation history of self-hosted chat assistants in a
 workspace directory of append-only JSONL files, one per session.
 
-The workspace is --workspace, else $PICOSESS_WORKSPACE, else ~/.workspace.`,
+The workspace is --workspace, else $PICOSESS_WORKSPACE, else ~/.workspace.
+
+Output is styled only on a terminal, and not when NO_COLOR is set or
+TERM=dumb. --quiet leaves only data and errors; --verbose adds info logs.
+With --json, errors are one JSON object on stderr:
+{"error": "...", "code": "not_found", "exit": 1} (docs/cli.md lists the codes).`,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if a.quiet && a.verbose {
+				return usageErrorf("--quiet and --verbose: give one")
+			}
+			if a.quiet {
+				a.stderr = io.Discard
+			}
+			return nil
+		},
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	f := root.PersistentFlags()
 	f.StringVar(&a.workspaceDir, "workspace", "", "workspace directory (default $PICOSESS_WORKSPACE or ~/.workspace)")
-	f.BoolVar(&a.jsonOut, "json", false, "machine-readable output on stdout")
+	f.BoolVar(&a.jsonOut, "json", false, "machine-readable output on stdout; errors as JSON on stderr")
 	f.DurationVar(&a.lockTimeout, "lock-timeout", 10*time.Second, "how long to wait for a lock held by another process")
+	f.BoolVarP(&a.quiet, "quiet", "q", false, "print only data and errors (no progress, notes or warnings)")
+	f.BoolVar(&a.verbose, "verbose", false, "print more detail on stderr (info-level logs)")
 
 	root.AddCommand(
 		newKeyCmd(a),
@@ -66,6 +87,7 @@ The workspace is --workspace, else $PICOSESS_WORKSPACE, else ~/.workspace.`,
 		newMigrateCmd(a),
 		newServeCmd(a),
 	)
+	markUsageErrors(root)
 	return root
 }
 
@@ -87,13 +109,12 @@ func (a *app) root() (string, error) {
 
 // options are the workspace options the global flags choose: the lock
 // timeout, warnings (corrupt lines skipped...) logged to stderr, the
-// configured token counter for what is appended, and config.json (read
+// token counter config.json names (the workspace's default), and config.json (read
 // once; a broken config is an error, except for check and repair).
 func (a *app) options() (*workspace.Options, error) {
 	o := &workspace.Options{
 		LockTimeout: a.lockTimeout,
 		Logger:      a.logger(),
-		CountTokens: a.countTokens,
 		NoConfig:    a.noConfig,
 	}
 	if !a.noConfig {
@@ -106,37 +127,18 @@ func (a *app) options() (*workspace.Options, error) {
 	return o, nil
 }
 
-// logger logs warnings to stderr.
+// logger logs warnings to stderr; with --verbose, info too; with
+// --quiet, nothing (stderr is then discarded).
 func (a *app) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-// countTokens counts a record's tokens as the summarize package does, with
-// the counter the config chooses (tiktoken o200k_base by default). The
-// counter is built on first use: commands that only read never pay for it.
-func (a *app) countTokens(r workspace.Record) int {
-	a.counterOnce.Do(func() { a.counter = a.buildCounter() })
-	return a.counter(r)
-}
-
-func (a *app) buildCounter() func(workspace.Record) int {
-	root, err := a.root()
-	if err == nil {
-		var cfg *workspace.Config
-		if cfg, _, err = workspace.LoadConfig(root); err == nil {
-			// Not a.loadConfig: its warnings are printed once already.
-			var s summarize.Settings
-			if s, err = summarize.FromConfig(cfg.Defaults()); err == nil {
-				var c summarize.Counter
-				if c, err = summarize.NewCounter(s); err == nil {
-					return summarize.TokenFunc(c)
-				}
-			}
-		}
+	level := slog.LevelWarn
+	if a.verbose {
+		level = slog.LevelInfo
 	}
-	fmt.Fprintf(a.stderr, "warning: token counter: %v; counting with the estimate\n", err)
-	return workspace.EstimateTokens
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 }
+
+// log is the logger of the CLI's own notes (what --verbose adds).
+func (a *app) log() *slog.Logger { return a.logger() }
 
 // openWorkspace opens an existing workspace; a directory without
 // sessions/ is not one (exit 10), and is not created.
@@ -152,6 +154,7 @@ func (a *app) openWorkspace() (*workspace.Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.log().Info("opening workspace", "root", root)
 	return workspace.Open(root, o)
 }
 
