@@ -27,7 +27,9 @@ type Meta struct {
 	Channel string        `json:"channel,omitempty"`
 	Aliases []string      `json:"aliases,omitempty"`
 	Created time.Time     `json:"created"`
-	Updated time.Time     `json:"updated"`
+	// Updated is the time of the last message (of the header before the
+	// first message): titles, resets, summaries and checkpoints leave it.
+	Updated time.Time `json:"updated"`
 	// Messages and Tokens count every message record in the file.
 	Messages int `json:"messages"`
 	Tokens   int `json:"tokens"`
@@ -70,7 +72,13 @@ func (m *metaEntry) feed(r *Record) {
 	if m.Segments == 0 {
 		m.Segments = 1
 	}
-	m.LastSeq, m.Updated = r.Seq, r.At
+	m.LastSeq = r.Seq
+	// Updated is the last activity: the last message, or the header
+	// before any. A title, reset, summary or checkpoint is not activity
+	// (a rename must not move a session to the top of a listing).
+	if r.Type == TypeMessage || m.Updated.IsZero() {
+		m.Updated = r.At
+	}
 	switch r.Type {
 	case TypeMessage:
 		m.Messages++
@@ -124,7 +132,9 @@ func newMetaCache(w *Workspace) *metaCache {
 	return &metaCache{w: w, entries: map[string]*metaEntry{}}
 }
 
-const metaCacheVersion = 1
+// metaCacheVersion 2: Updated is the last message's time (was: the
+// last record's); older caches are rebuilt.
+const metaCacheVersion = 2
 
 type metaCacheFile struct {
 	Version  int                   `json:"version"`
