@@ -66,10 +66,35 @@ func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 type AmbiguousError struct {
 	Ref        string
 	Candidates []string // sorted
+	// By is how the reference matched them (a Match... constant of
+	// LookupRef), when known.
+	By string
+	// Matches describe the candidates, in the order of Candidates, for a
+	// person to choose one: set by Lookup and LookupRef.
+	Matches []Candidate
+}
+
+// Candidate is one session an ambiguous reference matched.
+type Candidate struct {
+	ID      string    `json:"id"`
+	Title   string    `json:"title"`
+	Updated time.Time `json:"updated"` // last activity
 }
 
 func (e *AmbiguousError) Error() string {
-	return fmt.Sprintf("workspace: %q is ambiguous: it matches %d sessions: %s", e.Ref, len(e.Candidates), strings.Join(e.Candidates, ", "))
+	by := ""
+	if e.By != "" {
+		by = " by " + e.By
+	}
+	list := strings.Join(e.Candidates, ", ")
+	if len(e.Matches) == len(e.Candidates) && len(e.Matches) > 0 {
+		parts := make([]string, len(e.Matches))
+		for i, c := range e.Matches {
+			parts[i] = fmt.Sprintf("%s (%q, last active %s)", c.ID, c.Title, c.Updated.UTC().Format(time.RFC3339))
+		}
+		list = strings.Join(parts, ", ")
+	}
+	return fmt.Sprintf("workspace: %q is ambiguous: it matches %d sessions%s: %s", e.Ref, len(e.Candidates), by, list)
 }
 
 // Is makes errors.Is(err, ErrAmbiguous) true.

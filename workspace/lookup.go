@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/picosess/picosess/keying"
@@ -15,34 +16,78 @@ import (
 // digits after "sk_v1_".
 const MinPrefixHex = 8
 
-// Lookup finds the live session a reference names. A reference is, in
-// the order tried:
-//
-//   - a full id (sk_v1_ and 64 hex digits);
-//   - a canonical signature (starts with "v="), hashed to its id;
-//   - a unique id prefix, at least MinPrefixHex hex digits after sk_v1_;
-//   - "agent:<a>:main", which means agent a's main session and nothing else;
-//   - a legacy alias listed in a header (spelled exactly, else equal
-//     without case), or the raw key of a migrated session (whose id is
-//     keying.Opaque of it), or a session name.
-//
-// The answer never depends on directory order: several matches are an
-// error wrapping ErrAmbiguous that names every candidate, sorted; no match
-// is an error wrapping ErrNotFound.
+// The ways a reference can name a session, in the order LookupRef tries
+// them (Ref.By, AmbiguousError.By).
+const (
+	MatchID        = "id"         // sk_v1_ and 64 hex digits
+	MatchSignature = "signature"  // v=1|agent=...: its id
+	MatchMainKey   = "main key"   // agent:<a>:main: agent a's main session only
+	MatchPrefix    = "id prefix"  // sk_v1_ and 8+ hex digits, or 8+ hex digits alone
+	MatchName      = "name"       // a named session's name
+	MatchKey       = "legacy key" // the raw key a migrated session's id was made of
+	MatchAlias     = "alias"      // a legacy alias in a header
+	MatchTitle     = "title"      // the whole title, case and spacing aside
+	MatchTitlePart = "title part" // part of a title, case aside
+)
+
+// Ref is what a session reference names.
+type Ref struct {
+	Session *Session
+	By      string // how: a Match... constant
+	// Seq is the record a reference of the form <id>:<seq> (as search
+	// prints hits) points at; 0 otherwise. LookupRef does not check that
+	// the session has it.
+	Seq int64
+}
+
+// Lookup finds the live session a reference names: LookupRef without the
+// details.
 func (w *Workspace) Lookup(ctx context.Context, ref string) (*Session, error) {
-	s, err := w.lookup(ctx, ref)
+	r, err := w.LookupRef(ctx, ref)
+	return r.Session, err
+}
+
+// LookupRef finds the live session a reference names. A reference is, in
+// the order tried (the first kind that matches anything decides):
+//
+//  1. a full id (sk_v1_ and 64 hex digits);
+//  2. a canonical signature (starts with "v="), hashed to its id;
+//  3. "agent:<a>:main", which means agent a's main session and nothing else;
+//  4. an id prefix, sk_v1_ and at least MinPrefixHex hex digits (a
+//     reference starting with sk_v1_ is never anything else);
+//  5. a session name, or the raw key of a migrated session (whose id is
+//     keying.Opaque of it);
+//  6. a legacy alias listed in a header, spelled exactly, else equal
+//     without case;
+//  7. an id prefix without sk_v1_: at least MinPrefixHex hex digits;
+//  8. a title, whole (case and runs of spaces aside);
+//  9. part of a title (case aside).
+//
+// Forms 1, 4 and 7 may end in :<seq>, as search prints its hits
+// (sk_v1_67fe19a8ec8f:12); Ref.Seq is then that seq.
+//
+// The answer never depends on directory order: several matches of the
+// deciding kind are an *AmbiguousError (wrapping ErrAmbiguous) naming every
+// candidate, sorted, with its title and last activity; no match is an
+// error wrapping ErrNotFound, which says where a session in the trash went.
+func (w *Workspace) LookupRef(ctx context.Context, ref string) (Ref, error) {
+	r, err := w.resolveRef(ctx, ref)
+	var amb *AmbiguousError
+	if errors.As(err, &amb) && amb.Matches == nil {
+		w.describe(ctx, amb)
+	}
 	if errors.Is(err, ErrNotFound) {
 		// A session moved to the trash (rm, cleanup) is not found, but the
 		// error says where it went and how to bring it back.
 		ref = strings.TrimSpace(ref)
 		for _, id := range []string{ref, keying.NamedID(ref), keying.Opaque(ref)} {
 			if t, ok := w.InTrash(ctx, id); ok {
-				return nil, fmt.Errorf("%w (%w: session %s was moved to the trash as %s; bring it back with: picosess rm --restore %s)",
+				return Ref{}, fmt.Errorf("%w (%w: session %s was moved to the trash as %s; bring it back with: picosess rm --restore %s)",
 					err, ErrTrashed, t.ID, t.Name, t.Name)
 			}
 		}
 	}
-	return s, err
+	return r, err
 }
 
 // InTrash finds the latest trash entry of session id (rm, cleanup).
@@ -63,37 +108,44 @@ func (w *Workspace) InTrash(ctx context.Context, id string) (Trashed, bool) {
 	return found, found.Name != ""
 }
 
-func (w *Workspace) lookup(ctx context.Context, ref string) (*Session, error) {
+func (w *Workspace) resolveRef(ctx context.Context, ref string) (Ref, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
-		return nil, fmt.Errorf("%w: empty session reference", ErrNotFound)
+		return Ref{}, fmt.Errorf("%w: empty session reference", ErrNotFound)
 	}
+	id, seq, hasSeq := splitSeq(ref)
 	switch {
-	case keying.IsID(ref):
-		return w.OpenID(ref)
+	case keying.IsID(id):
+		s, err := w.OpenID(id)
+		return Ref{Session: s, By: MatchID, Seq: seq}, err
 	case strings.HasPrefix(ref, "v="):
-		return w.openIDAs(keying.Opaque(ref), "signature "+ref)
+		s, err := w.openIDAs(keying.Opaque(ref), "signature "+ref)
+		return Ref{Session: s, By: MatchSignature}, err
 	case strings.HasPrefix(ref, keying.IDPrefix):
-		return w.lookupPrefix(ctx, ref)
+		s, err := w.lookupPrefix(ctx, id)
+		return Ref{Session: s, By: MatchPrefix, Seq: seq}, err
 	}
 	if agent, ok := mainKeyAgent(ref); ok {
-		return w.openIDAs(keying.MainID(agent), "main session "+ref)
+		s, err := w.openIDAs(keying.MainID(agent), "main session "+ref)
+		return Ref{Session: s, By: MatchMainKey}, err
 	}
 	entries, err := w.meta.refresh(ctx)
 	if err != nil {
-		return nil, err
+		return Ref{}, err
 	}
 	lref := strings.ToLower(ref)
-	opaque := keying.Opaque(ref)
-	named := keying.NamedID(ref)
+	opaque, named, name := keying.Opaque(ref), keying.NamedID(ref), keying.NormalizeName(ref)
 	// An alias spelled exactly as given wins over one equal only without
 	// case (some legacy systems kept case, so two sessions may have
 	// aliases that differ only in it).
-	var exact, folded []string
+	var byName, byKey, exact, folded []string
 	for _, e := range entries {
-		match := e.ID == opaque || e.ID == named || e.Name != "" && e.Name == keying.NormalizeName(ref)
-		if match {
-			exact = append(exact, e.ID)
+		switch {
+		case e.ID == named || e.Name != "" && e.Name == name:
+			byName = append(byName, e.ID)
+			continue
+		case e.ID == opaque:
+			byKey = append(byKey, e.ID)
 			continue
 		}
 		for _, a := range e.Aliases {
@@ -107,10 +159,101 @@ func (w *Workspace) lookup(ctx context.Context, ref string) (*Session, error) {
 			}
 		}
 	}
-	if len(exact) > 0 {
-		return w.pick(ref, exact)
+	for _, tier := range []struct {
+		by  string
+		ids []string
+	}{{MatchName, byName}, {MatchKey, byKey}, {MatchAlias, exact}, {MatchAlias, folded}} {
+		if len(tier.ids) > 0 {
+			s, err := w.pick(ref, tier.by, tier.ids)
+			return Ref{Session: s, By: tier.by}, err
+		}
 	}
-	return w.pick(ref, folded)
+	if hex := strings.ToLower(id); isHex(hex) && len(hex) >= MinPrefixHex && (hasSeq || isHex(lref)) {
+		ids := prefixIDs(entries, keying.IDPrefix+hex)
+		if len(ids) > 0 || hasSeq {
+			s, err := w.pick(ref, MatchPrefix, ids)
+			return Ref{Session: s, By: MatchPrefix, Seq: seq}, err
+		}
+	}
+	title := foldTitle(ref)
+	var whole, part []string
+	for _, e := range entries {
+		t := foldTitle(e.Title)
+		switch {
+		case t == "":
+		case t == title:
+			whole = append(whole, e.ID)
+		case strings.Contains(t, title):
+			part = append(part, e.ID)
+		}
+	}
+	if len(whole) > 0 {
+		s, err := w.pick(ref, MatchTitle, whole)
+		return Ref{Session: s, By: MatchTitle}, err
+	}
+	s, err := w.pick(ref, MatchTitlePart, part)
+	return Ref{Session: s, By: MatchTitlePart}, err
+}
+
+// splitSeq splits "<id or prefix>:<seq>" (a search hit); ok is false, and
+// ref comes back whole, when ref does not end in : and digits.
+func splitSeq(ref string) (id string, seq int64, ok bool) {
+	i := strings.LastIndexByte(ref, ':')
+	if i <= 0 || i == len(ref)-1 {
+		return ref, 0, false
+	}
+	n, err := strconv.ParseInt(ref[i+1:], 10, 64)
+	if err != nil || n < 1 || strings.HasPrefix(ref[i+1:], "+") {
+		return ref, 0, false
+	}
+	head := ref[:i]
+	if !strings.HasPrefix(head, keying.IDPrefix) && !isHex(strings.ToLower(head)) {
+		return ref, 0, false
+	}
+	return head, n, true
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// prefixIDs are the ids of entries that start with prefix.
+func prefixIDs(entries []*metaEntry, prefix string) []string {
+	var ids []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.ID, prefix) {
+			ids = append(ids, e.ID)
+		}
+	}
+	return ids
+}
+
+// foldTitle is a title as LookupRef compares it: lowercase, runs of spaces
+// as one.
+func foldTitle(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
+
+// describe fills in the title and last activity of each candidate.
+func (w *Workspace) describe(ctx context.Context, amb *AmbiguousError) {
+	entries, err := w.meta.refresh(ctx)
+	if err != nil {
+		return
+	}
+	byID := make(map[string]*metaEntry, len(entries))
+	for _, e := range entries {
+		byID[e.ID] = e
+	}
+	amb.Matches = make([]Candidate, len(amb.Candidates))
+	for i, id := range amb.Candidates {
+		amb.Matches[i].ID = id
+		if e := byID[id]; e != nil {
+			amb.Matches[i].Title, amb.Matches[i].Updated = e.Title, e.Updated
+		}
+	}
 }
 
 // openIDAs opens id, saying what reference it came from when it is absent.
@@ -142,11 +285,11 @@ func (w *Workspace) lookupPrefix(ctx context.Context, ref string) (*Session, err
 			ids = append(ids, id)
 		}
 	}
-	return w.pick(ref, ids)
+	return w.pick(ref, MatchPrefix, ids)
 }
 
 // pick returns the one session of ids, or says why it cannot.
-func (w *Workspace) pick(ref string, ids []string) (*Session, error) {
+func (w *Workspace) pick(ref, by string, ids []string) (*Session, error) {
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	switch len(ids) {
@@ -159,7 +302,7 @@ func (w *Workspace) pick(ref string, ids []string) (*Session, error) {
 		}
 		return s, err
 	}
-	return nil, &AmbiguousError{Ref: ref, Candidates: ids}
+	return nil, &AmbiguousError{Ref: ref, Candidates: ids, By: by}
 }
 
 // mainKeyAgent recognises agent:<a>:main.
