@@ -56,7 +56,7 @@ func TestLookupRef(t *testing.T) {
 		{flat.ID() + ":2", flat, MatchID, 2},
 		{flat.ID()[:18], flat, MatchPrefix, 0},
 		{flat.ID()[:18] + ":2", flat, MatchPrefix, 2},
-		{office.ID()[6:18], office, MatchPrefix, 0},       // bare hex, 12 digits
+		{office.ID()[6:18], office, MatchPrefix, 0}, // bare hex, 12 digits
 		{strings.ToUpper(office.ID()[6:18]), office, MatchPrefix, 0},
 		{office.ID()[6:14] + ":2", office, MatchPrefix, 2}, // as search prints hits
 		{hexName, byHexName, MatchName, 0},                 // a name beats an id prefix
