@@ -2,326 +2,157 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
-	"net/http"
-	"strconv"
-	"time"
+	"os"
+	"path/filepath"
 
-	"github.com/picosess/picosess/workspace"
-	"github.com/picosess/picosess/workspace/index"
+	"github.com/picosess/picosess/serve"
 	"github.com/spf13/cobra"
 )
 
 // DefaultListen is where serve listens unless --listen says otherwise:
-// loopback only, since the API has no authentication.
+// loopback only.
 const DefaultListen = "127.0.0.1:7420"
 
+// serveOptions are the flags of serve.
+type serveOptions struct {
+	listen       string
+	token        string
+	tokenFile    string
+	newToken     bool
+	hosts        []string
+	allowOrigins []string
+	maxBody      int64
+	maxClients   int
+}
+
 func newServeCmd(a *app) *cobra.Command {
-	var listen string
+	var o serveOptions
 	cmd := &cobra.Command{
-		Use:   "serve [--listen ADDR]",
-		Short: "Serve the workspace over a local HTTP JSON API",
-		Long: `Serve the workspace over HTTP, for assistants written in other languages and for
-dashboards. The API has no authentication: it listens on loopback by default.
+		Use:   "serve [--listen ADDR] [--token T | --token-file F | --new-token]",
+		Short: "Serve the dashboard and the HTTP API of the workspace",
+		Long: `Serve the workspace over HTTP: a dashboard at / (sessions grouped by day,
+search, the conversation view, live updates) and a JSON API under /api for
+assistants in other languages. docs/http.md documents every route.
 
-  GET  /v1/sessions?agent=&channel=&since=&limit=   the listing (as ls --json)
-  GET  /v1/sessions/{ref}                           one session's metadata
-  GET  /v1/sessions/{ref}/history?limit=N           the active history (default 50)
-  GET  /v1/sessions/{ref}/records                   every record, JSON Lines
-  POST /v1/sessions/{ref}/records                   append records (a JSON array); {ref}
-                                                    may name a new named session; the
-                                                    lifecycle policy applies as in append
-                                                    (?raw=1: records as given)
-  GET  /v1/sessions/{ref}/policy?at=                the lifecycle policy (as policy --json)
-  GET  /v1/search?q=&session=&agent=&channel=&sender=&role=&limit=   search (as search --json)
+It listens on loopback (127.0.0.1:7420) by default. Any other address needs a
+token, which every /api request must then carry (Authorization: Bearer T;
+the dashboard asks for it once). The token is --token, else $PICOSESS_TOKEN,
+else the first line of --token-file, else <workspace>/serve-token if it
+exists. --new-token makes a new one, stores it in <workspace>/serve-token
+(mode 0600) and prints it, with the dashboard's address, once.
 
-Errors are {"error": "..."} with 400 (bad input), 404 (no such session),
-409 (ambiguous reference, or a record dated before the session's last),
-410 (the session is in the trash), 423 (a lock timed out) or 500.
+Requests whose Host header is not a loopback address, localhost, the listen
+address or a --host name are refused (DNS rebinding). A request that changes
+something must be Content-Type: application/json, and same-origin when it
+has an Origin. No other origin may call the API unless --allow-origin names
+it.
 
-When config.json has a cleanup block (older_than or ttl, purge_after), serve
-applies it at start and every cleanup.interval (default 1h).
+The search index is held by the server while it runs (other processes'
+search wait for it, then name it as the holder). When config.json has a
+cleanup block, serve applies it at start and every cleanup.interval.
+
+EXAMPLES
+  picosess serve
+  picosess serve --listen 0.0.0.0:7420 --new-token --host notes.example.lan
+  PICOSESS_TOKEN=... picosess serve --listen [::]:7420
 
 EXIT STATUS
-  0 stopped by an interrupt; 1 failure (address in use...); 10 not a workspace.`,
+  0 stopped by an interrupt (SIGINT, SIGTERM: streams are closed, requests in
+  flight finish); 1 failure (address in use, no token for a non-loopback
+  address, bad flags); 10 not a workspace.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w, err := a.openWorkspace()
-			if err != nil {
-				return err
-			}
-			defer w.Close()
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return fmt.Errorf("serve: %w", err)
-			}
-			fmt.Fprintf(a.stderr, "picosess: serving %s on http://%s\n", w.Root(), ln.Addr())
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer a.cleanupInBackground(ctx, w)()
-			defer cancel()
-			return serve(ctx, ln, w)
+			return a.runServe(cmd.Context(), &o)
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", DefaultListen, "address to listen on")
+	fl := cmd.Flags()
+	fl.StringVar(&o.listen, "listen", DefaultListen, "address to listen on")
+	fl.StringVar(&o.token, "token", "", "bearer token every /api request must carry (default $PICOSESS_TOKEN)")
+	fl.StringVar(&o.tokenFile, "token-file", "", "read the token from this file's first line")
+	fl.BoolVar(&o.newToken, "new-token", false, "generate a token, store it in <workspace>/serve-token (0600) and print it once")
+	fl.StringArrayVar(&o.hosts, "host", nil, "a DNS name the server is reached by (repeatable; Host header check)")
+	fl.StringArrayVar(&o.allowOrigins, "allow-origin", nil, "an origin allowed to call the API from a browser, e.g. https://app.example (repeatable)")
+	fl.Int64Var(&o.maxBody, "max-body", serve.DefaultMaxBody, "largest request body in bytes")
+	fl.IntVar(&o.maxClients, "max-clients", serve.DefaultMaxEventClients, "most /api/events streams open at once")
 	return cmd
 }
 
-// serve answers on ln until ctx is done.
-func serve(ctx context.Context, ln net.Listener, w *workspace.Workspace) error {
-	x, err := index.Open(w, nil)
-	if err != nil {
-		return err
+// serveToken picks the token as serve's help says; generated is true
+// when --new-token made it.
+func (a *app) serveToken(o *serveOptions, root string) (token string, generated bool, err error) {
+	n := 0
+	for _, set := range []bool{o.token != "", o.tokenFile != "", o.newToken} {
+		if set {
+			n++
+		}
 	}
-	defer x.Close()
-	api := &httpAPI{w: w, x: x}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/sessions", api.list)
-	mux.HandleFunc("GET /v1/sessions/{ref}", api.meta)
-	mux.HandleFunc("GET /v1/sessions/{ref}/history", api.history)
-	mux.HandleFunc("GET /v1/sessions/{ref}/records", api.records)
-	mux.HandleFunc("POST /v1/sessions/{ref}/records", api.appendRecords)
-	mux.HandleFunc("GET /v1/sessions/{ref}/policy", api.policy)
-	mux.HandleFunc("GET /v1/search", api.search)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shut)
-		return nil
+	if n > 1 {
+		return "", false, usageErrorf("--token, --token-file and --new-token each give the token: give one")
 	}
-}
-
-type httpAPI struct {
-	w *workspace.Workspace
-	x *index.Index
-}
-
-func writeHTTPJSON(rw http.ResponseWriter, code int, v any) {
-	rw.Header().Set("Content-Type", "application/json")
-	rw.WriteHeader(code)
-	enc := json.NewEncoder(rw)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
-
-// httpError maps library errors to HTTP statuses, in one place.
-func httpError(rw http.ResponseWriter, err error) {
-	code := http.StatusInternalServerError
-	var bad *badRequest
 	switch {
-	case errors.As(err, &bad):
-		code = http.StatusBadRequest
-	case errors.Is(err, workspace.ErrNotFound):
-		code = http.StatusNotFound
-	case errors.Is(err, workspace.ErrAmbiguous):
-		code = http.StatusConflict
-	case errors.Is(err, workspace.ErrLocked):
-		code = http.StatusLocked
-	case errors.Is(err, workspace.ErrTrashed):
-		code = http.StatusGone
-	case errors.Is(err, workspace.ErrTimeOrder):
-		code = http.StatusConflict
+	case o.token != "":
+		return o.token, false, nil
+	case o.newToken:
+		return serve.NewToken(), true, nil
+	case o.tokenFile != "":
+		t, err := serve.ReadToken(o.tokenFile)
+		return t, false, err
 	}
-	writeHTTPJSON(rw, code, map[string]string{"error": err.Error()})
-}
-
-type badRequest struct{ msg string }
-
-func (e *badRequest) Error() string { return e.msg }
-
-func intParam(r *http.Request, name string, def int) (int, error) {
-	s := r.URL.Query().Get(name)
-	if s == "" {
-		return def, nil
+	if t := a.getenv("PICOSESS_TOKEN"); t != "" {
+		return t, false, nil
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, &badRequest{fmt.Sprintf("%s=%q: want a whole number >= 0", name, s)}
+	stored := filepath.Join(root, serve.TokenFile)
+	if _, err := os.Stat(stored); errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
 	}
-	return n, nil
-}
-
-func (api *httpAPI) list(rw http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	o := workspace.ListOptions{Agent: q.Get("agent"), Channel: q.Get("channel")}
-	var err error
-	if o.Limit, err = intParam(r, "limit", 0); err != nil {
-		httpError(rw, err)
-		return
-	}
-	if s := q.Get("since"); s != "" {
-		d, err := parseAge("since", s)
-		if err != nil {
-			httpError(rw, &badRequest{err.Error()})
-			return
-		}
-		o.Since = time.Now().Add(-d)
-	}
-	list, err := api.w.List(r.Context(), o)
-	if err != nil {
-		httpError(rw, err)
-		return
-	}
-	if list == nil {
-		list = []workspace.Meta{}
-	}
-	writeHTTPJSON(rw, http.StatusOK, list)
-}
-
-func (api *httpAPI) session(r *http.Request) (*workspace.Session, error) {
-	return api.w.Lookup(r.Context(), r.PathValue("ref"))
-}
-
-func (api *httpAPI) meta(rw http.ResponseWriter, r *http.Request) {
-	s, err := api.session(r)
+	t, err := serve.ReadToken(stored)
 	if err == nil {
-		var m workspace.Meta
-		if m, err = s.Meta(r.Context()); err == nil {
-			writeHTTPJSON(rw, http.StatusOK, m)
-			return
-		}
+		fmt.Fprintf(a.stderr, "picosess: using the token stored in %s\n", stored)
 	}
-	httpError(rw, err)
+	return t, false, err
 }
 
-func (api *httpAPI) history(rw http.ResponseWriter, r *http.Request) {
-	limit, err := intParam(r, "limit", 50)
+func (a *app) runServe(ctx context.Context, o *serveOptions) error {
+	w, err := a.openWorkspace()
 	if err != nil {
-		httpError(rw, err)
-		return
+		return err
 	}
-	s, err := api.session(r)
+	defer w.Close()
+	token, generated, err := a.serveToken(o, w.Root())
 	if err != nil {
-		httpError(rw, err)
-		return
+		return err
 	}
-	h, err := s.History(r.Context(), limit)
-	if err != nil {
-		httpError(rw, err)
-		return
+	if err := serve.CheckListen(o.listen, token); err != nil {
+		return usageErrorf("refusing to serve on %s without a token: anyone who can reach it could read and change every session; give --token, $PICOSESS_TOKEN, --token-file or --new-token", o.listen)
 	}
-	if h.Messages == nil {
-		h.Messages = []workspace.Record{}
-	}
-	writeHTTPJSON(rw, http.StatusOK, map[string]any{"session": s.ID(), "summary": h.Summary,
-		"messages": h.Messages, "more": h.More, "last_seq": h.LastSeq})
-}
-
-func (api *httpAPI) records(rw http.ResponseWriter, r *http.Request) {
-	s, err := api.session(r)
-	if err != nil {
-		httpError(rw, err)
-		return
-	}
-	rw.Header().Set("Content-Type", "application/x-ndjson")
-	enc := json.NewEncoder(rw)
-	enc.SetEscapeHTML(false)
-	for e, err := range s.Records(r.Context(), 0) {
+	if generated {
+		path, err := serve.StoreToken(w.Root(), token)
 		if err != nil {
-			return // the status is sent; the stream ends early
+			return err
 		}
-		if enc.Encode(e.Record) != nil {
-			return
-		}
+		fmt.Fprintf(a.stderr, "picosess: new token stored in %s (shown this once):\n%s\n", path, token)
 	}
-}
-
-// appendRecords appends a JSON array of records. An unknown reference
-// that is not id-shaped creates the named session of that name.
-func (api *httpAPI) appendRecords(rw http.ResponseWriter, r *http.Request) {
-	var recs []workspace.Record
-	dec := json.NewDecoder(http.MaxBytesReader(rw, r.Body, 64<<20))
-	if err := dec.Decode(&recs); err != nil {
-		httpError(rw, &badRequest{"body: want a JSON array of records: " + err.Error()})
-		return
-	}
-	if len(recs) == 0 {
-		httpError(rw, &badRequest{"body: no records"})
-		return
-	}
-	s, err := api.session(r)
-	if errors.Is(err, workspace.ErrNotFound) {
-		s, err = api.w.Session(r.Context(), workspace.Target{Name: r.PathValue("ref")})
-	}
+	srv, err := serve.New(w, &serve.Options{Token: token, Hosts: o.hosts, AllowOrigins: o.allowOrigins,
+		MaxBody: o.maxBody, MaxEventClients: o.maxClients, Logger: a.logger()})
 	if err != nil {
-		httpError(rw, err)
-		return
+		return err
 	}
-	var turn workspace.Turn
-	if r.URL.Query().Get("raw") == "1" {
-		turn.Seqs, err = s.Append(r.Context(), recs...)
-	} else {
-		turn, err = s.AppendTurn(r.Context(), recs...)
-	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
-		if !errors.Is(err, workspace.ErrLocked) && !errors.Is(err, workspace.ErrTrashed) &&
-			!errors.Is(err, workspace.ErrTimeOrder) && !errors.Is(err, context.Canceled) {
-			err = &badRequest{err.Error()}
-		}
-		httpError(rw, err)
-		return
+		return fmt.Errorf("serve: %w", err)
 	}
-	out := map[string]any{"session": s.ID(), "seqs": turn.Seqs}
-	if turn.Reset != nil {
-		out["reset"] = turn.Reset
+	url := "http://" + ln.Addr().String() + "/"
+	if generated {
+		url += "#token=" + token
 	}
-	writeHTTPJSON(rw, http.StatusCreated, out)
-}
-
-func (api *httpAPI) policy(rw http.ResponseWriter, r *http.Request) {
-	s, err := api.session(r)
-	if err != nil {
-		httpError(rw, err)
-		return
-	}
-	var at time.Time
-	if v := r.URL.Query().Get("at"); v != "" {
-		if at, err = time.Parse(time.RFC3339Nano, v); err != nil {
-			httpError(rw, &badRequest{fmt.Sprintf("at=%q: want an RFC 3339 time", v)})
-			return
-		}
-	}
-	rep, err := s.Policy(r.Context(), at)
-	if err != nil {
-		httpError(rw, err)
-		return
-	}
-	writeHTTPJSON(rw, http.StatusOK, rep)
-}
-
-func (api *httpAPI) search(rw http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, err := intParam(r, "limit", 0)
-	if err != nil {
-		httpError(rw, err)
-		return
-	}
-	query := index.Query{Text: q.Get("q"), Limit: limit}
-	query.Agent, query.Channel, query.Sender, query.Role = q.Get("agent"), q.Get("channel"), q.Get("sender"), q.Get("role")
-	if ref := q.Get("session"); ref != "" {
-		s, err := api.w.Lookup(r.Context(), ref)
-		if err != nil {
-			httpError(rw, err)
-			return
-		}
-		query.Sessions = []string{s.ID()}
-	}
-	res, err := api.x.Search(r.Context(), query)
-	if err != nil {
-		httpError(rw, err)
-		return
-	}
-	if res.Hits == nil {
-		res.Hits = []index.Hit{}
-	}
-	writeHTTPJSON(rw, http.StatusOK, res)
+	fmt.Fprintf(a.stderr, "picosess: serving %s on %s\n", w.Root(), url)
+	ctx, cancel := context.WithCancel(ctx)
+	defer a.cleanupInBackground(ctx, w)()
+	defer cancel()
+	return srv.Serve(ctx, ln)
 }
