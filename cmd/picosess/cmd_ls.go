@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -87,8 +88,8 @@ EXIT STATUS
 					out[i] = newLsEntry(m)
 				}
 				return a.writeJSON(out)
-			case isTerminal(a.stdout):
-				return writeLsGrouped(a.stdout, list, time.Now())
+			case a.term().tty:
+				return writeLsGrouped(a.stdout, list, time.Now(), a.term())
 			}
 			return writeLsTable(a.stdout, list)
 		},
@@ -111,13 +112,13 @@ func newLsEntry(m workspace.Meta) lsEntry {
 	return e
 }
 
-// where says in a few words what a session is: its name, or its channel.
+// where says in a few words what a session is: its channel, or its name.
 func where(m workspace.Meta) string {
 	switch {
 	case m.Name != "":
-		return "name:" + m.Name
+		return "name:" + flat(m.Name)
 	case m.Channel != "":
-		return m.Channel
+		return flat(m.Channel)
 	}
 	return "-"
 }
@@ -128,7 +129,7 @@ func writeLsTable(w io.Writer, list []workspace.Meta) error {
 	fmt.Fprintln(tw, "UPDATED\tID\tAGENT\tWHERE\tMSGS\tTITLE")
 	for _, m := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", m.Updated.UTC().Format(time.RFC3339), shortID(m.ID),
-			orDash(m.Agent), where(m), m.Messages, clip(m.Title, 60))
+			orDash(flat(m.Agent)), where(m), m.Messages, clip(m.Title, 60))
 	}
 	return tw.Flush()
 }
@@ -150,31 +151,78 @@ func lsGroup(t, now time.Time) string {
 	return "Older"
 }
 
+// lsStamp is the time column of the grouped view: the time of day today
+// and yesterday, the date before, the year when it is not this one.
+func lsStamp(t, now time.Time, group string) string {
+	t = t.In(now.Location())
+	switch {
+	case group == "Today" || group == "Yesterday":
+		return t.Format("15:04")
+	case t.Year() != now.Year():
+		return t.Format("Jan 02 2006")
+	}
+	return t.Format("Jan 02 15:04")
+}
+
 // writeLsGrouped is the terminal view: sessions under Today, Yesterday,
 // This Week and Older headings (the list is newest first, so each group
-// appears once).
-func writeLsGrouped(w io.Writer, list []workspace.Meta, now time.Time) error {
+// appears once), in one grid whose columns line up across the groups and
+// whose title column is cut to fit the terminal's width.
+func writeLsGrouped(w io.Writer, list []workspace.Meta, now time.Time, t *termOut) error {
 	if len(list) == 0 {
 		_, err := fmt.Fprintln(w, "no sessions")
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	group := ""
-	for _, m := range list {
-		if g := lsGroup(m.Updated, now); g != group {
-			if group != "" {
-				fmt.Fprintln(tw)
-			}
-			group = g
-			fmt.Fprintf(tw, "%s\n", g)
-		}
-		stamp := m.Updated.In(now.Location()).Format("15:04")
-		if g := group; g == "This Week" || g == "Older" {
-			stamp = m.Updated.In(now.Location()).Format("Jan 02 15:04")
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d msgs\t%s\n", stamp, shortID(m.ID), where(m), m.Messages, clip(m.Title, 50))
+	const indent, gap = "  ", "  "
+	header := []string{"UPDATED", "ID", "AGENT", "CHANNEL", "MSGS"}
+	rows := make([][]string, len(list))
+	groups := make([]string, len(list))
+	width := make([]int, len(header))
+	for i, h := range header {
+		width[i] = displayWidth(h)
 	}
-	return tw.Flush()
+	for i, m := range list {
+		groups[i] = lsGroup(m.Updated, now)
+		rows[i] = []string{lsStamp(m.Updated, now, groups[i]), shortID(m.ID), orDash(flat(m.Agent)), where(m), fmt.Sprint(m.Messages)}
+		for j, c := range rows[i] {
+			width[j] = max(width[j], displayWidth(c))
+		}
+	}
+	used := len(indent)
+	for _, n := range width {
+		used += n + len(gap)
+	}
+	titleWidth := max(t.width-used, 20) // a narrower terminal wraps rather than lose the title
+	line := func(cells []string, title string, style func(int, string) string) string {
+		var b strings.Builder
+		b.WriteString(indent)
+		for j, c := range cells {
+			if j == len(cells)-1 { // MSGS: a number, right-aligned
+				c = strings.Repeat(" ", width[j]-displayWidth(c)) + c
+			} else {
+				c = padRight(c, width[j])
+			}
+			b.WriteString(style(j, c) + gap)
+		}
+		b.WriteString(fitWidth(title, titleWidth))
+		return strings.TrimRight(b.String(), " ") + "\n"
+	}
+	bw := &errWriter{w: w}
+	io.WriteString(bw, t.faint(strings.TrimRight(line(header, "TITLE", func(_ int, c string) string { return c }), "\n"))+"\n")
+	group := ""
+	for i, m := range list {
+		if groups[i] != group {
+			group = groups[i]
+			fmt.Fprintf(bw, "%s\n", t.bold(group))
+		}
+		io.WriteString(bw, line(rows[i], flat(m.Title), func(j int, c string) string {
+			if j == 1 {
+				return t.faint(c)
+			}
+			return c
+		}))
+	}
+	return bw.err
 }
 
 func orDash(s string) string {

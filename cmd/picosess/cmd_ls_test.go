@@ -152,14 +152,84 @@ func TestLsGroups(t *testing.T) {
 		{ID: "sk_v1_" + strings.Repeat("c", 64), Title: "c", Channel: "slack", Updated: now.Add(-100 * 24 * time.Hour)},
 	}
 	var b strings.Builder
-	if err := writeLsGrouped(&b, list, now); err != nil {
+	if err := writeLsGrouped(&b, list, now, plainTerm()); err != nil {
 		t.Fatal(err)
 	}
 	got := b.String()
-	iToday, iYest, iOld := strings.Index(got, "Today\n"), strings.Index(got, "Yesterday\n"), strings.Index(got, "Older\n")
-	if iToday != 0 || iYest < 0 || iOld < iYest || strings.Contains(got, "This Week") ||
-		!strings.Contains(got, "09:00") || !strings.Contains(got, "name:proj") || !strings.Contains(got, "Dec 08") {
+	iToday, iYest, iOld := strings.Index(got, "\nToday\n"), strings.Index(got, "\nYesterday\n"), strings.Index(got, "\nOlder\n")
+	if !strings.HasPrefix(got, "  UPDATED") || iToday < 0 || iYest < iToday || iOld < iYest || strings.Contains(got, "This Week") ||
+		!strings.Contains(got, "09:00") || !strings.Contains(got, "name:proj") || !strings.Contains(got, "Dec 08 2025") {
 		t.Fatalf("grouped view:\n%s", got)
+	}
+}
+
+// The grouped view is one grid: every column starts at the same place in
+// every group, agent and channel are shown, and each line fits the width,
+// the title cut to what is left (by display width: CJK takes two).
+func TestLsGroupedGrid(t *testing.T) {
+	now := time.Date(2026, 3, 18, 10, 0, 0, 0, time.UTC)
+	list := []workspace.Meta{
+		{ID: telegramDM, Title: "short", Agent: "main", Channel: "telegram", Updated: now.Add(-time.Hour), Messages: 3},
+		{ID: "sk_v1_" + strings.Repeat("b", 64), Title: strings.Repeat("公寓", 40), Agent: "support-bot", Channel: "whatsapp", Updated: now.Add(-3 * 24 * time.Hour), Messages: 1234},
+		{ID: "sk_v1_" + strings.Repeat("c", 64), Title: "\x1b[31mred\x1b[0m\n two lines", Name: "proj", Updated: now.Add(-100 * 24 * time.Hour), Messages: 7},
+	}
+	for _, width := range []int{80, 120, 50} {
+		term := plainTerm()
+		term.width = width
+		var b strings.Builder
+		if err := writeLsGrouped(&b, list, now, term); err != nil {
+			t.Fatal(err)
+		}
+		got := b.String()
+		lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+		// header, Today, row, This Week, row, Older, row
+		if len(lines) != 7 || lines[1] != "Today" || lines[3] != "This Week" || lines[5] != "Older" {
+			t.Fatalf("width %d:\n%s", width, got)
+		}
+		titleAt := strings.Index(lines[0], "TITLE")
+		for _, i := range []int{2, 4, 6} {
+			if w := displayWidth(lines[i]); w > max(width, titleAt+20) {
+				t.Errorf("width %d: line %d is %d columns:\n%s", width, i, w, lines[i])
+			}
+			// The title starts in the TITLE column in every group.
+			prefix := []rune(lines[i])[:titleAt]
+			if string(prefix[len(prefix)-2:]) != "  " || prefix[len(prefix)-3] == ' ' {
+				t.Errorf("width %d: line %d does not reach the title column at %d:\n%s", width, i, titleAt, got)
+			}
+		}
+		for _, want := range []string{"AGENT", "CHANNEL", "main", "telegram", "support-bot", "whatsapp", "name:proj", "1234", `\x1b[31mred`} {
+			if !strings.Contains(got, want) {
+				t.Errorf("width %d: no %q in\n%s", width, want, got)
+			}
+		}
+		if strings.ContainsRune(got, 0x1b) || !strings.Contains(lines[4], "…") {
+			t.Errorf("width %d: raw ESC or uncut title:\n%s", width, got)
+		}
+	}
+}
+
+// A rename is not activity: the session stays where its last message put
+// it (here yesterday, not today), and so does its order.
+func TestLsRenameKeepsPlace(t *testing.T) {
+	ws := t.TempDir()
+	w, err := workspace.Open(ws, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yesterday := time.Now().Add(-30 * time.Hour)
+	seedSession(t, w, "old", yesterday, "old question")
+	seedSession(t, w, "new", time.Now().Add(-time.Minute), "new question")
+	w.Close()
+	mustRun(t, "--workspace", ws, "rename", "old", "Renamed just now")
+	var list []lsEntry
+	if err := json.Unmarshal([]byte(mustRun(t, "--workspace", ws, "ls", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Name != "new" || list[1].Title != "Renamed just now" || list[1].Updated.After(yesterday.Add(time.Minute)) {
+		t.Fatalf("after rename: %+v", list)
+	}
+	if g := lsGroup(list[1].Updated, time.Now()); g == "Today" {
+		t.Fatalf("renamed session grouped %s", g)
 	}
 }
 

@@ -165,3 +165,7 @@ func clip(s string, n int) string {
 	}
 	return s
 }
+
+// flat is s on one line, its control characters escaped: for a cell of a
+// table or a one-line field.
+func flat(s string) string { return strings.Join(strings.Fields(escapeControls(s)), " ") }
