@@ -62,6 +62,10 @@ type Session struct {
 	// with shared_session (see IdentityLinks).
 	IdentityLinks IdentityLinks `json:"identity_links,omitempty"`
 	DMScope       string        `json:"dm_scope,omitempty"`
+	// Name is the named session picosess append writes to when it is
+	// given no SESSION, --session or route, and $PICOSESS_SESSION is
+	// unset (picosess's own; neither PicoClaw nor OpenClaw has it).
+	Name string `json:"name,omitempty"`
 
 	// OpenClaw's session block. dmScope and identityLinks have OpenClaw's
 	// meaning: dmScope applies to direct messages only. identityLinks
@@ -246,6 +250,9 @@ func (f *File) validate() error {
 		if _, _, err := keying.ScopeDimensions(s.v); err != nil {
 			return fieldErr(s.path, "unknown dm_scope %q (known: %s)", s.v, strings.Join(keying.ScopeNames(), ", "))
 		}
+	}
+	if n := f.Session.Name; n != "" && keying.NormalizeName(n) == "" {
+		return fieldErr("session.name", "want a session name, got %q", n)
 	}
 	if f.Session.ResetTime != "" {
 		if _, _, err := ParseDailyAt(f.Session.ResetTime); err != nil {

@@ -37,6 +37,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"agent id", `{"agents": {"list": [{"summarize": {}}]}}`, "agents.list[0].id: want the agent id as a string, got null"},
 		{"daily_at", `{"reset": {"daily_at": "25:00"}}`, `reset.daily_at: want a time of day HH:MM (00:00 to 23:59) or "off", got "25:00"`},
 		{"dm_scope", `{"session": {"dm_scope": "per-moon"}}`, `session.dm_scope: unknown dm_scope "per-moon"`},
+		{"session name", `{"session": {"name": "  "}}`, `config.json:1:22: session.name: want a session name, got "  "`},
+		{"session name type", `{"session": {"name": 7}}`, `session.name: want a string, got a number`},
 		{"trailing", `{} {}`, "config.json:1:4: unexpected data"},
 	}
 	for _, tt := range tests {
@@ -122,5 +124,13 @@ func TestLoadConfigMissingIsDefault(t *testing.T) {
 	}
 	if d := cfg.Policy().Dimensions; d == nil || len(d) != 0 {
 		t.Fatalf("explicit empty dimensions must stay empty, got %#v", d)
+	}
+}
+
+// session.name is picosess's own: the named session append defaults to.
+func TestSessionName(t *testing.T) {
+	cfg, warnings, err := Parse("config.json", []byte(`{"session": {"name": "Notes", "dm_scope": "per-peer"}}`))
+	if err != nil || len(warnings) != 0 || cfg.Session.Name != "Notes" {
+		t.Fatalf("%+v %v %v", cfg.Session, warnings, err)
 	}
 }
