@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -34,17 +33,11 @@ func (a *app) loadConfig() (*workspace.Config, error) {
 }
 
 // lookup resolves a SESSION argument, adding what to do next to the
-// library's not-found and ambiguity errors (which keep their sentinels).
+// library's not-found and ambiguity errors (which keep their sentinels):
+// lookupRef without the seq of an id:seq reference.
 func lookup(ctx context.Context, w *workspace.Workspace, ref string) (*workspace.Session, error) {
-	s, err := w.Lookup(ctx, ref)
-	var amb *workspace.AmbiguousError
-	switch {
-	case errors.As(err, &amb):
-		return nil, fmt.Errorf("%w\n  give more of the id, or the full id of one of them", err)
-	case errors.Is(err, workspace.ErrNotFound):
-		return nil, fmt.Errorf("%w\n  picosess ls lists the sessions; SESSION is an id, an id prefix (sk_v1_ + 8 hex or more), a signature, a legacy key or a session name", err)
-	}
-	return s, err
+	r, err := lookupRef(ctx, w, ref)
+	return r.Session, err
 }
 
 // openSession opens the existing workspace and resolves a SESSION

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/picosess/picosess/keying"
 	"github.com/picosess/picosess/workspace"
 	"github.com/spf13/cobra"
 )
@@ -26,6 +27,9 @@ type appendOptions struct {
 type appendOutput struct {
 	ID  string `json:"id"`
 	Seq int64  `json:"seq"`
+	// Name is the session's name, for a named session (--session,
+	// $PICOSESS_SESSION, session.name or a generated name).
+	Name string `json:"name,omitempty"`
 	// Reset is set when the message started a new conversation.
 	Reset *workspace.TurnReset `json:"reset,omitempty"`
 }
@@ -39,10 +43,13 @@ func newAppendCmd(a *app) *cobra.Command {
 		Short: "Append one message to a session and print its seq",
 		Long: `Append one message to a session and print its seq (its stable id in the file).
 
-The session is SESSION (an existing session: id, prefix, signature, legacy key
-or name), or the route of the scope flags (as in picosess key; the session is
+The session is SESSION (an existing session: id, prefix, signature, legacy key,
+name or title), or the route of the scope flags (as in picosess key; the session is
 created with its scope and aliases on first append), or --session NAME (a named
-session, created with its name on first append).
+session, created with its name on first append). With none of them, the
+session is the one named by $PICOSESS_SESSION, else by config.json's
+session.name, else a new one with a generated name (session-<unix ms>-<4 hex
+digits>, sortable by creation), which a line on stderr gives.
 
 The content is --content, else standard input read to its end (one trailing
 newline is dropped). Empty content is refused, as is a terminal on stdin
@@ -62,6 +69,7 @@ no policy.
 EXAMPLES
   picosess append --channel telegram --chat 123456789 --sender 123456789 --role user --content "hi"
   echo "remember the milk" | picosess append --session todo --role user
+  PICOSESS_SESSION=todo picosess append --role user --content "and bread"
   picosess append sk_v1_67fe19a8ec8f --role assistant --content "hello" --json
   picosess append --session todo --role user --content "/new buy bread"
   picosess append --session todo --role user --at 2026-12-01T08:30:00Z --content "sent offline"
@@ -93,15 +101,22 @@ func (a *app) runAppend(cmd *cobra.Command, o *appendOptions, args []string) err
 	if err != nil {
 		return err
 	}
-	routed := o.scope.given(cmd)
+	generated := false
 	if len(args) == 1 {
 		for _, n := range []string{"agent", "channel", "account", "chat-type", "chat", "topic", "space-type", "space", "legacy-key", "dimensions", "scope", "session", "mentioned"} {
 			if cmd.Flags().Changed(n) {
 				return usageErrorf("SESSION names the session by itself: drop --%s", n)
 			}
 		}
-	} else if !routed || !cmd.Flags().Changed("session") && !cmd.Flags().Changed("channel") && !cmd.Flags().Changed("legacy-key") {
-		return usageErrorf("which session? give SESSION, --session NAME, or a route (--channel C ...; see picosess key)")
+	} else if !cmd.Flags().Changed("session") && !cmd.Flags().Changed("channel") && !cmd.Flags().Changed("legacy-key") {
+		// No session named: $PICOSESS_SESSION, session.name or a new
+		// generated name, as if given as --session (session_name.go).
+		var name string
+		if name, generated, err = a.defaultSessionName(cmd); err != nil {
+			return err
+		}
+		o.scope.session = name
+		cmd.Flags().Lookup("session").Changed = true
 	}
 	w, err := a.createWorkspace()
 	if err != nil {
@@ -145,8 +160,15 @@ func (a *app) runAppend(cmd *cobra.Command, o *appendOptions, args []string) err
 	if err != nil {
 		return fmt.Errorf("append to %s failed; the message was not written: %w", s.ID(), err)
 	}
+	if generated {
+		a.noteGeneratedSession(o.scope.session, s.ID())
+	}
 	if a.jsonOut {
-		return a.writeJSON(appendOutput{ID: s.ID(), Seq: turn.Seqs[0], Reset: turn.Reset})
+		out := appendOutput{ID: s.ID(), Seq: turn.Seqs[0], Reset: turn.Reset}
+		if len(args) == 0 && cmd.Flags().Changed("session") {
+			out.Name = keying.NormalizeName(o.scope.session)
+		}
+		return a.writeJSON(out)
 	}
 	if turn.Seqs[0] == 2 && len(args) == 0 {
 		// A new session (its first record after the header). If an earlier

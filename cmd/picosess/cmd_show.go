@@ -58,15 +58,20 @@ messages (0: all of them); only the tail of the file is read.
 --all prints every conversation of the file instead, oldest first, with the
 resets that separate them, titles, checkpoints and restores.
 
+SESSION:SEQ (as search prints its hits) prints the records around SEQ
+instead, whatever their conversation: %d on each side, or --limit N.
+
 --json prints one object (docs/cli.md): messages as stored on disk.
 
 EXAMPLES
   picosess show sk_v1_67fe19a8ec8f
   picosess show agent:main:telegram:direct:123456789 --limit 10
   picosess show my-project --all
+  picosess show sk_v1_67fe19a8ec8f:12
 
 EXIT STATUS
-  0 printed; 1 bad flags, unknown or ambiguous SESSION; 10 not a workspace.`, DefaultShowLimit),
+  0 printed; 1 bad flags, unknown or ambiguous SESSION, no record SEQ;
+  10 not a workspace.`, DefaultShowLimit, DefaultAroundRecords),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runShow(cmd, &o, args[0])
@@ -85,11 +90,19 @@ func (a *app) runShow(cmd *cobra.Command, o *showOptions, ref string) error {
 	if o.all && cmd.Flags().Changed("limit") {
 		return usageErrorf("--limit applies to the active history; --all prints every record")
 	}
-	s, closeWS, err := a.openSession(ctx, ref)
+	r, closeWS, err := a.openSessionRef(ctx, ref)
 	if err != nil {
 		return err
 	}
 	defer closeWS()
+	s := r.Session
+	if r.Seq > 0 && !o.all { // SESSION:SEQ, as search prints hits
+		n := DefaultAroundRecords
+		if cmd.Flags().Changed("limit") {
+			n = o.limit
+		}
+		return a.showAround(ctx, s, r.Seq, n)
+	}
 	m, err := s.Meta(ctx)
 	if err != nil {
 		return err
