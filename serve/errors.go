@@ -32,11 +32,12 @@ var errorStatus = []struct {
 	code   string
 }{
 	{index.ErrBadQuery, http.StatusBadRequest, "bad_query"},
+	// A trashed session is also not found: the more specific first.
+	{workspace.ErrTrashed, http.StatusGone, "trashed"},
 	{workspace.ErrNotFound, http.StatusNotFound, "not_found"},
 	{workspace.ErrAmbiguous, http.StatusConflict, "ambiguous"},
 	{workspace.ErrExists, http.StatusConflict, "exists"},
 	{workspace.ErrTimeOrder, http.StatusConflict, "time_order"},
-	{workspace.ErrTrashed, http.StatusGone, "trashed"},
 	{workspace.ErrLocked, http.StatusLocked, "locked"},
 	{syscall.ENOSPC, http.StatusInsufficientStorage, "no_space"},
 	{syscall.EDQUOT, http.StatusInsufficientStorage, "no_space"},

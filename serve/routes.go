@@ -47,7 +47,7 @@ func (s *Server) routes() {
 func (s *Server) route(rw http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {
-		h.ServeHTTP(rw, r)
+		s.mux.ServeHTTP(rw, r) // sets the path values
 		return
 	}
 	// The mux's answer: a 404, a 405 with Allow, or a redirect

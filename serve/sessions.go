@@ -35,6 +35,11 @@ type SessionList struct {
 	Total int `json:"total"`
 	// NextCursor continues the listing after this page; "" on the last.
 	NextCursor string `json:"next_cursor"`
+	// Agents and Channels are the values present among the sessions the
+	// other filters (since, q) let through, sorted: a filter menu's
+	// choices.
+	Agents   []string `json:"agents"`
+	Channels []string `json:"channels"`
 }
 
 // listCursor is the position after the last session of a page: its sort
@@ -182,7 +187,7 @@ func (s *Server) listSessions(rw http.ResponseWriter, r *http.Request) {
 		s.writeError(rw, r, err)
 		return
 	}
-	metas, err := s.w.List(r.Context(), o)
+	metas, err := s.w.List(r.Context(), workspace.ListOptions{Since: o.Since})
 	if err != nil {
 		s.writeError(rw, r, err)
 		return
@@ -190,8 +195,27 @@ func (s *Server) listSessions(rw http.ResponseWriter, r *http.Request) {
 	if words := strings.Fields(strings.ToLower(q.Get("q"))); len(words) > 0 {
 		metas = slices.DeleteFunc(metas, func(m workspace.Meta) bool { return !matchText(m, words) })
 	}
+	out := SessionList{Sessions: []workspace.Meta{}, Agents: []string{}, Channels: []string{}}
+	agents, channels := map[string]bool{}, map[string]bool{}
+	for _, m := range metas {
+		if m.Agent != "" && !agents[m.Agent] {
+			agents[m.Agent] = true
+			out.Agents = append(out.Agents, m.Agent)
+		}
+		if m.Channel != "" && !channels[m.Channel] {
+			channels[m.Channel] = true
+			out.Channels = append(out.Channels, m.Channel)
+		}
+	}
+	slices.Sort(out.Agents)
+	slices.Sort(out.Channels)
+	if o.Agent != "" || o.Channel != "" {
+		metas = slices.DeleteFunc(metas, func(m workspace.Meta) bool {
+			return o.Agent != "" && !strings.EqualFold(m.Agent, o.Agent) || o.Channel != "" && !strings.EqualFold(m.Channel, o.Channel)
+		})
+	}
 	slices.SortFunc(metas, compareMeta(by, desc))
-	out := SessionList{Total: len(metas), Sessions: []workspace.Meta{}}
+	out.Total = len(metas)
 	start := 0
 	if cur != nil {
 		start, _ = slices.BinarySearchFunc(metas, *cur, func(m workspace.Meta, c listCursor) int {

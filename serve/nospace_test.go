@@ -1,0 +1,5 @@
+package serve
+
+import "syscall"
+
+var errNoSpace error = syscall.ENOSPC
