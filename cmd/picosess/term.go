@@ -1,14 +1,13 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/muesli/termenv"
+	"github.com/picosess/picosess/internal/termtext"
 	"github.com/rivo/uniseg"
 	"golang.org/x/term"
 )
@@ -79,44 +78,11 @@ func isTerminal(v any) bool {
 }
 
 // escapeControls shows as text every character of s that a terminal
-// would act on rather than print: C0 controls except newline and tab
-// (ESC as \x1b, CR as \r), DEL (\x7f), the C1 controls U+0080..U+009F
-// (\u009b) and bytes that are not UTF-8 (\xff), which some terminals read
-// as C1. Message content, senders, titles and names come from chat users
-// and models: printed raw, an ESC in them could retitle the window, clear
-// the screen, or rewrite what was printed before. Newlines and tabs stay;
-// callers that print one line fold them (clip).
-func escapeControls(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\n' && c != '\t' || c >= 0x7f {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 && r != '\n' && r != '\t', r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case r >= 0x80 && r <= 0x9f:
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
-}
+// would act on rather than print (ESC as \x1b; termtext.Escape, fuzzed
+// there), keeping newlines and tabs. Everything the CLI prints for a
+// person from a session (content, senders, titles, names) goes through it
+// or through flat and clip, which use it.
+func escapeControls(s string) string { return termtext.Escape(s) }
 
 // displayWidth is how many terminal columns s takes (East Asian wide
 // characters and most emoji take two).

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 func TestEscapeControls(t *testing.T) {
@@ -21,47 +19,6 @@ func TestEscapeControls(t *testing.T) {
 			t.Errorf("escapeControls(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
-}
-
-// checkSafe fails when s holds anything a terminal acts on.
-func checkSafe(t *testing.T, in, s string) {
-	t.Helper()
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\n' && c != '\t' || c == 0x7f {
-			t.Fatalf("escapeControls(%q) = %q: byte %#x at %d", in, s, c, i)
-		}
-	}
-	if !utf8.ValidString(s) {
-		t.Fatalf("escapeControls(%q) = %q: not UTF-8", in, s)
-	}
-	for _, r := range s {
-		if r >= 0x80 && r <= 0x9f {
-			t.Fatalf("escapeControls(%q) = %q: C1 control %U", in, s, r)
-		}
-	}
-}
-
-func FuzzEscapeControls(f *testing.F) {
-	for _, s := range []string{"", "hello", "\x1b]0;pwned\x07\x1b[2J", "a\r\nb", "\u009b\u0085", "\xff\xfe", "tab\tnl\n", "公寓 🙂"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		got := escapeControls(in)
-		checkSafe(t, in, got)
-		if escapeControls(got) != got {
-			t.Fatalf("escaping %q twice changes it: %q", in, got)
-		}
-		// Text with nothing to escape is left alone; newlines and tabs
-		// are kept in number.
-		if utf8.ValidString(in) && !strings.ContainsFunc(in, func(r rune) bool {
-			return r < 0x20 && r != '\n' && r != '\t' || r >= 0x7f && r <= 0x9f
-		}) && got != in {
-			t.Fatalf("escapeControls(%q) = %q: changed safe text", in, got)
-		}
-		if strings.Count(got, "\n") != strings.Count(in, "\n") || strings.Count(got, "\t") != strings.Count(in, "\t") {
-			t.Fatalf("escapeControls(%q) = %q: newlines or tabs changed", in, got)
-		}
-	})
 }
 
 func TestFitWidth(t *testing.T) {
