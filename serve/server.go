@@ -64,6 +64,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives server errors; nil discards.
 	Logger *slog.Logger
+	// Timeouts of the http.Server that Serve runs; 0 means the constant
+	// of the same name.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
 
 // Server is the HTTP API and dashboard of one workspace: an http.Handler
@@ -104,6 +107,14 @@ func New(w *workspace.Workspace, o *Options) (*Server, error) {
 	}
 	if s.o.Heartbeat <= 0 {
 		s.o.Heartbeat = DefaultHeartbeat
+	}
+	for _, d := range []struct {
+		f   *time.Duration
+		def time.Duration
+	}{{&s.o.ReadHeaderTimeout, ReadHeaderTimeout}, {&s.o.ReadTimeout, ReadTimeout}, {&s.o.WriteTimeout, WriteTimeout}, {&s.o.IdleTimeout, IdleTimeout}} {
+		if *d.f <= 0 {
+			*d.f = d.def
+		}
 	}
 	if s.o.Now == nil {
 		s.o.Now = time.Now
@@ -206,10 +217,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.AddListener(ln.Addr())
 	srv := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
-		WriteTimeout:      WriteTimeout,
-		IdleTimeout:       IdleTimeout,
+		ReadHeaderTimeout: s.o.ReadHeaderTimeout,
+		ReadTimeout:       s.o.ReadTimeout,
+		WriteTimeout:      s.o.WriteTimeout,
+		IdleTimeout:       s.o.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
