@@ -86,7 +86,9 @@ With --json, errors are one JSON object on stderr:
 		newContextCmd(a),
 		newMigrateCmd(a),
 		newServeCmd(a),
+		newManCmd(a),
 	)
+	registerCompletions(root, a)
 	markUsageErrors(root)
 	return root
 }
