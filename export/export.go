@@ -1,23 +1,28 @@
-// Package export writes a session out as a document: Markdown for people,
-// JSON or JSON Lines for programs. picosess export and the HTTP API's
+// Package export writes a session out as a document: Markdown or plain
+// text for people, JSON or JSON Lines for programs. picosess export and the HTTP API's
 // export route both write through it, so they give the same bytes.
 //
 //	err := export.Write(ctx, os.Stdout, s, export.Options{Format: export.Markdown})
 //	err = export.Write(ctx, f, s, export.Options{Format: export.JSONL, All: true}) // streams any size
 //
 // It reads the session through the workspace package and writes nothing
-// to disk.
+// to disk. Markdown and text show control characters escaped (ESC as
+// \x1b, termtext.Escape), fence tool results and escape message lines
+// that Markdown would read as headings; JSON and JSON Lines carry the
+// records as stored.
 package export
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/picosess/picosess/internal/termtext"
 	"github.com/picosess/picosess/keying"
 	"github.com/picosess/picosess/workspace"
 )
@@ -25,12 +30,17 @@ import (
 // Formats.
 const (
 	Markdown = "markdown"
+	Text     = "text"
 	JSON     = "json"
 	JSONL    = "jsonl"
 )
 
 // Formats lists the formats, in the order help texts give them.
-var Formats = []string{Markdown, JSON, JSONL}
+var Formats = []string{Markdown, Text, JSON, JSONL}
+
+// ErrMetadata: NoMetadata was asked of a format that carries records as
+// stored.
+var ErrMetadata = errors.New("export: no-metadata applies to markdown and text; json and jsonl carry the records as stored")
 
 // Options choose what Write writes.
 type Options struct {
@@ -39,6 +49,10 @@ type Options struct {
 	// All exports every conversation of the file, past resets included,
 	// instead of the active history.
 	All bool
+	// NoMetadata (Markdown and Text) leaves out what is about the session
+	// rather than the conversation: its id, scope, dates and counts, each
+	// message's time and seq, title and checkpoint records.
+	NoMetadata bool
 }
 
 // ParseFormat checks a format name (case-insensitive; "md" is Markdown).
@@ -47,7 +61,9 @@ func ParseFormat(s string) (string, error) {
 	switch f {
 	case "", "md":
 		return Markdown, nil
-	case Markdown, JSON, JSONL:
+	case "txt":
+		return Text, nil
+	case Markdown, Text, JSON, JSONL:
 		return f, nil
 	}
 	return "", fmt.Errorf("format %q: want one of %s", s, strings.Join(Formats, ", "))
@@ -60,6 +76,8 @@ func ContentType(format string) string {
 		return "application/json"
 	case JSONL:
 		return "application/x-ndjson"
+	case Text:
+		return "text/plain; charset=utf-8"
 	}
 	return "text/markdown; charset=utf-8"
 }
@@ -77,7 +95,7 @@ func FileName(m workspace.Meta, format string) string {
 		}
 		return '-'
 	}, base)
-	ext := map[string]string{Markdown: ".md", JSON: ".json", JSONL: ".jsonl"}[format]
+	ext := map[string]string{Markdown: ".md", Text: ".txt", JSON: ".json", JSONL: ".jsonl"}[format]
 	return base + ext
 }
 
@@ -117,6 +135,9 @@ func Write(ctx context.Context, out io.Writer, s *workspace.Session, o Options) 
 	format, err := ParseFormat(o.Format)
 	if err != nil {
 		return err
+	}
+	if o.NoMetadata && (format == JSON || format == JSONL) {
+		return ErrMetadata
 	}
 	bw := bufio.NewWriter(out)
 	if format == JSONL && o.All {
@@ -176,7 +197,9 @@ func Write(ctx context.Context, out io.Writer, s *workspace.Session, o Options) 
 			}
 		}
 	case Markdown:
-		writeMarkdown(bw, d, m)
+		writeMarkdown(bw, d, m, !o.NoMetadata)
+	case Text:
+		writeText(bw, d, m, !o.NoMetadata)
 	}
 	return bw.Flush()
 }
@@ -191,42 +214,53 @@ func WriteRecordLine(w io.Writer, r workspace.Record) error {
 	return err
 }
 
-func writeMarkdown(w io.Writer, d doc, m workspace.Meta) {
+// writeMarkdown writes d as a Markdown document; meta adds the session's
+// id, scope, dates and counts, and each message's time and seq.
+func writeMarkdown(w io.Writer, d doc, m workspace.Meta, meta bool) {
 	title := d.Title
 	if title == "" {
 		title = d.ID
 	}
-	fmt.Fprintf(w, "# %s\n\n", strings.Join(strings.Fields(title), " "))
-	fmt.Fprintf(w, "- session: `%s`\n", d.ID)
-	switch {
-	case m.Name != "":
-		fmt.Fprintf(w, "- name: `%s`\n", m.Name)
-	case m.Scope != nil:
-		fmt.Fprintf(w, "- scope: `%s`\n", keying.Signature(*m.Scope))
+	fmt.Fprintf(w, "# %s\n", markdownLine(title))
+	if meta {
+		fmt.Fprintf(w, "\n- session: %s\n", codeSpan(d.ID))
+		switch {
+		case m.Name != "":
+			fmt.Fprintf(w, "- name: %s\n", codeSpan(flat(m.Name)))
+		case m.Scope != nil:
+			fmt.Fprintf(w, "- scope: %s\n", codeSpan(flat(keying.Signature(*m.Scope))))
+		}
+		fmt.Fprintf(w, "- created: %s, updated: %s\n", m.Created.UTC().Format(time.RFC3339), m.Updated.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintf(w, "- created: %s, updated: %s\n", m.Created.UTC().Format(time.RFC3339), m.Updated.UTC().Format(time.RFC3339))
 	if d.Segments != nil {
-		fmt.Fprintf(w, "- %d conversation(s), %d message(s)\n", len(d.Segments), m.Messages)
+		if meta {
+			fmt.Fprintf(w, "- %d conversation(s), %d message(s)\n", len(d.Segments), m.Messages)
+		}
 		for _, g := range d.Segments {
-			if g.Reset != nil {
-				fmt.Fprintf(w, "\n---\n\n*Conversation %d: reset (%s) at %s*\n", g.Index+1, g.Reset.Reason, g.Reset.At.UTC().Format(time.RFC3339))
+			switch {
+			case g.Reset != nil && meta:
+				fmt.Fprintf(w, "\n---\n\n*Conversation %d: reset (%s) at %s*\n", g.Index+1, markdownLine(g.Reset.Reason), g.Reset.At.UTC().Format(time.RFC3339))
+			case g.Reset != nil:
+				fmt.Fprintf(w, "\n---\n\n*Conversation %d*\n", g.Index+1)
 			}
 			for _, r := range g.Records {
-				writeMarkdownRecord(w, r)
+				writeMarkdownRecord(w, r, meta)
 			}
 		}
 		return
 	}
-	fmt.Fprintf(w, "- active history: %d message(s)\n", len(d.Messages))
+	if meta {
+		fmt.Fprintf(w, "- active history: %d message(s)\n", len(d.Messages))
+	}
 	if d.Summary != nil {
-		writeMarkdownRecord(w, *d.Summary)
+		writeMarkdownRecord(w, *d.Summary, meta)
 	}
 	for _, r := range d.Messages {
-		writeMarkdownRecord(w, r)
+		writeMarkdownRecord(w, r, meta)
 	}
 }
 
-func writeMarkdownRecord(w io.Writer, r workspace.Record) {
+func writeMarkdownRecord(w io.Writer, r workspace.Record, meta bool) {
 	at := r.At.UTC().Format(time.RFC3339)
 	switch r.Type {
 	case workspace.TypeMessage:
@@ -234,22 +268,254 @@ func writeMarkdownRecord(w io.Writer, r workspace.Record) {
 		if r.Sender != "" {
 			who += " · " + r.Sender
 		}
-		fmt.Fprintf(w, "\n## %s — %s (#%d)\n\n", who, at, r.Seq)
-		if r.ToolCallID != "" {
-			fmt.Fprintf(w, "Result of tool call `%s`:\n\n", r.ToolCallID)
+		if meta {
+			fmt.Fprintf(w, "\n## %s — %s (#%d)\n\n", markdownLine(who), at, r.Seq)
+		} else {
+			fmt.Fprintf(w, "\n## %s\n\n", markdownLine(who))
 		}
-		if r.Content != "" {
-			fmt.Fprintf(w, "%s\n", strings.TrimRight(r.Content, "\n"))
+		switch {
+		case isToolResult(r):
+			// A tool result is data (JSON, HTML, a listing): fenced, so
+			// nothing in it is read as Markdown.
+			if r.ToolCallID != "" {
+				fmt.Fprintf(w, "Result of tool call %s:\n\n", codeSpan(flat(r.ToolCallID)))
+			}
+			io.WriteString(w, fenced(r.Content, ""))
+		case r.Content != "":
+			fmt.Fprintf(w, "%s\n", markdownText(r.Content))
 		}
 		if len(r.ToolCalls) > 0 {
-			fmt.Fprintf(w, "\nTool calls:\n\n```json\n%s\n```\n", r.ToolCalls)
+			if r.Content != "" {
+				io.WriteString(w, "\n")
+			}
+			fmt.Fprintf(w, "Tool calls:\n\n%s", fenced(string(r.ToolCalls), "json"))
 		}
 	case workspace.TypeSummary:
-		fmt.Fprintf(w, "\n> **Summary of the conversation through #%d** (%s)\n>\n> %s\n", r.Through, at,
-			strings.ReplaceAll(strings.TrimRight(r.Text, "\n"), "\n", "\n> "))
+		head := "**Summary of the earlier conversation**"
+		if meta {
+			head = fmt.Sprintf("**Summary of the conversation through #%d** (%s)", r.Through, at)
+		}
+		fmt.Fprintf(w, "\n> %s\n>\n> %s\n", head, strings.ReplaceAll(markdownText(r.Text), "\n", "\n> "))
 	default:
-		fmt.Fprintf(w, "\n*#%-4d %s  %s*\n", r.Seq, r.At.UTC().Format("2006-01-02 15:04"), Describe(r))
+		if meta { // titles, checkpoints, restores are about the session
+			fmt.Fprintf(w, "\n*#%d %s %s*\n", r.Seq, r.At.UTC().Format("2006-01-02 15:04"), markdownLine(Describe(r)))
+		}
 	}
+}
+
+// isToolResult: a message that answers a tool call.
+func isToolResult(r workspace.Record) bool {
+	return r.ToolCallID != "" || r.Role == workspace.RoleTool || r.Role == workspace.RoleFunction
+}
+
+// flat is s on one line, its control characters escaped.
+func flat(s string) string { return strings.Join(strings.Fields(termtext.Escape(s)), " ") }
+
+// markdownLine is s on one line for a heading or an emphasis: control
+// characters escaped, and Markdown's punctuation escaped with a backslash
+// so that nothing in it starts a link, code, emphasis or HTML.
+func markdownLine(s string) string {
+	var b strings.Builder
+	for _, r := range flat(s) {
+		if strings.ContainsRune("\\`*_[]<>#|", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// markdownText is message text as Markdown: control characters escaped,
+// and lines that Markdown would read as headings ("# Title", or a line of
+// = or - under text) escaped with a backslash, outside the code fences
+// the text opens itself. A fence left open at the end is closed, so that
+// the rest of the document is not swallowed into it.
+func markdownText(s string) string {
+	lines := strings.Split(strings.TrimRight(termtext.Escape(s), "\n"), "\n")
+	fence := "" // the marker of the open fence, "" outside one
+	for i, line := range lines {
+		body := strings.TrimLeft(line, " ")
+		indent := len(line) - len(body)
+		switch {
+		case fence != "":
+			if strings.HasPrefix(body, fence) && indent <= 3 && strings.TrimRight(body, fence[:1]+" \t") == "" {
+				fence = ""
+			}
+		case indent > 3:
+			// indented code, or a paragraph's continuation: no heading
+		case fenceOpening(body) != "":
+			fence = fenceOpening(body)
+		case isATXHeading(body) || isSetextUnderline(body):
+			lines[i] = line[:indent] + "\\" + body
+		}
+	}
+	out := strings.Join(lines, "\n")
+	if fence != "" {
+		out += "\n" + fence
+	}
+	return out
+}
+
+// fenceOpening returns the fence a line opens (``` or ~~~, or longer), or
+// "" when it opens none.
+func fenceOpening(body string) string {
+	for _, c := range []string{"`", "~"} {
+		n := len(body) - len(strings.TrimLeft(body, c))
+		if n >= 3 && (c == "~" || !strings.Contains(body[n:], "`")) {
+			return body[:n]
+		}
+	}
+	return ""
+}
+
+// isATXHeading: 1 to 6 #, then a space, a tab or the end of the line.
+func isATXHeading(body string) bool {
+	n := len(body) - len(strings.TrimLeft(body, "#"))
+	return n >= 1 && n <= 6 && (len(body) == n || body[n] == ' ' || body[n] == '\t')
+}
+
+// isSetextUnderline: a line of only = or only - (trailing blanks allowed),
+// which makes the line above it a heading.
+func isSetextUnderline(body string) bool {
+	t := strings.TrimRight(body, " \t")
+	return t != "" && (strings.Trim(t, "=") == "" || strings.Trim(t, "-") == "")
+}
+
+// fenced is s in a code fence longer than any run of backquotes in it
+// (CommonMark closes a fence only with one at least as long), control
+// characters escaped.
+func fenced(s, info string) string {
+	s = strings.TrimRight(termtext.Escape(s), "\n")
+	fence := strings.Repeat("`", max(3, longestRun(s, '`')+1))
+	return fence + info + "\n" + s + "\n" + fence + "\n"
+}
+
+// codeSpan is s as inline code, between more backquotes than any run in
+// it.
+func codeSpan(s string) string {
+	d := strings.Repeat("`", longestRun(s, '`')+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		return d + " " + s + " " + d
+	}
+	return d + s + d
+}
+
+func longestRun(s string, c byte) int {
+	best, n := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			n++
+			best = max(best, n)
+		} else {
+			n = 0
+		}
+	}
+	return best
+}
+
+// writeText writes d as plain text for people: per message a line naming
+// its author (with meta: its time and seq), then the message as written.
+func writeText(w io.Writer, d doc, m workspace.Meta, meta bool) {
+	title := d.Title
+	if title == "" {
+		title = d.ID
+	}
+	fmt.Fprintln(w, flat(title))
+	if meta {
+		fmt.Fprintf(w, "session  %s\n", d.ID)
+		switch {
+		case m.Name != "":
+			fmt.Fprintf(w, "name     %s\n", flat(m.Name))
+		case m.Scope != nil:
+			fmt.Fprintf(w, "scope    %s\n", flat(keying.Signature(*m.Scope)))
+		}
+		fmt.Fprintf(w, "created  %s   updated %s\n", m.Created.UTC().Format(time.RFC3339), m.Updated.UTC().Format(time.RFC3339))
+	}
+	if d.Segments != nil {
+		for _, g := range d.Segments {
+			switch {
+			case g.Reset != nil && meta:
+				fmt.Fprintf(w, "\n──── conversation %d · #%d reset (%s) at %s ────\n", g.Index+1, g.Reset.Seq, flat(g.Reset.Reason), g.Reset.At.UTC().Format(time.RFC3339))
+			case g.Reset != nil:
+				fmt.Fprintf(w, "\n──── conversation %d ────\n", g.Index+1)
+			}
+			for _, r := range g.Records {
+				writeTextRecord(w, r, meta)
+			}
+		}
+		return
+	}
+	if d.Summary != nil {
+		writeTextRecord(w, *d.Summary, meta)
+	}
+	for _, r := range d.Messages {
+		writeTextRecord(w, r, meta)
+	}
+}
+
+func writeTextRecord(w io.Writer, r workspace.Record, meta bool) {
+	stamp := ""
+	if meta {
+		stamp = fmt.Sprintf(" · %s · #%d", r.At.UTC().Format("2006-01-02 15:04 UTC"), r.Seq)
+	}
+	body := func(s string) {
+		if s = strings.TrimRight(termtext.Escape(s), "\n"); s != "" {
+			fmt.Fprintln(w, s)
+		}
+	}
+	switch r.Type {
+	case workspace.TypeMessage:
+		who := flat(r.Role)
+		if r.Sender != "" {
+			who += " (" + flat(r.Sender) + ")"
+		}
+		if r.ToolCallID != "" {
+			who += " · result of " + flat(r.ToolCallID)
+		}
+		fmt.Fprintf(w, "\n%s%s\n", who, stamp)
+		body(r.Content)
+		for _, c := range ToolCalls(r.ToolCalls) {
+			fmt.Fprintf(w, "→ %s\n", flat(c))
+		}
+	case workspace.TypeSummary:
+		if meta {
+			fmt.Fprintf(w, "\n[summary of the conversation through #%d]%s\n", r.Through, stamp)
+		} else {
+			fmt.Fprintln(w, "\n[summary of the earlier conversation]")
+		}
+		body(r.Text)
+	default:
+		if meta {
+			fmt.Fprintf(w, "\n%s%s\n", flat(Describe(r)), stamp)
+		}
+	}
+}
+
+// ToolCalls renders PicoClaw/OpenAI tool calls as "tool call ID:
+// name(arguments)"; calls of another shape are given as their JSON.
+func ToolCalls(raw json.RawMessage) []string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var calls []struct {
+		ID       string `json:"id"`
+		Function *struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	}
+	if err := json.Unmarshal(raw, &calls); err != nil {
+		return []string{"tool calls " + string(raw)}
+	}
+	out := make([]string, 0, len(calls))
+	for _, c := range calls {
+		if c.Function == nil {
+			out = append(out, "tool call "+c.ID)
+			continue
+		}
+		out = append(out, fmt.Sprintf("tool call %s: %s(%s)", c.ID, c.Function.Name, c.Function.Arguments))
+	}
+	return out
 }
 
 // Describe says in a few words what a record that is not a message is:

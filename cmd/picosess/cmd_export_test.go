@@ -70,7 +70,8 @@ func TestExportErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"export", "chat", "--format", "pdf"}, `--format "pdf": want one of markdown, json, jsonl`},
+		{[]string{"export", "chat", "--format", "pdf"}, `--format "pdf": want one of markdown, text, json, jsonl`},
+		{[]string{"export", "chat", "--format", "jsonl", "--no-metadata"}, "--no-metadata applies to --format markdown and text"},
 		{[]string{"export", "nosuch"}, `no session matches "nosuch"`},
 		{[]string{"export"}, "accepts 1 arg(s)"},
 	} {
