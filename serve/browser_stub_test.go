@@ -1,3 +1,0 @@
-package serve
-
-func stopBrowser() {}
