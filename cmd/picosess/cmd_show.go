@@ -121,7 +121,7 @@ func (a *app) runShow(cmd *cobra.Command, o *showOptions, ref string) error {
 		for _, g := range segs {
 			writeSegmentHeading(bw, g)
 			for _, r := range g.Records {
-				writeRecordText(bw, r)
+				writeRecordStyled(bw, r, a.term())
 			}
 		}
 		return bw.err
@@ -148,10 +148,10 @@ func (a *app) runShow(cmd *cobra.Command, o *showOptions, ref string) error {
 	}
 	fmt.Fprintln(bw)
 	if out.Summary != nil {
-		writeRecordText(bw, *out.Summary)
+		writeRecordStyled(bw, *out.Summary, a.term())
 	}
 	for _, r := range out.Messages {
-		writeRecordText(bw, r)
+		writeRecordStyled(bw, r, a.term())
 	}
 	if len(out.Messages) == 0 && out.Summary == nil {
 		fmt.Fprintln(bw, "  (no messages since the last reset)")
@@ -174,17 +174,19 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// writeSessionHeading prints what show says of a session before its
+// records; what came from chats (title, name, aliases) is escaped.
 func writeSessionHeading(w io.Writer, m workspace.Meta) {
 	fmt.Fprintf(w, "session  %s\n", m.ID)
 	fmt.Fprintf(w, "title    %s\n", clip(m.Title, 100))
 	switch {
 	case m.Name != "":
-		fmt.Fprintf(w, "name     %s\n", m.Name)
+		fmt.Fprintf(w, "name     %s\n", flat(m.Name))
 	case m.Scope != nil:
-		fmt.Fprintf(w, "scope    %s\n", keying.Signature(*m.Scope))
+		fmt.Fprintf(w, "scope    %s\n", flat(keying.Signature(*m.Scope)))
 	}
 	if len(m.Aliases) > 0 {
-		fmt.Fprintf(w, "aliases  %s\n", strings.Join(m.Aliases, ", "))
+		fmt.Fprintf(w, "aliases  %s\n", flat(strings.Join(m.Aliases, ", ")))
 	}
 	fmt.Fprintf(w, "created  %s   updated %s   %d message(s), %d token(s)\n\n",
 		m.Created.UTC().Format(time.RFC3339), m.Updated.UTC().Format(time.RFC3339), m.Messages, m.Tokens)
@@ -195,34 +197,42 @@ func writeSegmentHeading(w io.Writer, g workspace.Segment) {
 		fmt.Fprintf(w, "── conversation %d ──\n", g.Index+1)
 		return
 	}
-	fmt.Fprintf(w, "\n── conversation %d · #%d reset (%s) at %s ──\n", g.Index+1, g.Reset.Seq, g.Reset.Reason,
+	fmt.Fprintf(w, "\n── conversation %d · #%d reset (%s) at %s ──\n", g.Index+1, g.Reset.Seq, flat(g.Reset.Reason),
 		g.Reset.At.UTC().Format(time.RFC3339))
 }
 
+// plain is how records print when not to a terminal.
+var plain = plainTerm()
+
 // writeRecordText prints one record for a person: "#seq hh:mm role
-// (sender): text", continuation lines indented.
-func writeRecordText(w io.Writer, r workspace.Record) {
+// (sender): text", continuation lines indented, control characters
+// escaped.
+func writeRecordText(w io.Writer, r workspace.Record) { writeRecordStyled(w, r, plain) }
+
+// writeRecordStyled is writeRecordText styled for t (a terminal: the seq
+// and time faint, the author bold).
+func writeRecordStyled(w io.Writer, r workspace.Record, t *termOut) {
 	stamp := r.At.UTC().Format("2006-01-02 15:04")
 	head := fmt.Sprintf("#%-4d %s  ", r.Seq, stamp)
 	var text string
 	switch r.Type {
 	case workspace.TypeMessage:
-		who := r.Role
+		who := flat(r.Role)
 		if r.Sender != "" {
-			who += " (" + r.Sender + ")"
+			who += " (" + flat(r.Sender) + ")"
 		}
-		text = who + ":"
+		text = t.bold(who) + ":"
 		if r.Content != "" {
-			text += " " + r.Content
+			text += " " + escapeControls(r.Content)
 		}
 		for _, c := range toolCalls(r.ToolCalls) {
-			text += "\n→ " + c
+			text += "\n→ " + flat(c)
 		}
 		if r.ToolCallID != "" {
-			text = who + " [result of " + r.ToolCallID + "]: " + r.Content
+			text = t.bold(who) + " [result of " + flat(r.ToolCallID) + "]: " + escapeControls(r.Content)
 		}
 	case workspace.TypeSummary:
-		text = fmt.Sprintf("[summary of the history through #%d] %s", r.Through, r.Text)
+		text = fmt.Sprintf("[summary of the history through #%d] %s", r.Through, escapeControls(r.Text))
 	case workspace.TypeTitle:
 		text = fmt.Sprintf("[title set to %q]", r.Text)
 	case workspace.TypeCheckpoint:
@@ -232,14 +242,14 @@ func writeRecordText(w io.Writer, r workspace.Record) {
 	case workspace.TypeCheckpointDelete:
 		text = fmt.Sprintf("[checkpoint #%d deleted]", r.Checkpoint)
 	case workspace.TypeReset:
-		text = fmt.Sprintf("[reset: %s]", r.Reason)
+		text = fmt.Sprintf("[reset: %s]", flat(r.Reason))
 	case workspace.TypeAliases:
-		text = "[now also answers to " + strings.Join(r.Aliases, ", ") + "]"
+		text = "[now also answers to " + flat(strings.Join(r.Aliases, ", ")) + "]"
 	default:
-		text = "[" + r.Type + "]"
+		text = "[" + flat(r.Type) + "]"
 	}
 	indent := "\n" + strings.Repeat(" ", len([]rune(head)))
-	fmt.Fprintf(w, "%s%s\n", head, strings.ReplaceAll(strings.TrimRight(text, "\n"), "\n", indent))
+	fmt.Fprintf(w, "%s%s\n", t.faint(head), strings.ReplaceAll(strings.TrimRight(text, "\n"), "\n", indent))
 }
 
 // toolCalls renders PicoClaw/OpenAI tool calls as name(arguments); calls

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/picosess/picosess/workspace"
@@ -63,7 +62,9 @@ EXIT STATUS
 				if a.jsonOut {
 					return enc.Encode(watchLine{Session: id, Record: e.Record})
 				}
-				_, err := fmt.Fprintf(a.stdout, "%s #%d %s %s\n", id[:14], e.Seq, e.At.Local().Format("15:04:05"), describeRecord(e.Record))
+				t := a.term()
+				_, err := fmt.Fprintf(a.stdout, "%s %s %s\n", t.faint(fmt.Sprintf("%s #%d", id[:14], e.Seq)),
+					t.faint(e.At.Local().Format("15:04:05")), describeRecord(e.Record, t))
 				return err
 			})
 		},
@@ -73,35 +74,28 @@ EXIT STATUS
 	return cmd
 }
 
-// describeRecord is a one-line human form of any record.
-func describeRecord(r workspace.Record) string {
+// describeRecord is a one-line human form of any record, control
+// characters escaped; t styles the author.
+func describeRecord(r workspace.Record, t *termOut) string {
 	switch r.Type {
 	case workspace.TypeMessage:
-		who := r.Role
+		who := flat(r.Role)
 		if r.Sender != "" {
-			who += " (" + r.Sender + ")"
+			who += " (" + flat(r.Sender) + ")"
 		}
-		return who + ": " + oneLine(r.Content, 200)
+		return t.bold(who) + ": " + clip(r.Content, 200)
 	case workspace.TypeSummary:
-		return fmt.Sprintf("summary through #%d: %s", r.Through, oneLine(r.Text, 160))
+		return fmt.Sprintf("summary through #%d: %s", r.Through, clip(r.Text, 160))
 	case workspace.TypeTitle:
-		return "title: " + r.Text
+		return "title: " + flat(r.Text)
 	case workspace.TypeReset:
-		return "reset (" + r.Reason + ")"
+		return "reset (" + flat(r.Reason) + ")"
 	case workspace.TypeCheckpoint:
-		return "checkpoint " + r.Name
+		return "checkpoint " + flat(r.Name)
 	case workspace.TypeRestore:
 		return fmt.Sprintf("restore checkpoint #%d", r.Checkpoint)
 	case workspace.TypeSession:
-		return "session " + r.ID
+		return "session " + flat(r.ID)
 	}
-	return r.Type
-}
-
-func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > max {
-		return string(r[:max-1]) + "…"
-	}
-	return s
+	return flat(r.Type)
 }
