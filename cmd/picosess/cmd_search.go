@@ -158,9 +158,7 @@ func (a *app) runSearch(cmd *cobra.Command, o *searchOptions, text string) error
 		}
 		q.Sessions = append(q.Sessions, s.ID())
 	}
-	if !a.jsonOut && isTerminal(a.stdout) {
-		q.Mark = [2]string{"\x1b[1m", "\x1b[0m"}
-	}
+	q.Mark = a.searchMarks()
 	x, err := index.Open(w, &index.Options{LockTimeout: a.lockTimeout, Logger: a.logger()})
 	if err != nil {
 		return err
@@ -186,10 +184,10 @@ func (a *app) runSearch(cmd *cobra.Command, o *searchOptions, text string) error
 	for _, h := range res.Hits {
 		who := h.Role
 		if h.Sender != "" {
-			who += " " + h.Sender
+			who += " " + flat(h.Sender)
 		}
 		fmt.Fprintf(a.stdout, "%s  %s:%d  %s  %s\n    %s\n", h.Time.Local().Format("2006-01-02 15:04"), shortID(h.Session), h.Seq,
-			who, clip(h.Title, 50), h.Snippet)
+			who, clip(h.Title, 50), a.snippet(h.Snippet))
 	}
 	shown := uint64(o.offset + len(res.Hits))
 	if res.Total > shown {

@@ -135,3 +135,28 @@ func clip(s string, n int) string {
 // flat is s on one line, its control characters escaped: for a cell of a
 // table or a one-line field.
 func flat(s string) string { return strings.Join(strings.Fields(escapeControls(s)), " ") }
+
+// Search snippets are marked with two private-use characters while they
+// are escaped, then the marks become bold on a styled terminal.
+const markOpen, markClose = "\uE000", "\uE001"
+
+// searchMarks are the marks for index.Query.Mark: zero ("**" around
+// matches) for --json and when not styling.
+func (a *app) searchMarks() [2]string {
+	if a.jsonOut || !a.term().styled {
+		return [2]string{}
+	}
+	return [2]string{markOpen, markClose}
+}
+
+// snippet is a search hit's snippet for the terminal: escaped, then its
+// matches bold when searchMarks marked them.
+func (a *app) snippet(s string) string {
+	s = escapeControls(s)
+	if !a.term().styled {
+		return s
+	}
+	bold := a.term().bold("\x00")
+	on, off, _ := strings.Cut(bold, "\x00")
+	return strings.NewReplacer(markOpen, on, markClose, off).Replace(s)
+}
