@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -178,7 +179,9 @@ func lockSummarize(s *workspace.Session) (unlock func(), ok bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, false, fmt.Errorf("summarize: %w", err)
 	}
-	fl := flock.New(path)
+	// Not through a symbolic link (it would create, lock and truncate a
+	// file elsewhere), nor blocking on a named pipe.
+	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK))
 	ok, err = fl.TryLock()
 	if err != nil {
 		return nil, false, fmt.Errorf("summarize: lock %s: %w", path, err)
@@ -187,7 +190,7 @@ func lockSummarize(s *workspace.Session) (unlock func(), ok bool, err error) {
 		return nil, false, nil
 	}
 	host, _ := os.Hostname()
-	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o644); err == nil {
+	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644); err == nil {
 		fmt.Fprintf(f, "pid %d host %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
 		f.Close()
 	}

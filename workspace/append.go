@@ -1,9 +1,12 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -172,15 +175,23 @@ func (s *Session) flush(ctx context.Context, reqs []*appendReq) {
 // that request only.
 func (s *Session) flushLocked(reqs []*appendReq) error {
 	w, st, path := s.w, s.st, s.Path()
-	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+	// Never through a symbolic link, and only into a regular file: the
+	// torn-tail cut below would otherwise truncate whatever it points at.
+	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND|noFollow, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := s.mayCreate(); err != nil {
 			return err
 		}
-		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|noFollow, 0o644)
 	}
 	if err != nil {
+		if nr := w.inTheWay(path); nr != nil {
+			return nr
+		}
 		return fmt.Errorf("workspace: open %s: %w", path, err)
+	}
+	if err := regularOpen(f, path); err != nil {
+		return err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
@@ -193,6 +204,12 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 		// Someone else wrote, or we never looked: learn the file again.
 		st.known = false
 		if end, err = completeEnd(f, ident.Size, path); err != nil {
+			return err
+		}
+		// Nothing is appended to a file that does not start with its
+		// header (checked before a torn tail is cut: a refused file stays
+		// as it is).
+		if err := requireHeader(f, path, end, ident.Size); err != nil {
 			return err
 		}
 		if end < ident.Size {
@@ -298,6 +315,104 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 	ident.Size = end
 	st.known, st.ident, st.lastSeq = true, ident, last
 	return nil
+}
+
+// sessionPrefix begins every header line (docs/format.md: type, then seq).
+const sessionPrefix = `{"type":"session","seq":1,`
+
+// requireHeader returns a *NoHeaderError unless the file (size bytes, its
+// complete lines ending at end) may be appended to: it is empty; or its
+// first valid record is the session header; or it has no complete line
+// and its bytes are what a crash leaves of a header being written (a
+// prefix of a header line, or NUL bytes), which the append sets aside as
+// a torn tail before writing a new header. A foreign file, another
+// program's JSONL, a header line cut short or a file whose header was lost
+// are refused as they are.
+func requireHeader(f File, path string, end, size int64) error {
+	if size == 0 {
+		return nil
+	}
+	if end == 0 {
+		if leftOfHeader(f, size) {
+			return nil
+		}
+		var first [1]byte
+		_, _ = f.ReadAt(first[:], 0)
+		return &NoHeaderError{Path: path, Size: size, Migrate: first[0] == '{',
+			Repair: "set its bytes aside (kept in " + filepath.Base(path) + ".torn-<time>), after which the next append starts the session with a new header"}
+	}
+	// Fast path: the first line, from one read, is the header.
+	buf := make([]byte, 4096)
+	n, err := f.ReadAt(buf[:min(int64(len(buf)), end)], 0)
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("workspace: read %s: %w", path, err)
+	}
+	if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+		if r, hint := decodeRecord(buf[:i]); hint == "" && r.Type == TypeSession {
+			return nil
+		}
+	}
+	// Else find the first valid record.
+	e := &NoHeaderError{Path: path, Size: size}
+	line := 0
+	errStop := errors.New("stop")
+	_, err = scanLines(io.NewSectionReader(f, 0, end), 0, func(b []byte, _ int64) error {
+		line++
+		r, hint := decodeRecord(b)
+		if hint != "" {
+			if k, ok := gluedRecord(b); ok {
+				// A torn record glued to a whole one: the whole one counts,
+				// as for Check (and repair keeps it).
+				r, _ = decodeRecord(b[k:])
+			} else {
+				if line == 1 && len(b) > 0 && b[0] == '{' && json.Valid(b) {
+					e.Migrate = true // JSON, but not a record: someone else's JSONL
+				}
+				return nil
+			}
+		}
+		e.Line, e.Seq, e.Type = line, r.Seq, r.Type
+		return errStop
+	})
+	if err != nil && err != errStop {
+		return fmt.Errorf("workspace: read %s: %w", path, err)
+	}
+	aside := filepath.Base(path) + ".corrupt-<time>"
+	switch {
+	case e.Line > 0 && e.Type == TypeSession:
+		return nil // corrupt lines before it; check reports them
+	case e.Line == 0:
+		e.Repair = "set every line aside (kept in " + aside + "), after which the next append starts the session with a new header"
+	case e.Seq > 1 && e.Line > 1:
+		e.Repair = fmt.Sprintf("set the %d line(s) before it aside (kept in %s) and write a minimal header (the id only) as seq 1, keeping every record", e.Line-1, aside)
+	case e.Seq > 1:
+		e.Repair = "write a minimal header (the id only) as seq 1, keeping every record"
+	}
+	return e
+}
+
+// leftOfHeader reports whether the size bytes of f, which hold no '\n',
+// are what a crash may leave of a new session file: a prefix of a header
+// line, or NUL bytes (a size that reached the disk before the data).
+func leftOfHeader(f File, size int64) bool {
+	buf := make([]byte, min(size, 64<<10))
+	for off := int64(0); off < size; {
+		p := buf[:min(int64(len(buf)), size-off)]
+		if n, _ := f.ReadAt(p, off); n < len(p) {
+			return false
+		}
+		if off == 0 && p[0] != 0 {
+			k := min(len(p), len(sessionPrefix))
+			return string(p[:k]) == sessionPrefix[:k]
+		}
+		for _, c := range p {
+			if c != 0 {
+				return false
+			}
+		}
+		off += int64(len(p))
+	}
+	return true
 }
 
 // undoWrite cuts the file back to end after a failed write or fsync, so

@@ -58,18 +58,26 @@ type FileReport struct {
 
 // CheckReport is what Check found in the workspace.
 type CheckReport struct {
-	Files []FileReport `json:"files"` // every file checked, sorted by id
-	// Other lists what else is in sessions/: set-aside evidence, a
-	// repair's leftover, anything unknown. Never a problem by itself.
+	// Files holds every session file checked, sorted by id, then one
+	// report per entry of sessions/, sessions/.trash/ or locks/ that is
+	// not picosess's (ProblemNotRegular, ProblemForeignFile), sorted by
+	// directory and name.
+	Files []FileReport `json:"files"`
+	// Checked is the number of session files read (the first Checked
+	// entries of Files).
+	Checked int `json:"checked"`
+	// Other lists picosess's own other files in sessions/: set-aside
+	// evidence and a repair's leftover. Never a problem by itself.
 	Other []OtherFile `json:"other"`
 }
 
-// OtherFile is a file in sessions/ that is not a session.
+// OtherFile is a file of picosess in sessions/ that is not a session.
 type OtherFile struct {
 	Name string `json:"name"`
 	// Kind: "torn" or "corrupt" (bytes set aside, kept as evidence),
 	// "repair_leftover" (a crash during repair; the next repair replaces
-	// it), "unknown" (not ours).
+	// it). Anything else in sessions/ is a problem (ProblemForeignFile,
+	// ProblemNotRegular) in Files.
 	Kind string `json:"kind"`
 	Size int64  `json:"size"`
 }
@@ -97,9 +105,12 @@ func (r *CheckReport) Clean() bool {
 }
 
 // Check reads every session file, without locks and without changing
-// anything, and reports what is wrong with each (see FileReport). Files
-// being appended to meanwhile may show a torn tail that is only a write in
-// progress; run it again, or Repair, which takes the locks.
+// anything, and reports what is wrong with each (see FileReport); then
+// every entry of sessions/, sessions/.trash/ and locks/ that is not a
+// regular file or not named as picosess names its files (symbolic links
+// included: they are reported, never followed). Files being appended to
+// meanwhile may show a torn tail that is only a write in progress; run it
+// again, or Repair, which takes the locks.
 func (w *Workspace) Check(ctx context.Context) (*CheckReport, error) {
 	ids, err := w.sessionIDs()
 	if err != nil {
@@ -111,14 +122,20 @@ func (w *Workspace) Check(ctx context.Context) (*CheckReport, error) {
 			return nil, err
 		}
 		fr, err := w.checkFile(ctx, id)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrNotRegular) {
+			continue // gone or replaced meanwhile; the entries below say what is there
 		}
 		if err != nil {
 			return nil, err
 		}
 		rep.Files = append(rep.Files, fr)
 	}
+	rep.Checked = len(rep.Files)
+	entries, err := w.entryProblems()
+	if err != nil {
+		return nil, err
+	}
+	rep.Files = append(rep.Files, entries...)
 	return rep, nil
 }
 
@@ -136,19 +153,9 @@ func (w *Workspace) otherFiles() []OtherFile {
 	out := []OtherFile{}
 	for _, de := range des {
 		name := de.Name()
-		if name == TrashDir || idFromFileName(name) != "" || strings.HasPrefix(name, ".probe-") {
-			continue
-		}
-		kind := "unknown"
-		if i := strings.Index(name, SessionExt+"."); i > 0 && checkID(name[:i]) == nil {
-			switch rest := name[i+len(SessionExt)+1:]; {
-			case strings.HasPrefix(rest, "torn-"):
-				kind = "torn"
-			case strings.HasPrefix(rest, "corrupt-"):
-				kind = "corrupt"
-			case rest == "repair":
-				kind = "repair_leftover"
-			}
+		kind := evidenceKind(name)
+		if kind == "" || !de.Type().IsRegular() {
+			continue // a session file, or an entry Check reports as a problem
 		}
 		var size int64
 		if fi, err := de.Info(); err == nil {
@@ -177,8 +184,14 @@ func (w *Workspace) sessionIDs() ([]string, error) {
 // checkFile scans one file. Bad byte ranges are the problems with a Length.
 func (w *Workspace) checkFile(ctx context.Context, id string) (FileReport, error) {
 	path := w.SessionPath(id)
-	f, err := w.fs.OpenFile(path, os.O_RDONLY, 0)
+	f, err := w.fs.OpenFile(path, os.O_RDONLY|noFollow, 0)
 	if err != nil {
+		if nr := w.inTheWay(path); nr != nil {
+			return FileReport{}, nr
+		}
+		return FileReport{}, err
+	}
+	if err := regularOpen(f, path); err != nil {
 		return FileReport{}, err
 	}
 	defer f.Close()

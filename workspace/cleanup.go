@@ -322,16 +322,22 @@ func (w *Workspace) trashIfIdle(ctx context.Context, listed CleanupDecision, idl
 // Delete does; the caller holds the session's lock and syncs the two
 // directories afterwards.
 func (s *Session) moveToTrashLocked() (string, error) {
-	if _, err := s.w.fs.Stat(s.Path()); err != nil {
+	if _, err := s.w.lstatRegular(s.Path()); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("%w: session %s", ErrNotFound, s.id)
 		}
+		if errors.Is(err, ErrNotRegular) {
+			return "", err
+		}
 		return "", fmt.Errorf("workspace: %w", err)
+	}
+	if err := s.w.trashReady(); err != nil {
+		return "", err
 	}
 	name := s.id + SessionExt
 	stamp := s.w.opts.Now().UTC().Format("20060102T150405.000000000Z")
 	for i := 0; ; i++ {
-		if _, err := s.w.fs.Stat(filepath.Join(s.w.trashDir(), name)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := s.w.lstat(filepath.Join(s.w.trashDir(), name)); errors.Is(err, fs.ErrNotExist) {
 			break
 		}
 		// An earlier deletion of the same id is in the trash already.

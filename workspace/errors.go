@@ -22,6 +22,16 @@ var (
 	ErrAmbiguous = errors.New("workspace: ambiguous reference")
 	// ErrExists: the thing to create or restore is already there.
 	ErrExists = errors.New("workspace: already exists")
+	// ErrNotRegular: where picosess keeps one of its files (a session file,
+	// a lock file, a trash entry) there is a symbolic link, a directory, a
+	// named pipe or another file that is not a regular file. picosess does
+	// not follow it or write through it; a person must look at it.
+	ErrNotRegular = errors.New("workspace: not a regular file")
+	// ErrNoHeader: a session file that is not empty does not start with
+	// its session header (a foreign file, another program's JSONL, a header
+	// cut short). Nothing is appended to it. A *NoHeaderError matches both
+	// ErrNoHeader and ErrCorrupt.
+	ErrNoHeader = errors.New("workspace: no session header")
 )
 
 // LockedError says who holds a lock that could not be taken.
@@ -99,3 +109,67 @@ func (e *AmbiguousError) Error() string {
 
 // Is makes errors.Is(err, ErrAmbiguous) true.
 func (e *AmbiguousError) Is(target error) bool { return target == ErrAmbiguous }
+
+// NotRegularError is an entry that is not a regular file where picosess
+// keeps one (see ErrNotRegular).
+type NotRegularError struct {
+	Path string
+	// Kind says what it is: "a symbolic link", "a directory",
+	// "a named pipe (FIFO)", "a socket", "a device", or "not a regular file".
+	Kind string
+	// Target is where a symbolic link points ("" for anything else).
+	Target string
+}
+
+func (e *NotRegularError) Error() string {
+	what := e.Kind
+	if e.Target != "" {
+		what += " to " + e.Target
+	}
+	return fmt.Sprintf("workspace: %s is %s where picosess keeps a file of its own; it does not follow it or write through it, and changed nothing "+
+		"(look at it, then put the file itself there or move the entry out; picosess check lists every such entry)", e.Path, what)
+}
+
+// Is makes errors.Is(err, ErrNotRegular) true.
+func (e *NotRegularError) Is(target error) bool { return target == ErrNotRegular }
+
+// NoHeaderError is a session file that is not empty and does not start
+// with its session header (see ErrNoHeader). Nothing was written to it.
+type NoHeaderError struct {
+	Path string
+	Size int64
+	// Line, Seq and Type describe the first valid record; Line is 0 when
+	// the file holds no valid record at all.
+	Line int
+	Seq  int64
+	Type string
+	// Repair says what picosess repair would do about it; "" when it
+	// cannot fix it.
+	Repair string
+	// Migrate is set when the file looks like another program's session
+	// file (lines of JSON that are not records), which picosess migrate
+	// imports.
+	Migrate bool
+}
+
+func (e *NoHeaderError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "workspace: %s has no session header, so nothing was appended: ", e.Path)
+	if e.Line == 0 {
+		fmt.Fprintf(&b, "its %d bytes hold no valid record (another program's file, or a workspace pointed at the wrong directory?)", e.Size)
+	} else {
+		fmt.Fprintf(&b, "its first record (line %d) is %q with seq %d", e.Line, e.Type, e.Seq)
+	}
+	if e.Repair != "" {
+		fmt.Fprintf(&b, "; picosess repair would %s", e.Repair)
+	} else {
+		b.WriteString("; picosess repair cannot fix this: move the file out of sessions/ and look at it")
+	}
+	if e.Migrate {
+		b.WriteString("; if it is a PicoClaw or OpenClaw session file, move it out of sessions/ and import it with picosess migrate --from <its workspace> instead")
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrNoHeader) and errors.Is(err, ErrCorrupt) true.
+func (e *NoHeaderError) Is(target error) bool { return target == ErrNoHeader || target == ErrCorrupt }

@@ -176,8 +176,8 @@ func (f *follower) ids() ([]string, error) {
 	var ids []string
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || filepath.Ext(name) != ".jsonl" {
-			continue
+		if !e.Type().IsRegular() || filepath.Ext(name) != ".jsonl" {
+			continue // symbolic links are not followed (check reports them)
 		}
 		if id := strings.TrimSuffix(name, ".jsonl"); checkID(id) == nil {
 			ids = append(ids, id)

@@ -10,6 +10,11 @@ import (
 // sessions/ goes through it, so tests can inject a short write, a failed
 // fsync or a full disk without real crashes. Lock files are the exception:
 // flock needs a real file. OSFS is the real implementation.
+//
+// Files picosess writes are opened with unix.O_NOFOLLOW (and O_NONBLOCK,
+// so that a named pipe in the way cannot block the open); an FS must pass
+// these flags on. Where an FS also has an Lstat method (OSFS does), it is
+// used to say what is in the way; otherwise os.Lstat is.
 type FS interface {
 	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
 	Stat(name string) (fs.FileInfo, error)
@@ -46,6 +51,9 @@ func (OSFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 
 // Stat calls os.Stat.
 func (OSFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+
+// Lstat calls os.Lstat.
+func (OSFS) Lstat(name string) (fs.FileInfo, error) { return os.Lstat(name) }
 
 // ReadDir calls os.ReadDir.
 func (OSFS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }

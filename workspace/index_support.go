@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+	"golang.org/x/sys/unix"
 )
 
 // This file holds the small exported surface that the search index
@@ -40,7 +41,9 @@ func (w *Workspace) LockIndex(ctx context.Context, timeout time.Duration) (unloc
 		timeout = 0
 	}
 	start := time.Now()
-	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o644))
+	// Not through a symbolic link (it would create or lock a file
+	// elsewhere and write the holder line into it).
+	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR|unix.O_NOFOLLOW), flock.SetPermissions(0o644))
 	ok, err := fl.TryLock()
 	if err == nil && !ok {
 		ok, err = w.waitFlock(ctx, fl, timeout)
@@ -49,10 +52,20 @@ func (w *Workspace) LockIndex(ctx context.Context, timeout time.Duration) (unloc
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("workspace: waiting for %s: %w", path, ctx.Err())
 		}
+		if nr := w.inTheWay(path); nr != nil {
+			return nil, nr
+		}
 		return nil, fmt.Errorf("workspace: lock %s: %w", path, err)
 	}
 	if !ok {
 		return nil, w.lockedError(path, time.Since(start))
+	}
+	if fi, err := fl.Stat(); err != nil || !fi.Mode().IsRegular() {
+		_ = fl.Unlock()
+		if err != nil {
+			return nil, fmt.Errorf("workspace: lock %s: %w", path, err)
+		}
+		return nil, notRegularError(path, fi)
 	}
 	// Name the holder at the start of the file, through the locked fd.
 	b := make([]byte, 0, 96)
@@ -63,7 +76,7 @@ func (w *Workspace) LockIndex(ctx context.Context, timeout time.Duration) (unloc
 	b = append(b, `,"since":"`...)
 	b = time.Now().UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, "\"}\n"...)
-	if f, ferr := os.OpenFile(path, os.O_RDWR, 0o644); ferr == nil {
+	if f, ferr := os.OpenFile(path, os.O_RDWR|unix.O_NOFOLLOW, 0o644); ferr == nil {
 		_, ferr = f.WriteAt(b, 0)
 		_ = f.Close()
 		if ferr != nil {
@@ -95,8 +108,8 @@ func (w *Workspace) SessionFiles(ctx context.Context) ([]SessionFile, error) {
 			return nil, err
 		}
 		id := idFromFileName(e.Name())
-		if id == "" || e.IsDir() {
-			continue
+		if id == "" || !e.Type().IsRegular() {
+			continue // symbolic links are not followed (Check reports them)
 		}
 		fi, err := e.Info()
 		if err != nil {

@@ -148,38 +148,35 @@ func (s *Session) DeleteCheckpoint(ctx context.Context, ref string) (int64, erro
 
 // Delete moves the session file to sessions/.trash/ (under the session
 // lock, so no append is lost half-way) and returns the name it has there.
-// RestoreFromTrash brings it back; Purge removes it for good.
+// RestoreFromTrash brings it back; Purge removes it for good. An entry
+// that is not a regular file (a symbolic link: an error wrapping
+// ErrNotRegular) is not moved.
 func (s *Session) Delete(ctx context.Context) (string, error) {
 	lk, err := s.w.lock(ctx, s.st)
 	if err != nil {
 		return "", err
 	}
 	defer lk.unlock()
-	if _, err := s.w.fs.Stat(s.Path()); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("%w: session %s", ErrNotFound, s.id)
-		}
-		return "", fmt.Errorf("workspace: %w", err)
-	}
-	name := s.id + SessionExt
-	stamp := s.w.opts.Now().UTC().Format("20060102T150405.000000000Z")
-	for i := 0; ; i++ {
-		if _, err := s.w.fs.Stat(filepath.Join(s.w.trashDir(), name)); errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		// An earlier deletion of the same id is in the trash already.
-		name = fmt.Sprintf("%s.%s%s", s.id, stamp, SessionExt)
-		if i > 0 {
-			name = fmt.Sprintf("%s.%s-%d%s", s.id, stamp, i, SessionExt)
-		}
-	}
-	if err := s.w.fs.Rename(s.Path(), filepath.Join(s.w.trashDir(), name)); err != nil {
-		return "", fmt.Errorf("workspace: move %s to trash: %w", s.Path(), err)
+	name, err := s.moveToTrashLocked()
+	if err != nil {
+		return "", err
 	}
 	s.w.syncDir(s.w.sessionsDir())
 	s.w.syncDir(s.w.trashDir())
-	s.st.known = false
 	return name, nil
+}
+
+// trashReady checks that sessions/.trash/ is a directory, not a symbolic
+// link to one elsewhere, before a session is moved into it or out of it.
+func (w *Workspace) trashReady() error {
+	fi, err := w.lstat(w.trashDir())
+	if err != nil {
+		return fmt.Errorf("workspace: %w", err)
+	}
+	if !fi.IsDir() {
+		return notRegularError(w.trashDir(), fi)
+	}
+	return nil
 }
 
 // Trashed is a deleted session waiting in sessions/.trash/.
@@ -273,12 +270,26 @@ func (w *Workspace) RestoreFromTrash(ctx context.Context, ref string) (*Session,
 	}
 	defer lk.unlock()
 	dst := w.SessionPath(t.ID)
-	if _, err := w.fs.Stat(dst); err == nil {
+	if _, err := w.lstat(dst); err == nil {
+		if nr := w.inTheWay(dst); nr != nil {
+			return nil, nr
+		}
 		return nil, fmt.Errorf("%w: session %s is live again; delete or rename it before restoring %s from the trash", ErrExists, t.ID, t.Name)
+	}
+	if err := w.trashReady(); err != nil {
+		return nil, err
+	}
+	// Only a regular file comes back: a symbolic link in the trash would
+	// become a session file that points elsewhere.
+	src := filepath.Join(w.trashDir(), t.Name)
+	if _, err := w.lstatRegular(src); err != nil {
+		if errors.Is(err, ErrNotRegular) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("workspace: restore %s: %w", t.Name, err)
 	}
 	// Link, not rename, so a file that appeared meanwhile is never
 	// overwritten; only possible with the real filesystem.
-	src := filepath.Join(w.trashDir(), t.Name)
 	if _, ok := w.fs.(OSFS); ok {
 		if err := os.Link(src, dst); err != nil {
 			return nil, fmt.Errorf("workspace: restore %s: %w", t.Name, err)

@@ -170,9 +170,21 @@ func (w *Workspace) lock(ctx context.Context, st *sessionState) (*sessionLock, e
 	}
 relock:
 	if st.holder == nil {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+		// Not through a symbolic link: it would create or lock a file
+		// elsewhere, and the holder line would be written into it.
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|unix.O_NOFOLLOW, 0o644)
 		if err != nil {
+			if nr := w.inTheWay(path); nr != nil {
+				return fail(nr)
+			}
 			return fail(fmt.Errorf("workspace: lock %s: %w", path, err))
+		}
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			f.Close()
+			if err != nil {
+				return fail(fmt.Errorf("workspace: lock %s: %w", path, err))
+			}
+			return fail(notRegularError(path, fi))
 		}
 		st.holder, st.holderChecked = f, time.Now()
 		w.openLocks.Add(1)
@@ -229,7 +241,7 @@ func (w *Workspace) lockFileReplaced(st *sessionState, path string) bool {
 	if unix.Fstat(int(st.holder.Fd()), &a) != nil {
 		return false
 	}
-	if err := unix.Stat(path, &b); err != nil || a.Ino != b.Ino || a.Dev != b.Dev {
+	if err := unix.Lstat(path, &b); err != nil || a.Ino != b.Ino || a.Dev != b.Dev {
 		w.log.Warn("lock file was deleted or replaced; locking the new one", "file", path)
 		return true
 	}
@@ -299,13 +311,24 @@ func procLocksHolder(path string) int {
 	return 0
 }
 
-// readHolder parses the holder line of a lock file.
+// readHolder parses the holder line of a lock file (a regular file: a
+// symbolic link is not followed, a named pipe not read).
 func readHolder(path string) (holderInfo, error) {
 	var h holderInfo
-	b, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow, 0)
 	if err != nil {
 		return h, err
 	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return h, errors.New("not a regular file")
+	}
+	b := make([]byte, 4096)
+	n, err := f.ReadAt(b, 0)
+	if n == 0 && err != nil {
+		return h, err
+	}
+	b = b[:n]
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
 		b = b[:i]
 	}

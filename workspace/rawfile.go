@@ -127,6 +127,14 @@ func (i *rawInfo) Mode() fs.FileMode {
 	case syscall.S_IFLNK:
 		m |= fs.ModeSymlink
 	case syscall.S_IFREG:
+	case syscall.S_IFIFO:
+		m |= fs.ModeNamedPipe
+	case syscall.S_IFSOCK:
+		m |= fs.ModeSocket
+	case syscall.S_IFCHR:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case syscall.S_IFBLK:
+		m |= fs.ModeDevice
 	default:
 		m |= fs.ModeIrregular
 	}

@@ -40,7 +40,9 @@ type RepairReport struct {
 	Remaining []FileReport `json:"remaining"`
 }
 
-// Repair fixes what Check calls repairable in every session file: it
+// Repair fixes what Check calls repairable in every session file (it
+// never follows a symbolic link: such entries, and files that are not
+// picosess's, are listed in Remaining and left as they are): it
 // takes each file's lock, copies damaged bytes to <file>.torn-<stamp> or
 // <file>.corrupt-<stamp> (exact bytes, synced), then removes them from the
 // file: a torn tail by truncation, corrupt lines by writing the good lines
@@ -55,10 +57,17 @@ func (w *Workspace) Repair(ctx context.Context, o RepairOptions) (*RepairReport,
 	rep := &RepairReport{DryRun: o.DryRun, SetAside: []SetAside{}, Headers: []string{}, Remaining: []FileReport{}}
 	for _, id := range ids {
 		s := &Session{w: w, st: w.state(id), id: id}
-		if err := s.repair(ctx, o, rep); err != nil {
+		if err := s.repair(ctx, o, rep); err != nil && !errors.Is(err, ErrNotRegular) {
 			return rep, err
 		}
 	}
+	// Symbolic links and foreign files are not repair's to change: they
+	// remain, for a person to look at.
+	entries, err := w.entryProblems()
+	if err != nil {
+		return rep, err
+	}
+	rep.Remaining = append(rep.Remaining, entries...)
 	return rep, nil
 }
 
@@ -125,9 +134,15 @@ func setAsideOf(path string, p Problem, aside string) SetAside {
 // rewrites it without them. Called under the session lock.
 func (w *Workspace) removeRanges(fr FileReport, bad []Problem, rep *RepairReport) error {
 	path := fr.Path
-	f, err := w.fs.OpenFile(path, os.O_RDWR, 0)
+	f, err := w.fs.OpenFile(path, os.O_RDWR|noFollow, 0)
 	if err != nil {
+		if nr := w.inTheWay(path); nr != nil {
+			return nr
+		}
 		return fmt.Errorf("workspace: repair %s: %w", path, err)
+	}
+	if err := regularOpen(f, path); err != nil {
+		return err
 	}
 	defer f.Close()
 
@@ -196,9 +211,17 @@ func (w *Workspace) removeRanges(fr FileReport, bad []Problem, rep *RepairReport
 		end = torn.Offset
 	}
 	tmp := path + ".repair"
-	dst, err := w.fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	// A leftover of an earlier repair is overwritten; a symbolic link
+	// there is not followed.
+	dst, err := w.fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|noFollow, 0o644)
 	if err != nil {
+		if nr := w.inTheWay(tmp); nr != nil {
+			return nr
+		}
 		return fmt.Errorf("workspace: repair %s: %w", path, err)
+	}
+	if err := regularOpen(dst, tmp); err != nil {
+		return err
 	}
 	if header != nil {
 		_, err = dst.Write(header)

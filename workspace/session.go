@@ -150,13 +150,22 @@ func readHeader(f io.Reader, path string) (Record, error) {
 	}
 }
 
+// openRead opens the session file for reading. Like appends, readers do
+// not follow a symbolic link (and a named pipe cannot block them): what is
+// not a regular file is an error wrapping ErrNotRegular.
 func (s *Session) openRead() (File, error) {
-	f, err := s.w.fs.OpenFile(s.Path(), os.O_RDONLY, 0)
+	f, err := s.w.fs.OpenFile(s.Path(), os.O_RDONLY|noFollow, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: session %s", ErrNotFound, s.id)
 		}
+		if nr := s.w.inTheWay(s.Path()); nr != nil {
+			return nil, nr
+		}
 		return nil, fmt.Errorf("workspace: open %s: %w", s.Path(), err)
+	}
+	if err := regularOpen(f, s.Path()); err != nil {
+		return nil, err
 	}
 	return f, nil
 }

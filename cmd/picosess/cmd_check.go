@@ -109,6 +109,12 @@ func newCheckCmd(a *app) *cobra.Command {
 tails (a crash mid-write), lines that are not records, bad headers, ids that
 do not match their file, seqs out of order or used twice.
 
+Then every entry of sessions/, sessions/.trash/ and locks/ that picosess did
+not make: a symbolic link, directory, named pipe or other non-regular file
+where picosess keeps files (not_regular; links are reported, never
+followed), and a file whose name picosess does not give its files there
+(foreign_file). Both are errors repair cannot fix: a person must look.
+
 The search index (index/) is checked too: damage is a repairable error
 (repair rebuilds it); an index that is missing or behind the session files
 is normal between searches and only reported.
@@ -136,7 +142,7 @@ EXIT STATUS
 			if err != nil {
 				return err
 			}
-			out := checkOutput{Checked: len(rep.Files), Files: []workspace.FileReport{}}
+			out := checkOutput{Checked: rep.Checked, Files: []workspace.FileReport{}}
 			out.Repairable, out.Unrepairable = rep.Errors()
 			for _, f := range rep.Files {
 				if len(f.Problems) > 0 {

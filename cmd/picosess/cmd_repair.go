@@ -23,7 +23,9 @@ func newRepairCmd(a *app) *cobra.Command {
 a torn tail (a crash mid-write) is copied to <file>.torn-<time> and cut off;
 lines that are not records are copied to <file>.corrupt-<time> and the good
 lines are kept. Nothing is dropped without a copy, and the report names every
-byte range moved. Running repair again finds nothing to do.
+byte range moved. Running repair again finds nothing to do. Symbolic links,
+other non-regular entries and foreign files that check reports are left as
+they are and listed as remaining (exit 4).
 
 Then the search index (index/, derived from the session files): a damaged or
 missing index is rebuilt, one behind the files catches up.

@@ -23,6 +23,7 @@ const (
 	codeNotWorkspace = "not_workspace" // the directory is not a workspace
 	codeConfig       = "config"        // config.json or a summarizer setting is wrong
 	codeCorrupt      = "corrupt"       // a file or the index is damaged
+	codeNotRegular   = "not_regular"   // a symlink, directory, pipe... where a file of ours belongs
 	codeExists       = "exists"        // something is in the way
 	codeTrashed      = "trashed"       // the session is in the trash
 	codeTimeOrder    = "time_order"    // a record dated before the session's last
@@ -57,6 +58,14 @@ var errorCodes = []struct {
 	{workspace.ErrExists, exitFailure, codeExists},
 	{workspace.ErrConfig, exitFailure, codeConfig},
 	{summarize.ErrSettings, exitFailure, codeConfig},
+	// A session file no command may touch until a person has looked: no
+	// session header (append refuses; the message says what repair or
+	// migrate would do), or a symbolic link or other non-regular file where
+	// a session or lock file belongs (never followed). Exit 4, as for
+	// problems repair cannot fix by itself. ErrNoHeader before ErrCorrupt,
+	// which a *NoHeaderError also matches.
+	{workspace.ErrNoHeader, exitUnrepairabl, codeCorrupt},
+	{workspace.ErrNotRegular, exitUnrepairabl, codeNotRegular},
 	{workspace.ErrCorrupt, exitFailure, codeCorrupt},
 	{index.ErrDamaged, exitFailure, codeCorrupt},
 	{workspace.ErrTimeOrder, exitFailure, codeTimeOrder},
