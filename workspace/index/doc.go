@@ -28,6 +28,14 @@
 // index. A damaged index (a segment whose checksum fails, a bolt file that
 // will not open, a panic while reading) is deleted and rebuilt.
 //
+// # Queries
+//
+// Query.Text is a search box's language, parsed by ParseQuery into bleve
+// queries: every word required, word OR word, -excluded, "a phrase",
+// prefix*, field:value on the keyword fields (FieldNames); Query.Any makes
+// the words alternatives. A malformed text is a *QueryError naming the
+// column.
+//
 // docs/search.md describes the mapping, the analyzer, the query syntax and
 // the recovery rules. The analyzer is registered with bleve's registry at
 // init, so that a stored mapping naming it can be opened.
