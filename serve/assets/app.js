@@ -315,8 +315,9 @@ function showMeta(m) {
   state.current = m;
   $('title').textContent = visible(m.title || m.name || m.id);
   const bits = [m.channel && 'channel ' + m.channel, m.agent && 'agent ' + m.agent, m.name && 'name ' + m.name,
-    m.messages + ' messages', 'last activity ' + stamp(m.updated), m.id];
-  $('meta').textContent = visible(bits.filter(Boolean).join(' · '));
+    m.messages === 1 ? '1 message' : m.messages + ' messages', 'last activity ' + stamp(m.updated)];
+  $('meta').replaceChildren(visible(bits.filter(Boolean).join(' · ')), ' ',
+    el('span', { class: 'id', title: m.id, text: '· ' + m.id.slice(0, 18) + '…' }));
   for (const b of document.querySelectorAll('#list .item')) b.setAttribute('aria-current', b.dataset.id === m.id ? 'true' : 'false');
 }
 
