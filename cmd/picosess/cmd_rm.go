@@ -2,12 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/picosess/picosess/workspace"
 	"github.com/spf13/cobra"
 )
@@ -107,10 +112,16 @@ func (a *app) runRm(cmd *cobra.Command, o *rmOptions, args []string) error {
 			}
 			return a.writeJSON(list)
 		}
+		if len(list) == 0 {
+			fmt.Fprintln(a.stderr, "the trash is empty")
+			return nil
+		}
+		refs := trashRefs(list)
 		tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "DELETED\tNAME\tSIZE")
+		fmt.Fprintln(tw, "DELETED\tSIZE\tREF\tTITLE")
 		for _, t := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%d\n", t.Deleted.UTC().Format(time.RFC3339), t.Name, t.Size)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", humanize.Time(t.Deleted), humanize.IBytes(uint64(max(t.Size, 0))),
+				refs[t.Name], clip(trashTitle(w, t), 60))
 		}
 		return tw.Flush()
 	case o.restore:
@@ -121,7 +132,11 @@ func (a *app) runRm(cmd *cobra.Command, o *rmOptions, args []string) error {
 		if a.jsonOut {
 			return a.writeJSON(rmOutput{ID: s.ID(), Trash: args[0]})
 		}
-		_, err = fmt.Fprintf(a.stdout, "restored %s\n", s.ID())
+		m, err := s.Meta(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(a.stdout, "restored %s %q\n", shortID(s.ID()), clip(m.Title, 60))
 		return err
 	case o.purge:
 		po := workspace.PurgeOptions{All: true}
@@ -137,6 +152,16 @@ func (a *app) runRm(cmd *cobra.Command, o *rmOptions, args []string) error {
 		if ok, err := a.confirm(o.yes, "Remove "+what+" for good?"); !ok || err != nil {
 			return err
 		}
+		titles := map[string]string{} // the files are gone after Purge
+		if !a.jsonOut {
+			list, err := w.Trash(ctx)
+			if err != nil {
+				return err
+			}
+			for _, t := range list {
+				titles[t.Name] = trashTitle(w, t)
+			}
+		}
 		done, err := w.Purge(ctx, po)
 		if a.jsonOut && err == nil {
 			if done == nil {
@@ -144,8 +169,10 @@ func (a *app) runRm(cmd *cobra.Command, o *rmOptions, args []string) error {
 			}
 			return a.writeJSON(purgeOutput{Purged: done})
 		}
+		refs := trashRefs(done)
 		for _, t := range done {
-			fmt.Fprintf(a.stdout, "purged %s\n", t.Name)
+			fmt.Fprintf(a.stdout, "purged %s %q (%s, deleted %s)\n", refs[t.Name], clip(titles[t.Name], 60),
+				humanize.IBytes(uint64(max(t.Size, 0))), humanize.Time(t.Deleted))
 		}
 		if err == nil && len(done) == 0 {
 			fmt.Fprintln(a.stderr, "nothing to purge")
@@ -160,7 +187,7 @@ func (a *app) runRm(cmd *cobra.Command, o *rmOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	prompt := fmt.Sprintf("Delete session %s %q (%d messages) to the trash?", s.ID(), clip(m.Title, 40), m.Messages)
+	prompt := fmt.Sprintf("Delete session %s %q (%d messages) to the trash?", shortID(s.ID()), clip(m.Title, 40), m.Messages)
 	if ok, err := a.confirm(o.yes, prompt); !ok || err != nil {
 		return err
 	}
@@ -171,7 +198,8 @@ func (a *app) runRm(cmd *cobra.Command, o *rmOptions, args []string) error {
 	if a.jsonOut {
 		return a.writeJSON(rmOutput{ID: s.ID(), Trash: name})
 	}
-	_, err = fmt.Fprintf(a.stdout, "deleted %s to the trash as %s\nundo: picosess rm --restore %s\n", s.ID(), name, name)
+	// The newest deletion of an id is what --restore with the id finds.
+	_, err = fmt.Fprintf(a.stdout, "deleted %s %q to the trash\nundo: picosess rm --restore %s\n", shortID(s.ID()), clip(m.Title, 60), shortID(s.ID()))
 	return err
 }
 
@@ -184,11 +212,79 @@ func (a *app) confirm(yes bool, question string) (bool, error) {
 	if !isTerminal(a.stdin) {
 		return false, usageErrorf("refusing without --yes: standard input is not a terminal to ask (%s)", question)
 	}
-	ok := askYes(a.stdin, a.stderr, question)
+	ok := askYes(a.stdin, a.errOut, question) // asked even with --quiet
 	if !ok {
 		fmt.Fprintln(a.stderr, "nothing done")
 	}
 	return ok, nil
+}
+
+// trashRefs gives each trash entry the reference a person types to
+// restore it: the short id for the newest deletion of an id (which
+// --restore with the id finds), the trash name for older ones.
+func trashRefs(list []workspace.Trashed) map[string]string {
+	newest := map[string]workspace.Trashed{}
+	for _, t := range list {
+		if n, ok := newest[t.ID]; !ok || t.Deleted.After(n.Deleted) || t.Deleted.Equal(n.Deleted) && t.Name > n.Name {
+			newest[t.ID] = t
+		}
+	}
+	refs := make(map[string]string, len(list))
+	for _, t := range list {
+		refs[t.Name] = t.Name
+		if newest[t.ID].Name == t.Name {
+			refs[t.Name] = shortID(t.ID)
+		}
+	}
+	return refs
+}
+
+// trashTitle is the title of a session in the trash, read from its file
+// as a listing would compute it: the last title record, else the first
+// user message, else the session's name. "" when the file cannot be read.
+func trashTitle(w *workspace.Workspace, t workspace.Trashed) string {
+	f, err := os.Open(filepath.Join(w.Root(), workspace.SessionsDir, workspace.TrashDir, t.Name))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var name, title, first string
+	titleSet, head := false, true
+	br := bufio.NewReaderSize(f, 64<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A long line (a big tool result): not a header or title.
+			for err == bufio.ErrBufferFull {
+				_, err = br.ReadSlice('\n')
+			}
+			continue
+		}
+		if len(line) > 0 && (head || bytes.Contains(line, []byte(`"title"`)) || first == "" && bytes.Contains(line, []byte(`"user"`))) {
+			var r workspace.Record
+			if json.Unmarshal(line, &r) == nil {
+				switch {
+				case r.Type == workspace.TypeSession && head:
+					name = r.Name
+				case r.Type == workspace.TypeTitle:
+					title, titleSet = r.Text, r.Text != ""
+				case r.Type == workspace.TypeMessage && r.Role == workspace.RoleUser && first == "" && strings.TrimSpace(r.Content) != "":
+					first = workspace.DefaultTitle(r.Content)
+				}
+			}
+		}
+		head = false
+		if err != nil {
+			break
+		}
+	}
+	switch {
+	case titleSet:
+		return title
+	case first != "":
+		return first
+	}
+	return name
 }
 
 // askYes prints question and reads one line: y or yes (any case) is yes,

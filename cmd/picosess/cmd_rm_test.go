@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/picosess/picosess/workspace"
 )
@@ -35,14 +36,25 @@ func TestRmRestorePurge(t *testing.T) {
 	if len(trash) != 1 || trash[0].Name != del.Trash {
 		t.Fatalf("rm --trash: %+v", trash)
 	}
-	if out := mustRun(t, "--workspace", ws, "rm", "--restore", shortID(del.ID)); !strings.Contains(out, "restored "+del.ID) {
+	// The trash list: when, how big, the reference to restore and the
+	// title, human-readable, no 64-hex names.
+	list := mustRun(t, "--workspace", ws, "rm", "--trash")
+	if lines := strings.Split(strings.TrimSpace(list), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], "DELETED") ||
+		!strings.Contains(lines[1], "seconds ago") && !strings.Contains(lines[1], "now") ||
+		!strings.Contains(lines[1], " KiB") && !strings.Contains(lines[1], " B ") ||
+		!strings.Contains(lines[1], shortID(del.ID)+"  first question") || strings.Contains(list, del.ID) {
+		t.Fatalf("rm --trash:\n%s", list)
+	}
+	if out := mustRun(t, "--workspace", ws, "rm", "--restore", shortID(del.ID)); out != "restored "+shortID(del.ID)+" \"first question\"\n" {
 		t.Fatalf("rm --restore: %q", out)
 	}
 	if out := mustRun(t, "--workspace", ws, "show", "chat", "--all"); !strings.Contains(out, "first question") {
 		t.Fatalf("restored session lost records:\n%s", out)
 	}
 	// Delete again, then purge: --older-than spares a fresh deletion.
-	mustRun(t, "--workspace", ws, "rm", "chat", "-y")
+	if out := mustRun(t, "--workspace", ws, "rm", "chat", "-y"); out != "deleted "+shortID(del.ID)+" \"first question\" to the trash\nundo: picosess rm --restore "+shortID(del.ID)+"\n" {
+		t.Fatalf("rm: %q", out)
+	}
 	var p purgeOutput
 	_ = json.Unmarshal([]byte(mustRun(t, "--workspace", ws, "rm", "--purge", "--older-than", "1h", "--yes", "--json")), &p)
 	if p.Purged == nil || len(p.Purged) != 0 {
@@ -51,9 +63,9 @@ func TestRmRestorePurge(t *testing.T) {
 	if _, _, code := runCLI(t, "--workspace", ws, "rm", "--purge"); code != 1 {
 		t.Fatal("rm --purge without --yes and without a terminal must be refused")
 	}
-	_ = json.Unmarshal([]byte(mustRun(t, "--workspace", ws, "rm", "--purge", "--yes", "--json")), &p)
-	if len(p.Purged) != 1 {
-		t.Fatalf("purge: %+v", p)
+	if out := mustRun(t, "--workspace", ws, "rm", "--purge", "--yes"); !strings.HasPrefix(out, "purged "+shortID(del.ID)+" \"first question\" (") ||
+		!strings.Contains(out, "iB, deleted ") && !strings.Contains(out, " B, deleted ") {
+		t.Fatalf("purge: %q", out)
 	}
 	if des, _ := os.ReadDir(filepath.Join(ws, "sessions", ".trash")); len(des) != 0 {
 		t.Fatalf("trash not empty after purge: %v", des)
@@ -108,5 +120,21 @@ func TestAskYes(t *testing.T) {
 		if got := askYes(strings.NewReader(in), &out, "Delete?"); got != want || out.String() != "Delete? [y/N] " {
 			t.Errorf("askYes(%q) = %v (prompt %q), want %v", in, got, out.String(), want)
 		}
+	}
+}
+
+// The newest deletion of an id is restored by the short id; older ones
+// need their trash name.
+func TestTrashRefs(t *testing.T) {
+	id := "sk_v1_" + strings.Repeat("a", 64)
+	other := "sk_v1_" + strings.Repeat("b", 64)
+	now := time.Now()
+	refs := trashRefs([]workspace.Trashed{
+		{Name: id + ".jsonl", ID: id, Deleted: now.Add(-time.Hour)},
+		{Name: id + ".20260101T000000Z.jsonl", ID: id, Deleted: now},
+		{Name: other + ".jsonl", ID: other, Deleted: now.Add(-48 * time.Hour)},
+	})
+	if refs[id+".jsonl"] != id+".jsonl" || refs[id+".20260101T000000Z.jsonl"] != shortID(id) || refs[other+".jsonl"] != shortID(other) {
+		t.Fatalf("refs %v", refs)
 	}
 }
