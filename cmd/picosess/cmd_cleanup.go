@@ -167,9 +167,9 @@ func printCleanup(out io.Writer, rep workspace.CleanupReport, o workspace.Cleanu
 			fmt.Fprintf(tw, "nothing in the trash deleted more than %s ago\n", age)
 		} else {
 			fmt.Fprintf(tw, "%s %s (%s) deleted more than %s ago:\n", verb("purged", "would purge"), plural(rep.PurgedTotal.Count, "trash entry"), humanSize(rep.PurgedTotal.Bytes), age)
-			fmt.Fprintln(tw, "  NAME\tDELETED\tSIZE")
+			fmt.Fprintln(tw, "  SESSION\tDELETED\tSIZE")
 			for _, t := range rep.Purged {
-				fmt.Fprintf(tw, "  %s\t%s ago\t%s\n", t.Name, workspace.FormatAge(rep.Now.Sub(t.Deleted)), humanSize(t.Size))
+				fmt.Fprintf(tw, "  %s\t%s ago\t%s\n", shortID(t.ID), workspace.FormatAge(rep.Now.Sub(t.Deleted)), humanSize(t.Size))
 			}
 		}
 	}

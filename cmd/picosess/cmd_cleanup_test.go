@@ -142,7 +142,7 @@ func TestCleanupDryRunThenRunThenRestore(t *testing.T) {
 		t.Fatalf("second cleanup:\n%s", out)
 	}
 
-	if out := mustRun(t, "--workspace", ws, "rm", "--restore", shortID(ids["old"])); !strings.Contains(out, "restored "+ids["old"]) {
+	if out := mustRun(t, "--workspace", ws, "rm", "--restore", shortID(ids["old"])); !strings.Contains(out, "restored "+shortID(ids["old"])) {
 		t.Fatalf("rm --restore: %q", out)
 	}
 	if got, err := os.ReadFile(oldPath); err != nil || string(got) != oldBytes {
