@@ -192,7 +192,7 @@ func writeLsGrouped(w io.Writer, list []workspace.Meta, now time.Time, t *termOu
 	for _, n := range width {
 		used += n + len(gap)
 	}
-	titleWidth := max(t.width-used, 20) // a narrower terminal wraps rather than lose the title
+	titleWidth := max(t.width-used, 12) // a narrower terminal wraps rather than lose the title
 	line := func(cells []string, title string, style func(int, string) string) string {
 		var b strings.Builder
 		b.WriteString(indent)

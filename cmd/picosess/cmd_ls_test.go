@@ -188,7 +188,7 @@ func TestLsGroupedGrid(t *testing.T) {
 		}
 		titleAt := strings.Index(lines[0], "TITLE")
 		for _, i := range []int{2, 4, 6} {
-			if w := displayWidth(lines[i]); w > max(width, titleAt+20) {
+			if w := displayWidth(lines[i]); w > max(width, titleAt+12) {
 				t.Errorf("width %d: line %d is %d columns:\n%s", width, i, w, lines[i])
 			}
 			// The title starts in the TITLE column in every group.
