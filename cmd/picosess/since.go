@@ -35,6 +35,13 @@ func parseSince(flag, s string, now time.Time, loc *time.Location) (time.Time, e
 	case "yesterday":
 		return midnight(-1), nil
 	}
+	if n := len(v); n > 0 && 'a' <= v[n-1] && v[n-1] <= 'z' {
+		// 90m, 7d (dates and times end in a digit or Z): no failed
+		// layouts first.
+		if d, ok := parseDuration(v); ok {
+			return now.Add(-d), nil
+		}
+	}
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t, nil
 	}
