@@ -115,3 +115,30 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// Through the built binary: --json errors on stderr, stdout empty, exit
+// codes as the table says; --quiet keeps errors.
+func TestBinaryErrorsJSON(t *testing.T) {
+	bin := buildBinary(t)
+	ws := t.TempDir()
+	if _, errOut, code := exitOf(t, bin, "--workspace", ws, "append", "--session", "a", "--role", "user", "--content", "x"); code != 0 {
+		t.Fatal(errOut)
+	}
+	for _, tt := range []struct {
+		args []string
+		code string
+		exit int
+	}{
+		{[]string{"--workspace", ws, "--json", "show", "nosuch"}, codeNotFound, 1},
+		{[]string{"--workspace", ws, "--json", "-q", "show", "nosuch"}, codeNotFound, 1},
+		{[]string{"--workspace", t.TempDir(), "--json", "ls"}, codeNotWorkspace, 10},
+		{[]string{"--workspace", ws, "append", "--session", "a", "--json"}, codeUsage, 1},
+		{[]string{"--workspace", ws, "ls", "--limit", "x", "--json"}, codeUsage, 1},
+	} {
+		out, errOut, exit := exitOf(t, bin, tt.args...)
+		var e errorJSON
+		if err := json.Unmarshal([]byte(errOut), &e); err != nil || out != "" || exit != tt.exit || e.Code != tt.code || e.Exit != tt.exit {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %s, exit %d", tt.args, exit, out, errOut, tt.code, tt.exit)
+		}
+	}
+}
