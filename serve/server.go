@@ -81,6 +81,7 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	hub     *hub
+	lists   listCache
 	listen  []string // host names of the listen addresses (AddListener)
 	mu      sync.Mutex
 	closing chan struct{}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/picosess/picosess/keying"
@@ -187,10 +188,13 @@ func (s *Server) listSessions(rw http.ResponseWriter, r *http.Request) {
 		s.writeError(rw, r, err)
 		return
 	}
-	metas, err := s.w.List(r.Context(), workspace.ListOptions{Since: o.Since})
+	metas, err := s.listing(r)
 	if err != nil {
 		s.writeError(rw, r, err)
 		return
+	}
+	if !o.Since.IsZero() {
+		metas = slices.DeleteFunc(metas, func(m workspace.Meta) bool { return m.Updated.Before(o.Since) })
 	}
 	if words := strings.Fields(strings.ToLower(q.Get("q"))); len(words) > 0 {
 		metas = slices.DeleteFunc(metas, func(m workspace.Meta) bool { return !matchText(m, words) })
@@ -561,4 +565,35 @@ func (s *Server) info(rw http.ResponseWriter, r *http.Request) {
 	i.Events.Clients = s.hub.clients()
 	i.Events.MaxClients = s.o.MaxEventClients
 	writeJSON(rw, http.StatusOK, i)
+}
+
+// listCacheTTL bounds how long a listing is reused. The live feed
+// invalidates it at once for every record appended and every session this
+// server creates, deletes or restores; the TTL covers what the feed does
+// not see (another process's rm, a restore from the trash by the CLI).
+const listCacheTTL = 2 * time.Second
+
+type listCache struct {
+	mu    sync.Mutex
+	metas []workspace.Meta
+	head  uint64 // the hub's position when read
+	at    time.Time
+}
+
+// listing returns every live session's metadata, newest first, as a copy
+// the caller may change. Paging through 10 000 sessions reads the
+// workspace (a stat per file) once, not once per page.
+func (s *Server) listing(r *http.Request) ([]workspace.Meta, error) {
+	c := &s.lists
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	head := s.hub.head()
+	if c.metas == nil || c.head != head || time.Since(c.at) > listCacheTTL {
+		metas, err := s.w.List(r.Context(), workspace.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		c.metas, c.head, c.at = metas, head, time.Now()
+	}
+	return slices.Clone(c.metas), nil
 }
