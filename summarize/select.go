@@ -190,19 +190,9 @@ func activeTokens(a Active, c Counter) int {
 }
 
 // RecordTokens is the token count of a message or summary record as the
-// context builder sends it. A stored count (Record.Tokens, counted once at
-// append with this function) is trusted; a record without one is counted
-// with c. It is what the workspace should store in "tokens" at append.
-func RecordTokens(c Counter, r workspace.Record) int {
-	if r.Tokens > 0 {
-		return r.Tokens
-	}
-	if r.Type == workspace.TypeSummary {
-		return MessageTokens(c, SummaryMessage(r.Text))
-	}
-	m, _ := recordMessage(r)
-	return MessageTokens(c, m)
-}
+// context builder sends it: workspace.RecordTokens, the function the
+// workspace stores counts with at append. A stored count is trusted.
+func RecordTokens(c Counter, r workspace.Record) int { return workspace.RecordTokens(c, r) }
 
 // recordMessage converts a message record to its chat form. Unparsable
 // tool calls are dropped from the message and reported in err.

@@ -298,12 +298,5 @@ func (k *Compactor) noteLimited(out *Context, h workspace.History) {
 
 // TokenFunc adapts a counter to workspace.Options.CountTokens, so that the
 // tokens stored at append are the ones this package counts (RecordTokens).
-func TokenFunc(c Counter) func(workspace.Record) int {
-	return func(r workspace.Record) int {
-		if r.Type != workspace.TypeMessage && r.Type != workspace.TypeSummary {
-			return 0
-		}
-		r.Tokens = 0
-		return RecordTokens(c, r)
-	}
-}
+// The workspace's default counter is the config's already.
+func TokenFunc(c Counter) func(workspace.Record) int { return workspace.TokenCounter(c) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -140,9 +141,22 @@ func (denyFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 	return OSFS{}.OpenFile(name, flag, perm)
 }
 
+// A workspace that cannot be written opens (reading works), and the first
+// write says what stops it and where, writing nothing.
 func TestOpenWithoutPermission(t *testing.T) {
-	_, err := Open(t.TempDir(), &Options{FS: denyFS{}})
-	if !errors.Is(err, ErrNotWorkspace) || !errors.Is(err, syscall.EACCES) || !strings.Contains(err.Error(), "cannot write") {
-		t.Fatalf("got %v", err)
+	dir := t.TempDir()
+	w, err := Open(dir, &Options{FS: denyFS{}})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	if _, err := w.List(context.Background(), ListOptions{}); err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	_, err = w.Session(context.Background(), Target{Name: "x"})
+	if !errors.Is(err, syscall.EACCES) || !strings.Contains(err.Error(), "permission denied") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("first write: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, SessionsDir)); len(entries) != 1 { // .trash only
+		t.Fatalf("sessions/ holds %v", entries)
 	}
 }

@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"errors"
+	"github.com/picosess/picosess/workspace/tokens"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,7 +61,13 @@ func TestAppendFillsAndKeepsRecords(t *testing.T) {
 		t.Fatal("Append modified the caller's records")
 	}
 	recs, _ := s.ReadAll(ctx)
-	if recs[1].Tokens != EstimateTokens(recs[1]) || recs[1].Tokens == 0 || !recs[1].At.Equal(recs[2].At) {
+	// The default counter is the config's (tiktoken o200k_base): frame 3,
+	// "user" 1, "hello there" 2.
+	c, err := tokens.NewTiktoken("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs[1].Tokens != TokenCounter(c)(recs[1]) || recs[1].Tokens != 6 || !recs[1].At.Equal(recs[2].At) {
 		t.Fatalf("tokens or time not filled: %+v", recs[1])
 	}
 	raw, _ := os.ReadFile(s.Path())

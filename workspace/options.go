@@ -48,7 +48,10 @@ type Options struct {
 	// tails set aside). nil discards.
 	Logger *slog.Logger
 	// CountTokens fills the tokens field of message and summary records
-	// appended without one. nil means EstimateTokens.
+	// appended without one. nil means the counter config.json's summarize
+	// block names (tiktoken o200k_base by default), as the CLI and
+	// summarize's context builder count: a stored count is the same
+	// whichever process wrote it.
 	CountTokens func(Record) int
 	// FS is the filesystem seam; nil means OSFS.
 	FS FS
@@ -90,9 +93,6 @@ func (o *Options) resolved() (Options, error) {
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if r.CountTokens == nil {
-		r.CountTokens = EstimateTokens
-	}
 	if r.FS == nil {
 		r.FS = OSFS{}
 	}
@@ -102,10 +102,10 @@ func (o *Options) resolved() (Options, error) {
 	return r, nil
 }
 
-// EstimateTokens is the default token counter: about one token per four
-// bytes of text (content, reasoning, tool calls, summary text), at least one
-// for a record with any text. It is an estimate; summarize/ offers real
-// tokenizers.
+// EstimateTokens is a crude token counter: about one token per four bytes
+// of text (content, reasoning, tool calls, summary text), at least one for
+// a record with any text. Tests use it where the count does not matter;
+// the default counter is exact (see Options.CountTokens).
 func EstimateTokens(r Record) int {
 	n := len(r.Content) + len(r.ReasoningContent) + len(r.ToolCalls) + len(r.Text)
 	if n == 0 {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/picosess/picosess/keying"
 	"github.com/picosess/picosess/workspace/config"
+	"github.com/picosess/picosess/workspace/tokens"
 )
 
 // Directory and file names inside a workspace root.
@@ -48,6 +48,11 @@ type Workspace struct {
 	resolveOnce sync.Once
 	resolve     *keying.Resolver
 	resolveErr  error
+
+	// counter is the default token counter (Options.CountTokens nil),
+	// built on first use.
+	counterOnce sync.Once
+	counter     tokens.Counter
 }
 
 // Open opens the workspace at root, creating sessions/, sessions/.trash/
@@ -86,6 +91,15 @@ func Open(root string, opts *Options) (*Workspace, error) {
 			return nil, err
 		}
 	}
+	if w.opts.CountTokens == nil {
+		w.opts.CountTokens = func(r Record) int {
+			if r.Type != TypeMessage && r.Type != TypeSummary {
+				return 0
+			}
+			r.Tokens = 0
+			return RecordTokens(w.defaultCounter(), r)
+		}
+	}
 	w.meta = newMetaCache(w)
 	return w, nil
 }
@@ -103,15 +117,10 @@ func (w *Workspace) ensureDir(dir string) error {
 	default:
 		return fmt.Errorf("%w: %s: %w", ErrNotWorkspace, dir, err)
 	}
-	// A directory we cannot write is not a workspace we can use: find out
-	// now rather than at the first append.
-	probe := filepath.Join(dir, fmt.Sprintf(".probe-%d", os.Getpid()))
-	f, err := w.fs.OpenFile(probe, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("%w: cannot write in %s: %w", ErrNotWorkspace, dir, err)
-	}
-	f.Close()
-	_ = w.fs.Remove(probe)
+	// No write probe: reading a workspace on a read-only disk (ls, show,
+	// check) must work, and a write says itself what stops it (permission
+	// denied, read-only file system) and where. A probe cost a CLI command
+	// eight directory changes.
 	return nil
 }
 
