@@ -191,7 +191,7 @@ func TestLoad(t *testing.T) {
 		received[i] = map[string]bool{}
 		go func(i int) {
 			for ev := range streams[i].events {
-				if ev.Name == eventRecord {
+				if ev.Name == eventRecord && strings.Contains(ev.Data, `"type":"message"`) {
 					mu.Lock()
 					received[i][ev.Data] = true
 					mu.Unlock()
