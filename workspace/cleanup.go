@@ -33,7 +33,7 @@ const (
 // CleanupOptions select what Cleanup does. The zero value does nothing:
 // set OlderThan, PurgeAfter, or both.
 type CleanupOptions struct {
-	// OlderThan moves to the trash the sessions whose last record is older
+	// OlderThan moves to the trash the sessions whose last message is older
 	// than this; 0 moves none.
 	OlderThan time.Duration
 	// KeepCheckpoints keeps idle sessions that have a live checkpoint.
@@ -55,7 +55,7 @@ type CleanupOptions struct {
 type CleanupDecision struct {
 	ID      string    `json:"id"`
 	Title   string    `json:"title"`
-	Updated time.Time `json:"updated"` // time of the last record
+	Updated time.Time `json:"updated"` // time of the last message (Meta.Updated)
 	Size    int64     `json:"size"`
 	Action  string    `json:"action"` // CleanupTrash or CleanupKeep
 	// Reason: "idle 45d > 30d", "active 2h ago", "has checkpoint",
@@ -107,7 +107,7 @@ func (r *CleanupReport) add(d CleanupDecision) {
 
 // SelectCleanup decides, for each session of metas that matches o.Agent
 // and o.Channel, whether cleanup moves it to the trash: only sessions idle
-// (now minus the last record time) longer than o.OlderThan are candidates,
+// (now minus the last message time) longer than o.OlderThan are candidates,
 // and with o.KeepCheckpoints a candidate with a checkpoint stays.
 // hasCheckpoint is asked about candidates only, so that it may be costly
 // (reading the session); it may be nil when o.KeepCheckpoints is false.
@@ -294,7 +294,7 @@ var errWrittenMeanwhile = errors.New("workspace: session written meanwhile")
 
 // trashIfIdle is Delete for cleanup: under the session's lock it looks at
 // the session again and moves it only if it is still the file the listing
-// saw (same size, last record before idleBefore). The listing was taken
+// saw (same size, last message before idleBefore). The listing was taken
 // without the lock, so an append may have landed since; once the lock is
 // held none can land before the rename. It returns the trash name, or an
 // error wrapping errWrittenMeanwhile, ErrNotFound or ErrLocked.
@@ -313,7 +313,7 @@ func (w *Workspace) trashIfIdle(ctx context.Context, listed CleanupDecision, idl
 		return "", err
 	}
 	if m.Size != listed.Size || !m.Updated.Equal(listed.Updated) || !m.Updated.Before(idleBefore) {
-		return "", fmt.Errorf("%w: %s (last record %s, listed %s)", errWrittenMeanwhile, s.id, m.Updated.Format(time.RFC3339), listed.Updated.Format(time.RFC3339))
+		return "", fmt.Errorf("%w: %s (last message %s, listed %s)", errWrittenMeanwhile, s.id, m.Updated.Format(time.RFC3339), listed.Updated.Format(time.RFC3339))
 	}
 	return s.moveToTrashLocked()
 }

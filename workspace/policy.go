@@ -33,7 +33,7 @@ type PolicyReport struct {
 	Limits policy.Limits `json:"limits"`
 	// ExpirySeconds is the inactivity after which cleanup moves the
 	// session to the trash (cleanup.older_than or cleanup.ttl; 0 never),
-	// and ExpiresAt when that is, from the session's last record.
+	// and ExpiresAt when that is, from the session's last message.
 	ExpirySeconds int64     `json:"expiry_seconds"`
 	ExpiresAt     time.Time `json:"expires_at,omitzero"`
 }

@@ -26,7 +26,7 @@ func newCleanupCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cleanup [--older-than DUR] [--keep-checkpoints] [--agent A] [--channel C] [--purge-after DUR] [--dry-run]",
 		Short: "Move idle sessions to the trash and purge old deletions",
-		Long: `Move the sessions idle longer than --older-than (no record since) to
+		Long: `Move the sessions idle longer than --older-than (no message since) to
 sessions/.trash/, where rm --restore brings them back, then remove for good
 what was deleted more than --purge-after ago.
 
@@ -53,7 +53,7 @@ EXIT STATUS
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.olderThan, "older-than", "", "move sessions without a record for longer than this to the trash (30d, 2w, 12h)")
+	fl.StringVar(&o.olderThan, "older-than", "", "move sessions without a message for longer than this to the trash (30d, 2w, 12h)")
 	fl.BoolVar(&o.keepCheckpoints, "keep-checkpoints", false, "keep idle sessions that have a checkpoint")
 	fl.StringVar(&o.agent, "agent", "", "only sessions of this agent")
 	fl.StringVar(&o.channel, "channel", "", "only sessions of this channel")

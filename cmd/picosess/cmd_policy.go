@@ -79,7 +79,7 @@ func printPolicy(out io.Writer, rep workspace.PolicyReport, title string) error 
 	r := rep.Reset
 	zone := r.Timezone.Value
 	if zone == "" {
-		zone = "local (" + r.Location().String() + ")"
+		zone = r.ZoneName(rep.At) + " (the machine's zone)"
 	}
 	fmt.Fprintf(tw, "daily_at\t%s\t%s\n", offIfEmpty(r.DailyAt.Value), r.DailyAt.From)
 	fmt.Fprintf(tw, "idle_minutes\t%s\t%s\n", offIfZero(r.IdleMinutes.Value), r.IdleMinutes.From)
@@ -115,9 +115,9 @@ func printPolicy(out io.Writer, rep workspace.PolicyReport, title string) error 
 	case expiry <= 0:
 		fmt.Fprintln(out, "expiry: none (cleanup.older_than and cleanup.ttl are not set)")
 	case rep.ExpiresAt.IsZero():
-		fmt.Fprintf(out, "expiry: after %s without a record\n", workspace.FormatAge(expiry))
+		fmt.Fprintf(out, "expiry: after %s without a message\n", workspace.FormatAge(expiry))
 	default:
-		fmt.Fprintf(out, "expiry: after %s without a record: cleanup moves it to the trash from %s\n",
+		fmt.Fprintf(out, "expiry: after %s without a message: cleanup moves it to the trash from %s\n",
 			workspace.FormatAge(expiry), rep.ExpiresAt.Local().Format("2006-01-02 15:04 MST"))
 	}
 	return nil

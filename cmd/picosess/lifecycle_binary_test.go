@@ -180,7 +180,7 @@ func TestBinaryPolicy(t *testing.T) {
 		"max_messages  50", "limits.max_messages",
 		"continues the conversation",
 		"sending: denied (send_policy.rules[0] matches: deny)",
-		"expiry: after 30d without a record",
+		"expiry: after 30d without a message",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("policy output lacks %q:\n%s", want, text)

@@ -340,7 +340,10 @@ func (f *File) normalize() {
 	s := f.Session
 	r := &f.Reset
 	if s.ResetOC != nil {
-		lay(&r.ResetRule, s.ResetOC.normalize())
+		// OpenClaw's session.reset under ours: our own fields win.
+		base := s.ResetOC.normalize()
+		lay(&base, r.ResetRule.normalize())
+		r.ResetRule = base
 	}
 	if s.ResetTime != "" && r.DailyAt == nil {
 		t := s.ResetTime

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/picosess/picosess/workspace/config"
 )
@@ -162,6 +163,16 @@ func (e *Effective) lay(path string, r config.ResetRule) {
 	}
 }
 
+// ZoneName names the zone of daily resets for people: the configured IANA
+// name, or "local <abbreviation>" (as of t) for the machine's zone, whose
+// Go name is only "Local".
+func (e Effective) ZoneName(t time.Time) string {
+	if e.loc != time.Local || e.Timezone.Value != "" {
+		return e.loc.String()
+	}
+	return "local " + t.In(e.loc).Format("MST")
+}
+
 // Location is the zone daily resets are computed in.
 func (e Effective) Location() *time.Location { return e.loc }
 
@@ -237,7 +248,7 @@ func Evaluate(e Effective, st State, a Arrival) Decision {
 		b := e.Boundary(a.At)
 		if st.LastMessage.Before(b) {
 			fired = append(fired, Decision{Reset: true, Reason: ReasonDaily,
-				Rule: fmt.Sprintf("daily_at=%s %s (%s)", e.DailyAt.Value, e.loc, e.DailyAt.From),
+				Rule: fmt.Sprintf("daily_at=%s %s (%s)", e.DailyAt.Value, e.ZoneName(b), e.DailyAt.From),
 				Why:  fmt.Sprintf("the daily reset at %s passed since the last message", b.In(e.loc).Format("2006-01-02 15:04 MST"))})
 			at = append(at, b)
 		}
@@ -260,7 +271,7 @@ func (e Effective) quiet(last, now time.Time) string {
 		parts = append(parts, fmt.Sprintf("idle for %s of %dm", roundDur(now.Sub(last)), m))
 	}
 	if e.dailyOn {
-		parts = append(parts, "next daily reset "+e.Boundary(now).AddDate(0, 0, 1).In(e.loc).Format("2006-01-02 15:04 MST"))
+		parts = append(parts, "next daily reset "+e.next(e.Boundary(now)).In(e.loc).Format("2006-01-02 15:04 MST"))
 	}
 	if len(parts) == 0 {
 		return "no automatic reset is configured"
@@ -283,19 +294,46 @@ func (e Effective) Boundary(t time.Time) time.Time {
 	return b
 }
 
-// onDay is daily_at on one calendar day.
+// onDay is daily_at on one calendar day, in the zone of e: on a day when
+// the clock skips it, the first instant after the gap; when the clock
+// passes it twice, the first time. time.Date alone does not say which
+// side of a gap it picks (it differs by zone), so the zone's period
+// bounds decide.
 func (e Effective) onDay(y int, mo time.Month, d int) time.Time {
 	h, m := e.daily/60, e.daily%60
 	b := time.Date(y, mo, d, h, m, 0, 0, e.loc)
-	// time.Date puts a time in a gap before the gap; move to its end.
-	for i := 0; i < 24*60; i++ {
-		lb := b.In(e.loc)
-		if lb.Day() != d || lb.Hour()*60+lb.Minute() >= e.daily {
-			break
+	lb := b.In(e.loc)
+	wall := time.Date(lb.Year(), lb.Month(), lb.Day(), lb.Hour(), lb.Minute(), 0, 0, time.UTC)
+	want := time.Date(y, mo, d, h, m, 0, 0, time.UTC)
+	start, end := b.ZoneBounds()
+	switch {
+	case wall.Equal(want):
+		// The same wall clock in the period before (a repeated hour)?
+		if start.IsZero() {
+			return b
 		}
-		b = b.Add(time.Minute).Truncate(time.Minute)
+		_, off := b.Zone()
+		_, offPrev := start.Add(-time.Nanosecond).Zone()
+		if earlier := b.Add(time.Duration(off-offPrev) * time.Second); earlier.Before(start) {
+			if el := earlier.In(e.loc); el.Hour() == h && el.Minute() == m && el.Day() == d {
+				return earlier
+			}
+		}
+		return b
+	case wall.After(want):
+		// Placed after the gap: the gap ends where b's period starts.
+		return start
+	default:
+		// Placed before the gap: it ends where b's period ends.
+		return end
 	}
-	return b
+}
+
+// next is the first daily_at moment after the boundary b.
+func (e Effective) next(b time.Time) time.Time {
+	lb := b.In(e.loc)
+	y, mo, d := time.Date(lb.Year(), lb.Month(), lb.Day()+1, 12, 0, 0, 0, e.loc).Date()
+	return e.onDay(y, mo, d)
 }
 
 // Trigger reports whether text is one of triggers (case-insensitive), or
@@ -303,10 +341,21 @@ func (e Effective) onDay(y int, mo time.Month, d int) time.Time {
 func Trigger(triggers []string, text string) (trigger, rest string, ok bool) {
 	t := strings.TrimSpace(text)
 	for _, tr := range triggers {
-		if len(t) < len(tr) || !strings.EqualFold(t[:len(tr)], tr) {
+		// Compare rune by rune: a case-folded trigger may differ in length
+		// in bytes ("/NEU" vs "/neu" do not, "/ſtart" vs "/start" do).
+		i, j := 0, 0
+		for j < len(tr) && i < len(t) {
+			a, na := utf8.DecodeRuneInString(t[i:])
+			b, nb := utf8.DecodeRuneInString(tr[j:])
+			if !strings.EqualFold(string(a), string(b)) {
+				break
+			}
+			i, j = i+na, j+nb
+		}
+		if j < len(tr) {
 			continue
 		}
-		after := t[len(tr):]
+		after := t[i:]
 		if after == "" {
 			return tr, "", true
 		}

@@ -105,6 +105,43 @@ func TestDailyAcrossDST(t *testing.T) {
 	}
 }
 
+// In Europe/Berlin (east of Greenwich, where time.Date puts a time in a
+// gap after it) the clock skips 02:00-03:00 on 2026-03-29 and repeats
+// 02:00-03:00 on 2026-10-25.
+func TestDailyAcrossDSTEastOfGreenwich(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	e := Resolve(parse(t, `{"reset": {"daily_at": "02:30", "timezone": "Europe/Berlin"}}`), Target{}, time.UTC)
+	for _, tt := range []struct {
+		at, want time.Time
+		why      string
+	}{
+		{time.Date(2026, 3, 29, 12, 0, 0, 0, berlin), time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC), "in the gap: 03:00 CEST, the end of the gap"},
+		{time.Date(2026, 10, 25, 12, 0, 0, 0, berlin), time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC), "repeated: the first 02:30 (CEST)"},
+		{time.Date(2026, 3, 28, 12, 0, 0, 0, berlin), time.Date(2026, 3, 28, 1, 30, 0, 0, time.UTC), "the day before: 02:30 CET"},
+		{time.Date(2026, 3, 30, 12, 0, 0, 0, berlin), time.Date(2026, 3, 30, 0, 30, 0, 0, time.UTC), "the day after: 02:30 CEST"},
+	} {
+		if b := e.Boundary(tt.at); !b.Equal(tt.want) {
+			t.Errorf("%s: boundary %s, want %s", tt.why, b.UTC(), tt.want)
+		}
+	}
+	// The next reset named when nothing fires is the real next boundary.
+	last := time.Date(2026, 3, 28, 20, 0, 0, 0, berlin)
+	d := Evaluate(e, State{LastMessage: last}, Arrival{Role: "user", At: time.Date(2026, 3, 28, 21, 0, 0, 0, berlin)})
+	if d.Reset || !strings.Contains(d.Why, "next daily reset 2026-03-29 03:00 CEST") {
+		t.Errorf("quiet before the gap: %+v", d)
+	}
+	// New York, the gap day: the next reset after the 7th is 03:00 EDT.
+	ny, _ := time.LoadLocation("America/New_York")
+	e = Resolve(parse(t, `{"reset": {"daily_at": "02:30", "timezone": "America/New_York"}}`), Target{}, time.UTC)
+	d = Evaluate(e, State{LastMessage: time.Date(2026, 3, 7, 20, 0, 0, 0, ny)}, Arrival{Role: "user", At: time.Date(2026, 3, 7, 21, 0, 0, 0, ny)})
+	if !strings.Contains(d.Why, "next daily reset 2026-03-08 03:00 EDT") {
+		t.Errorf("quiet before the New York gap: %+v", d)
+	}
+}
+
 func TestCascade(t *testing.T) {
 	cfg := parse(t, `{
   "reset": {"idle_minutes": 600, "daily_at": "04:00", "by_type": {"group": {"idle_minutes": 60}}},
@@ -206,5 +243,39 @@ func BenchmarkEvaluate(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Evaluate(e, State{LastMessage: last}, Arrival{Role: "user", Text: "what is on my calendar today?", At: now})
+	}
+}
+
+func TestTriggerMatching(t *testing.T) {
+	for _, tt := range []struct {
+		triggers   []string
+		text       string
+		trig, rest string
+		ok         bool
+	}{
+		{[]string{"/new"}, "/new", "/new", "", true},
+		{[]string{"/new"}, "  /NEW  plan a trip ", "/new", "plan a trip", true},
+		{[]string{"/new"}, "/newer", "", "", false},
+		{[]string{"/new"}, "new", "", "", false},
+		{[]string{"/new"}, "/ne", "", "", false},
+		{[]string{"/neu", "/reset"}, "/Reset\nnext line", "/reset", "next line", true},
+		{[]string{"/straße"}, "/STRASSE", "", "", false},        // no multi-rune folding
+		{[]string{"/ſtart"}, "/start hi", "/ſtart", "hi", true}, // ſ folds to s: different byte lengths
+		{[]string{"/старт"}, "/СТАРТ сейчас", "/старт", "сейчас", true},
+		{nil, "/new", "", "", false},
+	} {
+		trig, rest, ok := Trigger(tt.triggers, tt.text)
+		if trig != tt.trig || rest != tt.rest || ok != tt.ok {
+			t.Errorf("Trigger(%q, %q) = %q %q %v, want %q %q %v", tt.triggers, tt.text, trig, rest, ok, tt.trig, tt.rest, tt.ok)
+		}
+	}
+}
+
+// OpenClaw's session.reset lies under our reset block: ours wins.
+func TestOpenClawResetUnderOurs(t *testing.T) {
+	cfg := parse(t, `{"reset": {"daily_at": "06:00"}, "session": {"reset": {"mode": "daily", "atHour": 3, "idleMinutes": 30}}}`)
+	e := Resolve(cfg, Target{}, time.UTC)
+	if e.DailyAt.Value != "06:00" || e.IdleMinutes.Value != 30 {
+		t.Fatalf("daily_at %q idle %d", e.DailyAt.Value, e.IdleMinutes.Value)
 	}
 }
