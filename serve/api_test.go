@@ -189,7 +189,7 @@ func TestAPIRoutes(t *testing.T) {
 	ts.want(http.StatusBadRequest, nil, "GET", "/api/sessions/berlin-flat/policy?at=tomorrow", "")
 
 	// Export as a download, three formats.
-	for format, ct := range map[string]string{"markdown": "text/markdown", "json": "application/json", "jsonl": "application/x-ndjson", "": "text/markdown"} {
+	for format, ct := range map[string]string{"markdown": "text/markdown", "json": "application/json", "jsonl": "application/x-ndjson", "text": "text/plain", "": "text/markdown"} {
 		resp, b := ts.do("GET", "/api/sessions/berlin-flat/export?all=1&format="+format, "")
 		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ct) ||
 			!strings.HasPrefix(resp.Header.Get("Content-Disposition"), `attachment; filename="berlin-flat.`) ||
