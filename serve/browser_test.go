@@ -350,3 +350,33 @@ func TestBrowserKeyboard(t *testing.T) {
 	do(t, ctx, chromedp.KeyEvent(kb.Escape))
 	waitJS(t, ctx, `!document.body.classList.contains('show-conv') && document.activeElement.classList.contains('item')`, 5*time.Second)
 }
+
+// The sidebar loads sessions a page at a time as it scrolls: every
+// session once, each day group once.
+func TestBrowserSidebarPages(t *testing.T) {
+	now := at("2026-03-11T12:00:00Z")
+	ts := newTestServer(t, &Options{Now: func() time.Time { return now }}, &workspace.Options{Durability: workspace.DurabilityNever})
+	base := now.Add(-time.Hour)
+	const n = 450 // three pages of 200
+	for i := 0; i < n; i++ {
+		ts.session(fmt.Sprintf("s%03d", i), workspace.Record{Type: workspace.TypeMessage, Role: "user",
+			Content: fmt.Sprint("session ", i), At: base.Add(-time.Duration(i) * 4 * time.Hour)})
+	}
+	ctx := tab(t, 1280, 800)
+	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
+	ts.open(t, ctx)
+	if got := eval[int](t, ctx, `document.querySelectorAll('#list .item').length`); got != 200 {
+		t.Fatalf("first page: %d items", got)
+	}
+	for i := 0; i < 20 && eval[int](t, ctx, `document.querySelectorAll('#list .item').length`) < n; i++ {
+		do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('sidebar').scrollTop = 1e9`), chromedp.Sleep(150*time.Millisecond))
+	}
+	got := eval[string](t, ctx, `(() => { const items = Array.from(document.querySelectorAll('#list .item')).map(e => e.dataset.id);
+		const groups = Array.from(document.querySelectorAll('#list .group')).map(e => e.textContent);
+		return items.length + ' ' + new Set(items).size + ' ' + groups.join(','); })()`)
+	if got != fmt.Sprintf("%d %d Today,Yesterday,This Week,Older", n, n) {
+		t.Fatalf("after scrolling: %s", got)
+	}
+}

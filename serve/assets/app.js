@@ -185,12 +185,13 @@ async function loadList(reset) {
     if (state.cursor) p.set('cursor', state.cursor);
     const page = await api('/api/sessions?' + p);
     if (gen !== state.listGen) return;
+    const from = state.sessions.length;
     state.sessions.push(...page.sessions);
     state.cursor = page.next_cursor;
     $('count').textContent = page.total === 1 ? '1 session' : page.total + ' sessions';
     fillFilter($('f-agent'), page.agents, 'All agents');
     fillFilter($('f-channel'), page.channels, 'All channels');
-    renderList();
+    renderList(from);
   } finally {
     if (gen === state.listGen) state.loading = false;
   }
@@ -213,11 +214,15 @@ function sessionItem(m) {
     el('span', { class: 's' }, ...sub.map((x) => el('span', { text: visible(x) }))));
 }
 
-function renderList() {
+// renderList draws the sidebar; with from > 0 only the sessions from that
+// index on are added (a new page), so that 10 000 sessions loaded page by
+// page cost each page's nodes only.
+function renderList(from) {
   const list = $('list');
+  from = from > 0 && list.children.length ? from : 0;
   const kids = [];
-  let group = '';
-  for (const m of state.sessions) {
+  let group = from ? groupOf(new Date(state.sessions[from - 1].updated)) : '';
+  for (const m of state.sessions.slice(from)) {
     const g = groupOf(new Date(m.updated));
     if (g !== group) {
       group = g;
@@ -225,7 +230,8 @@ function renderList() {
     }
     kids.push(sessionItem(m));
   }
-  list.replaceChildren(...kids);
+  if (from) list.append(...kids);
+  else list.replaceChildren(...kids);
   $('more').textContent = state.cursor ? 'Loading more…' : (state.sessions.length ? '' : 'No sessions.');
 }
 
