@@ -334,3 +334,38 @@ func ParseClodds(raw string) (LegacyKey, error) {
 	lk.Shape, lk.Rest = ShapeAgentOther, strings.Join(r, ":")
 	return lk.missing("channel", "account", "chat", "sender"), nil
 }
+
+// legacyAliases generates the legacy keys PicoClaw lists for a route: the
+// main key; then for a message typed direct (or dm) the three DM shapes for
+// each distinct peer among raw sender, linked sender and chat id; for any
+// other chat the chat key, with the topic after a '/'. A message that
+// carries no chat type is not a DM here: PicoClaw builds its alias from the
+// raw peer kind, which is empty, so it writes agent:<a>:<ch>:unknown:<chat>
+// (its signature still types the chat as direct).
+func legacyAliases(agent string, m *message, topic string) []string {
+	out := []string{MainKey(agent)}
+	if m.direct && !m.untyped {
+		for _, p := range []string{m.senderRaw, m.senderLinked, m.chatID} {
+			if p == "" {
+				continue
+			}
+			out = appendUnique(out,
+				"agent:"+agent+":direct:"+p,
+				"agent:"+agent+":"+m.channel+":direct:"+p,
+				"agent:"+agent+":"+m.channel+":"+m.account+":direct:"+p)
+		}
+		return out
+	}
+	if m.chatID == "" {
+		return out
+	}
+	kind := m.chatType
+	if m.untyped {
+		kind = "unknown"
+	}
+	k := "agent:" + agent + ":" + m.channel + ":" + kind + ":" + m.chatID
+	if t := lower(topic); t != "" {
+		k += "/" + t
+	}
+	return appendUnique(out, k)
+}

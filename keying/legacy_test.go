@@ -137,3 +137,46 @@ func TestLegacyInbound(t *testing.T) {
 		t.Fatalf("LegacyHash = %s, want %s", got, want)
 	}
 }
+
+// A message without a chat type is keyed as direct (the signature), but
+// PicoClaw builds its legacy aliases from the raw peer kind, which is
+// empty: agent:<a>:main and agent:<a>:<ch>:unknown:<chat>, never DM shapes
+// (pkg/session/allocator.go buildLegacySessionAliases, BuildLegacyPeerAlias).
+func TestAliasesWithoutChatType(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Inbound
+		sig  string
+		want []string
+	}{
+		{"untyped chat", Inbound{Channel: "Telegram", ChatID: "123456789", SenderID: "123456789"},
+			"v=1|agent=main|channel=telegram|account=default|chat=direct:123456789",
+			[]string{"agent:main:main", "agent:main:telegram:unknown:123456789"}},
+		{"untyped chat with topic", Inbound{Channel: "telegram", ChatID: "-100777", TopicID: "42"},
+			"v=1|agent=main|channel=telegram|account=default|chat=direct:-100777/42",
+			[]string{"agent:main:main", "agent:main:telegram:unknown:-100777/42"}},
+		{"untyped, no chat", Inbound{Channel: "cli", SenderID: "alice"},
+			"v=1|agent=main|channel=cli|account=default",
+			[]string{"agent:main:main"}},
+		{"typed direct keeps the DM shapes", Inbound{Channel: "telegram", ChatType: "direct", ChatID: "123456789", SenderID: "123456789"},
+			"v=1|agent=main|channel=telegram|account=default|chat=direct:123456789",
+			[]string{"agent:main:main", "agent:main:direct:123456789", "agent:main:telegram:direct:123456789", "agent:main:telegram:default:direct:123456789"}},
+		{"typed group", Inbound{Channel: "slack", ChatType: "Channel", ChatID: "C001"},
+			"v=1|agent=main|channel=slack|account=default|chat=channel:c001",
+			[]string{"agent:main:main", "agent:main:slack:channel:c001"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Resolve("", tc.in, Policy{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Signature != tc.sig {
+				t.Errorf("signature %q, want %q", r.Signature, tc.sig)
+			}
+			if !reflect.DeepEqual(r.Aliases, tc.want) {
+				t.Errorf("aliases %q, want %q", r.Aliases, tc.want)
+			}
+		})
+	}
+}

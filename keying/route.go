@@ -92,6 +92,9 @@ type message struct {
 	// linked is true when senderLinked is a canonical name (a link matched).
 	linked            bool
 	mentioned, direct bool
+	// untyped is true when the message carried no chat type: the scope
+	// types its chat as direct, but the legacy aliases use the raw kind.
+	untyped bool
 }
 
 func (r *Resolver) normalize(in Inbound) *message {
@@ -107,7 +110,7 @@ func (r *Resolver) normalize(in Inbound) *message {
 	}
 	m.chatType = lower(in.ChatType)
 	if m.chatType == "" {
-		m.chatType = "direct"
+		m.chatType, m.untyped = "direct", true
 	}
 	if m.chatID != "" {
 		m.chatValue = m.chatType + ":" + m.chatID
@@ -157,7 +160,7 @@ func (r *Resolver) Resolve(agent string, in Inbound) (Route, error) {
 		rt.Scope = SharedScope(rt.Agent, m.senderLinked)
 		rt.Signature = Signature(rt.Scope)
 		rt.ID = Opaque(rt.Signature)
-		rt.Aliases = aliases(rt.Agent, m, in.TopicID)
+		rt.Aliases = legacyAliases(rt.Agent, m, in.TopicID)
 	case main:
 		rt.Main = true
 		rt.MatchedBy = "policy:main"
@@ -169,7 +172,7 @@ func (r *Resolver) Resolve(agent string, in Inbound) (Route, error) {
 		rt.Scope = buildScope(rt.Agent, m, dims)
 		rt.Signature = Signature(rt.Scope)
 		rt.ID = Opaque(rt.Signature)
-		rt.Aliases = aliases(rt.Agent, m, in.TopicID)
+		rt.Aliases = legacyAliases(rt.Agent, m, in.TopicID)
 	}
 	if k := lower(in.Key); k != "" {
 		rt.applyKey(k)
@@ -229,34 +232,6 @@ func buildScope(agent string, m *message, dims []string) Scope {
 		s.Values[d] = v
 	}
 	return s
-}
-
-// aliases generates the legacy keys PicoClaw lists for a route: the main
-// key; then for a DM the three DM shapes for each distinct peer among raw
-// sender, linked sender and chat id; for any other chat the chat key, with
-// the topic after a '/'.
-func aliases(agent string, m *message, topic string) []string {
-	out := []string{MainKey(agent)}
-	if m.direct {
-		for _, p := range []string{m.senderRaw, m.senderLinked, m.chatID} {
-			if p == "" {
-				continue
-			}
-			out = appendUnique(out,
-				"agent:"+agent+":direct:"+p,
-				"agent:"+agent+":"+m.channel+":direct:"+p,
-				"agent:"+agent+":"+m.channel+":"+m.account+":direct:"+p)
-		}
-		return out
-	}
-	if m.chatID == "" {
-		return out
-	}
-	k := "agent:" + agent + ":" + m.channel + ":" + m.chatType + ":" + m.chatID
-	if t := lower(topic); t != "" {
-		k += "/" + t
-	}
-	return appendUnique(out, k)
 }
 
 func appendUnique(list []string, add ...string) []string {
