@@ -43,6 +43,11 @@ type sessionState struct {
 	// the lock path.
 	holderChecked time.Time
 
+	// turn is what AppendTurn last left in the file, so that the next
+	// AppendTurn of this process decides without reading it back. Guarded
+	// by sem.
+	turn turnCache
+
 	// polMu guards pol, the session's resolved reset policy.
 	polMu sync.Mutex
 	pol   *policy.Effective

@@ -142,14 +142,22 @@ const (
 // current conversation as it is on disk now.
 func (s *Session) decideTurn(ctx context.Context, v lockedView, eff policy.Effective, in []turnRec, firstUser int, manual *policy.Decision, turn *Turn) ([]turnRec, error) {
 	now := s.w.opts.Now().UTC()
+	// What this process's last AppendTurn left, if the file is still as it
+	// was then (no relearning: known; no other write since: the seq).
+	c := s.st.turn
+	fresh := c.ok && v.s.st.known && c.seq == v.lastSeq
+	s.st.turn.ok = false // until this write succeeds and says otherwise
 	explicit := false
 	for _, r := range in {
 		explicit = explicit || !r.rec.At.IsZero()
 	}
 	if explicit && v.end > 0 {
-		prev, err := lastRecordAt(v)
-		if err != nil {
-			return nil, err
+		prev := c.lastRecord
+		if !fresh {
+			var err error
+			if prev, err = lastRecordAt(v); err != nil {
+				return nil, err
+			}
 		}
 		for i, r := range in {
 			at := r.rec.At
@@ -163,17 +171,63 @@ func (s *Session) decideTurn(ctx context.Context, v lockedView, eff policy.Effec
 			prev = at
 		}
 	}
-	out := in
+	out, base, baseKnown, err := s.decideReset(ctx, v, eff, in, firstUser, manual, turn, now, c, fresh)
+	if err != nil {
+		return nil, err
+	}
+	// Date every record now (flushLocked would stamp the same clock), so
+	// that the state after the write is known exactly.
+	next := turnCache{seq: v.lastSeq + int64(len(out)), ok: baseKnown, state: base}
+	for i := range out {
+		r := &out[i].rec
+		if r.At.IsZero() {
+			r.At = now
+		}
+		switch {
+		case r.Type == TypeMessage:
+			next.state.LastMessage, next.ok = r.At, true
+		case r.Type == TypeReset:
+			next.state, next.ok = policy.State{}, true
+		case r.Type == TypeRestore || r.Type == TypeSummary && r.Through > 0:
+			next.ok = false // the fold changes: read it next time
+		}
+		next.lastRecord = r.At
+	}
+	if len(out) > 0 {
+		s.st.turn = next
+	}
+	return out, nil
+}
+
+// turnCache is the state of the current conversation after an
+// AppendTurn of this process: valid while the file's last seq is seq.
+type turnCache struct {
+	ok         bool
+	seq        int64
+	state      policy.State // the current conversation's last message
+	lastRecord time.Time    // time of the last record written
+}
+
+// decideReset evaluates the automatic and trigger resets and returns the
+// records to write, with the conversation state they start from (when
+// known).
+func (s *Session) decideReset(ctx context.Context, v lockedView, eff policy.Effective, in []turnRec, firstUser int, manual *policy.Decision,
+	turn *Turn, now time.Time, c turnCache, fresh bool) (out []turnRec, base policy.State, baseKnown bool, err error) {
+	out = in
 	var d policy.Decision
 	switch {
 	case manual != nil:
 		d = *manual
 	case firstUser >= 0 && v.end > 0:
-		h, err := v.history(ctx, 1)
-		if err != nil {
-			return nil, err
+		st := c.state
+		if !fresh {
+			h, err := v.history(ctx, 1)
+			if err != nil {
+				return nil, policy.State{}, false, err
+			}
+			st = policyState(h)
 		}
-		st := policyState(h)
+		base, baseKnown = st, true
 		u := in[firstUser].rec
 		at := u.At
 		if at.IsZero() {
@@ -181,20 +235,23 @@ func (s *Session) decideTurn(ctx context.Context, v lockedView, eff policy.Effec
 		}
 		d = policy.Evaluate(eff, st, policy.Arrival{Role: u.Role, Text: u.Content, At: at})
 		if !d.Reset {
-			return in, nil
+			return in, base, baseKnown, nil
 		}
 		out = make([]turnRec, 0, len(in)+2)
 		out = append(out, in[:firstUser]...)
 		out = append(out, turnRec{Record{Type: TypeReset, Reason: d.Reason, Rule: d.Rule, At: u.At}, -1, turnReset})
 		out = append(out, in[firstUser:]...)
 	default:
-		return in, nil
+		if fresh {
+			base, baseKnown = c.state, true
+		}
+		return in, base, baseKnown, nil
 	}
 	turn.Reset = &TurnReset{Reason: d.Reason, Rule: d.Rule, Trigger: d.Trigger, Why: d.Why}
 	if eff.CarrySummary.Value && v.end > 0 {
 		h, err := v.history(ctx, 0)
 		if err != nil {
-			return nil, err
+			return nil, policy.State{}, false, err
 		}
 		if h.Summary != nil {
 			for i, r := range out {
@@ -208,7 +265,7 @@ func (s *Session) decideTurn(ctx context.Context, v lockedView, eff policy.Effec
 			}
 		}
 	}
-	return out, nil
+	return out, base, baseKnown, nil
 }
 
 // lastRecordAt is the time of the last complete record of the locked

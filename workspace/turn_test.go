@@ -254,3 +254,47 @@ func TestTwoProcessesAcrossABoundary(t *testing.T) {
 		t.Fatalf("%d resets and %d messages, want 5 and 11:\n%s", resets, msgs, types(t, s))
 	}
 }
+
+// AppendTurn remembers what it wrote so the next turn decides without a
+// read; a write by another handle (another process) must invalidate that.
+func TestAppendTurnSeesOtherWritersAppends(t *testing.T) {
+	ctx := context.Background()
+	cfg, _, err := config.Parse("config.json", []byte(`{"reset": {"idle_minutes": 30}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	clock := &clockAt{t: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	open := func() *Session {
+		w, err := Open(dir, &Options{Config: cfg, Now: clock.now, Location: time.UTC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { w.Close() })
+		return namedSession(t, w, "shared")
+	}
+	a, b := open(), open() // two workspaces: as two processes, separate caches
+	turn(t, a, msg(RoleUser, "a1"))
+	clock.t = clock.t.Add(20 * time.Minute)
+	turn(t, b, msg(RoleUser, "b1"))
+	clock.t = clock.t.Add(20 * time.Minute) // 40 min after a1, 20 after b1
+	if tr := turn(t, a, msg(RoleUser, "a2")); tr.Reset != nil {
+		t.Fatalf("a decided from its own last write, not b's: %+v", tr.Reset)
+	}
+	clock.t = clock.t.Add(31 * time.Minute)
+	if tr := turn(t, a, msg(RoleUser, "a3")); tr.Reset == nil || tr.Reset.Reason != "idle" {
+		t.Fatalf("31 min after a2: %+v", tr.Reset)
+	}
+	// A plain Append by the same handle counts too.
+	clock.t = clock.t.Add(29 * time.Minute)
+	if _, err := a.Append(ctx, msg(RoleAssistant, "reply")); err != nil {
+		t.Fatal(err)
+	}
+	clock.t = clock.t.Add(29 * time.Minute)
+	if tr := turn(t, a, msg(RoleUser, "a4")); tr.Reset != nil {
+		t.Fatalf("29 min after the reply: %+v", tr.Reset)
+	}
+	if got := types(t, a); got != "user:a1 user:b1 user:a2 reset:idle user:a3 assistant:reply user:a4" {
+		t.Fatalf("records: %s", got)
+	}
+}
