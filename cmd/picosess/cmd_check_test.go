@@ -13,7 +13,7 @@ import (
 )
 
 // buildBinary builds picosess into a temporary directory.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
