@@ -91,10 +91,6 @@ func (a *app) runContext(ctx context.Context, cmd *cobra.Command, o *contextOpti
 	if len(o.pins) > 0 && st != summarize.StrategySmart {
 		return usageErrorf("--pin applies to the smart strategy only")
 	}
-	cs, err := a.newCompactors()
-	if err != nil {
-		return err
-	}
 	s, closeWS, err := a.openSession(ctx, ref)
 	if err != nil {
 		return err
@@ -104,7 +100,7 @@ func (a *app) runContext(ctx context.Context, cmd *cobra.Command, o *contextOpti
 	if err != nil {
 		return err
 	}
-	k, err := cs.forAgent(m.Agent)
+	k, err := a.compactors(s.Workspace()).For(ctx, s)
 	if err != nil {
 		return err
 	}

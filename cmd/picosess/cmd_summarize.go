@@ -123,74 +123,13 @@ EXIT STATUS
 	return cmd
 }
 
-// compactors builds one summarize.Compactor per agent from the workspace
-// config, sharing token counters (a tiktoken table takes ~150 ms to load).
-type compactors struct {
-	a        *app
-	cfg      *workspace.Config
-	counters map[string]summarize.Counter
-	byAgent  map[string]*summarize.Compactor
-}
-
-func (a *app) newCompactors() (*compactors, error) {
-	cfg, err := a.loadConfig()
-	if err != nil {
-		return nil, err
-	}
-	return &compactors{a: a, cfg: cfg, counters: map[string]summarize.Counter{}, byAgent: map[string]*summarize.Compactor{}}, nil
-}
-
-// settings are the summarize settings of one agent.
-func (c *compactors) settings(agent string) (summarize.Settings, error) {
-	s, err := summarize.FromConfig(c.cfg.Agent(agent))
-	if err != nil {
-		return s, fmt.Errorf("config for agent %q: %w", agentName(agent), err)
-	}
-	return s, nil
-}
-
-// counter returns the counter the settings name, built once.
-func (c *compactors) counter(s summarize.Settings) (summarize.Counter, error) {
-	d := s.WithDefaults()
-	key := d.Counter + ":" + d.Encoding
-	if k, ok := c.counters[key]; ok {
-		return k, nil
-	}
-	k, err := summarize.NewCounter(s)
-	if err != nil {
-		return nil, err
-	}
-	c.counters[key] = k
-	return k, nil
-}
-
-// forAgent is the Compactor of one agent. The openai summarizer reads its
-// API key through the app's getenv, so tests can give one.
-func (c *compactors) forAgent(agent string) (*summarize.Compactor, error) {
-	if k, ok := c.byAgent[agent]; ok {
-		return k, nil
-	}
-	s, err := c.settings(agent)
-	if err != nil {
-		return nil, err
-	}
-	counter, err := c.counter(s)
-	if err != nil {
-		return nil, err
-	}
-	ss := s.WithDefaults().Summarizer
-	var sz summarize.Summarizer
-	if ss.Kind == summarize.KindOpenAI {
-		sz, err = summarize.NewOpenAI(ss, c.a.getenv)
-	} else {
-		sz, err = summarize.New(ss, counter)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("config for agent %q: %w", agentName(agent), err)
-	}
-	k := &summarize.Compactor{Settings: s, Counter: counter, Summarizer: sz}
-	c.byAgent[agent] = k
-	return k, nil
+// compactors is the library's per-agent assembly of counter, compactor and
+// summarizer for w (summarize.ForWorkspace), the openai summarizer reading
+// its API key through the app's getenv, so tests can give one.
+func (a *app) compactors(w *workspace.Workspace) *summarize.Compactors {
+	cs := summarize.ForWorkspace(w)
+	cs.Getenv = a.getenv
+	return cs
 }
 
 func agentName(agent string) string {
@@ -214,16 +153,12 @@ func describeSummarizer(s summarize.Settings) string {
 }
 
 func (a *app) runSummarize(ctx context.Context, o *summarizeOptions, ref string) error {
-	cs, err := a.newCompactors()
-	if err != nil {
-		return err
-	}
 	s, closeWS, err := a.openSession(ctx, ref)
 	if err != nil {
 		return err
 	}
 	defer closeWS()
-	res, err := a.summarizeOne(ctx, cs, s, o.force, o.dryRun)
+	res, err := a.summarizeOne(ctx, a.compactors(s.Workspace()), s, o.force, o.dryRun)
 	if err != nil {
 		return err
 	}
@@ -247,12 +182,12 @@ func (a *app) runSummarize(ctx context.Context, o *summarizeOptions, ref string)
 
 // summarizeOne summarizes (or plans to) one session. A failing summarizer
 // is an error; not due and nothing to fold are results.
-func (a *app) summarizeOne(ctx context.Context, cs *compactors, s *workspace.Session, force, dryRun bool) (summarizeResult, error) {
+func (a *app) summarizeOne(ctx context.Context, cs *summarize.Compactors, s *workspace.Session, force, dryRun bool) (summarizeResult, error) {
 	m, err := s.Meta(ctx)
 	if err != nil {
 		return summarizeResult{}, err
 	}
-	k, err := cs.forAgent(m.Agent)
+	k, err := cs.For(ctx, s)
 	if err != nil {
 		return summarizeResult{}, err
 	}
@@ -346,15 +281,12 @@ func writeSummarizeText(w io.Writer, r summarizeResult) error {
 }
 
 func (a *app) runSummarizeDue(ctx context.Context, o *summarizeOptions) error {
-	cs, err := a.newCompactors()
-	if err != nil {
-		return err
-	}
 	w, err := a.openWorkspace()
 	if err != nil {
 		return err
 	}
 	defer w.Close()
+	cs := a.compactors(w)
 	metas, err := w.List(ctx, workspace.ListOptions{})
 	if err != nil {
 		return err
@@ -429,7 +361,7 @@ func countDry(out summarizeDueOutput, dry bool) int {
 
 // dueOne summarizes one listed session if it is due; a failure is kept in
 // the result (Error) so that --due goes on with the others.
-func (a *app) dueOne(ctx context.Context, cs *compactors, w *workspace.Workspace, m workspace.Meta, dryRun bool) (summarizeResult, error) {
+func (a *app) dueOne(ctx context.Context, cs *summarize.Compactors, w *workspace.Workspace, m workspace.Meta, dryRun bool) (summarizeResult, error) {
 	res := summarizeResult{ID: m.ID, Agent: agentName(m.Agent), DryRun: dryRun}
 	s, err := w.OpenID(m.ID)
 	if err == nil {
