@@ -3,6 +3,7 @@ package keying
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -256,6 +257,11 @@ func (lk LegacyKey) Inbound(dims []string) (in Inbound, complete bool) {
 	if (lk.Shape == ShapePeer || lk.Shape == ShapeChannelPeer || lk.Shape == ShapeAccountChannelPeer) && in.ChatType == "" {
 		in.ChatType = "direct"
 	}
+	if in.ChatType == "unknown" {
+		// agent:<a>:<ch>:unknown:<chat> is the alias of a message that
+		// carried no chat type: such a message is routed untyped.
+		in.ChatType = ""
+	}
 	if lk.Channel == "" {
 		return in, false
 	}
@@ -368,4 +374,89 @@ func legacyAliases(agent string, m *message, topic string) []string {
 		k += "/" + t
 	}
 	return appendUnique(out, k)
+}
+
+// DMChat says how one channel's adapter names a direct chat, compared with
+// the peer PicoClaw wrote into a legacy DM key (agent:<a>:<ch>[:<acct>]:
+// direct:<peer>). The scope the assistant derives for a DM is
+// chat=direct:<chat id>; where the chat id follows from the peer, a
+// migrated DM can take the id live traffic will use.
+type DMChat struct {
+	// Channel is the channel's name now ("" = unchanged): wecom_app and
+	// wecom_aibot were renamed wecom.
+	Channel string
+	// Prefix is put before the peer to make the chat id (OneBot private:).
+	Prefix string
+	// Shape, when set, is what a raw peer of the channel looks like
+	// (lowercased, as legacy keys are); anything else, such as a canonical
+	// name from identity links, is not a chat id. When nil, any peer
+	// without ':' qualifies (a ':' marks an identity-linked platform:id).
+	Shape *regexp.Regexp
+	// AccountFromMeta: the account of the new scope is not the legacy
+	// key's (QQ now uses the bot's AppID), so it must come from metadata.
+	AccountFromMeta bool
+	// Not, when set, says why the chat id cannot follow from the peer.
+	Not string
+}
+
+// dmChats is the per-channel table, from each adapter of PicoClaw (the
+// legacy peer, and the chat id the current adapter gives a DM).
+var dmChats = map[string]DMChat{
+	// private chat id = user id
+	"telegram": {Shape: regexp.MustCompile(`^\d+$`)},
+	// the bridge's DM has chat = from (a number or a JID)
+	"whatsapp": {Shape: regexp.MustCompile(`^\+?\d+(@s\.whatsapp\.net|@c\.us|@lid)?$`)},
+	// the legacy peer was the chat JID already
+	"whatsapp_native": {Shape: regexp.MustCompile(`^[0-9]+@(s\.whatsapp\.net|lid)$`)},
+	// the author's openid, under the bot's AppID as account
+	"qq":   {Shape: regexp.MustCompile(`^[0-9a-z_-]{16,}$`), AccountFromMeta: true},
+	"line": {Shape: regexp.MustCompile(`^u[0-9a-f]{32}$`)},
+	"irc":  {},
+	// from id = peer id in a DM
+	"weixin": {},
+	"vk":     {Shape: regexp.MustCompile(`^\d+$`)},
+	// chatid, else userid: a DM has no chatid
+	"wecom":       {},
+	"wecom_app":   {Channel: "wecom"},
+	"wecom_aibot": {Channel: "wecom"},
+	"onebot":      {Prefix: "private:", Shape: regexp.MustCompile(`^\d+$`)},
+	"discord":     {Not: "a Discord DM is keyed by its DM channel's id, not the author id the legacy key holds"},
+	"slack":       {Not: "a Slack DM is keyed by its conversation id (D…) under the team id, not the user id the legacy key holds"},
+	"feishu":      {Not: "a Feishu DM is keyed by its chat id (oc_…), not the sender id the legacy key holds"},
+	"lark":        {Not: "a Lark DM is keyed by its chat id (oc_…), not the sender id the legacy key holds"},
+	"matrix":      {Not: "a Matrix DM is keyed by its room id, not the user id the legacy key holds"},
+	"dingtalk":    {Not: "a DingTalk DM is keyed by its conversation id, not the staff id the legacy key holds"},
+}
+
+// DMChatRule returns the table entry of a channel, and false for a channel
+// the table does not know.
+func DMChatRule(channel string) (DMChat, bool) {
+	c, ok := dmChats[lower(channel)]
+	return c, ok
+}
+
+// DMChatID returns, for a legacy DM key with a channel, the channel and
+// chat id the channel's adapter uses for that DM now. ok is false, with the
+// reason, when the chat id does not follow from the key alone. An account
+// from metadata is still needed when the rule says AccountFromMeta.
+func (lk LegacyKey) DMChatID() (channel, chatID string, rule DMChat, ok bool, why string) {
+	if lk.Shape != ShapeChannelPeer && lk.Shape != ShapeAccountChannelPeer {
+		return "", "", DMChat{}, false, "not a DM key with a channel"
+	}
+	rule, known := DMChatRule(lk.Channel)
+	switch {
+	case !known:
+		return "", "", rule, false, fmt.Sprintf("channel %q: how its adapter names a DM is not known", lk.Channel)
+	case rule.Not != "":
+		return "", "", rule, false, rule.Not
+	}
+	peer := lower(lk.Peer)
+	if peer == "" || (rule.Shape == nil && strings.Contains(peer, ":")) || (rule.Shape != nil && !rule.Shape.MatchString(peer)) {
+		return "", "", rule, false, fmt.Sprintf("peer %q is not a raw %s id (an identity-linked name?)", lk.Peer, lk.Channel)
+	}
+	channel = lk.Channel
+	if rule.Channel != "" {
+		channel = rule.Channel
+	}
+	return channel, rule.Prefix + peer, rule, true, ""
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -107,6 +106,7 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 	if err != nil {
 		return nil, fmt.Errorf("migrate: target keying policy: %w", err)
 	}
+	names := linkedNames(pol.IdentityLinks)
 	p := &Plan{From: res.Root, System: res.System, Files: res.Files, Warnings: append([]string(nil), res.Warnings...), SetAside: append([]SetAside(nil), res.SetAside...), Read: res}
 	type assigned struct {
 		src   *Source
@@ -122,7 +122,7 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 			return nil, err
 		}
 		a := &assigned{src: s}
-		a.id, a.rule, a.scope, a.lk, a.why = assignID(s, resolver)
+		a.id, a.rule, a.scope, a.lk, a.why = assignID(s, resolver, names)
 		all = append(all, a)
 		p.SetAside = append(p.SetAside, s.SetAside...)
 	}
@@ -275,10 +275,18 @@ func sourceStart(s *Source) time.Time {
 	return time.Time{}
 }
 
-var numericID = regexp.MustCompile(`^[+-]?\d+$`)
+// linkedNames are the target's canonical identity-link names, lowercased:
+// a legacy DM peer spelt like one is a linked name, never a chat id.
+func linkedNames(l keying.IdentityLinks) map[string]bool {
+	out := map[string]bool{}
+	for n := range l {
+		out[strings.ToLower(strings.TrimSpace(n))] = true
+	}
+	return out
+}
 
 // assignID applies Rule K, A or B to one source.
-func assignID(s *Source, r *keying.Resolver) (id string, rule Rule, scope *keying.Scope, lk keying.LegacyKey, why string) {
+func assignID(s *Source, r *keying.Resolver, linked map[string]bool) (id string, rule Rule, scope *keying.Scope, lk keying.LegacyKey, why string) {
 	if keying.IsID(s.Key) {
 		return s.Key, RuleK, s.Scope, lk, ""
 	}
@@ -319,14 +327,29 @@ func assignID(s *Source, r *keying.Resolver) (id string, rule Rule, scope *keyin
 	if in.Account == "" {
 		in.Account = firstString(store, "deliveryContext.accountId", "origin.accountId", "lastAccountId")
 	}
+	dmWhy := ""
 	if in.ChatID == "" && (lk.Shape == keying.ShapeChannelPeer || lk.Shape == keying.ShapeAccountChannelPeer) {
+		// the per-channel DM table (docs/migration.md §3), then the reply
+		// target the store knew
+		ch, chat, rule, ok, why := lk.DMChatID()
 		switch {
-		case (lk.Channel == "telegram" || lk.Channel == "whatsapp") && numericID.MatchString(lk.Peer):
-			in.ChatID, in.ChatType = lk.Peer, "direct"
-		default:
-			if to := firstString(store, "deliveryContext.to", "lastTo"); to != "" {
-				in.ChatID, in.ChatType = strings.TrimPrefix(to, lk.Channel+":"), "direct"
+		case ok && linked[strings.ToLower(lk.Peer)]:
+			ok, why = false, fmt.Sprintf("peer %q is an identity-linked name, not a chat id", lk.Peer)
+		case ok && rule.AccountFromMeta:
+			// the key's account (default, or the sender) is not the
+			// bot's id the adapter uses now: only the store knows it
+			if acct := firstString(store, "deliveryContext.accountId", "origin.accountId", "lastAccountId"); acct != "" {
+				in.Account = acct
+			} else {
+				ok, why = false, fmt.Sprintf("a %s DM is keyed under the bot's own account id, which the legacy key does not hold", lk.Channel)
 			}
+		}
+		if ok {
+			in.Channel, in.ChatID, in.ChatType = ch, chat, "direct"
+		} else if to := firstString(store, "deliveryContext.to", "lastTo"); to != "" {
+			in.ChatID, in.ChatType = strings.TrimPrefix(to, lk.Channel+":"), "direct"
+		} else {
+			dmWhy = why
 		}
 	}
 	if in.Channel == "" {
@@ -340,6 +363,9 @@ func assignID(s *Source, r *keying.Resolver) (id string, rule Rule, scope *keyin
 		return b(fmt.Sprintf("%s: the target policy routes it to the main session, which is never merged: Rule B", s.Key))
 	}
 	if !complete(r, agent, in, rt) {
+		if dmWhy != "" {
+			return b(fmt.Sprintf("%s: the DM's chat id cannot be derived (%s): kept under its legacy key, which stays an alias", s.Key, dmWhy))
+		}
 		return b(fmt.Sprintf("%s lacks a value the target dimensions need: Rule B (deterministic id)", s.Key))
 	}
 	sc := rt.Scope

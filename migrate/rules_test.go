@@ -1,0 +1,190 @@
+package migrate
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/picosess/picosess/keying"
+	"github.com/picosess/picosess/workspace"
+)
+
+// rulesRoot holds one small legacy tree per import rule, each named after
+// the rule it exercises.
+const rulesRoot = "../testdata/legacy-rules"
+
+// msg is one record of a migrated session as a test expects it: a message
+// (role and content) or a reset (role "reset").
+type msg struct{ role, content string }
+
+// migrateTwice copies a rules fixture to a temp dir, plans and applies it
+// into an empty workspace, checks the source is byte-identical and every
+// planned message verified, then plans and applies again and checks that
+// nothing changes. It returns the first plan and the workspace.
+func migrateTwice(t *testing.T, fixture string, opts PlanOptions) (*Plan, *workspace.Workspace) {
+	t.Helper()
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "src")
+	copyTree(t, filepath.Join(rulesRoot, fixture), src)
+	before := treeHashes(t, src)
+	ws := openWS(t, filepath.Join(t.TempDir(), "ws"))
+	p, err := NewPlan(ctx, src, ws, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAccounted(t, src, p.Read)
+	rep, err := Apply(ctx, ws, p, ApplyOptions{ReportDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Verify.OK() || rep.Verify.Messages != p.Messages() {
+		t.Fatalf("verify %+v", rep.Verify)
+	}
+	for _, s := range p.Sessions {
+		checkSession(t, ws, s)
+	}
+	p2, err := NewPlan(ctx, src, ws, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p2.Sessions {
+		if s.Action != ActionSkip {
+			t.Fatalf("second plan: %s is %s, want skip", s.ID, s.Action)
+		}
+	}
+	files := treeHashes(t, filepath.Join(ws.Root(), "sessions"))
+	if rep2, err := Apply(ctx, ws, p2, ApplyOptions{}); err != nil || rep2.Appended != 0 {
+		t.Fatalf("second apply: %v", err)
+	}
+	if !equalMaps(files, treeHashes(t, filepath.Join(ws.Root(), "sessions"))) {
+		t.Fatal("second apply changed the workspace")
+	}
+	if !equalMaps(before, treeHashes(t, src)) {
+		t.Fatal("migrating changed the source")
+	}
+	return p, ws
+}
+
+// sessionOf returns the planned session one raw key went to.
+func sessionOf(t *testing.T, p *Plan, key string) *PlannedSession {
+	t.Helper()
+	for _, s := range p.Sessions {
+		for _, k := range s.Keys {
+			if k == key {
+				return s
+			}
+		}
+	}
+	t.Fatalf("no planned session holds key %q", key)
+	return nil
+}
+
+// checkMessages asserts every message and reset of a written session:
+// role, content and position, and nothing else in between.
+func checkMessages(t *testing.T, ws *workspace.Workspace, id string, want []msg) {
+	t.Helper()
+	s, err := ws.OpenID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.ReadAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []msg
+	for _, r := range recs[1:] {
+		switch r.Type {
+		case workspace.TypeMessage:
+			got = append(got, msg{r.Role, r.Content})
+		case workspace.TypeReset:
+			got = append(got, msg{"reset", ""})
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d messages, want %d:\n got %q\nwant %q", id, len(got), len(want), got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("%s message %d: got %q, want %q", id, i, got[i], want[i])
+		}
+	}
+}
+
+// dmMessages are the four messages each fixture of dm-per-channel holds.
+func dmMessages(label string) []msg {
+	return []msg{
+		{"user", label + ": first question"}, {"assistant", label + ": first answer"},
+		{"user", label + ": second question"}, {"assistant", label + ": second answer"},
+	}
+}
+
+// A legacy DM key takes the id the assistant derives next time whenever
+// the channel's adapter uses the peer as the DM's chat id: one row per
+// channel of the table (docs/migration.md §3).
+func TestDMChatPerChannel(t *testing.T) {
+	p, ws := migrateTwice(t, "dm-per-channel", PlanOptions{})
+	tests := []struct {
+		label, key string
+		sig        string // "" = kept under its legacy key (Rule B)
+	}{
+		{"telegram", "agent:main:telegram:direct:300400599", "v=1|agent=main|channel=telegram|account=default|chat=direct:300400599"},
+		{"whatsapp", "agent:main:whatsapp:direct:15551234567@s.whatsapp.net", "v=1|agent=main|channel=whatsapp|account=default|chat=direct:15551234567@s.whatsapp.net"},
+		{"whatsapp_native", "agent:main:whatsapp_native:direct:203040506070@lid", "v=1|agent=main|channel=whatsapp_native|account=default|chat=direct:203040506070@lid"},
+		{"qq", "agent:main:qq:direct:e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9", ""}, // the bot's AppID is the account: not in the key
+		{"line", "agent:main:line:direct:u0123456789abcdef0123456789abcdef", "v=1|agent=main|channel=line|account=default|chat=direct:u0123456789abcdef0123456789abcdef"},
+		{"irc", "agent:main:irc:direct:nick_42", "v=1|agent=main|channel=irc|account=default|chat=direct:nick_42"},
+		{"weixin", "agent:main:weixin:direct:o9cq80abcdef@im.wechat", "v=1|agent=main|channel=weixin|account=default|chat=direct:o9cq80abcdef@im.wechat"},
+		{"vk", "agent:main:vk:direct:55501234", "v=1|agent=main|channel=vk|account=default|chat=direct:55501234"},
+		{"wecom", "agent:main:wecom:direct:zhangsan", "v=1|agent=main|channel=wecom|account=default|chat=direct:zhangsan"},
+		{"wecom_app", "agent:main:wecom_app:direct:lisi", "v=1|agent=main|channel=wecom|account=default|chat=direct:lisi"},
+		{"onebot", "agent:main:onebot:direct:10001", "v=1|agent=main|channel=onebot|account=default|chat=direct:private:10001"},
+		{"pico", "agent:main:pico:direct:pico:0c6e4a1f-2b3d-4e5f-8a9b-0c1d2e3f4a5b", "v=1|agent=main|channel=pico|account=default|chat=direct:pico:0c6e4a1f-2b3d-4e5f-8a9b-0c1d2e3f4a5b"},
+		{"discord", "agent:main:discord:direct:555000111222333444", ""},
+		{"slack", "agent:main:slack:direct:u01abcdef", ""},
+		{"feishu", "agent:main:feishu:direct:ou_7d8a6e1f", ""},
+		{"matrix", "agent:main:matrix:direct:@bob:example.org", ""},
+		{"dingtalk", "agent:main:dingtalk:direct:staff0042", ""},
+		{"telegram-linked", "agent:main:telegram:direct:alice", ""},
+		{"telegram-account", "agent:main:telegram:bot-b:direct:300400600", "v=1|agent=main|channel=telegram|account=bot-b|chat=direct:300400600"},
+	}
+	if len(p.Sessions) != len(tests) {
+		t.Fatalf("%d sessions, want %d", len(p.Sessions), len(tests))
+	}
+	for _, tc := range tests {
+		t.Run(tc.label, func(t *testing.T) {
+			ps := sessionOf(t, p, tc.key)
+			switch {
+			case tc.sig == "":
+				if ps.Rule != RuleB || ps.ID != keying.LegacyHash(tc.key) || ps.Aliases[0] != tc.key {
+					t.Fatalf("rule %s id %s aliases %q: want Rule B under the legacy key", ps.Rule, ps.ID, ps.Aliases)
+				}
+				if len(ps.Warnings) == 0 {
+					t.Error("no reason given for keeping the legacy key")
+				}
+			default:
+				if ps.Rule != RuleA || ps.ID != keying.Opaque(tc.sig) || keying.Signature(*ps.Scope) != tc.sig {
+					t.Fatalf("rule %s scope %+v: want %s", ps.Rule, ps.Scope, tc.sig)
+				}
+				if ps.Aliases[0] != tc.key {
+					t.Fatalf("aliases %q: the legacy key must stay the first", ps.Aliases)
+				}
+			}
+			checkMessages(t, ws, ps.ID, dmMessages(tc.label))
+		})
+	}
+}
+
+// A peer spelt like a canonical name of the target's identity links is a
+// linked name, never a chat id, whatever the channel's rule.
+func TestDMChatLinkedNameIsNoChatID(t *testing.T) {
+	pol := keying.Policy{IdentityLinks: keying.IdentityLinks{"nick_42": {"irc:somebody"}}}
+	p, ws := migrateTwice(t, "dm-per-channel", PlanOptions{Policy: &pol})
+	ps := sessionOf(t, p, "agent:main:irc:direct:nick_42")
+	if ps.Rule != RuleB {
+		t.Fatalf("rule %s scope %+v: a linked name must not become a chat id", ps.Rule, ps.Scope)
+	}
+	checkMessages(t, ws, ps.ID, dmMessages("irc"))
+	if ps := sessionOf(t, p, "agent:main:telegram:direct:300400599"); ps.Rule != RuleA {
+		t.Fatalf("telegram: rule %s", ps.Rule)
+	}
+}
