@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/picosess/picosess/workspace/tokens"
 	"io"
 	"strings"
 	"time"
@@ -491,29 +492,17 @@ func writeTextRecord(w io.Writer, r workspace.Record, meta bool) {
 	}
 }
 
-// ToolCalls renders PicoClaw/OpenAI tool calls as "tool call ID:
-// name(arguments)"; calls of another shape are given as their JSON.
+// ToolCalls renders tool calls as "tool call ID: name(arguments)", in
+// every shape PicoClaw and our migrations write (tokens.ParseCalls);
+// calls it cannot read are given as their JSON.
 func ToolCalls(raw json.RawMessage) []string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	var calls []struct {
-		ID       string `json:"id"`
-		Function *struct {
-			Name      string `json:"name"`
-			Arguments string `json:"arguments"`
-		} `json:"function"`
-	}
-	if err := json.Unmarshal(raw, &calls); err != nil {
+	calls, err := tokens.ParseCalls(raw)
+	if err != nil {
 		return []string{"tool calls " + string(raw)}
 	}
 	out := make([]string, 0, len(calls))
 	for _, c := range calls {
-		if c.Function == nil {
-			out = append(out, "tool call "+c.ID)
-			continue
-		}
-		out = append(out, fmt.Sprintf("tool call %s: %s(%s)", c.ID, c.Function.Name, c.Function.Arguments))
+		out = append(out, fmt.Sprintf("tool call %s: %s(%s)", c.ID, c.Name, c.Arguments))
 	}
 	return out
 }

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/picosess/picosess/export"
 	"io"
 	"strings"
 	"time"
@@ -225,7 +225,7 @@ func writeRecordStyled(w io.Writer, r workspace.Record, t *termOut) {
 		if r.Content != "" {
 			text += " " + escapeControls(r.Content)
 		}
-		for _, c := range toolCalls(r.ToolCalls) {
+		for _, c := range export.ToolCalls(r.ToolCalls) {
 			text += "\n→ " + flat(c)
 		}
 		if r.ToolCallID != "" {
@@ -250,31 +250,4 @@ func writeRecordStyled(w io.Writer, r workspace.Record, t *termOut) {
 	}
 	indent := "\n" + strings.Repeat(" ", len([]rune(head)))
 	fmt.Fprintf(w, "%s%s\n", t.faint(head), strings.ReplaceAll(strings.TrimRight(text, "\n"), "\n", indent))
-}
-
-// toolCalls renders PicoClaw/OpenAI tool calls as name(arguments); calls
-// of another shape are printed as their JSON.
-func toolCalls(raw json.RawMessage) []string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	var calls []struct {
-		ID       string `json:"id"`
-		Function *struct {
-			Name      string `json:"name"`
-			Arguments string `json:"arguments"`
-		} `json:"function"`
-	}
-	if err := json.Unmarshal(raw, &calls); err != nil {
-		return []string{"tool calls " + string(raw)}
-	}
-	out := make([]string, 0, len(calls))
-	for _, c := range calls {
-		if c.Function == nil {
-			out = append(out, "tool call "+c.ID)
-			continue
-		}
-		out = append(out, fmt.Sprintf("tool call %s: %s(%s)", c.ID, c.Function.Name, c.Function.Arguments))
-	}
-	return out
 }
