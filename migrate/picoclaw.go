@@ -50,6 +50,7 @@ type picoCopy struct {
 	summary  string
 	created  time.Time
 	inferred bool
+	warnings []string
 	bad      []SetAside
 }
 
@@ -218,13 +219,26 @@ func resolvePicoLogKey(l *picoLog) {
 		l.key = l.meta.Key
 		return
 	}
-	l.key = path.Base(l.stem)
-	l.inferred = true
-	if l.meta == nil {
-		l.warnings = append(l.warnings, fmt.Sprintf("%s.jsonl has no .meta.json: raw key inferred from the file name (':' may have been '_')", l.stem))
-	} else {
-		l.warnings = append(l.warnings, fmt.Sprintf("%s has an empty key: raw key inferred from the file name", l.metaPath))
+	why := fmt.Sprintf("%s.jsonl has no readable .meta.json", l.stem)
+	if l.meta != nil {
+		why = fmt.Sprintf("%s has an empty key", l.metaPath)
 	}
+	l.key, l.inferred, l.warnings = keyFromName(path.Base(l.stem), why, l.warnings)
+}
+
+// keyFromName reads a raw key back from a file stem (stemKey): the key when
+// the name allows one reading, else the stem itself, marked inferred, with
+// the candidates in the warning.
+func keyFromName(stem, why string, warnings []string) (key string, inferred bool, _ []string) {
+	if k, cands := stemKey(stem); k != "" {
+		if k != stem {
+			warnings = append(warnings, fmt.Sprintf("%s: raw key %s read from the file name, the only reading it allows", why, k))
+		}
+		return k, false, warnings
+	} else if len(cands) > 0 {
+		return stem, true, append(warnings, fmt.Sprintf("%s: the file name reads as several keys (%s): kept under the name itself", why, strings.Join(cands, ", ")))
+	}
+	return stem, true, append(warnings, fmt.Sprintf("%s: the file name reads as no legacy key: kept under the name itself", why))
 }
 
 func readPicoMeta(res *Result, reports fileReports, l *picoLog, rel string) error {
@@ -333,8 +347,7 @@ func readPicoCopy(res *Result, reports fileReports, rel string) (*picoCopy, erro
 		}
 	}
 	if c.key == "" {
-		c.key = picoStemKey(path.Base(rel))
-		c.inferred = true
+		c.key, c.inferred, c.warnings = keyFromName(picoStemKey(path.Base(rel)), rel+" has no key", nil)
 	}
 	for i, e := range elems {
 		it, err := picoItem(e, rel, 0)
@@ -476,10 +489,8 @@ func buildPicoGroup(g *picoGroup) {
 	for _, c := range g.copies {
 		s.Files = append(s.Files, c.file)
 		s.SetAside = append(s.SetAside, c.bad...)
-		if c.inferred {
-			s.KeyInferred = true
-			s.warnf("%s has no key: raw key inferred from the file name", c.file.Path)
-		}
+		s.KeyInferred = s.KeyInferred || c.inferred
+		s.Warnings = append(s.Warnings, c.warnings...)
 		fromCopies, _ = union(fromCopies, c.items)
 		if c.summary != "" {
 			summaries = append(summaries, c.summary)

@@ -188,3 +188,70 @@ func TestDMChatLinkedNameIsNoChatID(t *testing.T) {
 		t.Fatalf("telegram: rule %s", ps.Rule)
 	}
 }
+
+// A history whose meta is gone, torn or keyless is imported under the key
+// its file name spells when the name allows one reading; a name that reads
+// several ways keeps the name as its key and the report lists the readings.
+func TestFileNameIsEvidence(t *testing.T) {
+	p, ws := migrateTwice(t, "file-name-keys", PlanOptions{})
+	tests := []struct {
+		label, key string
+		sig        string   // "" = Rule B under the name itself
+		cands      []string // readings the warning must list
+	}{
+		{"no meta", "agent:main:telegram:direct:300400599", "v=1|agent=main|channel=telegram|account=default|chat=direct:300400599", nil},
+		{"torn meta", "agent:main:telegram:group:-1001234567890/42", "v=1|agent=main|channel=telegram|account=default|chat=group:-1001234567890/42", nil},
+		{"empty key", "agent:main:slack:channel:c001", "v=1|agent=main|channel=slack|account=default|chat=channel:c001", nil},
+		{"json without key", "telegram:-100777", "v=1|agent=main|channel=telegram|account=default|chat=group:-100777", nil},
+		{"channel with underscore", "agent_main_wecom_app_direct_lisi", "", []string{"agent:main:wecom:app:direct:lisi", "agent:main:wecom_app:direct:lisi"}},
+		{"id with underscore", "agent_main_feishu_direct_ou_7d8a6e1f", "", []string{"agent:main:feishu:direct:ou:7d8a6e1f", "agent:main:feishu:direct:ou_7d8a6e1f"}},
+	}
+	if len(p.Sessions) != len(tests) {
+		t.Fatalf("%d sessions, want %d", len(p.Sessions), len(tests))
+	}
+	for _, tc := range tests {
+		t.Run(tc.label, func(t *testing.T) {
+			ps := sessionOf(t, p, tc.key)
+			if tc.sig == "" {
+				if ps.Rule != RuleB || ps.ID != keying.LegacyHash(tc.key) {
+					t.Fatalf("rule %s id %s: want Rule B under the file name", ps.Rule, ps.ID)
+				}
+			} else if ps.Rule != RuleA || keying.Signature(*ps.Scope) != tc.sig || ps.ID != keying.Opaque(tc.sig) {
+				t.Fatalf("rule %s scope %+v: want %s", ps.Rule, ps.Scope, tc.sig)
+			}
+			for _, c := range tc.cands {
+				if !hasWarning(ps.Warnings, c) {
+					t.Errorf("warnings %q do not list the reading %s", ps.Warnings, c)
+				}
+			}
+			checkMessages(t, ws, ps.ID, dmMessages(tc.label))
+		})
+	}
+}
+
+func TestStemKey(t *testing.T) {
+	tests := []struct{ stem, key string }{
+		{"agent_main_telegram_direct_300400599", "agent:main:telegram:direct:300400599"},
+		{"agent_main_telegram_group_-1001234567890_42", "agent:main:telegram:group:-1001234567890/42"},
+		{"agent_main_main", "agent:main:main"},
+		{"agent_main_direct_alice", "agent:main:direct:alice"},
+		{"agent_main_discord_bot-a_direct_555000111", "agent:main:discord:bot-a:direct:555000111"},
+		{"agent_main_pico_direct_pico_5b1f6a0e-7d4c-4d8e-9f3a-2c1b0a9e8d7f", "agent:main:pico:direct:pico:5b1f6a0e-7d4c-4d8e-9f3a-2c1b0a9e8d7f"},
+		{"agent_cron-job42-0d9c8b7a", "agent:cron-job42-0d9c8b7a"},
+		{"telegram_123456789", "telegram:123456789"},
+		{"telegram:123456789", "telegram:123456789"},
+		{"sk_v1_67fe19a8ec8fd03673f4b28c2fcddc0a2712152896ff962b8eec1b0debfdb4c5", "sk_v1_67fe19a8ec8fd03673f4b28c2fcddc0a2712152896ff962b8eec1b0debfdb4c5"},
+		// ambiguous or no key at all
+		{"agent_main_wecom_app_direct_x", ""},                      // channel wecom_app, or wecom with account app
+		{"agent_main_whatsapp_native_direct_203040506070@lid", ""}, // likewise
+		{"agent_main_slack_channel_c01_1712.55", ""},
+		{"agent_main_matrix_direct_@bob_example.org", ""},
+		{"notes", ""},
+		{"foo_bar_baz", ""},
+	}
+	for _, tc := range tests {
+		if got, _ := stemKey(tc.stem); got != tc.key {
+			t.Errorf("stemKey(%q) = %q, want %q", tc.stem, got, tc.key)
+		}
+	}
+}
