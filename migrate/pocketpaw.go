@@ -27,6 +27,7 @@ var ppGenRe = regexp.MustCompile(`^(.+)_([0-9a-f]{8})$`)
 type ppSession struct {
 	stem     string
 	key      string
+	rawKey   string // the raw key an export names as its session_id
 	inferred bool
 	files    []FileInfo
 	items    []*item
@@ -96,7 +97,7 @@ func readPPDir(ctx context.Context, res *Result, reports fileReports, d sessionD
 	var aliasFile, indexFile []FileInfo
 	sessions := map[string]*ppSession{}
 	var compactions []string
-	var temps []string
+	var temps, exports []string
 	readSmall := func(rel string, into any, what string) (FileInfo, bool, error) {
 		data, fi, err := readSource(res.Root, rel)
 		if err != nil {
@@ -145,6 +146,10 @@ func readPPDir(ctx context.Context, res *Result, reports fileReports, d sessionD
 				indexFile = append(indexFile, fi)
 				reports.set(rel, ClassImported, "", "session index: used for titles only", 0)
 			}
+		case ppExportRe.MatchString(name):
+			exports = append(exports, rel)
+		case strings.HasPrefix(name, "pocketpaw-session-") && strings.HasSuffix(name, ".md"):
+			reports.set(rel, ClassIgnored, "", "Markdown export: it holds no message ids or full times; the JSON export of the same session is imported", 0)
 		case strings.HasSuffix(name, "_compaction.json"):
 			compactions = append(compactions, rel)
 		case strings.HasPrefix(name, "_"):
@@ -163,9 +168,12 @@ func readPPDir(ctx context.Context, res *Result, reports fileReports, d sessionD
 			reports.set(rel, ClassUnknown, "", "not a PocketPaw session file name", 0)
 		}
 	}
-	// interrupted writes may hold the newest complete copy: merge by id
-	for _, rel := range temps {
-		t, err := readPPSession(res, reports, rel, loc)
+	// interrupted writes may hold the newest complete copy, and exports
+	// stand in for a memory dir that is gone: merge each by message id
+	// into the session it copies
+	for _, rel := range append(temps, exports...) {
+		export := ppExportRe.MatchString(path.Base(rel))
+		t, err := readPPFile(res, reports, rel, loc, export)
 		if err != nil {
 			return err
 		}
@@ -179,12 +187,22 @@ func readPPDir(ctx context.Context, res *Result, reports fileReports, d sessionD
 		}
 		merged, added := unionByID(s.items, t.items)
 		s.items = merged
+		s.first = firstTime(s.items)
+		if s.rawKey == "" {
+			s.rawKey = t.rawKey
+		}
 		s.files = append(s.files, t.files...)
 		s.bad = append(s.bad, t.bad...)
+		s.warnings = append(s.warnings, t.warnings...)
+		what := "interrupted write"
+		if export {
+			what = "export"
+		}
 		if added == 0 {
-			reports.set(rel, ClassDuplicate, "", "interrupted write; every message is in "+t.stem+".json", len(t.items))
+			reports.set(rel, ClassDuplicate, "", what+"; every message is in "+s.paths[0], len(t.items))
 		} else {
-			s.warnings = append(s.warnings, fmt.Sprintf("%s: %d messages found only in the interrupted write were added", rel, added))
+			s.paths = append(s.paths, rel)
+			s.warnings = append(s.warnings, fmt.Sprintf("%s: %d messages found only in the %s were added", rel, added, what))
 		}
 	}
 	// raw keys
@@ -195,6 +213,9 @@ func readPPDir(ctx context.Context, res *Result, reports fileReports, d sessionD
 	}
 	for _, stem := range sortedKeys(sessions) {
 		s := sessions[stem]
+		if s.rawKey != "" && rawOf[stem] == "" {
+			rawOf[stem] = s.rawKey // an export's session_id is a raw key
+		}
 		s.key, s.inferred = ppRawKey(stem, rawOf, s.items)
 		if s.inferred {
 			s.warnings = append(s.warnings, fmt.Sprintf("raw key of %s could not be recovered: using %s (Rule B)", stem, s.key))
@@ -351,13 +372,39 @@ func ppRawKey(stem string, rawOf map[string]string, items []*item) (string, bool
 }
 
 func readPPSession(res *Result, reports fileReports, rel string, loc *time.Location) (*ppSession, error) {
+	return readPPFile(res, reports, rel, loc, false)
+}
+
+// ppExportRe names the dashboard's JSON exports, pocketpaw-session-<first
+// 20 characters of the session id>.json, with a browser's " (1)" kept.
+var ppExportRe = regexp.MustCompile(`^pocketpaw-session-.*\.json$`)
+
+// readPPFile reads a session array, an interrupted write of one, or an
+// export ({export_version, exported_at, session_id, message_count,
+// messages}). An export names its session by session_id (the file name
+// keeps only 20 characters of it), and its times are the naive local times
+// of the session file with "+00:00" glued on, so that suffix is dropped and
+// the time read in loc like any other.
+func readPPFile(res *Result, reports fileReports, rel string, loc *time.Location, export bool) (*ppSession, error) {
 	data, fi, err := readSource(res.Root, rel)
 	if err != nil {
 		return nil, err
 	}
 	name := path.Base(rel)
 	stem := strings.TrimSuffix(strings.TrimSuffix(name, ".json"), ".tmp")
+	if export {
+		id := gjson.GetBytes(data, "session_id").String()
+		if id == "" || !gjson.GetBytes(data, "messages").IsArray() {
+			reports.set(rel, ClassCorrupt, "", "not a PocketPaw export (no session_id or messages)", 0)
+			res.SetAside = append(res.SetAside, SetAside{Path: rel, Length: fi.Size, Reason: "unparsable PocketPaw export", Data: data})
+			return nil, nil
+		}
+		stem = ppSafe(id)
+	}
 	s := &ppSession{stem: stem, files: []FileInfo{fi}, paths: []string{rel}}
+	if export && strings.Contains(gjson.GetBytes(data, "session_id").String(), ":") {
+		s.rawKey = gjson.GetBytes(data, "session_id").String()
+	}
 	trim := 0
 	for trim < len(data) && (data[trim] == ' ' || data[trim] == '\n' || data[trim] == '\r' || data[trim] == '\t') {
 		trim++
@@ -426,7 +473,11 @@ func readPPSession(res *Result, reports fileReports, rel string, loc *time.Locat
 		seen[id] = true
 		it := &item{rec: workspace.Record{Type: workspace.TypeMessage, Role: role, Content: content.String()},
 			prov: Provenance{Path: rel, EntryID: id}}
-		t, ok, note := naiveTime(g.Get("timestamp").String(), loc, prev)
+		ts := g.Get("timestamp").String()
+		if export {
+			ts = strings.TrimSuffix(ts, "+00:00")
+		}
+		t, ok, note := naiveTime(ts, loc, prev)
 		if ok {
 			it.rec.At, it.timed = t, true
 			prev = t
@@ -456,6 +507,9 @@ func readPPSession(res *Result, reports fileReports, rel string, loc *time.Locat
 	}
 	if gaps > 0 {
 		s.warnings = append(s.warnings, fmt.Sprintf("%s: %d naive times do not exist in %s (DST gap): read with the offset before the change", rel, gaps, loc))
+	}
+	if n := gjson.GetBytes(data, "message_count"); export && n.Exists() && int(n.Int()) != len(elems) {
+		s.warnings = append(s.warnings, fmt.Sprintf("%s: message_count says %d, the export holds %d", rel, n.Int(), len(elems)))
 	}
 	s.first = firstTime(s.items)
 	reports.set(rel, ClassImported, "", "", len(s.items))

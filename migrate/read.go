@@ -224,6 +224,8 @@ func sniffDir(dir string) map[System]bool {
 				sys[SystemPocketPaw] = true
 			case bytes.HasPrefix(bytes.TrimSpace(bytes.TrimPrefix(head, []byte("{"))), []byte(`"key"`)):
 				sys[SystemPicoClaw] = true
+			case bytes.HasPrefix(head, []byte("{")) && bytes.Contains(head, []byte(`"export_version"`)) && strings.HasPrefix(n, "pocketpaw-session-"):
+				sys[SystemPocketPaw] = true // a dashboard export
 			}
 		}
 	}

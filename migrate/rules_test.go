@@ -2,8 +2,10 @@ package migrate
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/picosess/picosess/keying"
 	"github.com/picosess/picosess/workspace"
@@ -252,6 +254,72 @@ func TestStemKey(t *testing.T) {
 	for _, tc := range tests {
 		if got, _ := stemKey(tc.stem); got != tc.key {
 			t.Errorf("stemKey(%q) = %q, want %q", tc.stem, got, tc.key)
+		}
+	}
+}
+
+// PocketPaw dashboard exports are read when the memory dir is gone: each
+// names its session by session_id (not the cut file name), several exports
+// of one session are one history with each message once, and the times,
+// naive local times with "+00:00" glued on, are read in the source zone.
+func TestPocketPawExports(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skipf("no tz database: %v", err)
+	}
+	p, ws := migrateTwice(t, "pocketpaw-exports", PlanOptions{Read: Options{Location: berlin}})
+	if p.System != SystemPocketPaw {
+		t.Fatalf("detected %s", p.System)
+	}
+	qa := func(label string, n int) []msg {
+		var out []msg
+		for i := 0; i < n; i++ {
+			if i%2 == 0 {
+				out = append(out, msg{"user", fmt.Sprintf("%s: question %d", label, i/2+1)})
+			} else {
+				out = append(out, msg{"assistant", fmt.Sprintf("%s: answer %d", label, i/2+1)})
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		key, sig string
+		want     []msg
+		first    string // UTC time of the first message
+	}{
+		{"telegram:123456789", "v=1|agent=main|channel=telegram|account=default|chat=direct:123456789", qa("telegram", 4), "2026-02-16T07:10:22.604118Z"},
+		{"websocket:3b2f6c1e-9a4d-4e7b-8c15-2f0d9e6a7b31", "v=1|agent=main|channel=websocket|account=default|chat=direct:3b2f6c1e-9a4d-4e7b-8c15-2f0d9e6a7b31", qa("web", 2), "2026-02-16T07:30:22.604118Z"},
+		{"slack:C01ABC", "", qa("slack", 6), "2026-02-16T07:40:22.604118Z"},
+	}
+	if len(p.Sessions) != len(tests) {
+		t.Fatalf("%d sessions, want %d", len(p.Sessions), len(tests))
+	}
+	for _, tc := range tests {
+		t.Run(tc.key, func(t *testing.T) {
+			ps := sessionOf(t, p, tc.key)
+			if tc.sig != "" && (ps.Rule != RuleA || keying.Signature(*ps.Scope) != tc.sig) {
+				t.Fatalf("rule %s scope %+v, want %s", ps.Rule, ps.Scope, tc.sig)
+			}
+			if tc.sig == "" && (ps.Rule != RuleB || ps.Aliases[0] != tc.key) {
+				t.Fatalf("rule %s aliases %q, want Rule B under %s", ps.Rule, ps.Aliases, tc.key)
+			}
+			checkMessages(t, ws, ps.ID, tc.want)
+			if got := ps.records[0].At.Format(time.RFC3339Nano); got != tc.first {
+				t.Errorf("first message at %s, want %s (naive Berlin time)", got, tc.first)
+			}
+		})
+	}
+	classes := map[string]Class{}
+	for _, f := range p.Files {
+		classes[f.Path] = f.Class
+	}
+	for name, want := range map[string]Class{
+		"pocketpaw-session-slack_C01ABC.json":     ClassDuplicate, // every message is in the newer export
+		"pocketpaw-session-slack_C01ABC (1).json": ClassImported,
+		"pocketpaw-session-slack_C01ABC.md":       ClassIgnored,
+	} {
+		if classes[name] != want {
+			t.Errorf("%s: class %s, want %s", name, classes[name], want)
 		}
 	}
 }
