@@ -4,9 +4,16 @@
 // PicoClaw v1), resolves identity links and dispatch rules, parses every
 // legacy session-key shape and generates the legacy aliases of a route.
 //
-// It is pure: no I/O, no global state.
+//	res, err := keying.NewResolver(keying.Policy{Dimensions: []string{"chat"}}) // once; safe for concurrent use
+//	in := keying.Inbound{Channel: "telegram", ChatType: "direct", ChatID: "123456789", SenderID: "123456789"}
+//	r, err := res.Resolve("main", in)
+//	// r.Signature == "v=1|agent=main|channel=telegram|account=default|chat=direct:123456789"
+//	// r.ID == "sk_v1_67fe19a8…" names sessions/<id>.jsonl; r.Aliases are its legacy keys
+//	lk, err := keying.ParseLegacy("agent:main:telegram:direct:123456789") // what an old key says
 //
-//	p := keying.Policy{Dimensions: []string{"chat"}}
-//	r, err := keying.Resolve("main", keying.Inbound{Channel: "telegram", ChatType: "direct", ChatID: "42"}, p)
-//	// r.ID == "sk_v1_..." names sessions/<id>.jsonl
+// An assistant normally routes through workspace.Workspace.SessionFor,
+// which applies the workspace config's policy; docs/keys.md has the rules
+// and the golden vectors.
+//
+// It is pure: no I/O, no global state, and it owns no files on disk.
 package keying

@@ -35,7 +35,11 @@
 // everything whose order came from a directory listing or a map is sorted.
 // Times are UTC; naive PocketPaw times are read in Options.Location.
 //
-// The package owns no files of its own; Apply writes only through the
-// workspace API, and copies set-aside bytes into the report directory it is
-// given.
+// # Files it owns
+//
+// None in the workspace: Apply writes sessions only through the workspace
+// API (locked appends). In the report directory it is given:
+//
+//	<report dir>/set-aside/<path, / as __>@<offset>.bin   bytes of damaged input (Apply)
+//	<report dir>/report.json, report.txt                  the report (Report.Write)
 package migrate

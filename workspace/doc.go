@@ -2,40 +2,50 @@
 // that several processes write at once, reads them back from the tail, and
 // finds, lists, checks and repairs them.
 //
-//	w, err := workspace.Open(dir, nil) // durability "always", lock timeout 10s
-//	route, _ := keying.Resolve("main", in, policy)
-//	s, err := w.SessionForRoute(ctx, route) // creates sessions/<id>.jsonl with its header
-//	seqs, err := s.Append(ctx,
-//		workspace.Record{Type: workspace.TypeMessage, Role: workspace.RoleUser, Sender: "alice", Content: "hi"},
-//		workspace.Record{Type: workspace.TypeMessage, Role: workspace.RoleAssistant, Content: "hello"})
+//	w, err := workspace.Open(dir, nil) // reads dir/config.json; durability "always", lock timeout 10s
+//	in := keying.Inbound{Channel: "telegram", ChatType: "direct", ChatID: "42", SenderID: "42"}
+//	s, err := w.SessionFor(ctx, "", in) // routed by the config; sessions/<id>.jsonl made on first use
+//	turn, err := s.AppendTurn(ctx, // one locked write; resets (/new, idle, daily) applied
+//		workspace.UserMessage("42", "hi"),
+//		workspace.AssistantMessage("gpt-5", "hello"))
 //	h, err := s.History(ctx, 50) // the active history's last 50 messages, read from the tail
-//	list, err := w.List(ctx, workspace.ListOptions{Agent: "main"})
-//	s, err = w.Lookup(ctx, "agent:main:telegram:direct:42") // id, prefix, signature, alias or name
+//	seqs, err := s.Update(ctx, func(h workspace.History) ([]workspace.Record, error) { ... }) // under the lock
+//	s, err = w.Lookup(ctx, "sk_v1_67fe19a8") // id, prefix, id:seq, signature, alias, name or title
 //
 // # Files it owns (docs/format.md has every record type)
 //
+//	<root>/config.json                    read by Open (docs/config.md); never written
 //	<root>/sessions/<id>.jsonl            one session: a header line, then records; append-only
 //	<root>/sessions/<id>.jsonl.torn-<t>   bytes of a torn tail set aside (by an append or repair)
 //	<root>/sessions/<id>.jsonl.corrupt-<t> corrupt lines set aside by repair
 //	<root>/sessions/<id>.jsonl.repair     a repair's new file before its rename
 //	<root>/sessions/.trash/<id>[.<t>].jsonl deleted sessions, until purged
 //	<root>/locks/<id>.lock                flock target; first line names the holder; never deleted
-//	<root>/cache/sessions.json            listing metadata: derived, safe to delete
+//	<root>/cache/                         listing metadata (sessions.json): derived, safe to delete
 //
 // # API by task
 //
-//   - Open, Close; Options (Durability, LockTimeout, Logger, CountTokens, FS, Now).
-//   - Sessions: Session(ctx, Target) creates or opens; SessionForRoute; OpenID;
-//     Lookup(ctx, ref) resolves a reference deterministically (ErrAmbiguous, ErrNotFound).
-//   - Writing: Session.Append (one record or a whole turn, one write, consecutive seqs).
-//   - Reading (no lock): History (active history, tail read), Segments (all
-//     conversations), Records (streaming from a byte offset, with End offsets
-//     for an indexer), ReadAll, Header, Identity (size, inode, mtime to detect
-//     a file that shrank or was replaced).
+//   - Open, Close; Options (Durability, LockTimeout, Logger, CountTokens,
+//     FS, Now, Config, NoConfig, Location); the zero value works.
+//   - Routing: Route, SessionFor (the config's dimensions, dm_scope,
+//     identity links and dispatch rules); SessionForRoute; Session(ctx,
+//     Target) creates or opens by id, scope or name; OpenID.
+//   - Finding: Lookup / LookupRef resolve a SESSION reference
+//     deterministically (ErrAmbiguous with the candidates, ErrNotFound).
+//   - Writing: AppendTurn (a turn, with the lifecycle policy); Append (records
+//     as given: imports, tools); Update and AppendIf (decide under the
+//     lock); message constructors UserMessage, AssistantMessage,
+//     SystemMessage, ToolCallMessage, ToolResult; AddAliases; SetSummary,
+//     KeepLast.
+//   - Reading (no lock): History (active history, tail read), Summary,
+//     Active (within the limits), Segments (all conversations), HistoryPage,
+//     Records (streaming from a byte offset, with End offsets for an
+//     indexer), ReadAll, Header, Meta, Identity.
 //   - Lifecycle: SetTitle, Reset, Clear, SaveCheckpoint, Checkpoints,
 //     RestoreCheckpoint, DeleteCheckpoint, Delete (to the trash),
-//     Workspace.Trash, RestoreFromTrash, Purge.
-//   - Listing: Workspace.List (ListOptions: agent, channel, since, limit), Session.Meta.
+//     Workspace.Trash, RestoreFromTrash, Purge; Policy and MaySend say what
+//     the config's resets and send policy decide.
+//   - Listing: Workspace.List (ListOptions: agent, channel, since, limit).
 //   - Health: Workspace.Check / Session.Check (read-only FileReports),
 //     Workspace.Repair / Session.Repair (RepairOptions{DryRun}).
 //
