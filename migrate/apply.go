@@ -124,7 +124,7 @@ func Apply(ctx context.Context, ws *workspace.Workspace, p *Plan, opts ApplyOpti
 	return rep, nil
 }
 
-// checkUnchanged re-checks each source file's size and mtime (LEGACY §1.1).
+// checkUnchanged re-checks each source file's size and mtime.
 func checkUnchanged(p *Plan) error {
 	if p.Read == nil {
 		return nil

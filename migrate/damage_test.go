@@ -16,8 +16,8 @@ import (
 
 const damagedRoot = "../testdata/legacy-damaged"
 
-// damageFixtures are built from LEGACY-FORMATS §2.8, §3.6 and §4.1, one
-// directory per defect.
+// damageFixtures are built from the damage docs/migration.md §1 lists,
+// one directory per defect.
 var damageFixtures = []string{
 	"picoclaw/torn-line-glued",
 	"picoclaw/torn-tail-no-newline",

@@ -22,7 +22,7 @@ type item struct {
 
 func (it *item) isMessage() bool { return it.rec.Type == workspace.TypeMessage }
 
-// fp is the content fingerprint used to decide duplicates (LEGACY §1.7):
+// fp is the content fingerprint used to decide duplicates:
 // role, content, tool call id and tool call ids. Time is compared apart,
 // and only when both sides have one.
 func (it *item) fp() string {

@@ -160,7 +160,7 @@ func (od *ocDir) addTranscript(res *Result, reports fileReports, rel, kind strin
 	return nil
 }
 
-// checkLock refuses to read under a live writer (LEGACY §1.1).
+// checkLock refuses to read under a live writer.
 func checkLock(res *Result, reports fileReports, rel string, force bool) error {
 	data, _, err := readSource(res.Root, rel)
 	if err != nil {
@@ -274,7 +274,7 @@ func stripJSON5(b []byte) []byte {
 }
 
 // canonOCKey turns a flat pre-agent key into the form upstream's doctor
-// gave it (LEGACY §3.5); agent keys are kept, except agent:main:main in
+// gave it; agent keys are kept, except agent:main:main in
 // another agent's store.
 func canonOCKey(k, agent string) string {
 	low := strings.ToLower(strings.TrimSpace(k))
@@ -485,7 +485,7 @@ func (od *ocDir) copyExtra(name string, t *ocTranscript) []*ocLine {
 }
 
 // linkOrphan finds the session an archive or unreferenced transcript
-// belongs to (LEGACY §3.4, in order): an entry with its session id, a
+// belongs to, in order: an entry with its session id, a
 // checkpoint's preCompaction file, a parentSession header, and for
 // .reset archives the single entry whose transcript began within seconds
 // of the reset.

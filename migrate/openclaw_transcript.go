@@ -24,7 +24,7 @@ type ocLine struct {
 	index    int // position among parsed entries, header = 0 (v1 compaction)
 }
 
-// ocTranscript is one transcript file read (LEGACY §3.3).
+// ocTranscript is one transcript file read.
 type ocTranscript struct {
 	file          FileInfo
 	name          string // base name
@@ -39,7 +39,7 @@ type ocTranscript struct {
 }
 
 // readOCTranscript parses a transcript, salvaging glued and torn lines,
-// tolerating a bad first line and duplicate headers (§3.6).
+// tolerating a bad first line and duplicate headers.
 func readOCTranscript(res *Result, rel string) (*ocTranscript, error) {
 	data, fi, err := readSource(res.Root, rel)
 	if err != nil {

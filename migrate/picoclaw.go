@@ -17,7 +17,7 @@ import (
 	"github.com/picosess/picosess/workspace"
 )
 
-// picoMsg is PicoClaw's message object, every era (LEGACY §2.2).
+// picoMsg is PicoClaw's message object, every era.
 type picoMsg struct {
 	Role             string          `json:"role"`
 	Content          *string         `json:"content"`
@@ -470,7 +470,7 @@ func parsePicoTime(s string) (time.Time, bool) {
 	return t.UTC(), true
 }
 
-// buildPicoGroup merges every source of one key (LEGACY §2.9 steps 1-2):
+// buildPicoGroup merges every source of one key:
 // JSON copies first where they hold messages the JSONL lacks, every JSONL
 // line (skip lines included), the summary after the last skipped line.
 func buildPicoGroup(g *picoGroup) {
@@ -577,8 +577,8 @@ func buildPicoGroup(g *picoGroup) {
 }
 
 // unbackfill drops the times the P4 conversion invented: a JSONL message
-// whose JSON copy has no created_at got the conversion time (LEGACY §2.7,
-// §2.8), so the copy's absence of a time is the truth.
+// whose JSON copy has no created_at got the conversion time, so the
+// copy's absence of a time is the truth.
 func unbackfill(logs, copies []*item) int {
 	untimed := map[string]int{}
 	for _, c := range copies {
@@ -665,7 +665,7 @@ func isMainKey(k string) (agent string, ok bool) {
 	return "", false
 }
 
-// mergePromoted handles P5 installs (LEGACY §2.9 step 4): strips main's
+// mergePromoted handles P5 installs: strips main's
 // history copied into new sessions by v0.2.7-v0.2.9, and folds each legacy
 // key a P5 meta lists into that session, once.
 func mergePromoted(res *Result, groups map[string]*picoGroup, keys []string, reports fileReports) {

@@ -13,7 +13,7 @@ import (
 	"github.com/picosess/picosess/workspace"
 )
 
-// Rule says how a session id was chosen (LEGACY-FORMATS §1.5).
+// Rule says how a session id was chosen.
 type Rule string
 
 // The id rules.
@@ -312,7 +312,7 @@ func assignID(s *Source, r *keying.Resolver, linked map[string]bool) (id string,
 		}
 	}
 	if s.System == SystemPicoClaw && lk.Shape == keying.ShapeChannelChat && lk.Channel == "cli" {
-		return b("") // cli:default and picoclaw agent -s names (LEGACY §5)
+		return b("") // cli:default and picoclaw agent -s names
 	}
 	agent := lk.Agent
 	if agent == "" {
@@ -322,7 +322,7 @@ func assignID(s *Source, r *keying.Resolver, linked map[string]bool) (id string,
 		agent = keying.DefaultAgent
 	}
 	in, _ := lk.Inbound(nil)
-	// account and DM chat id from what the store knew (§5 notes 1 and 2)
+	// account and DM chat id from what the store knew
 	store, _ := s.Meta["store"].(map[string]any)
 	if in.Account == "" {
 		in.Account = firstString(store, "deliveryContext.accountId", "origin.accountId", "lastAccountId")
@@ -505,7 +505,7 @@ func covered(have, add []workspace.Record) bool {
 	return n > 0
 }
 
-// assignAliases gives each session its header aliases (LEGACY §1.6): the
+// assignAliases gives each session its header aliases: the
 // raw key, its other spelling, then the recorded aliases, sorted;
 // agent:<a>:main only on main; an alias several sessions claim goes to the
 // one whose own key it is, else to none (reported).

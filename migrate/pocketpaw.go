@@ -19,7 +19,7 @@ import (
 )
 
 // PocketPaw channels; the longest that, followed by "_", begins a stem
-// names the channel (LEGACY §4.3).
+// names the channel.
 var ppChannels = []string{"google_chat", "websocket", "telegram", "whatsapp", "discord", "webhook", "signal", "matrix", "system", "slack", "teams", "cli"}
 
 var ppGenRe = regexp.MustCompile(`^(.+)_([0-9a-f]{8})$`)
@@ -339,7 +339,7 @@ func ppDefaultTitle(items []*item) string {
 	return ""
 }
 
-// ppRawKey recovers a stem's raw key (LEGACY §4.3), first match wins.
+// ppRawKey recovers a stem's raw key, first match wins.
 func ppRawKey(stem string, rawOf map[string]string, items []*item) (string, bool) {
 	if k, ok := rawOf[stem]; ok {
 		return k, false

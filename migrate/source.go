@@ -53,7 +53,7 @@ var (
 // file walked is reported in exactly one class.
 type Class string
 
-// File classes (LEGACY-FORMATS §1.2).
+// File classes.
 const (
 	ClassImported   Class = "imported"   // its records are in a Source
 	ClassDuplicate  Class = "duplicate"  // same content as another source, imported once
@@ -120,7 +120,7 @@ type Source struct {
 	Scope *keying.Scope `json:"scope,omitempty"`
 	// RecordedAliases are the aliases the legacy system recorded for this
 	// conversation (PicoClaw P5 meta aliases), minus agent:<a>:main on any
-	// session but main (LEGACY §1.6). Upstream resolved them by directory
+	// session but main. Upstream resolved them by directory
 	// order, so a plan must check each for competing claims.
 	RecordedAliases []string `json:"recorded_aliases,omitempty"`
 	// KeyInferred is set when the raw key was reconstructed, not read.
