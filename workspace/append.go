@@ -89,8 +89,8 @@ type appendReq struct {
 	ch    chan bool // batch only: true = done, false = lead the next flush
 }
 
-// append is the append protocol of DESIGN.md section 3; docs/crash-safety.md
-// explains the order. build runs under the lock and returns the records to
+// append is the append protocol; docs/crash-safety.md explains the
+// order. build runs under the lock and returns the records to
 // write (nil: only make sure the file exists with its header).
 func (s *Session) append(ctx context.Context, build func(lockedView) ([]Record, error)) ([]int64, error) {
 	return s.appendReq(ctx, &appendReq{build: build})
@@ -247,12 +247,9 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 		// One write per batch: a reader or a crash sees all of these
 		// records or a torn tail that the next append sets aside, never
 		// some of them complete.
-		n, err := f.Write(buf)
-		if err == nil && n != len(buf) {
-			err = fmt.Errorf("short write: %d of %d bytes", n, len(buf))
-		}
+		n, err := writeFull(f, buf)
 		if err != nil {
-			return s.undoWrite(f, start, fmt.Errorf("workspace: append to %s: %w", path, err))
+			return s.undoWrite(f, start, fmt.Errorf("workspace: append to %s: %d of %d bytes written: %w", path, n, len(buf), err))
 		}
 		end += int64(len(buf))
 		buf = buf[:0]
@@ -492,7 +489,9 @@ func copyRange(dst File, src File, off, n int64) error {
 		}
 		m, err := src.ReadAt(buf[:k], off)
 		if m > 0 {
-			if _, werr := dst.Write(buf[:m]); werr != nil {
+			// A short count here would leave the evidence cut short
+			// without a word: writeFull names the errno.
+			if _, werr := writeFull(dst, buf[:m]); werr != nil {
 				return werr
 			}
 		}

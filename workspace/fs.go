@@ -66,3 +66,30 @@ func (OSFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, ne
 
 // Remove calls os.Remove.
 func (OSFS) Remove(name string) error { return os.Remove(name) }
+
+// writeFull writes all of b to f, continuing after a short count the way
+// os.File.Write does. A short count without an error is how write(2)
+// reports a disk that filled up during the write: the errno (ENOSPC,
+// EDQUOT, EFBIG) comes only from the next write, so stopping at the short
+// count would hide it ("short write: 1365 of 2011 bytes" instead of "no
+// space left on device"). The continuation is not a second append: it is
+// the rest of the same bytes, under the same lock, and a crash between
+// the two leaves a torn tail as a crash during one write does. A write
+// that stores nothing and reports nothing is io.ErrShortWrite.
+func writeFull(f File, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := f.Write(b[n:])
+		if m < 0 || m > len(b)-n {
+			m = 0
+		}
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.ErrShortWrite
+		}
+	}
+	return n, nil
+}

@@ -13,7 +13,10 @@ import (
 // rawFile is the File of OSFS: a bare descriptor driven by system calls.
 // os.File registers every descriptor with the runtime's poller, which
 // costs a system call per open for nothing on regular files; an append
-// does one open per call (DESIGN.md section 3), so this matters.
+// opens the session file on every call and closes it before unlocking
+// (docs/crash-safety.md, steps 2 and 6: a descriptor kept open would go
+// on writing into a file an editor had replaced by rename), so this
+// matters.
 type rawFile struct {
 	fd   int
 	name string
@@ -55,8 +58,9 @@ func (f *rawFile) ReadAt(b []byte, off int64) (int, error) {
 	return done, nil
 }
 
-// Write is one write(2): a short count is returned as it is, never
-// retried, so that the caller sees it (an append must be one write).
+// Write is one write(2): a short count is returned as it is (writeFull
+// continues it and so learns the errno, ENOSPC for a disk that filled up
+// during the write).
 func (f *rawFile) Write(b []byte) (int, error) {
 	for {
 		n, err := unix.Write(f.fd, b)

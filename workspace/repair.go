@@ -224,7 +224,7 @@ func (w *Workspace) removeRanges(fr FileReport, bad []Problem, rep *RepairReport
 		return err
 	}
 	if header != nil {
-		_, err = dst.Write(header)
+		_, err = writeFull(dst, header)
 	}
 	pos := int64(0)
 	for _, p := range corrupt {
