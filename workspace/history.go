@@ -10,8 +10,8 @@ import (
 	"slices"
 )
 
-// History is the active history of a session: the fold of DESIGN.md
-// section 2, read from the tail of the file.
+// History is the active history of a session: the fold docs/format.md
+// describes ("The active history"), read from the tail of the file.
 type History struct {
 	// Summary is the latest summary standing in for the messages before
 	// Messages, if the walk reached one.

@@ -20,7 +20,7 @@ const (
 	TypeCheckpoint = "checkpoint"
 	TypeRestore    = "restore"
 	// TypeCheckpointDelete withdraws the checkpoint whose seq is in
-	// Checkpoint. DESIGN.md has no such type; docs/format.md explains it.
+	// Checkpoint (the file is append-only); docs/format.md explains it.
 	TypeCheckpointDelete = "checkpoint_delete"
 	// TypeAliases adds legacy keys the session answers to, beyond those of
 	// its header (a routing change, a shared session reached from a new

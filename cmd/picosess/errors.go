@@ -38,8 +38,8 @@ const (
 	codeFailure      = "failure"       // anything else
 )
 
-// errorCodes is the one table from errors to exit codes (DESIGN.md
-// section 6) and to the code of a --json error, matched with errors.Is in
+// errorCodes is the one table from errors to exit codes (docs/cli.md,
+// "Exit codes") and to the code of a --json error, matched with errors.Is in
 // order: the first row that matches wins, so a more specific error comes
 // before the one it wraps. Errors not listed exit 1 with code "failure";
 // context.Canceled after an interrupt exits 130 (classify). The

@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes, as DESIGN.md section 6 fixes them.
+// Exit codes, as docs/cli.md ("Exit codes") documents them.
 const (
 	exitOK          = 0
 	exitFailure     = 1

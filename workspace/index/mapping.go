@@ -68,7 +68,7 @@ const (
 	optOffset  = bindex.StoreField
 )
 
-// newMapping builds the static index mapping of DESIGN.md section 3.
+// newMapping builds the static index mapping (docs/search.md, "Mapping").
 //
 // Sizes decided it (docs/search.md): a numeric or date field is indexed as
 // 16 terms per value, which for a time unique to each message costs about
