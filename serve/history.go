@@ -10,9 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/picosess/picosess/export"
 	"github.com/picosess/picosess/keying"
 	"github.com/picosess/picosess/workspace"
+	"github.com/picosess/picosess/workspace/export"
 )
 
 // MaxPageLimit bounds a page of history or records.

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"github.com/picosess/picosess/export"
+	"github.com/picosess/picosess/workspace/export"
 	"github.com/spf13/cobra"
 )
 

@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"github.com/picosess/picosess/export"
+	"github.com/picosess/picosess/workspace/export"
 	"io"
 	"strings"
 	"time"

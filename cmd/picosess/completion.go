@@ -6,11 +6,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/picosess/picosess/export"
 	"github.com/picosess/picosess/keying"
 	"github.com/picosess/picosess/migrate"
 	"github.com/picosess/picosess/summarize"
 	"github.com/picosess/picosess/workspace"
+	"github.com/picosess/picosess/workspace/export"
 	"github.com/picosess/picosess/workspace/index"
 	"github.com/spf13/cobra"
 )

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/picosess/picosess/export"
+	"github.com/picosess/picosess/workspace/export"
 )
 
 // complete runs cobra's hidden __complete command and returns the

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/muesli/termenv"
-	"github.com/picosess/picosess/internal/termtext"
+	"github.com/picosess/picosess/workspace/termtext"
 	"github.com/rivo/uniseg"
 	"golang.org/x/term"
 )
