@@ -152,8 +152,23 @@ func (p *fastParser) field(key string, r *Record) bool {
 		r.SystemParts, ok = p.raw()
 	case "tool_calls":
 		r.ToolCalls, ok = p.raw()
+	case "tool_name":
+		r.ToolName, ok = p.string()
+	case "is_error":
+		r.IsError, ok = p.bool()
 	}
 	return ok
+}
+
+// bool reads true or false.
+func (p *fastParser) bool() (bool, bool) {
+	for _, lit := range []string{"true", "false"} {
+		if len(p.b)-p.i >= len(lit) && string(p.b[p.i:p.i+len(lit)]) == lit {
+			p.i += len(lit)
+			return lit == "true", true
+		}
+	}
+	return false, false
 }
 
 // plainString reads a string without escapes (keys, times).

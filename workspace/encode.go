@@ -71,6 +71,10 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 		}
 		b = appendStringField(b, "tool_call_id", r.ToolCallID)
 		b = appendIntField(b, "tokens", int64(r.Tokens))
+		b = appendStringField(b, "tool_name", r.ToolName)
+		if r.IsError {
+			b = append(b, `,"is_error":true`...)
+		}
 	case TypeSummary:
 		b = appendIntField(b, "through", r.Through)
 		b = append(b, `,"text":`...)

@@ -150,6 +150,10 @@ func FuzzDecodeFast(f *testing.F) {
 			f.Add(line)
 		}
 	}
+	f.Add([]byte(`{"type":"message","seq":2,"at":"2026-01-01T00:00:00Z","role":"assistant","usage":{"input_tokens":1},"usage":{"output_tokens":2,"cache_read_tokens":3}}`))
+	for _, line := range toolResultLines {
+		f.Add([]byte(line))
+	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var fast, slow Record
 		if !utf8.Valid(line) || !decodeFast(line, &fast) {

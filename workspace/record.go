@@ -86,6 +86,12 @@ type Record struct {
 	// message and summary
 	Tokens int `json:"tokens,omitempty"`
 
+	// message (tool result): the name of the tool that produced it and
+	// whether the tool reported a failure, as the caller or the legacy
+	// source stated them (a failure stored as a success stays one)
+	ToolName string `json:"tool_name,omitempty"`
+	IsError  bool   `json:"is_error,omitempty"`
+
 	// reset: why, and for automatic and trigger resets the rule that fired
 	// and the trigger word
 	Reason  string `json:"reason,omitempty"`
