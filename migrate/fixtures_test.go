@@ -212,7 +212,7 @@ func TestOpenClawMapping(t *testing.T) {
 	if !strings.Contains(string(s.Provenance[1].Extra), `"reasoning_signatures":["EqQBCkgIBhABGAIiQP"]`) {
 		t.Fatalf("reasoning signature lost: %s", s.Provenance[1].Extra)
 	}
-	if tr := s.Records[2]; tr.Role != workspace.RoleTool || tr.ToolCallID != "toolu_01Ke3Lm5No7Pq9Rs1Tu3Vw5X" || !strings.Contains(string(s.Provenance[2].Extra), `"tool_name":"sessions_spawn"`) {
+	if tr := s.Records[2]; tr.Role != workspace.RoleTool || tr.ToolCallID != "toolu_01Ke3Lm5No7Pq9Rs1Tu3Vw5X" || tr.ToolName != "sessions_spawn" || tr.IsError {
 		t.Fatalf("tool result %+v %s", tr, s.Provenance[2].Extra)
 	}
 	if u := s.Records[0]; u.Sender != "123456789" || !strings.HasPrefix(u.Content, "[Telegram Alice (@alice_k) id:123456789") {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/picosess/picosess/workspace"
 )
 
@@ -171,8 +173,10 @@ func assemble(s *Source, items []*item, start time.Time) {
 	if n := len(s.Records); n > 0 {
 		prev = s.Records[n-1].At
 	}
+	var calls toolNames
 	for i, it := range items {
 		r := it.rec
+		calls.name(&r)
 		r.Seq = base + int64(i)
 		if !it.timed || r.At.IsZero() {
 			r.At = prev
@@ -224,4 +228,30 @@ func mustJSON(v any) json.RawMessage {
 		return nil
 	}
 	return b
+}
+
+// toolNames remembers the tool calls seen so far, so that a tool result
+// that does not name its tool (PicoClaw stores only tool_call_id) gets the
+// name of the call it answers.
+type toolNames map[string]string
+
+func (t *toolNames) name(r *workspace.Record) {
+	if r.Type != workspace.TypeMessage {
+		return
+	}
+	if len(r.ToolCalls) > 0 {
+		gjson.ParseBytes(r.ToolCalls).ForEach(func(_, c gjson.Result) bool {
+			id, name := c.Get("id").String(), c.Get("function.name").String()
+			if id != "" && name != "" {
+				if *t == nil {
+					*t = toolNames{}
+				}
+				(*t)[id] = name
+			}
+			return true
+		})
+	}
+	if r.Role == workspace.RoleTool && r.ToolName == "" && r.ToolCallID != "" {
+		r.ToolName = (*t)[r.ToolCallID]
+	}
 }

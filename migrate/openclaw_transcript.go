@@ -357,8 +357,8 @@ func (c *ocConv) message(e *ocLine, m gjson.Result, at time.Time, timed bool) {
 		r.ToolCallID = m.Get("toolCallId").String()
 		r.Content = blocksText(m.Get("content"))
 		r.Attachments = blocksImages(m.Get("content"))
-		extra["tool_name"] = m.Get("toolName").String()
-		extra["is_error"] = m.Get("isError").Bool()
+		r.ToolName = m.Get("toolName").String()
+		r.IsError = m.Get("isError").Bool() // as stored, even when the text says it failed
 		if d := m.Get("details"); d.Exists() {
 			extra["details"] = d.Value()
 		}

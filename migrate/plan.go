@@ -583,13 +583,13 @@ type origin struct {
 	ApproxTimes bool           `json:"approx_times,omitempty"`
 	Meta        map[string]any `json:"meta,omitempty"`
 	// Extras keeps, per record seq, the source facts a record has no field
-	// for: tool name and error flag, reasoning signatures, legacy roles.
+	// for: reasoning signatures, legacy roles, delivery mirrors.
 	Extras map[string]map[string]any `json:"extras,omitempty"`
 }
 
 // extraKeys are the provenance facts carried into the header (usage, API
 // and metadata stay in the migration report only).
-var extraKeys = []string{"tool_name", "is_error", "reasoning_signatures", "thought_only", "legacy_role", "custom_message", "custom_type", "delivery_mirror", "stale", "provider"}
+var extraKeys = []string{"reasoning_signatures", "thought_only", "legacy_role", "custom_message", "custom_type", "delivery_mirror", "stale", "provider"}
 
 type originFile struct {
 	Path   string `json:"path"`

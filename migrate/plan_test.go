@@ -234,7 +234,14 @@ func TestOriginKeepsExtras(t *testing.T) {
 	if o.System != "openclaw" || o.RawKey != "agent:main:telegram:dm:123456789" || len(o.Files) != 2 || len(o.Files[0].SHA256) != 64 {
 		t.Fatalf("origin %s", h.Origin)
 	}
-	if o.Extras["4"]["tool_name"] != "sessions_spawn" || o.Extras["4"]["is_error"] != false || o.Extras["3"]["reasoning_signatures"] == nil {
-		t.Fatalf("extras %v", o.Extras)
+	if o.Extras["3"]["reasoning_signatures"] == nil || o.Extras["4"] != nil {
+		t.Fatalf("extras %v: reasoning signatures kept, tool name and error flag in the record, not here", o.Extras)
+	}
+	recs, err := s.ReadAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := recs[3]; tr.Role != workspace.RoleTool || tr.ToolName != "sessions_spawn" || tr.IsError {
+		t.Fatalf("tool result %+v", tr)
 	}
 }

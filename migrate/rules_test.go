@@ -323,3 +323,64 @@ func TestPocketPawExports(t *testing.T) {
 		}
 	}
 }
+
+// A tool result keeps its tool's name and error flag as record fields:
+// OpenClaw's toolName and isError as stored (a failure stored as success
+// stays one), PicoClaw's from the call its tool_call_id answers.
+func TestToolResultsKeepNameAndError(t *testing.T) {
+	type tool struct {
+		msg
+		name    string
+		isError bool
+	}
+	tests := []struct {
+		fixture string
+		want    []tool
+	}{
+		{"tool-results-openclaw", []tool{
+			{msg{"user", "read notes.txt and run the backup"}, "", false},
+			{msg{"assistant", "Reading it."}, "", false},
+			{msg{"tool", "ENOENT: notes.txt"}, "read_file", true},
+			{msg{"assistant", ""}, "", false},
+			{msg{"tool", `{"status":"error","error":"permission denied"}`}, "exec", false},
+			{msg{"assistant", "notes.txt is missing and the backup was refused."}, "", false},
+		}},
+		{"tool-results-picoclaw", []tool{
+			{msg{"user", "what is on my list?"}, "", false},
+			{msg{"assistant", ""}, "", false},
+			{msg{"tool", "buy milk\ncall bob"}, "read_file", false},
+			{msg{"tool", "milk: 1.09 EUR"}, "web_search", false},
+			{msg{"tool", "orphan result"}, "", false}, // answers no call: no name is made up
+			{msg{"assistant", "Buy milk (1.09 EUR) and call bob."}, "", false},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.fixture, func(t *testing.T) {
+			p, ws := migrateTwice(t, tc.fixture, PlanOptions{})
+			ps := sessionOf(t, p, "agent:main:telegram:direct:300400599")
+			var plain []msg
+			for _, w := range tc.want {
+				plain = append(plain, w.msg)
+			}
+			checkMessages(t, ws, ps.ID, plain)
+			s, err := ws.OpenID(ps.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, err := s.ReadAll(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := 0
+			for _, r := range recs[1:] {
+				if r.Type != workspace.TypeMessage {
+					continue
+				}
+				if w := tc.want[i]; r.ToolName != w.name || r.IsError != w.isError {
+					t.Errorf("message %d: tool_name %q is_error %v, want %q %v", i, r.ToolName, r.IsError, w.name, w.isError)
+				}
+				i++
+			}
+		})
+	}
+}
