@@ -48,8 +48,8 @@ func ForConfig(cfg *config.File) *Compactors {
 	return &Compactors{cfg: cfg, counters: map[string]Counter{}, byAgent: map[string]*Compactor{}}
 }
 
-// For returns the Compactor of the session's agent (as its metadata names
-// it: the header's scope, or a later scope record).
+// For returns the Compactor of the session's agent: the agent of its
+// header's scope (Session.Meta), "main" for a session without one.
 func (c *Compactors) For(ctx context.Context, s *workspace.Session) (*Compactor, error) {
 	m, err := s.Meta(ctx)
 	if err != nil {
