@@ -228,8 +228,8 @@ func writeRecordStyled(w io.Writer, r workspace.Record, t *termOut) {
 		for _, c := range export.ToolCalls(r.ToolCalls) {
 			text += "\n→ " + flat(c)
 		}
-		if r.ToolCallID != "" {
-			text = t.bold(who) + " [result of " + flat(r.ToolCallID) + "]: " + escapeControls(r.Content)
+		if res := export.ResultOf(r); res != "" {
+			text = t.bold(who) + " [" + res + "]: " + escapeControls(r.Content)
 		}
 	case workspace.TypeSummary:
 		text = fmt.Sprintf("[summary of the history through #%d] %s", r.Through, escapeControls(r.Text))

@@ -266,8 +266,8 @@ func writeMarkdownRecord(w io.Writer, r workspace.Record, meta bool) {
 		case isToolResult(r):
 			// A tool result is data (JSON, HTML, a listing): fenced, so
 			// nothing in it is read as Markdown.
-			if r.ToolCallID != "" {
-				fmt.Fprintf(w, "Result of tool call %s:\n\n", codeSpan(flat(r.ToolCallID)))
+			if l := markdownResultOf(r); l != "" {
+				fmt.Fprintf(w, "%s\n\n", l)
 			}
 			io.WriteString(w, fenced(r.Content, ""))
 		case r.Content != "":
@@ -458,8 +458,8 @@ func writeTextRecord(w io.Writer, r workspace.Record, meta bool) {
 		if r.Sender != "" {
 			who += " (" + flat(r.Sender) + ")"
 		}
-		if r.ToolCallID != "" {
-			who += " · result of " + flat(r.ToolCallID)
+		if res := ResultOf(r); res != "" {
+			who += " · " + res
 		}
 		fmt.Fprintf(w, "\n%s%s\n", who, stamp)
 		body(r.Content)
