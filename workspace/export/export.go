@@ -6,14 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/picosess/picosess/workspace/tokens"
 	"io"
 	"strings"
 	"time"
 
-	"github.com/picosess/picosess/internal/termtext"
 	"github.com/picosess/picosess/keying"
 	"github.com/picosess/picosess/workspace"
+	"github.com/picosess/picosess/workspace/termtext"
+	"github.com/picosess/picosess/workspace/tokens"
 )
 
 // Formats.
