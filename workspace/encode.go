@@ -19,12 +19,24 @@ import (
 // matters on the append path.
 
 // MarshalJSON encodes r in the on-disk form: one JSON object, no newline.
+// It writes a record read from a file as it was read (show --json,
+// exports), so it holds r to nothing appendRecord checks for writers.
 func (r Record) MarshalJSON() ([]byte, error) {
-	return appendRecord(nil, &r)
+	return encodeRecord(nil, &r)
 }
 
-// appendRecord appends the JSON form of r (without the newline) to b.
+// appendRecord appends the JSON form of a record about to be written to a
+// session file (without the newline) to b, refusing what no writer may
+// write: usage on anything but an assistant message, negative counts.
 func appendRecord(b []byte, r *Record) ([]byte, error) {
+	if err := r.usageError(); err != nil {
+		return nil, err
+	}
+	return encodeRecord(b, r)
+}
+
+// encodeRecord appends the JSON form of r (without the newline) to b.
+func encodeRecord(b []byte, r *Record) ([]byte, error) {
 	b = append(b, `{"type":`...)
 	b = appendString(b, r.Type)
 	b = append(b, `,"seq":`...)
@@ -71,6 +83,10 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 		}
 		b = appendStringField(b, "tool_call_id", r.ToolCallID)
 		b = appendIntField(b, "tokens", int64(r.Tokens))
+		if r.Usage != nil {
+			b = append(b, `,"usage":`...)
+			b = appendUsage(b, r.Usage)
+		}
 		b = appendStringField(b, "tool_name", r.ToolName)
 		if r.IsError {
 			b = append(b, `,"is_error":true`...)
@@ -157,6 +173,18 @@ func appendStrings(b []byte, vs []string) []byte {
 		b = appendString(b, v)
 	}
 	return append(b, ']')
+}
+
+// appendUsage writes a usage object: input and output always (a usage
+// object says the model reported both), the prompt-cache counts when not 0.
+func appendUsage(b []byte, u *Usage) []byte {
+	b = append(b, `{"input_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.InputTokens), 10)
+	b = append(b, `,"output_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.OutputTokens), 10)
+	b = appendIntField(b, "cache_read_tokens", int64(u.CacheReadTokens))
+	b = appendIntField(b, "cache_write_tokens", int64(u.CacheWriteTokens))
+	return append(b, '}')
 }
 
 // appendScope writes a scope as PicoClaw's meta files do: every field

@@ -41,6 +41,13 @@ func TestGoldenFormat(t *testing.T) {
 			)
 			return s
 		}},
+		{"assistant-usage", func(t *testing.T, w *Workspace) *Session {
+			s := namedSession(t, w, "usage")
+			cached := AssistantMessage("claude-sonnet-4.5", "From the cache.")
+			cached.Usage = &Usage{InputTokens: 40, OutputTokens: 6, CacheReadTokens: 1800, CacheWriteTokens: 200}
+			mustAppend(t, s, UserMessage("alice", "Hello?"), AssistantMessage("gpt-5.4", "Hello, Alice.").WithUsage(1200, 85), cached)
+			return s
+		}},
 		{"reset-and-clear", func(t *testing.T, w *Workspace) *Session {
 			s := namedSession(t, w, "resets")
 			mustAppend(t, s, msg(RoleUser, "yesterday"))

@@ -33,6 +33,10 @@ type Meta struct {
 	// Messages and Tokens count every message record in the file.
 	Messages int `json:"messages"`
 	Tokens   int `json:"tokens"`
+	// UsageIn and UsageOut sum the input and output tokens models
+	// reported (Record.Usage) over every message in the file.
+	UsageIn  int `json:"usage_in"`
+	UsageOut int `json:"usage_out"`
 	// ActiveMessages counts the messages since the last reset.
 	ActiveMessages int `json:"active_messages"`
 	// Summary is true when the current conversation has a summary.
@@ -84,6 +88,10 @@ func (m *metaEntry) feed(r *Record) {
 		m.Messages++
 		m.ActiveMessages++
 		m.Tokens += r.Tokens
+		if u := r.Usage; u != nil {
+			m.UsageIn += u.InputTokens
+			m.UsageOut += u.OutputTokens
+		}
 		if m.DefaultTitle == "" && r.Role == RoleUser && strings.TrimSpace(r.Content) != "" {
 			m.DefaultTitle = defaultTitle(r.Content)
 		}
@@ -132,9 +140,9 @@ func newMetaCache(w *Workspace) *metaCache {
 	return &metaCache{w: w, entries: map[string]*metaEntry{}}
 }
 
-// metaCacheVersion 2: Updated is the last message's time (was: the
-// last record's); older caches are rebuilt.
-const metaCacheVersion = 2
+// metaCacheVersion 3: usage sums (2: Updated is the last message's time,
+// was the last record's); caches of another version are rebuilt.
+const metaCacheVersion = 3
 
 type metaCacheFile struct {
 	Version  int                   `json:"version"`

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/picosess/picosess/keying"
@@ -86,6 +87,10 @@ type Record struct {
 	// message and summary
 	Tokens int `json:"tokens,omitempty"`
 
+	// message: the token usage the model reported for this reply
+	// (assistant messages only; see Usage)
+	Usage *Usage `json:"usage,omitempty"`
+
 	// message (tool result): the name of the tool that produced it and
 	// whether the tool reported a failure, as the caller or the legacy
 	// source stated them (a failure stored as a success stays one)
@@ -103,4 +108,65 @@ type Record struct {
 
 	// restore and checkpoint_delete: seq of the checkpoint record
 	Checkpoint int64 `json:"checkpoint,omitempty"`
+}
+
+// Usage is the token usage a model reported for the reply an assistant
+// message holds, as its API reported it: the provider's counts, which
+// picosess keeps but never computes (Tokens is picosess's own count of the
+// stored text). Whether InputTokens includes the cached tokens depends on
+// the provider (OpenAI's prompt_tokens does, Anthropic's input_tokens does
+// not); the counts are stored as given.
+type Usage struct {
+	InputTokens  int `json:"input_tokens"`
+	OutputTokens int `json:"output_tokens"`
+	// CacheReadTokens and CacheWriteTokens are the prompt-cache counts of
+	// providers that report them (0: not reported).
+	CacheReadTokens  int `json:"cache_read_tokens,omitempty"`
+	CacheWriteTokens int `json:"cache_write_tokens,omitempty"`
+}
+
+// WithUsage returns r carrying the token usage the model reported for it:
+// in input (prompt) tokens, out output (completion) tokens.
+//
+//	s.Append(ctx, workspace.AssistantMessage("gpt-5.4", reply).WithUsage(1200, 85))
+//
+// Prompt-cache counts go in the fields of Usage: r.Usage = &workspace.Usage{...}.
+// Append refuses usage on a record that is not an assistant message, and
+// negative counts.
+func (r Record) WithUsage(in, out int) Record {
+	r.Usage = &Usage{InputTokens: in, OutputTokens: out}
+	return r
+}
+
+// usageError says why r may not be written with its usage: only an
+// assistant message carries one (the model's reply is what it was
+// reported for), and no count is negative. Readers take usage wherever a
+// file has it; only writers are held to this.
+func (r *Record) usageError() error {
+	u := r.Usage
+	switch {
+	case u == nil:
+		return nil
+	case r.Type != TypeMessage || r.Role != RoleAssistant:
+		return fmt.Errorf("usage on a %s: only an assistant message carries the usage a model reported", r.describe())
+	}
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"input_tokens", u.InputTokens}, {"output_tokens", u.OutputTokens},
+		{"cache_read_tokens", u.CacheReadTokens}, {"cache_write_tokens", u.CacheWriteTokens}} {
+		if f.n < 0 {
+			return fmt.Errorf("usage %s %d: token counts cannot be negative", f.name, f.n)
+		}
+	}
+	return nil
+}
+
+// describe names the kind of record r is, for errors: "user message",
+// "summary record".
+func (r *Record) describe() string {
+	if r.Type == TypeMessage {
+		return r.Role + " message"
+	}
+	return r.Type + " record"
 }
