@@ -21,7 +21,8 @@
 //	<root>/sessions/<id>.jsonl.repair     a repair's new file before its rename
 //	<root>/sessions/.trash/<id>[.<t>].jsonl deleted sessions, until purged
 //	<root>/locks/<id>.lock                flock target; first line names the holder; never deleted
-//	<root>/cache/                         listing metadata (sessions.json): derived, safe to delete
+//	<root>/cache/                         listing metadata (sessions.json; meta/<id>.json per session
+//	                                      read alone): derived, safe to delete
 //
 // # API by task
 //
@@ -35,7 +36,8 @@
 //   - Writing: AppendTurn (a turn, with the lifecycle policy); Append (records
 //     as given: imports, tools); Update and AppendIf (decide under the
 //     lock); message constructors UserMessage, AssistantMessage,
-//     SystemMessage, ToolCallMessage, ToolResult; AddAliases; SetSummary,
+//     SystemMessage, ToolCallMessage, ToolResult (WithUsage: the token usage
+//     the model reported); AddAliases; SetSummary,
 //     KeepLast.
 //   - Reading (no lock): History (active history, tail read), Summary,
 //     Active (within the limits), Segments (all conversations), HistoryPage,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -53,10 +54,16 @@ type Meta struct {
 // reading only what was appended since.
 type metaEntry struct {
 	Meta
-	Ident     Identity `json:"ident"`
-	Offset    int64    `json:"offset"` // end of the complete lines folded in
-	TitleSet  bool     `json:"title_set,omitempty"`
-	FirstUser bool     `json:"first_user,omitempty"` // Title is the first user message
+	Ident  Identity `json:"ident"`
+	Offset int64    `json:"offset"` // end of the complete lines folded in
+	// TailCRC is the CRC-32 of the metaTailBytes bytes before Offset (all
+	// of them when fewer). The entry is continued from Offset only while
+	// they are unchanged: a file rewritten in place (an editor's save of
+	// the same inode, grown but changed before its old end) is read again
+	// from the start, instead of from an offset that may now cut a line.
+	TailCRC   uint32 `json:"tail_crc"`
+	TitleSet  bool   `json:"title_set,omitempty"`
+	FirstUser bool   `json:"first_user,omitempty"` // Title is the first user message
 	// DefaultTitle is the first user message's title, kept so that a
 	// title record with empty text can bring it back.
 	DefaultTitle string `json:"default_title,omitempty"`
@@ -140,8 +147,9 @@ func newMetaCache(w *Workspace) *metaCache {
 	return &metaCache{w: w, entries: map[string]*metaEntry{}}
 }
 
-// metaCacheVersion 3: usage sums (2: Updated is the last message's time,
-// was the last record's); caches of another version are rebuilt.
+// metaCacheVersion 3: usage sums and the tail CRC (2: Updated is the
+// last message's time, was the last record's); caches of another version
+// are rebuilt.
 const metaCacheVersion = 3
 
 type metaCacheFile struct {
@@ -175,36 +183,25 @@ func (c *metaCache) loadIfChanged() {
 		return
 	}
 	for k, e := range file.Sessions {
-		if old, ok := c.entries[k]; !ok || !old.Ident.equal(e.Ident) {
-			c.entries[k] = e
-		}
+		c.offer(k, e)
 	}
 	c.loaded = id
 }
 
+// offer takes e as the entry of id unless the one held is of the same
+// file at the same or a later state (another process may have saved an
+// older one). It reports whether it took e.
+func (c *metaCache) offer(id string, e *metaEntry) bool {
+	if old, ok := c.entries[id]; ok && e.Ident.Continues(old.Ident) {
+		return false
+	}
+	c.entries[id] = e
+	return true
+}
+
 // save writes the cache file: a new file renamed into place.
 func (c *metaCache) save() error {
-	dir := filepath.Dir(c.path())
-	if err := c.w.fs.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp := fmt.Sprintf("%s.tmp-%d-%d", c.path(), os.Getpid(), time.Now().UnixNano())
-	f, err := c.w.fs.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	b, err := json.Marshal(metaCacheFile{Version: metaCacheVersion, Sessions: c.entries})
-	if err == nil {
-		_, err = f.Write(b)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = c.w.fs.Rename(tmp, c.path())
-	}
-	if err != nil {
-		_ = c.w.fs.Remove(tmp)
+	if err := c.replaceFile(c.path(), metaCacheFile{Version: metaCacheVersion, Sessions: c.entries}); err != nil {
 		return err
 	}
 	if fi, err := c.w.fs.Stat(c.path()); err == nil {
@@ -212,6 +209,39 @@ func (c *metaCache) save() error {
 	}
 	return nil
 }
+
+// replaceFile writes v as JSON to a new file and renames it to path, so a
+// reader (another process) sees the old file or the new one, whole. It is
+// not synced: a cache file torn or emptied by a power loss fails to decode
+// and only costs a re-read of the session files.
+func (c *metaCache) replaceFile(path string, v any) error {
+	if err := c.w.fs.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := fmt.Sprintf("%s%s%d-%d", path, tmpInfix, os.Getpid(), time.Now().UnixNano())
+	f, err := c.w.fs.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = c.w.fs.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = c.w.fs.Remove(tmp)
+	}
+	return err
+}
+
+// tmpInfix marks a cache file being written: <name>.tmp-<pid>-<nanos>.
+const tmpInfix = ".tmp-"
 
 // refresh brings the entries of every live session up to date and drops
 // those of files that are gone. It returns them sorted by id.
@@ -226,6 +256,12 @@ func (c *metaCache) refresh(ctx context.Context) ([]*metaEntry, error) {
 	changed := false
 	seen := make(map[string]bool, len(des))
 	out := make([]*metaEntry, 0, len(des))
+	// Entry files (meta_session.go) are listed once, when an entry is
+	// found stale: a session read on its own since may have saved a later
+	// state than the listing cache holds.
+	var files map[string]bool
+	var other []string
+	listed := false
 	for _, de := range des {
 		id := idFromFileName(de.Name())
 		if id == "" || !de.Type().IsRegular() {
@@ -242,7 +278,19 @@ func (c *metaCache) refresh(ctx context.Context) ([]*metaEntry, error) {
 			return nil, fmt.Errorf("workspace: stat %s: %w", de.Name(), err)
 		}
 		seen[id] = true
-		e, upd, err := c.entryFor(id, identityOf(fi))
+		now := identityOf(fi)
+		if e := c.entries[id]; e == nil || !e.Ident.equal(now) {
+			if !listed {
+				files, other = c.entryFiles()
+				listed = true
+			}
+			if files[id] {
+				if saved := c.readEntry(id); saved != nil && c.offer(id, saved) {
+					changed = true // sessions.json lacked this state
+				}
+			}
+		}
+		e, upd, err := c.entryFor(id, now)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -259,6 +307,10 @@ func (c *metaCache) refresh(ctx context.Context) ([]*metaEntry, error) {
 		}
 	}
 	if changed {
+		if !listed {
+			files, other = c.entryFiles()
+		}
+		c.tidyEntryFiles(files, other, seen)
 		if err := c.save(); err != nil {
 			c.w.log.Warn("metadata cache not saved", "file", c.path(), "err", err)
 		}
@@ -273,18 +325,22 @@ func (c *metaCache) entryFor(id string, now Identity) (*metaEntry, bool, error) 
 	if old != nil && old.Ident.equal(now) {
 		return old, false, nil
 	}
-	e := &metaEntry{}
-	if old != nil && old.Ident.Continues(now) && old.Offset <= now.Size {
-		cp := *old
-		e = &cp
-	}
 	path := c.w.SessionPath(id)
 	f, err := c.w.fs.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, false, err
 	}
 	defer f.Close()
+	e := &metaEntry{}
+	var tail []byte // the metaTailBytes bytes before the read position
+	if old != nil && old.Ident.Continues(now) && old.Offset <= now.Size {
+		if t, err := readTail(f, old.Offset); err == nil && crc32.ChecksumIEEE(t) == old.TailCRC {
+			cp := *old
+			e, tail = &cp, t
+		}
+	}
 	end, err := scanLines(io.NewSectionReader(f, e.Offset, now.Size-e.Offset), e.Offset, func(line []byte, off int64) error {
+		tail = keepTail(tail, line)
 		r, hint := decodeRecord(line)
 		if hint != "" {
 			e.Corrupt++
@@ -296,7 +352,7 @@ func (c *metaCache) entryFor(id string, now Identity) (*metaEntry, bool, error) 
 	if err != nil {
 		return nil, false, fmt.Errorf("workspace: read %s: %w", path, err)
 	}
-	e.Offset, e.Ident, e.Size = end, now, now.Size
+	e.Offset, e.Ident, e.Size, e.TailCRC = end, now, now.Size, crc32.ChecksumIEEE(tail)
 	if e.ID == "" {
 		e.ID = id
 	}
@@ -343,7 +399,10 @@ func (w *Workspace) List(ctx context.Context, o ListOptions) ([]Meta, error) {
 	return out, nil
 }
 
-// Meta returns the metadata of the session.
+// Meta returns the metadata of the session. It reads only what was
+// appended since the state this or another process saved last (the
+// session's entry in cache/meta/, or the listing cache), and saves the
+// new state for the next reader: its cost does not grow with the file.
 func (s *Session) Meta(ctx context.Context) (Meta, error) {
 	fi, err := s.w.fs.Stat(s.Path())
 	if err != nil {
@@ -355,7 +414,7 @@ func (s *Session) Meta(ctx context.Context) (Meta, error) {
 	c := s.w.meta
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, _, err := c.entryFor(s.id, identityOf(fi))
+	e, err := c.sessionEntry(s.id, identityOf(fi))
 	if err != nil {
 		return Meta{}, err
 	}
