@@ -24,6 +24,18 @@ import (
 // as Options.Durability promises. With DurabilityBatch, a call that has
 // joined a batch waits for that batch even if ctx ends meanwhile: the
 // batch is already being written.
+//
+// The records are checked first (docs/format.md, "What an append
+// accepts"), those that refer to others under the lock, against the file
+// as it is and the records before them in the call: Seq must be 0; a time
+// given (At) must not be before the session's last record nor the record
+// before it (ErrTimeOrder); a summary's Through must be a message of the
+// active history (0 only when it holds none); a checkpoint's Through its
+// last message (0 when none); a restore or checkpoint_delete must name a
+// live checkpoint; an aliases record needs aliases. A record refused
+// gives an error wrapping ErrInvalidRecord (a *RecordError naming the
+// record and the field), one over Options.MaxRecordBytes ErrTooLarge; in
+// either case nothing of the call is written.
 func (s *Session) Append(ctx context.Context, recs ...Record) ([]int64, error) {
 	if len(recs) == 0 {
 		return nil, nil
@@ -31,37 +43,27 @@ func (s *Session) Append(ctx context.Context, recs ...Record) ([]int64, error) {
 	// Copies, so the caller's records stay as they were; tokens are
 	// counted here, not under the lock (a real tokenizer takes a while).
 	recs = append([]Record(nil), recs...)
+	look := false
 	for i := range recs {
 		if err := validateAppend(&recs[i]); err != nil {
-			return nil, fmt.Errorf("workspace: append to %s: record %d: %w", s.id, i+1, err)
+			return nil, fmt.Errorf("workspace: append to %s: record %d: %w; nothing was written", s.id, i+1, err)
 		}
 		if (recs[i].Type == TypeMessage || recs[i].Type == TypeSummary) && recs[i].Tokens == 0 {
 			recs[i].Tokens = s.w.opts.CountTokens(recs[i])
 		}
+		look = look || needsFile(&recs[i])
 	}
-	return s.appendReq(ctx, &appendReq{build: func(lockedView) ([]Record, error) { return recs, nil }, plain: true})
-}
-
-// validateAppend rejects records a caller may not append.
-func validateAppend(r *Record) error {
-	switch r.Type {
-	case TypeMessage:
-		switch r.Role {
-		case RoleUser, RoleAssistant, RoleSystem, RoleTool, RoleDeveloper, RoleFunction:
-		default:
-			return fmt.Errorf("message role %q is not user, assistant, system, tool, developer or function", r.Role)
-		}
-	case TypeSummary, TypeTitle, TypeReset, TypeCheckpoint, TypeRestore, TypeCheckpointDelete:
-	case TypeAliases:
-		if len(r.Aliases) == 0 {
-			return errors.New("an aliases record needs at least one alias")
-		}
-	case TypeSession:
-		return errors.New("the session header is written by the workspace, not appended")
-	default:
-		return fmt.Errorf("unknown record type %q", r.Type)
+	if !look {
+		// Nothing refers to the file: the records may share a write with
+		// other calls' (group commit).
+		return s.appendReq(ctx, &appendReq{build: func(lockedView) ([]Record, error) { return recs, nil }, plain: true})
 	}
-	return nil
+	return s.appendReq(ctx, &appendReq{build: func(v lockedView) ([]Record, error) {
+		if err := s.checkLocked(ctx, v, recs, nil, checkMode{times: true, strict: true}, nil); err != nil {
+			return nil, err
+		}
+		return recs, nil
+	}})
 }
 
 // lockedView is what a record builder sees while the session is locked:
@@ -234,8 +236,12 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 		if h.At.IsZero() {
 			h.At = now
 		}
+		mark := len(buf)
 		if buf, err = appendRecord(buf, &h); err != nil {
 			return fmt.Errorf("workspace: append to %s: header: %w", s.id, err)
+		}
+		if err := w.sizeCheck(h.Type, len(buf)-mark); err != nil {
+			return fmt.Errorf("workspace: append to %s: the header: %w; nothing was written", s.id, err)
 		}
 		buf = append(buf, '\n')
 		last = 1
@@ -282,7 +288,12 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 			if (rec.Type == TypeMessage || rec.Type == TypeSummary) && rec.Tokens == 0 {
 				rec.Tokens = w.opts.CountTokens(rec)
 			}
+			at := len(buf)
 			if buf, err = appendRecord(buf, &rec); err != nil {
+				break
+			}
+			if err = w.sizeCheck(rec.Type, len(buf)-at); err != nil {
+				err = fmt.Errorf("record %d: %w; nothing was written", i+1, err)
 				break
 			}
 			buf = append(buf, '\n')
@@ -311,6 +322,15 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 	}
 	ident.Size = end
 	st.known, st.ident, st.lastSeq = true, ident, last
+	return nil
+}
+
+// sizeCheck refuses a record of n bytes (encoded, without its newline)
+// over Options.MaxRecordBytes.
+func (w *Workspace) sizeCheck(typ string, n int) error {
+	if max := w.opts.MaxRecordBytes; max > 0 && n > max {
+		return &RecordError{Type: typ, Reason: fmt.Sprintf("%d bytes encoded, over the limit of %d bytes (Options.MaxRecordBytes)", n, max), Err: ErrTooLarge}
+	}
 	return nil
 }
 

@@ -24,6 +24,12 @@ func (s *Session) AppendIf(ctx context.Context, check func(History) error, recs 
 		if err := check(h); err != nil {
 			return nil, err
 		}
+		// The importer's path: times are the caller's, and references need
+		// only name a record of the right type (a legacy summary may cover
+		// messages that were never kept).
+		if err := s.checkLocked(ctx, v, recs, &h, checkMode{}, nil); err != nil {
+			return nil, err
+		}
 		return recs, nil
 	})
 }

@@ -151,8 +151,9 @@ func (s *Session) missingAliases(ctx context.Context, aliases []string) []string
 // the write, so f may decide from the current state (the last message,
 // the summary, what a tool already answered). f returning no records
 // writes nothing; an error from f is returned and nothing is written.
-// The records are checked as Append checks them; seq and time are
-// assigned as Append does.
+// The records are checked as Append checks them, against the history f
+// was given and the records before them; seq and time are assigned as
+// Append does.
 func (s *Session) Update(ctx context.Context, f func(History) ([]Record, error)) ([]int64, error) {
 	return s.append(ctx, func(v lockedView) ([]Record, error) {
 		h, err := v.history(ctx, 0)
@@ -166,8 +167,11 @@ func (s *Session) Update(ctx context.Context, f func(History) ([]Record, error))
 		recs = slices.Clone(recs)
 		for i := range recs {
 			if err := validateAppend(&recs[i]); err != nil {
-				return nil, fmt.Errorf("workspace: update %s: record %d: %w", s.id, i+1, err)
+				return nil, fmt.Errorf("workspace: update %s: record %d: %w; nothing was written", s.id, i+1, err)
 			}
+		}
+		if err := s.checkLocked(ctx, v, recs, &h, checkMode{times: true, strict: true}, nil); err != nil {
+			return nil, err
 		}
 		return recs, nil
 	})

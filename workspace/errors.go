@@ -32,6 +32,16 @@ var (
 	// cut short). Nothing is appended to it. A *NoHeaderError matches both
 	// ErrNoHeader and ErrCorrupt.
 	ErrNoHeader = errors.New("workspace: no session header")
+	// ErrInvalidRecord: a record given to append means nothing in the
+	// session (a restore of no live checkpoint, a summary through a seq
+	// that is not a message of the active history, a seq given by the
+	// caller...). Nothing of the call is written; a *RecordError names the
+	// record and the field.
+	ErrInvalidRecord = errors.New("workspace: invalid record")
+	// ErrTooLarge: a record is larger, encoded, than Options.MaxRecordBytes.
+	// Nothing of the call is written; a *RecordError says the size and the
+	// limit.
+	ErrTooLarge = errors.New("workspace: record too large")
 )
 
 // LockedError says who holds a lock that could not be taken.

@@ -34,6 +34,10 @@ const (
 	DefaultTitleRunes = 60
 	// DefaultMaxOpenLocks bounds the lock files one Workspace keeps open.
 	DefaultMaxOpenLocks = 128
+	// DefaultMaxRecordBytes is the largest record (one line, encoded,
+	// without its newline) an append writes, and the most of one line a
+	// reader holds: 8 MiB, the default request body limit of serve.
+	DefaultMaxRecordBytes = 8 << 20
 )
 
 // Options configure a Workspace. The zero value, and a nil *Options, give
@@ -72,6 +76,12 @@ type Options struct {
 	// Location is the time zone of daily resets when the config names
 	// none; nil means time.Local.
 	Location *time.Location
+	// MaxRecordBytes is the largest record an append writes: one whose
+	// line (encoded, without its newline) is longer fails with an error
+	// wrapping ErrTooLarge that names its size and the limit, on every
+	// write path (Append, AppendTurn, Update, AppendIf, migrate). 0 means
+	// DefaultMaxRecordBytes; a negative value means no limit.
+	MaxRecordBytes int
 }
 
 // resolved returns a copy of o with every default filled in.
@@ -89,6 +99,9 @@ func (o *Options) resolved() (Options, error) {
 	}
 	if r.LockTimeout == 0 {
 		r.LockTimeout = DefaultLockTimeout
+	}
+	if r.MaxRecordBytes == 0 {
+		r.MaxRecordBytes = DefaultMaxRecordBytes
 	}
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

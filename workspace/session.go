@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/picosess/picosess/keying"
 )
@@ -63,6 +64,14 @@ func (w *Workspace) Session(ctx context.Context, t Target) (*Session, error) {
 	s := &Session{w: w, st: w.state(id), id: id, header: h}
 	if fi, err := w.fs.Stat(s.Path()); err == nil && fi.Size() > 0 {
 		return s, nil
+	}
+	// A header over the size limit is refused before the file is made
+	// (the append would refuse it too, after creating an empty file).
+	h.At = time.Now()
+	if b, err := appendRecord(nil, &h); err == nil {
+		if err := w.sizeCheck(h.Type, len(b)); err != nil {
+			return nil, fmt.Errorf("workspace: create session %s: the header: %w; nothing was written", id, err)
+		}
 	}
 	if _, err := s.append(ctx, nil); err != nil {
 		return nil, err

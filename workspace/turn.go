@@ -103,6 +103,17 @@ func (s *Session) AppendTurn(ctx context.Context, recs ...Record) (Turn, error) 
 		for i := range out {
 			recs[i] = out[i].rec
 		}
+		// What the records refer to, against the file as it is now (the
+		// times were checked above, with the policy).
+		num := func(i int) int {
+			if out[i].from >= 0 {
+				return out[i].from + 1
+			}
+			return i + 1
+		}
+		if err := s.checkLocked(ctx, v, recs, nil, checkMode{strict: true}, num); err != nil {
+			return nil, err
+		}
 		return recs, nil
 	})
 	if err != nil {
