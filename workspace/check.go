@@ -23,6 +23,14 @@ const (
 	ProblemSeqGap       = "seq_gap"       // warning: seqs skip numbers (lines set aside)
 	ProblemSeqDuplicate = "seq_duplicate" // a seq used twice: two writers without the lock
 	ProblemSeqOrder     = "seq_order"     // a seq smaller than the one before it
+	// ProblemInvalidRecord: a whole record whose reference names nothing
+	// of its kind before it (written by hand, an older version, or an
+	// append that did not check): a summary through a seq that is not a
+	// message, a restore or checkpoint_delete of a seq that is not a
+	// checkpoint, an aliases record without aliases. An error that repair
+	// sets aside like a corrupt line; for a checkpoint's through only a
+	// warning (restores go by the checkpoint's place, not its through).
+	ProblemInvalidRecord = "invalid_record"
 )
 
 // Severities.
@@ -215,6 +223,7 @@ func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string
 	line := 0
 	var prev int64
 	var header *Record
+	var refs refState
 	end, err := scanLines(io.NewSectionReader(r, 0, size), 0, func(b []byte, off int64) error {
 		line++
 		if line%4096 == 0 {
@@ -223,6 +232,7 @@ func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string
 			}
 		}
 		rec, hint := decodeRecord(b)
+		glued := false
 		if hint != "" {
 			p := Problem{Kind: ProblemCorruptLine, Line: line, Offset: off, Length: int64(len(b)) + 1, Hint: hint, Repairable: true}
 			if k, ok := gluedRecord(b); ok {
@@ -231,7 +241,7 @@ func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string
 				p.Length = int64(k)
 				p.Hint = "a torn record glued to a complete one; repair keeps the complete one"
 				rec, _ = decodeRecord(b[k:])
-				hint = ""
+				hint, glued = "", true
 			}
 			add(p)
 			if hint != "" {
@@ -271,6 +281,17 @@ func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string
 		}
 		if rec.Seq > prev {
 			prev = rec.Seq
+		}
+		if field, why, removable := refs.check(&rec); field != "" {
+			p := Problem{Kind: ProblemInvalidRecord, Line: line, Offset: off, Seq: rec.Seq,
+				Hint: fmt.Sprintf("%s: %s; the record means nothing", field, why)}
+			if removable && !glued {
+				p.Length, p.Repairable = int64(len(b))+1, true
+				p.Hint += "; repair sets it aside"
+			} else {
+				p.Severity = SeverityWarning
+			}
+			add(p)
 		}
 		return nil
 	})

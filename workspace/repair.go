@@ -17,7 +17,7 @@ type RepairOptions struct {
 // SetAside is one range of bytes Repair moved out of a session file.
 type SetAside struct {
 	File   string `json:"file"`   // the session file
-	Kind   string `json:"kind"`   // ProblemTornTail or ProblemCorruptLine
+	Kind   string `json:"kind"`   // ProblemTornTail, ProblemCorruptLine or ProblemInvalidRecord
 	Line   int    `json:"line"`   // 1-based line in the file before repair
 	Offset int64  `json:"offset"` // in the file before repair
 	Bytes  int64  `json:"bytes"`

@@ -441,3 +441,86 @@ func (s *Session) liveCheckpoint(ctx context.Context, v lockedView, seq int64) (
 	}
 	return fileCheckpoint{name: r.Name, off: off}, nil
 }
+
+// seqSet is a set of seqs: a bitmap for the dense seqs files have, a map
+// for the rest (a hand-edited seq of 10^15 costs one entry, not a bitmap
+// that long).
+type seqSet struct {
+	bits []uint64
+	far  map[int64]bool
+}
+
+const seqSetDense = 1 << 26 // 8 MiB of bitmap at most
+
+func (s *seqSet) add(seq int64) {
+	if seq < 0 {
+		return
+	}
+	if seq < seqSetDense {
+		i := int(seq / 64)
+		for len(s.bits) <= i {
+			s.bits = append(s.bits, 0)
+		}
+		s.bits[i] |= 1 << (seq % 64)
+		return
+	}
+	if s.far == nil {
+		s.far = map[int64]bool{}
+	}
+	s.far[seq] = true
+}
+
+func (s *seqSet) has(seq int64) bool {
+	if seq < 0 {
+		return false
+	}
+	if seq < seqSetDense {
+		i := int(seq / 64)
+		return i < len(s.bits) && s.bits[i]&(1<<(seq%64)) != 0
+	}
+	return s.far[seq]
+}
+
+// refState follows a file forward for Check: which seqs are messages and
+// checkpoints, so that a record whose reference names nothing of its kind
+// before it is reported (ProblemInvalidRecord). These are the rules a
+// file can be held to after the fact; Append's are stricter (they need
+// the active history at the time of the write).
+type refState struct {
+	msgs seqSet
+	cps  seqSet
+}
+
+// check returns what is wrong with rec (field, why, and whether repair may
+// set it aside), or field "" when nothing is; then it adds rec.
+func (st *refState) check(rec *Record) (field, why string, removable bool) {
+	switch rec.Type {
+	case TypeSummary:
+		if rec.Through != 0 && (rec.Through >= rec.Seq || !st.msgs.has(rec.Through)) {
+			field, why, removable = "through", fmt.Sprintf("a summary through %d, which is not a message before it: it would hide the history before it from the fold", rec.Through), true
+		}
+	case TypeCheckpoint:
+		if rec.Through != 0 && (rec.Through >= rec.Seq || !st.msgs.has(rec.Through)) {
+			field, why = "through", fmt.Sprintf("a checkpoint through %d, which is not a message before it (a restore still works: it goes by the checkpoint's place in the file)", rec.Through)
+		}
+	case TypeRestore, TypeCheckpointDelete:
+		if rec.Checkpoint <= 0 || rec.Checkpoint >= rec.Seq || !st.cps.has(rec.Checkpoint) {
+			field, why, removable = "checkpoint", fmt.Sprintf("a %s of %d, which is not a checkpoint before it", rec.Type, rec.Checkpoint), true
+		}
+	case TypeAliases:
+		empty := len(rec.Aliases) == 0
+		for _, a := range rec.Aliases {
+			empty = empty || strings.TrimSpace(a) == ""
+		}
+		if empty {
+			field, why, removable = "aliases", "an aliases record with no alias (or an empty one)", true
+		}
+	}
+	switch rec.Type {
+	case TypeMessage:
+		st.msgs.add(rec.Seq)
+	case TypeCheckpoint:
+		st.cps.add(rec.Seq)
+	}
+	return field, why, removable
+}

@@ -241,3 +241,78 @@ func TestRecordSizeLimit(t *testing.T) {
 		t.Fatalf("just under the default limit: %v", err)
 	}
 }
+
+// Records already on disk that refer to nothing of their kind (written by
+// hand or by an older version) are reported by Check; repair sets aside
+// those that would change what the fold shows, keeping their bytes, and
+// leaves a checkpoint's bad through as a warning.
+func TestCheckReportsInvalidRecords(t *testing.T) {
+	ctx := context.Background()
+	w := openTest(t, nil)
+	s := namedSession(t, w, "on-disk")
+	mustAppend(t, s, msg(RoleUser, "one"), msg(RoleAssistant, "two"))
+	lines := []string{
+		`{"type":"summary","seq":4,"at":"2026-11-21T09:00:04Z","through":99,"text":"hides everything","by":"hand"}`,
+		`{"type":"restore","seq":5,"at":"2026-11-21T09:00:05Z","checkpoint":2}`,
+		`{"type":"checkpoint_delete","seq":6,"at":"2026-11-21T09:00:06Z","checkpoint":40}`,
+		`{"type":"aliases","seq":7,"at":"2026-11-21T09:00:07Z"}`,
+		`{"type":"checkpoint","seq":8,"at":"2026-11-21T09:00:08Z","name":"cp","through":7}`,
+		`{"type":"summary","seq":9,"at":"2026-11-21T09:00:09Z","through":3,"text":"fine","by":"hand"}`,
+		`{"type":"restore","seq":10,"at":"2026-11-21T09:00:10Z","checkpoint":8}`,
+	}
+	f, err := os.OpenFile(s.Path(), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(strings.Join(lines, "\n") + "\n")
+	f.Close()
+	rep, err := s.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		seq        int64
+		severity   string
+		repairable bool
+	}
+	var got []want
+	for _, p := range rep.Problems {
+		if p.Kind == ProblemInvalidRecord {
+			got = append(got, want{p.Seq, p.Severity, p.Repairable})
+		}
+	}
+	exp := []want{{4, SeverityError, true}, {5, SeverityError, true}, {6, SeverityError, true}, {7, SeverityError, true}, {8, SeverityWarning, false}}
+	if len(got) != len(exp) {
+		t.Fatalf("invalid records %v, want %v (all problems: %v)", got, exp, rep.Problems)
+	}
+	for i := range exp {
+		if got[i] != exp[i] {
+			t.Fatalf("invalid records %v, want %v", got, exp)
+		}
+	}
+	r, err := w.Repair(ctx, RepairOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.SetAside) != 4 || r.SetAside[0].Kind != ProblemInvalidRecord || !strings.Contains(r.SetAside[0].Aside, ".corrupt-") {
+		t.Fatalf("set aside %+v", r.SetAside)
+	}
+	aside, _ := os.ReadFile(r.SetAside[0].Aside)
+	if string(aside) != strings.Join(lines[:4], "\n")+"\n" {
+		t.Fatalf("kept bytes:\n%s", aside)
+	}
+	rep, _ = s.Check(ctx)
+	for _, p := range rep.Problems {
+		if p.Severity == SeverityError {
+			t.Fatalf("after repair: %v", p)
+		}
+	}
+	if again, _ := w.Repair(ctx, RepairOptions{}); len(again.SetAside) != 0 {
+		t.Fatalf("second repair: %+v", again.SetAside)
+	}
+	// The restore of 8 rewinds to the history before it: both messages.
+	h, err := s.History(ctx, 0)
+	if err != nil || h.Summary != nil || len(h.Messages) != 2 {
+		t.Fatalf("history after repair: %+v, %v", h, err)
+	}
+}
