@@ -38,9 +38,12 @@ type Meta struct {
 	// reported (Record.Usage) over every message in the file.
 	UsageIn  int `json:"usage_in"`
 	UsageOut int `json:"usage_out"`
-	// ActiveMessages counts the messages since the last reset.
+	// ActiveMessages counts the messages of the active history as History
+	// folds it: since the last reset, rewound by restores, without those
+	// its summary stands in for (len(History(ctx, 0).Messages)).
 	ActiveMessages int `json:"active_messages"`
-	// Summary is true when the current conversation has a summary.
+	// Summary is true when the active history has a summary
+	// (History.Summary != nil).
 	Summary bool `json:"summary"`
 	// Segments is the number of conversations: one, plus one per reset.
 	Segments int   `json:"segments"`
@@ -48,6 +51,11 @@ type Meta struct {
 	Size     int64 `json:"size"`
 	// Corrupt counts lines that are not valid records (see Check).
 	Corrupt int `json:"corrupt,omitempty"`
+	// Damaged says why the file is not a session that can be listed as
+	// one: "empty file", or "no session header" (another program's file,
+	// a header cut short or lost; picosess check says more). Created and
+	// Updated are zero then. "" for a session file with its header.
+	Damaged string `json:"damaged,omitempty"`
 }
 
 // metaEntry is a Meta with what is needed to bring it up to date by
@@ -67,6 +75,12 @@ type metaEntry struct {
 	// DefaultTitle is the first user message's title, kept so that a
 	// title record with empty text can bring it back.
 	DefaultTitle string `json:"default_title,omitempty"`
+	// LastMsgSeq is the seq of the last message record: a summary through
+	// it or later leaves no active message.
+	LastMsgSeq int64 `json:"last_msg_seq,omitempty"`
+	// refold: a restore, or a summary covering only part of the active
+	// history, was fed; ActiveMessages and Summary are taken from a fold.
+	refold bool
 }
 
 // feed folds one record into the entry.
@@ -94,6 +108,7 @@ func (m *metaEntry) feed(r *Record) {
 	case TypeMessage:
 		m.Messages++
 		m.ActiveMessages++
+		m.LastMsgSeq = r.Seq
 		m.Tokens += r.Tokens
 		if u := r.Usage; u != nil {
 			m.UsageIn += u.InputTokens
@@ -112,9 +127,19 @@ func (m *metaEntry) feed(r *Record) {
 		}
 	case TypeReset:
 		m.Segments++
-		m.ActiveMessages, m.Summary = 0, false
+		m.ActiveMessages, m.Summary, m.refold = 0, false, false
 	case TypeSummary:
+		// Through the last message (the usual summary, a carried one):
+		// nothing is left active. Through an earlier one (KeepLast), the
+		// messages after it are: only a fold knows which are active.
 		m.Summary = true
+		if r.Through >= m.LastMsgSeq {
+			m.ActiveMessages, m.refold = 0, false
+		} else {
+			m.refold = true
+		}
+	case TypeRestore:
+		m.refold = true
 	case TypeAliases:
 		for _, a := range r.Aliases {
 			if !slices.Contains(m.Aliases, a) {
@@ -147,10 +172,11 @@ func newMetaCache(w *Workspace) *metaCache {
 	return &metaCache{w: w, entries: map[string]*metaEntry{}}
 }
 
-// metaCacheVersion 3: usage sums and the tail CRC (2: Updated is the
-// last message's time, was the last record's); caches of another version
-// are rebuilt.
-const metaCacheVersion = 3
+// metaCacheVersion 4: ActiveMessages and Summary as the fold has them
+// (restores and summaries count), Damaged (3: usage sums and the tail
+// CRC; 2: Updated is the last message's time, was the last record's);
+// caches of another version are rebuilt.
+const metaCacheVersion = 4
 
 type metaCacheFile struct {
 	Version  int                   `json:"version"`
@@ -351,6 +377,22 @@ func (c *metaCache) entryFor(id string, now Identity) (*metaEntry, bool, error) 
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("workspace: read %s: %w", path, err)
+	}
+	if e.refold {
+		// Rare (a restore, a partial summary): the fold says what is
+		// active, as History does.
+		h, err := foldTail(context.Background(), f, path, end, 0, c.w.log)
+		if err != nil {
+			return nil, false, err
+		}
+		e.ActiveMessages, e.Summary, e.refold = len(h.Messages), h.Summary != nil, false
+	}
+	e.Damaged = ""
+	if e.Created.IsZero() {
+		e.Damaged = "no session header"
+		if now.Size == 0 {
+			e.Damaged = "empty file"
+		}
 	}
 	e.Offset, e.Ident, e.Size, e.TailCRC = end, now, now.Size, crc32.ChecksumIEEE(tail)
 	if e.ID == "" {
