@@ -21,6 +21,9 @@ type appendOptions struct {
 	toolCallID string
 	at         string
 	raw        bool
+	// usage the model reported for an assistant message (flags given only
+	// when Changed)
+	usageIn, usageOut, usageCacheRead, usageCacheWrite int
 }
 
 // appendOutput is the --json shape of append (docs/cli.md).
@@ -39,7 +42,7 @@ var appendRoles = []string{workspace.RoleUser, workspace.RoleAssistant, workspac
 func newAppendCmd(a *app) *cobra.Command {
 	var o appendOptions
 	cmd := &cobra.Command{
-		Use:   "append [SESSION | --channel C ... | --session NAME] --role R [--sender S] [--content TEXT]",
+		Use:   "append [SESSION | --channel C ... | --session NAME] --role R [--sender S] [--content TEXT] [--usage-in N --usage-out N]",
 		Short: "Append one message to a session and print its seq",
 		Long: `Append one message to a session and print its seq (its stable id in the file).
 
@@ -66,6 +69,12 @@ backfilled); policies are evaluated at that time, and a time before the
 session's last record is refused. --raw appends the message as given, with
 no policy.
 
+--usage-in N --usage-out N record the token usage the model reported for an
+assistant message (its API's input and output tokens; both, or neither), and
+--usage-cache-read/--usage-cache-write its prompt-cache counts. Counts are
+whole numbers, 0 or more; usage on any other role is refused. show prints it
+after the author, ls --json sums it per session.
+
 EXAMPLES
   picosess append --channel telegram --chat 123456789 --sender 123456789 --role user --content "hi"
   echo "remember the milk" | picosess append --session todo --role user
@@ -73,9 +82,11 @@ EXAMPLES
   picosess append sk_v1_67fe19a8ec8f --role assistant --content "hello" --json
   picosess append --session todo --role user --content "/new buy bread"
   picosess append --session todo --role user --at 2026-12-01T08:30:00Z --content "sent offline"
+  picosess append --session todo --role assistant --model gpt-5.4 --usage-in 1200 --usage-out 85 --content "Done."
 
 EXIT STATUS
-  0 appended; 1 bad flags, unknown or ambiguous SESSION, empty content,
+  0 appended; 1 bad flags (usage on a role other than assistant, a negative
+  count, --usage-in without --usage-out), unknown or ambiguous SESSION, empty content,
   --at before the session's last record, a session in the trash, a config
   error; 10 not a workspace (a file in the way, no permission); 11 the session is
   locked by another process for longer than --lock-timeout; 130 interrupted.`,
@@ -92,6 +103,10 @@ EXIT STATUS
 	fl.StringVar(&o.toolCallID, "tool-call-id", "", "the tool call a tool message answers")
 	fl.StringVar(&o.at, "at", "", "when the message was sent (RFC 3339, e.g. 2026-12-01T08:30:00Z; default now)")
 	fl.BoolVar(&o.raw, "raw", false, "append as given: no reset trigger, no automatic reset")
+	fl.IntVar(&o.usageIn, "usage-in", 0, "input tokens the model reported for this assistant message (with --usage-out)")
+	fl.IntVar(&o.usageOut, "usage-out", 0, "output tokens the model reported for this assistant message (with --usage-in)")
+	fl.IntVar(&o.usageCacheRead, "usage-cache-read", 0, "prompt-cache tokens read, as the model reported them (with --usage-in/--usage-out)")
+	fl.IntVar(&o.usageCacheWrite, "usage-cache-write", 0, "prompt-cache tokens written, as the model reported them (with --usage-in/--usage-out)")
 	return cmd
 }
 
@@ -197,6 +212,10 @@ func (o *appendOptions) record(cmd *cobra.Command, stdin io.Reader) (workspace.R
 	case !slices.Contains(appendRoles, role):
 		return workspace.Record{}, usageErrorf("--role %q: want one of %s", o.role, strings.Join(appendRoles, ", "))
 	}
+	usage, err := o.usage(cmd, role)
+	if err != nil {
+		return workspace.Record{}, err
+	}
 	content := o.content
 	if !cmd.Flags().Changed("content") {
 		if isTerminal(stdin) {
@@ -221,6 +240,38 @@ func (o *appendOptions) record(cmd *cobra.Command, stdin io.Reader) (workspace.R
 	}
 	return workspace.Record{
 		Type: workspace.TypeMessage, At: at, Role: role, Content: content, Sender: o.scope.in.SenderID,
-		ModelName: o.model, ToolCallID: o.toolCallID,
+		ModelName: o.model, ToolCallID: o.toolCallID, Usage: usage,
 	}, nil
+}
+
+// usage builds the message's usage from the --usage-* flags: nil when none
+// is given; --usage-in and --usage-out together, on an assistant message,
+// every count 0 or more.
+func (o *appendOptions) usage(cmd *cobra.Command, role string) (*workspace.Usage, error) {
+	flags := []struct {
+		name string
+		n    int
+	}{{"usage-in", o.usageIn}, {"usage-out", o.usageOut}, {"usage-cache-read", o.usageCacheRead}, {"usage-cache-write", o.usageCacheWrite}}
+	given := ""
+	for _, f := range flags {
+		if !cmd.Flags().Changed(f.name) {
+			continue
+		}
+		if f.n < 0 {
+			return nil, usageErrorf("--%s %d: want a token count, 0 or more", f.name, f.n)
+		}
+		if given == "" {
+			given = f.name
+		}
+	}
+	switch {
+	case given == "":
+		return nil, nil
+	case role != workspace.RoleAssistant:
+		return nil, usageErrorf("--%s: token usage is what a model reported for its reply; --role %s is not assistant", given, role)
+	case !cmd.Flags().Changed("usage-in") || !cmd.Flags().Changed("usage-out"):
+		return nil, usageErrorf("--%s: give both --usage-in and --usage-out (a model reports both)", given)
+	}
+	return &workspace.Usage{InputTokens: o.usageIn, OutputTokens: o.usageOut,
+		CacheReadTokens: o.usageCacheRead, CacheWriteTokens: o.usageCacheWrite}, nil
 }

@@ -32,6 +32,8 @@ type lsEntry struct {
 	Messages       int           `json:"messages"`
 	ActiveMessages int           `json:"active_messages"`
 	Tokens         int           `json:"tokens"`
+	UsageIn        int           `json:"usage_in"`
+	UsageOut       int           `json:"usage_out"`
 	Summary        bool          `json:"summary"`
 	Segments       int           `json:"segments"`
 }
@@ -105,7 +107,8 @@ EXIT STATUS
 func newLsEntry(m workspace.Meta) lsEntry {
 	e := lsEntry{ID: m.ID, Title: m.Title, Name: m.Name, Agent: m.Agent, Channel: m.Channel, Scope: m.Scope,
 		Aliases: m.Aliases, Created: m.Created, Updated: m.Updated, Messages: m.Messages,
-		ActiveMessages: m.ActiveMessages, Tokens: m.Tokens, Summary: m.Summary, Segments: m.Segments}
+		ActiveMessages: m.ActiveMessages, Tokens: m.Tokens, UsageIn: m.UsageIn, UsageOut: m.UsageOut,
+		Summary: m.Summary, Segments: m.Segments}
 	if e.Aliases == nil {
 		e.Aliases = []string{}
 	}

@@ -188,8 +188,29 @@ func writeSessionHeading(w io.Writer, m workspace.Meta) {
 	if len(m.Aliases) > 0 {
 		fmt.Fprintf(w, "aliases  %s\n", flat(strings.Join(m.Aliases, ", ")))
 	}
-	fmt.Fprintf(w, "created  %s   updated %s   %d message(s), %d token(s)\n\n",
+	fmt.Fprintf(w, "created  %s   updated %s   %d message(s), %d token(s)",
 		m.Created.UTC().Format(time.RFC3339), m.Updated.UTC().Format(time.RFC3339), m.Messages, m.Tokens)
+	if m.UsageIn != 0 || m.UsageOut != 0 {
+		fmt.Fprintf(w, "; model usage in %d · out %d", m.UsageIn, m.UsageOut)
+	}
+	fmt.Fprint(w, "\n\n")
+}
+
+// usageTag is how show prints the usage a model reported for a message:
+// "[in 1200 · out 85 tokens]", with the prompt-cache counts when reported;
+// "" for none.
+func usageTag(u *workspace.Usage) string {
+	if u == nil {
+		return ""
+	}
+	s := fmt.Sprintf("[in %d · out %d", u.InputTokens, u.OutputTokens)
+	if u.CacheReadTokens != 0 {
+		s += fmt.Sprintf(" · cache read %d", u.CacheReadTokens)
+	}
+	if u.CacheWriteTokens != 0 {
+		s += fmt.Sprintf(" · cache write %d", u.CacheWriteTokens)
+	}
+	return s + " tokens]"
 }
 
 func writeSegmentHeading(w io.Writer, g workspace.Segment) {
@@ -221,7 +242,11 @@ func writeRecordStyled(w io.Writer, r workspace.Record, t *termOut) {
 		if r.Sender != "" {
 			who += " (" + flat(r.Sender) + ")"
 		}
-		text = t.bold(who) + ":"
+		who = t.bold(who)
+		if u := usageTag(r.Usage); u != "" {
+			who += " " + t.faint(u)
+		}
+		text = who + ":"
 		if r.Content != "" {
 			text += " " + escapeControls(r.Content)
 		}
@@ -229,7 +254,7 @@ func writeRecordStyled(w io.Writer, r workspace.Record, t *termOut) {
 			text += "\n→ " + flat(c)
 		}
 		if res := export.ResultOf(r); res != "" {
-			text = t.bold(who) + " [" + res + "]: " + escapeControls(r.Content)
+			text = who + " [" + res + "]: " + escapeControls(r.Content)
 		}
 	case workspace.TypeSummary:
 		text = fmt.Sprintf("[summary of the history through #%d] %s", r.Through, escapeControls(r.Text))
