@@ -47,6 +47,11 @@ type Plan struct {
 	From     int64
 	Through  int64
 	Why      string
+
+	// folded maps the tool call ids whose latest call is among Fold to
+	// that call's seq: a result for one of them appended later would pair
+	// with a call the summary swallows (see stillHolds).
+	folded map[string]int64
 }
 
 // Empty reports whether the plan summarizes nothing.
@@ -58,8 +63,12 @@ func (p Plan) Empty() bool { return len(p.Fold) == 0 }
 // no usable user-turn start (a cron session of tool turns, say) is cut at
 // the latest message that is not a tool result and splits no tool pair.
 func Select(history []workspace.Record, s Settings) Plan {
+	return selectActive(Split(history), s)
+}
+
+// selectActive is Select over a history already split.
+func selectActive(a Active, s Settings) Plan {
 	s = s.WithDefaults()
-	a := Split(history)
 	p := Plan{Previous: a.Summary, Keep: a.Messages}
 	keep := s.KeepRecent
 	if keep < 0 { // Disabled: keep nothing back
@@ -70,7 +79,7 @@ func Select(history []workspace.Record, s Settings) Plan {
 		p.Why = fmt.Sprintf("%d messages since the last summary, keep_recent is %d", n, keep)
 		return p
 	}
-	crossing := pairCrossings(a.Messages)
+	crossing, lastCall := callPairs(a.Messages)
 	// A cut c keeps a.Messages[c:]. Cutting after the last message (c == n,
 	// only when keep_recent is off) splits nothing.
 	cut := -1
@@ -96,6 +105,12 @@ func Select(history []workspace.Record, s Settings) Plan {
 	p.Keep = a.Messages[cut:]
 	p.From = p.Fold[0].Seq
 	p.Through = p.Fold[len(p.Fold)-1].Seq
+	p.folded = map[string]int64{}
+	for id, i := range lastCall {
+		if i < cut {
+			p.folded[id] = a.Messages[i].Seq
+		}
+	}
 	return p
 }
 
@@ -103,6 +118,13 @@ func Select(history []workspace.Record, s Settings) Plan {
 // before msgs[c] would separate an assistant's tool call from one of its
 // results (call before the cut, result at or after it).
 func pairCrossings(msgs []workspace.Record) []bool {
+	crossing, _ := callPairs(msgs)
+	return crossing
+}
+
+// callPairs is pairCrossings, also giving the index of the latest call of
+// each tool call id.
+func callPairs(msgs []workspace.Record) (crossing []bool, lastCall map[string]int) {
 	// diff[i+1]++ / diff[j+1]-- marks cuts c in (i, j] as crossing the pair
 	// whose call is at i and whose result is at j. A result pairs with the
 	// latest call of its id before it (some models reuse ids every turn).
@@ -131,7 +153,7 @@ func pairCrossings(msgs []workspace.Record) []bool {
 		run += diff[c]
 		out[c] = run > 0
 	}
-	return out
+	return out, callAt
 }
 
 // Decision says whether a session is due for summarizing, and why.
@@ -152,9 +174,13 @@ type Decision struct {
 // messages are the kept ones is never due, and summarizing cannot loop).
 // Records without a stored token count are counted with c.
 func Due(history []workspace.Record, s Settings, c Counter) Decision {
+	return dueActive(Split(history), s, c)
+}
+
+// dueActive is Due over a history already split.
+func dueActive(a Active, s Settings, c Counter) Decision {
 	s = s.WithDefaults()
-	a := Split(history)
-	d := Decision{Messages: len(a.Messages), Tokens: activeTokens(a, c), Plan: Select(history, s)}
+	d := Decision{Messages: len(a.Messages), Tokens: activeTokens(a, c), Plan: selectActive(a, s)}
 	switch {
 	case on(s.MessageThreshold) && d.Messages >= s.MessageThreshold:
 		d.Reason = fmt.Sprintf("%d messages since the last summary (message_threshold %d)", d.Messages, s.MessageThreshold)

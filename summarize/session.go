@@ -84,11 +84,8 @@ func Records(h workspace.History) []workspace.Record {
 // Due reads the session's active history (no lock) and says whether it is
 // due for a summary.
 func (k *Compactor) Due(ctx context.Context, s *workspace.Session) (Decision, error) {
-	h, err := s.History(ctx, 0)
-	if err != nil {
-		return Decision{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
-	}
-	return Due(Records(h), k.Settings, k.counter()), nil
+	r, err := k.read(ctx, s)
+	return r.decision, err
 }
 
 // Maybe summarizes the session if it is due. See Summarize.
@@ -100,20 +97,53 @@ func (k *Compactor) Maybe(ctx context.Context, s *workspace.Session) (Outcome, e
 // something Select may fold). Two processes never summarize the same range
 // twice: the work happens under an exclusive lock on
 // <root>/locks/<id>.summarize.lock (a second process finds it held and
-// returns Busy), the decision is re-made under that lock, and the summary
-// is appended only if, under the session's append lock, the active history
-// still has the summary and the messages it was made from (else ErrStale).
-// When the summarizer fails nothing is written.
+// returns Busy), and the decision is re-made under that lock when the
+// session changed in a way that matters since it was read.
+//
+// Writers are never held up by a summary: the active history is read, the
+// messages chosen and the summarizer run without the session's append
+// lock. Under it, AppendAfter looks only at what was appended since the
+// read: new messages are fine (they stay in the active history after the
+// summary), while a newer summary, a reset, a restore, a result of a
+// folded tool call or a rewritten file make the summary stale (ErrStale)
+// and nothing is written. When the summarizer fails nothing is written.
 func (k *Compactor) Summarize(ctx context.Context, s *workspace.Session) (Outcome, error) {
 	return k.run(ctx, s, true)
 }
 
+// reading is one read of a session's active history: where it ended and
+// what Due made of it.
+type reading struct {
+	mark     workspace.Mark
+	decision Decision
+}
+
+// read reads the active history (no lock) and applies Due to it.
+func (k *Compactor) read(ctx context.Context, s *workspace.Session) (reading, error) {
+	h, m, err := s.HistoryMark(ctx, 0)
+	if err != nil {
+		return reading{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+	}
+	a := Active{Summary: h.Summary, Messages: h.Messages}
+	return reading{mark: m, decision: dueActive(a, k.Settings, k.counter())}, nil
+}
+
+// beforeLock, when a test sets it, runs between Maybe's lock-free read
+// and its taking the summarize lock: what another process may do then.
+var beforeLock func(*workspace.Session)
+
 func (k *Compactor) run(ctx context.Context, s *workspace.Session, force bool) (Outcome, error) {
+	var r reading
+	read := false // r holds a read
 	if !force {
-		// Cheap, lock-free check first: most turns are not due.
-		d, err := k.Due(ctx, s)
-		if err != nil || !d.Due {
-			return Outcome{Decision: d}, err
+		// Lock-free first: most turns are not due.
+		var err error
+		if r, err = k.read(ctx, s); err != nil || !r.decision.Due {
+			return Outcome{Decision: r.decision}, err
+		}
+		read = true
+		if beforeLock != nil {
+			beforeLock(s)
 		}
 	}
 	unlock, ok, err := lockSummarize(s)
@@ -125,39 +155,33 @@ func (k *Compactor) run(ctx context.Context, s *workspace.Session, force bool) (
 	}
 	defer unlock()
 
-	h, err := s.History(ctx, 0)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+	if read {
+		// Another process may have summarized (or reset) the session
+		// between the read and the lock: look at what came since, and
+		// read again only if it matters.
+		since, _, err := s.Since(ctx, r.mark)
+		read = err == nil && stillHolds(r.decision.Plan, since) == nil
 	}
-	recs := Records(h)
-	d := Due(recs, k.Settings, k.counter())
-	out := Outcome{Decision: d}
-	if !d.Due && !force {
-		return out, nil // another process summarized it meanwhile
+	if !read {
+		if r, err = k.read(ctx, s); err != nil {
+			return Outcome{}, err
+		}
+		if !r.decision.Due && !force {
+			return Outcome{Decision: r.decision}, nil // summarized meanwhile
+		}
 	}
-	rec, plan, err := Compose(ctx, recs, k.Settings, k.summarizer(), k.counter())
+	out := Outcome{Decision: r.decision}
+	rec, err := composePlan(ctx, r.decision.Plan, k.Settings, k.summarizer(), k.counter())
 	if err != nil {
 		return out, fmt.Errorf("summarize: %s: %w", s.ID(), err)
 	}
-	var prevSeq int64
-	if plan.Previous != nil {
-		prevSeq = plan.Previous.Seq
-	}
-	seqs, err := s.AppendIf(ctx, func(now workspace.History) error {
-		var nowSeq int64
-		if now.Summary != nil {
-			nowSeq = now.Summary.Seq
-		}
-		if nowSeq != prevSeq {
-			return fmt.Errorf("%w: the latest summary is now seq %d, not %d", ErrStale, nowSeq, prevSeq)
-		}
-		for _, m := range now.Messages {
-			if m.Seq == plan.Through {
-				return nil
-			}
-		}
-		return fmt.Errorf("%w: message seq %d is no longer in the active history", ErrStale, plan.Through)
+	plan := r.decision.Plan
+	seqs, err := s.AppendAfter(ctx, r.mark, func(since []workspace.Record) error {
+		return stillHolds(plan, since)
 	}, rec)
+	if errors.Is(err, workspace.ErrDiverged) {
+		err = fmt.Errorf("%w: %w", ErrStale, err)
+	}
 	if err != nil {
 		return out, fmt.Errorf("summarize: %s: %w", s.ID(), err)
 	}

@@ -212,7 +212,7 @@ func (g gated) Summarize(ctx context.Context, req Request) (Result, error) {
 func sessionHelper() int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w, err := workspace.Open(os.Getenv("SH_ROOT"), nil)
+	w, err := workspace.Open(os.Getenv("SH_ROOT"), &workspace.Options{Durability: workspace.Durability(os.Getenv("SH_DURABILITY"))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -222,6 +222,9 @@ func sessionHelper() int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if every := os.Getenv("SH_APPEND_EVERY"); every != "" {
+		return appendHelper(ctx, s, every) // see stall_bench_test.go
 	}
 	o, err := (&Compactor{Summarizer: gated{os.Getenv("SH_GATE")}}).Maybe(ctx, s)
 	if err != nil {
