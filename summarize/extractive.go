@@ -31,7 +31,7 @@ type unit struct {
 	line  string // rendered line
 	words []string
 	score float64
-	cost  int
+	cost  int // tokens with the newline; 0 until counted
 }
 
 // Summarize picks sentences within req.TargetTokens.
@@ -52,9 +52,6 @@ func (e Extractive) Summarize(ctx context.Context, req Request) (Result, error) 
 		return Result{}, ErrEmptySummary
 	}
 	scoreUnits(units)
-	for i := range units {
-		units[i].cost = c.Count(units[i].line) + 1 // + the newline
-	}
 
 	rank := make([]int, len(units))
 	for i := range rank {
@@ -62,11 +59,23 @@ func (e Extractive) Summarize(ctx context.Context, req Request) (Result, error) 
 	}
 	sort.SliceStable(rank, func(a, b int) bool { return units[rank[a]].score > units[rank[b]].score })
 
+	// A unit is counted only when it is reached and its floor says it may
+	// fit: once the budget is nearly spent, the many units that cannot fit
+	// are passed over without counting them (counting dominates the cost
+	// with a real tokenizer: a long session has hundreds of thousands of
+	// sentences).
+	floor := countFloor(c)
 	var chosen []int
 	left := budget
 	for _, i := range rank {
 		u := &units[i]
-		if u.cost > left || redundant(u.words, units, chosen) {
+		if floor(u.line)+1 > left || redundant(u.words, units, chosen) {
+			continue
+		}
+		if u.cost == 0 {
+			u.cost = c.Count(u.line) + 1 // + the newline
+		}
+		if u.cost > left {
 			continue
 		}
 		chosen = append(chosen, i)
@@ -93,6 +102,31 @@ func (e Extractive) Summarize(ctx context.Context, req Request) (Result, error) 
 		lines[k] = units[i].line
 	}
 	return Result{Text: strings.Join(lines, "\n"), By: KindExtractive}, nil
+}
+
+// countFloor returns a cheap function that never exceeds c.Count. For
+// tiktoken it is the number of space-separated words: the encodings' split
+// patterns never put characters of two words in one piece, and each piece
+// is at least one token. For other counters it is 0 (every reached unit
+// is counted; the estimate is cheap).
+func countFloor(c Counter) func(string) int {
+	if _, ok := c.(*Tiktoken); ok {
+		return wordCount
+	}
+	return func(string) int { return 0 }
+}
+
+// wordCount is len(strings.Fields(s)) without the slice.
+func wordCount(s string) int {
+	n, in := 0, false
+	for _, r := range s {
+		space := unicode.IsSpace(r)
+		if !space && !in {
+			n++
+		}
+		in = !space
+	}
+	return n
 }
 
 // extractUnits splits the previous summary (line by line, kept as written)
