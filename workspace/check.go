@@ -23,6 +23,11 @@ const (
 	ProblemSeqGap       = "seq_gap"       // warning: seqs skip numbers (lines set aside)
 	ProblemSeqDuplicate = "seq_duplicate" // a seq used twice: two writers without the lock
 	ProblemSeqOrder     = "seq_order"     // a seq smaller than the one before it
+	// ProblemOversized: warning: a record longer than the read limit
+	// (Options.MaxRecordBytes; written by hand or by a version without
+	// the limit). Readers pass over it in bounded memory (History.Skipped
+	// names it); repair keeps it.
+	ProblemOversized = "oversized_record"
 	// ProblemInvalidRecord: a whole record whose reference names nothing
 	// of its kind before it (written by hand, an older version, or an
 	// append that did not check): a summary through a seq that is not a
@@ -224,30 +229,9 @@ func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string
 	var prev int64
 	var header *Record
 	var refs refState
-	end, err := scanLines(io.NewSectionReader(r, 0, size), 0, func(b []byte, off int64) error {
-		line++
-		if line%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, hint := decodeRecord(b)
-		glued := false
-		if hint != "" {
-			p := Problem{Kind: ProblemCorruptLine, Line: line, Offset: off, Length: int64(len(b)) + 1, Hint: hint, Repairable: true}
-			if k, ok := gluedRecord(b); ok {
-				// A torn record with a whole one glued after it: only the
-				// torn prefix is bad.
-				p.Length = int64(k)
-				p.Hint = "a torn record glued to a complete one; repair keeps the complete one"
-				rec, _ = decodeRecord(b[k:])
-				hint, glued = "", true
-			}
-			add(p)
-			if hint != "" {
-				return nil
-			}
-		}
+	// record checks one record read from line (length bytes with its
+	// '\n'; glued: read from behind torn bytes of the line).
+	record := func(rec Record, off, length int64, glued bool) {
 		fr.Records++
 		if header == nil && fr.Records == 1 {
 			switch {
@@ -286,15 +270,53 @@ func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string
 			p := Problem{Kind: ProblemInvalidRecord, Line: line, Offset: off, Seq: rec.Seq,
 				Hint: fmt.Sprintf("%s: %s; the record means nothing", field, why)}
 			if removable && !glued {
-				p.Length, p.Repairable = int64(len(b))+1, true
+				p.Length, p.Repairable = length, true
 				p.Hint += "; repair sets it aside"
 			} else {
 				p.Severity = SeverityWarning
 			}
 			add(p)
 		}
+	}
+	// A line over the read limit is not held: what its first bytes say is
+	// checked, and it is reported.
+	big := func(l bigLine) error {
+		line++
+		rec, ok := l.record()
+		add(Problem{Kind: ProblemOversized, Severity: SeverityWarning, Line: line, Offset: l.Off, Seq: rec.Seq,
+			Hint: fmt.Sprintf("a %s record of %d bytes, over the read limit of %d (Options.MaxRecordBytes): readers pass over it without reading it whole, and show says so; repair keeps it", orUnknown(rec.Type), l.Len, readLimit.Load())})
+		if ok {
+			record(rec, l.Off, l.Len+1, false)
+		}
 		return nil
-	})
+	}
+	end, err := scanLinesBig(io.NewSectionReader(r, 0, size), 0, func(b []byte, off int64) error {
+		line++
+		if line%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, hint := decodeRecord(b)
+		glued := false
+		if hint != "" {
+			p := Problem{Kind: ProblemCorruptLine, Line: line, Offset: off, Length: int64(len(b)) + 1, Hint: hint, Repairable: true}
+			if k, ok := gluedRecord(b); ok {
+				// A torn record with a whole one glued after it: only the
+				// torn prefix is bad.
+				p.Length = int64(k)
+				p.Hint = "a torn record glued to a complete one; repair keeps the complete one"
+				rec, _ = decodeRecord(b[k:])
+				hint, glued = "", true
+			}
+			add(p)
+			if hint != "" {
+				return nil
+			}
+		}
+		record(rec, off, int64(len(b))+1, glued)
+		return nil
+	}, big)
 	if err != nil {
 		return FileReport{}, fmt.Errorf("workspace: check %s: %w", path, err)
 	}
@@ -335,6 +357,13 @@ func checkHeaderID(h *Record, id string, add func(Problem)) {
 	}
 	add(Problem{Kind: ProblemIDUnderived, Severity: SeverityWarning, Line: 1,
 		Hint: "the id is not the hash of the scope's signature, the name, the first alias or the agent's main key (a kept PicoClaw key?)"})
+}
+
+func orUnknown(typ string) string {
+	if typ == "" {
+		return "(unreadable)"
+	}
+	return typ
 }
 
 // gluedRecord finds a complete record glued after torn bytes in a

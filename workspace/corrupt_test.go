@@ -36,7 +36,8 @@ func recordLine(t *testing.T, r Record) string {
 // what Check must report, what Repair must set aside (exact bytes), and
 // which message contents must survive.
 func TestCorruptionCases(t *testing.T) {
-	big := strings.Repeat("0123456789abcdef", 10<<20/16) // a 10 MB tool result
+	big := strings.Repeat("0123456789abcdef", 7<<20/16)    // a 7 MB tool result, under the read limit
+	huge := strings.Repeat("0123456789abcdef", 10<<20/16) // a 10 MB one, over it (DefaultMaxRecordBytes)
 	type row struct {
 		name    string
 		build   func(l []string, next func(seq int64, content string) string) string
@@ -127,19 +128,28 @@ func TestCorruptionCases(t *testing.T) {
 			survive: []string{"hello café", "bonjour", "whole"},
 		},
 		{
-			name: "10 MB tool result intact",
+			name: "7 MB tool result intact",
 			build: func(l []string, next func(int64, string) string) string {
 				return strings.Join(l, "") + next(4, big) + next(5, "after")
 			},
 			survive: []string{"hello café", "bonjour", big, "after"},
 		},
 		{
+			// Written by hand or by a version without the limit: readers pass
+			// over it in bounded memory, check warns, repair keeps it.
+			name: "10 MB tool result over the read limit",
+			build: func(l []string, next func(int64, string) string) string {
+				return strings.Join(l, "") + next(4, huge) + next(5, "after")
+			},
+			survive: []string{"hello café", "bonjour", "after"},
+		},
+		{
 			name: "10 MB tool result torn",
 			build: func(l []string, next func(int64, string) string) string {
-				return strings.Join(l, "") + next(4, big)[:9<<20]
+				return strings.Join(l, "") + next(4, huge)[:9<<20]
 			},
 			kinds:   []string{ProblemTornTail},
-			aside:   func(l []string, next func(int64, string) string) string { return next(4, big)[:9<<20] },
+			aside:   func(l []string, next func(int64, string) string) string { return next(4, huge)[:9<<20] },
 			survive: []string{"hello café", "bonjour"},
 		},
 	}

@@ -27,6 +27,11 @@ type History struct {
 	TrimmedTokens int `json:"trimmed_tokens,omitempty"`
 	// LastSeq is the seq of the last record in the file.
 	LastSeq int64
+	// Skipped lists the records of the active history over the read limit
+	// (Options.MaxRecordBytes; written by hand or by an older version),
+	// newest first: the walk passed over them without reading them whole,
+	// so they are not among Messages.
+	Skipped []Skipped `json:"skipped,omitempty"`
 }
 
 // History returns the active history: the messages after the last reset,
@@ -68,6 +73,23 @@ walk:
 			return History{}, err
 		}
 		typ, seq, ok := headOf(line)
+		if br.big != nil {
+			// Over the read limit: line is its first bytes only.
+			if ok && first {
+				h.LastSeq, first = seq, false
+			}
+			switch {
+			case typ == TypeReset:
+				break walk
+			case typ == TypeMessage && h.Summary != nil && seq <= h.Summary.Through:
+				break walk
+			case typ == TypeMessage && limit > 0 && len(h.Messages) == limit:
+				h.More = true
+				break walk
+			}
+			h.Skipped = append(h.Skipped, br.big.skipped())
+			continue
+		}
 		if !ok {
 			log.Warn("corrupt record skipped", "file", path, "offset", off)
 			continue
@@ -187,6 +209,14 @@ func lineAfter(r io.ReaderAt, at, limit int64) (int64, []byte, error) {
 	pos := at
 	start := int64(-1)
 	var line []byte
+	// Of a line over the read limit only the first bytes are kept: they
+	// say its type and seq (headOf), all the bisection needs.
+	keep := func(b []byte) {
+		if lim := int(readLimit.Load()); lim > 0 && len(line)+len(b) > lim {
+			b = b[:max(lim-len(line), 0)]
+		}
+		line = append(line, b...)
+	}
 	for pos < limit {
 		n := int64(len(buf))
 		if n > limit-pos {
@@ -201,7 +231,7 @@ func lineAfter(r io.ReaderAt, at, limit int64) (int64, []byte, error) {
 			i := bytes.IndexByte(chunk, '\n')
 			if i < 0 {
 				if start >= 0 {
-					line = append(line, chunk...)
+					keep(chunk)
 				}
 				break
 			}
@@ -210,7 +240,7 @@ func lineAfter(r io.ReaderAt, at, limit int64) (int64, []byte, error) {
 				chunk = chunk[i+1:]
 				continue
 			}
-			line = append(line, chunk[:i]...)
+			keep(chunk[:i])
 			return start, line, nil
 		}
 		pos += int64(m)

@@ -40,7 +40,8 @@ type Meta struct {
 	UsageOut int `json:"usage_out"`
 	// ActiveMessages counts the messages of the active history as History
 	// folds it: since the last reset, rewound by restores, without those
-	// its summary stands in for (len(History(ctx, 0).Messages)).
+	// its summary stands in for (History(ctx, 0): its Messages, and the
+	// messages among its Skipped, over the read limit).
 	ActiveMessages int `json:"active_messages"`
 	// Summary is true when the active history has a summary
 	// (History.Summary != nil).
@@ -365,7 +366,7 @@ func (c *metaCache) entryFor(id string, now Identity) (*metaEntry, bool, error) 
 			e, tail = &cp, t
 		}
 	}
-	end, err := scanLines(io.NewSectionReader(f, e.Offset, now.Size-e.Offset), e.Offset, func(line []byte, off int64) error {
+	end, err := scanLinesBig(io.NewSectionReader(f, e.Offset, now.Size-e.Offset), e.Offset, func(line []byte, off int64) error {
 		tail = keepTail(tail, line)
 		r, hint := decodeRecord(line)
 		if hint != "" {
@@ -373,6 +374,16 @@ func (c *metaCache) entryFor(id string, now Identity) (*metaEntry, bool, error) 
 			return nil
 		}
 		e.feed(&r)
+		return nil
+	}, func(l bigLine) error {
+		// Over the read limit: counted from what its first and last bytes
+		// say (type, seq, time, role, tokens), never held whole.
+		tail = keepTail(tail, l.Tail)
+		if r, ok := l.record(); ok {
+			e.feed(&r)
+		} else {
+			e.Corrupt++
+		}
 		return nil
 	})
 	if err != nil {
@@ -386,6 +397,11 @@ func (c *metaCache) entryFor(id string, now Identity) (*metaEntry, bool, error) 
 			return nil, false, err
 		}
 		e.ActiveMessages, e.Summary, e.refold = len(h.Messages), h.Summary != nil, false
+		for _, sk := range h.Skipped {
+			if sk.Type == TypeMessage {
+				e.ActiveMessages++
+			}
+		}
 	}
 	e.Damaged = ""
 	if e.Created.IsZero() {

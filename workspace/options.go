@@ -80,7 +80,12 @@ type Options struct {
 	// line (encoded, without its newline) is longer fails with an error
 	// wrapping ErrTooLarge that names its size and the limit, on every
 	// write path (Append, AppendTurn, Update, AppendIf, migrate). 0 means
-	// DefaultMaxRecordBytes; a negative value means no limit.
+	// DefaultMaxRecordBytes; a negative value means no limit. Readers hold
+	// at most max(DefaultMaxRecordBytes, the largest MaxRecordBytes of the
+	// workspaces opened in the process) bytes of one line: a longer one
+	// (written by hand, or by a version without the limit) is passed over
+	// in bounded memory and reported (History.Skipped; Meta counts it
+	// from its first and last bytes; Check warns, oversized_record).
 	MaxRecordBytes int
 }
 

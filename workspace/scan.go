@@ -2,44 +2,191 @@ package workspace
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
+	"sync/atomic"
+	"time"
 )
+
+// readLimit is the most of one line a reader holds (0: no bound): the
+// largest MaxRecordBytes of the workspaces opened in this process, at
+// least DefaultMaxRecordBytes, so that records an append may write are
+// always read whole. A longer line (written by hand, or by an older
+// version without the limit) is passed over in bounded memory: only its
+// first and last bytes are kept (bigLine), which say its type, seq, time,
+// role and tokens when this package wrote it.
+var readLimit atomic.Int64
+
+func init() { readLimit.Store(DefaultMaxRecordBytes) }
+
+// raiseReadLimit makes readers hold lines of up to n bytes (n < 0: any).
+func raiseReadLimit(n int) {
+	for {
+		cur := readLimit.Load()
+		next := int64(n)
+		switch {
+		case cur == 0:
+			return
+		case n < 0:
+			next = 0
+		case next <= cur:
+			return
+		}
+		if readLimit.CompareAndSwap(cur, next) {
+			return
+		}
+	}
+}
+
+// Bytes of an oversized line kept to learn what it was.
+const (
+	bigHeadBytes = 4 << 10
+	bigTailBytes = 256
+)
+
+// bigLine is a line longer than readLimit, passed over without holding
+// it: its offset, its length (without the '\n'), and its first and last
+// bytes.
+type bigLine struct {
+	Off, Len   int64
+	Head, Tail []byte
+}
+
+// Skipped is a record a reader passed over without reading it whole: its
+// line is longer than the read limit (see Options.MaxRecordBytes). What
+// its first bytes say is given (Seq is 0 when they do not say).
+type Skipped struct {
+	Seq    int64     `json:"seq,omitempty"`
+	Type   string    `json:"type,omitempty"`
+	Role   string    `json:"role,omitempty"`
+	At     time.Time `json:"at,omitzero"`
+	Offset int64     `json:"offset"`
+	Bytes  int64     `json:"bytes"` // the line's length, without its newline
+	Limit  int64     `json:"limit"` // the read limit it is over
+}
+
+func (l bigLine) skipped() Skipped {
+	r, _ := l.record()
+	return Skipped{Seq: r.Seq, Type: r.Type, Role: r.Role, At: r.At, Offset: l.Off, Bytes: l.Len, Limit: readLimit.Load()}
+}
+
+// record reads what the head and tail of an oversized line say, for a
+// line in this package's shape ({"type":"...","seq":N,"at":"...",
+// "role":"..." first; "tokens":N near the end): type, seq, at, a
+// message's role, tokens. ok is false for any other shape.
+func (l bigLine) record() (r Record, ok bool) {
+	typ, seq, ok := peekHead(l.Head)
+	if !ok {
+		return Record{}, false
+	}
+	r.Type, r.Seq = typ, seq
+	rest := l.Head[bytes.Index(l.Head, []byte(`,"seq":`))+1:]
+	if i := bytes.Index(rest, []byte(`,"at":"`)); i >= 0 {
+		v := rest[i+len(`,"at":"`):]
+		if j := bytes.IndexByte(v, '"'); j > 0 {
+			r.At, _ = time.Parse(time.RFC3339Nano, string(v[:j]))
+			rest = v[j:]
+		}
+	}
+	if typ == TypeMessage && bytes.HasPrefix(rest, []byte(`","role":"`)) {
+		v := rest[len(`","role":"`):]
+		if j := bytes.IndexByte(v, '"'); j > 0 && j < 32 {
+			r.Role = string(v[:j])
+		}
+	}
+	// ,"tokens":N cannot occur inside a JSON string (its quote would be
+	// escaped), so the last one is the field.
+	if i := bytes.LastIndex(l.Tail, []byte(`,"tokens":`)); i >= 0 {
+		v := l.Tail[i+len(`,"tokens":`):]
+		n := 0
+		for n < len(v) && n < 12 && v[n] >= '0' && v[n] <= '9' {
+			r.Tokens = r.Tokens*10 + int(v[n]-'0')
+			n++
+		}
+	}
+	return r, !r.At.IsZero()
+}
 
 // scanLines calls fn for every complete line of r (without its '\n'),
 // r being positioned at file offset from. It returns the offset after the
 // last complete line; bytes after it (a torn tail, or a line being
 // written) are not passed to fn. The line slice is valid during fn only.
+// A line longer than readLimit is not passed to fn (see scanLinesBig).
 func scanLines(r io.Reader, from int64, fn func(line []byte, off int64) error) (int64, error) {
+	return scanLinesBig(r, from, fn, nil)
+}
+
+// scanLinesBig is scanLines that passes each line longer than readLimit
+// to big (when not nil) instead of fn, having held only its first and
+// last bytes.
+func scanLinesBig(r io.Reader, from int64, fn func(line []byte, off int64) error, big func(bigLine) error) (int64, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
+	limit := readLimit.Load()
 	off := from
 	var long []byte
+	var over *bigLine // the line being passed over
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			long = append(long, chunk...)
+		full := err == bufio.ErrBufferFull
+		if err == io.EOF {
+			return off, nil // what is left is a torn tail, not a line
+		}
+		if err != nil && !full {
+			return off, err
+		}
+		if over == nil {
+			n := len(long) + len(chunk)
+			if !full {
+				n-- // the '\n'
+			}
+			switch {
+			case limit > 0 && int64(n) > limit:
+				// Too long to hold: keep its head, from now on only its tail.
+				long = append(long, chunk...)
+				over = &bigLine{Off: off, Len: int64(len(long)),
+					Head: bytes.Clone(long[:min(len(long), bigHeadBytes)]),
+					Tail: bytes.Clone(long[len(long)-min(len(long), bigTailBytes):])}
+				long = nil
+			case full:
+				long = append(long, chunk...)
+				continue
+			default:
+				line := chunk
+				if long != nil {
+					long = append(long, chunk...)
+					line = long
+				}
+				if err := fn(line[:len(line)-1], off); err != nil {
+					return off, err
+				}
+				off += int64(len(line))
+				long = nil
+				continue
+			}
+		} else {
+			over.Len += int64(len(chunk))
+			over.Tail = append(over.Tail, chunk...)
+			if k := len(over.Tail) - bigTailBytes; k > 0 {
+				over.Tail = append(over.Tail[:0], over.Tail[k:]...)
+			}
+		}
+		if full {
 			continue
 		}
-		if err == io.EOF {
-			return off, nil
+		// The end of the line passed over.
+		over.Len--
+		over.Tail = over.Tail[:len(over.Tail)-1]
+		if big != nil {
+			if err := big(*over); err != nil {
+				return off, err
+			}
 		}
-		if err != nil {
-			return off, err
-		}
-		line := chunk
-		if long != nil {
-			long = append(long, chunk...)
-			line = long
-		}
-		n := int64(len(line))
-		if err := fn(line[:len(line)-1], off); err != nil {
-			return off, err
-		}
-		off += n
-		long = nil
+		off += over.Len + 1
+		over = nil
 	}
 }
 
@@ -79,7 +226,12 @@ func (s *Session) Records(ctx context.Context, from int64) iter.Seq2[Entry, erro
 			}
 		}
 		stop := errors.New("stop")
-		_, err = scanLines(io.NewSectionReader(f, from, 1<<62), from, func(line []byte, off int64) error {
+		skip := func(l bigLine) error {
+			sk := l.skipped()
+			s.w.log.Warn("record over the read limit skipped", "file", s.Path(), "offset", l.Off, "bytes", l.Len, "seq", sk.Seq, "type", sk.Type)
+			return nil
+		}
+		_, err = scanLinesBig(io.NewSectionReader(f, from, 1<<62), from, func(line []byte, off int64) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -92,7 +244,7 @@ func (s *Session) Records(ctx context.Context, from int64) iter.Seq2[Entry, erro
 				return stop
 			}
 			return nil
-		})
+		}, skip)
 		if err != nil && err != stop {
 			yield(Entry{}, fmt.Errorf("workspace: read %s: %w", s.Path(), err))
 		}

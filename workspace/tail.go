@@ -21,18 +21,27 @@ type backReader struct {
 	data  []byte // file bytes [base, base+len(data))
 	end   int64  // lines before this offset are still to be returned
 	block int
+	limit int64 // readLimit: longer lines are passed over, not held
+	// big is set when the line prev returned last was longer than limit:
+	// prev returned its first bytes only (see bigLine).
+	big *bigLine
 }
 
 // newBackReader reads the lines of r that end before end; end must be 0 or
 // the offset just after a '\n'.
 func newBackReader(r io.ReaderAt, path string, end int64) *backReader {
-	return &backReader{r: r, path: path, base: end, end: end, block: tailFirstBlock}
+	return &backReader{r: r, path: path, base: end, end: end, block: tailFirstBlock, limit: readLimit.Load()}
 }
 
 // prev returns the line before the last one returned (without its '\n')
 // and its offset; io.EOF before the first line. The slice is valid until
 // the next call.
+//
+// A line longer than the read limit is passed over in bounded memory:
+// prev returns its first bytes (which say its type and seq when this
+// package wrote it), and b.big describes it.
 func (b *backReader) prev() ([]byte, int64, error) {
+	b.big = nil
 	if b.end <= 0 {
 		return nil, 0, io.EOF
 	}
@@ -52,6 +61,9 @@ func (b *backReader) prev() ([]byte, int64, error) {
 			b.end = start
 			return line, start, nil
 		}
+		if b.limit > 0 && int64(hi) > b.limit {
+			return b.passOver()
+		}
 		if b.base == 0 {
 			line := b.data[:hi]
 			b.end = 0
@@ -61,6 +73,36 @@ func (b *backReader) prev() ([]byte, int64, error) {
 			return nil, 0, err
 		}
 	}
+}
+
+// passOver finds the start of the line that ends at b.end-1, known to be
+// longer than the limit, reading backwards in fixed blocks and keeping
+// none of them; it returns the line's first bytes and sets b.big.
+func (b *backReader) passOver() ([]byte, int64, error) {
+	buf := make([]byte, 64<<10)
+	start := int64(0)
+	for pos := b.base; pos > 0; {
+		n := min(int64(len(buf)), pos)
+		if _, err := b.r.ReadAt(buf[:n], pos-n); err != nil {
+			return nil, 0, fmt.Errorf("workspace: read %s at %d: %w", b.path, pos-n, err)
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			start = pos - n + int64(i) + 1
+			break
+		}
+		pos -= n
+	}
+	l := bigLine{Off: start, Len: b.end - 1 - start}
+	l.Head = make([]byte, min(l.Len, bigHeadBytes))
+	l.Tail = make([]byte, min(l.Len, bigTailBytes))
+	if _, err := b.r.ReadAt(l.Head, start); err != nil {
+		return nil, 0, fmt.Errorf("workspace: read %s at %d: %w", b.path, start, err)
+	}
+	if _, err := b.r.ReadAt(l.Tail, b.end-1-int64(len(l.Tail))); err != nil {
+		return nil, 0, fmt.Errorf("workspace: read %s at %d: %w", b.path, b.end-1-int64(len(l.Tail)), err)
+	}
+	b.base, b.data, b.end, b.big = start, nil, start, &l
+	return l.Head, start, nil
 }
 
 // grow reads the block before base, keeping only what is still needed.

@@ -291,6 +291,13 @@ func lastRecordAt(v lockedView) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, err
 		}
+		if br.big != nil {
+			// Over the read limit: its first bytes say its time.
+			if r, ok := br.big.record(); ok && r.Type != TypeSession {
+				return r.At, nil
+			}
+			continue
+		}
 		if r, hint := decodeRecord(line); hint == "" {
 			if r.Type == TypeSession {
 				// The header is dated when the session was made, which may

@@ -1,0 +1,101 @@
+package workspace
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// setReadLimit lowers the read limit for one test (none runs in
+// parallel), so that "oversized" lines need not be megabytes long.
+func setReadLimit(t *testing.T, n int64) {
+	old := readLimit.Load()
+	readLimit.Store(n)
+	t.Cleanup(func() { readLimit.Store(old) })
+}
+
+// allocated is how many bytes f allocates.
+func allocated(f func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+// A line over the read limit (written by hand or by an older version) is
+// passed over in bounded memory by every reader: the tail read names it in
+// History.Skipped, Meta counts it from its first and last bytes, Check
+// warns, repair keeps it, and the next append takes the seq after it.
+func TestOversizedLineReadInBoundedMemory(t *testing.T) {
+	ctx := context.Background()
+	w := openTest(t, &Options{CountTokens: EstimateTokens})
+	s := namedSession(t, w, "big")
+	mustAppend(t, s, msg(RoleUser, "before"))
+	const size = 20 << 20
+	setReadLimit(t, 256<<10)
+	line := `{"type":"message","seq":3,"at":"2026-11-21T09:00:05Z","role":"tool","content":"` + strings.Repeat("x", size) + `","tool_call_id":"c1","tokens":5000000}` + "\n"
+	f, err := os.OpenFile(s.Path(), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(line)
+	f.Close()
+	line = ""
+	if seqs := mustAppend(t, s, msg(RoleUser, "after")); seqs[0] != 4 {
+		t.Fatalf("the append after it got seq %d, want 4", seqs[0])
+	}
+	const bound = 8 << 20 // well under the line's 20 MB
+	var h History
+	if n := allocated(func() { h, err = s.History(ctx, 0) }); err != nil || n > bound {
+		t.Fatalf("history: %v, %d bytes allocated", err, n)
+	}
+	if len(h.Messages) != 2 || h.Messages[0].Content != "before" || h.Messages[1].Content != "after" || h.LastSeq != 4 {
+		t.Fatalf("history %+v", h)
+	}
+	if len(h.Skipped) != 1 || h.Skipped[0].Seq != 3 || h.Skipped[0].Type != TypeMessage || h.Skipped[0].Role != RoleTool ||
+		h.Skipped[0].Bytes != int64(size+len(`{"type":"message","seq":3,"at":"2026-11-21T09:00:05Z","role":"tool","content":"","tool_call_id":"c1","tokens":5000000}`)) {
+		t.Fatalf("skipped %+v", h.Skipped)
+	}
+	if h1, _ := s.History(ctx, 1); len(h1.Skipped) != 0 || len(h1.Messages) != 1 || !h1.More {
+		t.Fatalf("history of 1: %+v", h1)
+	}
+	var m Meta
+	if n := allocated(func() { m, err = s.Meta(ctx) }); err != nil || n > bound {
+		t.Fatalf("meta: %v, %d bytes allocated", err, n)
+	}
+	if m.Messages != 3 || m.ActiveMessages != 3 || m.LastSeq != 4 || m.Tokens < 5000000 || m.Corrupt != 0 {
+		t.Fatalf("meta %+v", m)
+	}
+	var rep FileReport
+	if n := allocated(func() { rep, err = s.Check(ctx) }); err != nil || n > bound {
+		t.Fatalf("check: %v, %d bytes allocated", err, n)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemOversized || rep.Problems[0].Severity != SeverityWarning || rep.Problems[0].Seq != 3 {
+		t.Fatalf("check: %+v", rep.Problems)
+	}
+	var got []string
+	if n := allocated(func() {
+		for e, err := range s.Records(ctx, 0) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, e.Content)
+		}
+	}); n > bound {
+		t.Fatalf("records: %d bytes allocated", n)
+	}
+	if strings.Join(got, "|") != "|before|after" {
+		t.Fatalf("records %q", got)
+	}
+	before, _ := os.Stat(s.Path())
+	if r, err := s.Repair(ctx, RepairOptions{}); err != nil || len(r.SetAside) != 0 {
+		t.Fatalf("repair %+v %v", r, err)
+	}
+	if after, _ := os.Stat(s.Path()); after.Size() != before.Size() {
+		t.Fatal("repair changed the file")
+	}
+}
