@@ -36,7 +36,7 @@ func recordLine(t *testing.T, r Record) string {
 // what Check must report, what Repair must set aside (exact bytes), and
 // which message contents must survive.
 func TestCorruptionCases(t *testing.T) {
-	big := strings.Repeat("0123456789abcdef", 7<<20/16)    // a 7 MB tool result, under the read limit
+	big := strings.Repeat("0123456789abcdef", 7<<20/16)   // a 7 MB tool result, under the read limit
 	huge := strings.Repeat("0123456789abcdef", 10<<20/16) // a 10 MB one, over it (DefaultMaxRecordBytes)
 	type row struct {
 		name    string
