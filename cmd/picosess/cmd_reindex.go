@@ -36,7 +36,8 @@ object per line ({"sessions":..,"sessions_done":..,"bytes":..,"bytes_done":..,
 
 EXIT STATUS
   0 rebuilt; 1 failure; 10 not a workspace; 11 the index is held by another
-  process (named); 130 interrupted.`,
+  process (named); 12 the index directory cannot be written here (named,
+  with the reason); 130 interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w, err := a.openWorkspace()

@@ -70,7 +70,9 @@ EXAMPLES
 EXIT STATUS
   0 searched (also when nothing matched); 1 bad query or flags, failure;
   10 not a workspace; 11 the index is held by another process (named);
-  130 interrupted.`,
+  12 the index cannot be written or read here (permissions, read-only,
+  disk full: the message says what to do); 130 interrupted. A missing or
+  damaged index is rebuilt, not an error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runSearch(cmd, &o, args[0])

@@ -36,7 +36,13 @@ const (
 	codeUnrepairable = "unrepairable"  // exit 4
 	codeInterrupted  = "interrupted"   // exit 130
 	codeFailure      = "failure"       // anything else
+	codeIndex        = "index"         // exit 12: the search index cannot be written (or read) here
 )
+
+// exitIndex: the search index directory cannot be written or read by this
+// process (permissions, a read-only mount, a full disk). It is not damage
+// (a damaged index is rebuilt by itself); the message says what to do.
+const exitIndex = 12
 
 // errorCodes is the one table from errors to exit codes (docs/cli.md,
 // "Exit codes") and to the code of a --json error, matched with errors.Is in
@@ -67,6 +73,7 @@ var errorCodes = []struct {
 	{workspace.ErrNoHeader, exitUnrepairabl, codeCorrupt},
 	{workspace.ErrNotRegular, exitUnrepairabl, codeNotRegular},
 	{workspace.ErrCorrupt, exitFailure, codeCorrupt},
+	{index.ErrUnwritable, exitIndex, codeIndex},
 	{index.ErrDamaged, exitFailure, codeCorrupt},
 	{workspace.ErrTimeOrder, exitFailure, codeTimeOrder},
 	{index.ErrBadQuery, exitFailure, codeBadQuery},

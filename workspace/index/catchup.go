@@ -233,6 +233,9 @@ func (c *catcher) flush() error {
 	}
 	if c.b.Size() > 0 {
 		if err := c.o.bi.Batch(c.b); err != nil {
+			if unwritable(err) {
+				return c.x.asUnwritable("write a batch to", err)
+			}
 			return fmt.Errorf("%w: writing a batch: %v", ErrDamaged, err)
 		}
 	}

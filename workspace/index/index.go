@@ -160,6 +160,9 @@ func (x *Index) withStats(ctx context.Context, progress func(Progress), fn func(
 				continue
 			}
 		}
+		if errors.Is(err, ErrDamaged) && attempt > 0 {
+			err = fmt.Errorf("%w (still, after a rebuild: delete %s and run the operation again)", err, x.dir)
+		}
 		// Forget what this process believes of the index: the next
 		// operation reads it again from what the batches committed.
 		_ = x.release()
@@ -207,6 +210,9 @@ func (x *Index) load(ctx context.Context, o *owner) error {
 	if ctx.Err() != nil {
 		return err
 	}
+	if errors.Is(err, ErrUnwritable) {
+		return err // not damage: a rebuild would fail too, after deleting
+	}
 	if !errors.Is(err, os.ErrNotExist) {
 		x.log.Warn("search index damaged; rebuilding", "dir", x.dir, "err", err)
 	}
@@ -221,10 +227,16 @@ func (x *Index) openExisting() (bleve.Index, error) {
 		return nil, fmt.Errorf("index: %s: %w", x.dir, os.ErrNotExist)
 	}
 	if err := verifySegments(x.dir, true); err != nil {
+		if unwritable(err) {
+			return nil, x.asUnwritable("read", err)
+		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrDamaged, x.dir, err)
 	}
 	bi, err := bleve.OpenUsing(x.dir, runtimeConfig())
 	if err != nil {
+		if unwritable(err) {
+			return nil, x.asUnwritable("open", err)
+		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrDamaged, x.dir, err)
 	}
 	v, err := bi.GetInternal([]byte(keyFormat))
@@ -243,17 +255,29 @@ func (x *Index) recreate(o *owner) error {
 		o.bi = nil
 	}
 	o.wms = map[string]*Watermark{}
+	if err := x.checkWritable(); err != nil {
+		return err
+	}
 	if err := os.RemoveAll(x.dir); err != nil {
+		if unwritable(err) {
+			return x.asUnwritable("remove", err)
+		}
 		return fmt.Errorf("index: remove %s: %w", x.dir, err)
 	}
 	bi, err := bleve.NewUsing(x.dir, x.m, scorch.Name, scorch.Name, runtimeConfig())
 	if err != nil {
+		if unwritable(err) {
+			return x.asUnwritable("create", err)
+		}
 		return fmt.Errorf("index: create %s: %w", x.dir, err)
 	}
 	b := bi.NewBatch()
 	b.SetInternal([]byte(keyFormat), []byte(formatValue))
 	if err := bi.Batch(b); err != nil {
 		_ = closeBleve(bi)
+		if unwritable(err) {
+			return x.asUnwritable("create", err)
+		}
 		return fmt.Errorf("index: create %s: %w", x.dir, err)
 	}
 	o.bi = bi
