@@ -2,7 +2,6 @@ package workspace
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/picosess/picosess/keying"
@@ -138,17 +137,18 @@ func (r Record) WithUsage(in, out int) Record {
 	return r
 }
 
-// usageError says why r may not be written with its usage: only an
-// assistant message carries one (the model's reply is what it was
-// reported for), and no count is negative. Readers take usage wherever a
-// file has it; only writers are held to this.
+// usageError says why r may not be written with its usage (a
+// *RecordError, ErrInvalidRecord): only an assistant message carries one
+// (the model's reply is what it was reported for), and no count is
+// negative. Readers take usage wherever a file has it; only writers are
+// held to this.
 func (r *Record) usageError() error {
 	u := r.Usage
 	switch {
 	case u == nil:
 		return nil
 	case r.Type != TypeMessage || r.Role != RoleAssistant:
-		return fmt.Errorf("usage on a %s: only an assistant message carries the usage a model reported", r.describe())
+		return invalid(r.Type, "usage", "only an assistant message carries the usage a model reported, not a %s", r.describe())
 	}
 	for _, f := range []struct {
 		name string
@@ -156,7 +156,7 @@ func (r *Record) usageError() error {
 	}{{"input_tokens", u.InputTokens}, {"output_tokens", u.OutputTokens},
 		{"cache_read_tokens", u.CacheReadTokens}, {"cache_write_tokens", u.CacheWriteTokens}} {
 		if f.n < 0 {
-			return fmt.Errorf("usage %s %d: token counts cannot be negative", f.name, f.n)
+			return invalid(r.Type, "usage", "%s %d: token counts cannot be negative", f.name, f.n)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"reflect"
 	"regexp"
@@ -85,9 +86,9 @@ func TestUsageRefused(t *testing.T) {
 		rec  Record
 		want string
 	}{
-		{"user message", UserMessage("", "q").WithUsage(1, 1), "usage on a user message"},
-		{"tool result", ToolResult("call_1", "42").WithUsage(1, 1), "usage on a tool message"},
-		{"title", Record{Type: TypeTitle, Text: "t", Usage: &Usage{}}, "usage on a title record"},
+		{"user message", UserMessage("", "q").WithUsage(1, 1), "usage: only an assistant message carries the usage a model reported, not a user message"},
+		{"tool result", ToolResult("call_1", "42").WithUsage(1, 1), "not a tool message"},
+		{"title", Record{Type: TypeTitle, Text: "t", Usage: &Usage{}}, "title record: usage: only an assistant message"},
 		{"negative input", AssistantMessage("", "a").WithUsage(-1, 5), "input_tokens -1"},
 		{"negative output", AssistantMessage("", "a").WithUsage(5, -2), "output_tokens -2"},
 		{"negative cache read", Record{Type: TypeMessage, Role: RoleAssistant, Content: "a", Usage: &Usage{CacheReadTokens: -3}}, "cache_read_tokens -3"},
@@ -96,8 +97,9 @@ func TestUsageRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// The good record first: nothing of a refused call is written.
 			_, err := s.Append(ctx, AssistantMessage("", "fine").WithUsage(1, 1), tc.rec)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err %v, want one naming %q", err, tc.want)
+			var re *RecordError
+			if !errors.Is(err, ErrInvalidRecord) || !errors.As(err, &re) || re.Field != "usage" || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want an invalid record (field usage) naming %q", err, tc.want)
 			}
 			if after, _ := os.ReadFile(s.Path()); !bytes.Equal(after, before) {
 				t.Fatalf("the file changed:\n%s", after)
