@@ -3,6 +3,7 @@ package summarize
 import (
 	"context"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -132,7 +133,7 @@ func wordCount(s string) int {
 // extractUnits splits the previous summary (line by line, kept as written)
 // and the messages (sentence by sentence, labelled "role: ") into units.
 func extractUnits(req Request) []unit {
-	var units []unit
+	units := make([]unit, 0, 2*len(req.Messages)+4)
 	add := func(msg int, line string) {
 		if w := contentWords(line); len(w) > 0 {
 			units = append(units, unit{order: len(units), msg: msg, line: line, words: w})
@@ -207,13 +208,26 @@ func contentWords(s string) []string {
 		s = s[i+2:]
 	}
 	var out []string
-	seen := map[string]bool{}
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' }) {
-		w := strings.ToLower(f)
-		if utf8.RuneCountInString(w) < 2 || isStopword(w) || seen[w] {
+	word := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
+	for len(s) > 0 {
+		// The next run of word characters (as strings.FieldsFunc would
+		// give it, without the slice of them all).
+		start := strings.IndexFunc(s, word)
+		if start < 0 {
+			break
+		}
+		s = s[start:]
+		end := strings.IndexFunc(s, func(r rune) bool { return !word(r) })
+		if end < 0 {
+			end = len(s)
+		}
+		w := strings.ToLower(s[:end])
+		s = s[end:]
+		// A sentence has few words: a scan finds repeats without a map
+		// per sentence (a long session has hundreds of thousands).
+		if utf8.RuneCountInString(w) < 2 || isStopword(w) || slices.Contains(out, w) {
 			continue
 		}
-		seen[w] = true
 		out = append(out, w)
 	}
 	return out
@@ -243,7 +257,11 @@ func scoreUnits(units []unit) {
 			}
 		}
 		s /= math.Sqrt(float64(len(u.words)) + 1)
-		switch label := u.line[:strings.IndexByte(u.line+":", ':')]; {
+		label := u.line
+		if i := strings.IndexByte(label, ':'); i >= 0 {
+			label = label[:i]
+		}
+		switch {
 		case u.msg < 0:
 			s *= 1.5 // what was worth keeping before still is
 		case label == "user":
@@ -286,11 +304,16 @@ func hasDigit(w string) bool {
 // capitalised: the sentence names something (a capitalised word that does
 // not start it).
 func capitalised(line string) bool {
-	fields := strings.Fields(line)
-	for i := 2; i < len(fields); i++ {
-		if r, _ := utf8.DecodeRuneInString(fields[i]); unicode.IsUpper(r) {
-			return true
+	field, in := 0, false // field: the number of the field the scan is in
+	for _, r := range line {
+		space := unicode.IsSpace(r)
+		if !space && !in {
+			field++
+			if field >= 3 && unicode.IsUpper(r) {
+				return true
+			}
 		}
+		in = !space
 	}
 	return false
 }
