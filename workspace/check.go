@@ -21,8 +21,8 @@ const (
 	ProblemIDMismatch   = "id_mismatch"   // header id differs from the file name
 	ProblemIDUnderived  = "id_underived"  // warning: id derives from nothing in the header
 	ProblemSeqGap       = "seq_gap"       // warning: seqs skip numbers (lines set aside)
-	ProblemSeqDuplicate = "seq_duplicate" // a seq used twice: two writers without the lock
-	ProblemSeqOrder     = "seq_order"     // a seq smaller than the one before it
+	ProblemSeqDuplicate = "seq_duplicate" // a seq used twice: two writers without the lock (repair renumbers)
+	ProblemSeqOrder     = "seq_order"     // a seq smaller than the one before it (repair renumbers)
 	// ProblemOversized: warning: a record longer than the read limit
 	// (Options.MaxRecordBytes; written by hand or by a version without
 	// the limit). Readers pass over it in bounded memory (History.Skipped
@@ -88,6 +88,7 @@ type CheckReport struct {
 type OtherFile struct {
 	Name string `json:"name"`
 	// Kind: "torn" or "corrupt" (bytes set aside, kept as evidence),
+	// "original" (a file as it was before repair renumbered its seqs),
 	// "repair_leftover" (a crash during repair; the next repair replaces
 	// it). Anything else in sessions/ is a problem (ProblemForeignFile,
 	// ProblemNotRegular) in Files.
@@ -257,9 +258,11 @@ func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string
 			add(Problem{Kind: ProblemSeqGap, Severity: SeverityWarning, Line: line, Offset: off, Seq: rec.Seq, Hint: fmt.Sprintf("the first record has seq %d, not 1", rec.Seq)})
 		case prev == 0:
 		case rec.Seq == prev:
-			add(Problem{Kind: ProblemSeqDuplicate, Line: line, Offset: off, Seq: rec.Seq, Hint: fmt.Sprintf("seq %d appears twice: written without the lock?", rec.Seq)})
+			add(Problem{Kind: ProblemSeqDuplicate, Line: line, Offset: off, Seq: rec.Seq, Repairable: true,
+				Hint: fmt.Sprintf("seq %d appears twice: written without the lock? %s", rec.Seq, renumberHint)})
 		case rec.Seq < prev:
-			add(Problem{Kind: ProblemSeqOrder, Line: line, Offset: off, Seq: rec.Seq, Hint: fmt.Sprintf("seq %d after seq %d", rec.Seq, prev)})
+			add(Problem{Kind: ProblemSeqOrder, Line: line, Offset: off, Seq: rec.Seq, Repairable: true,
+				Hint: fmt.Sprintf("seq %d after seq %d. %s", rec.Seq, prev, renumberHint)})
 		case rec.Seq > prev+1:
 			add(Problem{Kind: ProblemSeqGap, Severity: SeverityWarning, Line: line, Offset: off, Seq: rec.Seq, Hint: fmt.Sprintf("seqs %d..%d are missing (set aside by a repair, or lost)", prev+1, rec.Seq-1)})
 		}
@@ -358,6 +361,9 @@ func checkHeaderID(h *Record, id string, add func(Problem)) {
 	add(Problem{Kind: ProblemIDUnderived, Severity: SeverityWarning, Line: 1,
 		Hint: "the id is not the hash of the scope's signature, the name, the first alias or the agent's main key (a kept PicoClaw key?)"})
 }
+
+// renumberHint says what repair does about seqs used twice or going back.
+const renumberHint = "Repair renumbers the records from here on into a new file (those before keep their seqs; references follow their records) and keeps the original as <file>.orig-<time>"
 
 func orUnknown(typ string) string {
 	if typ == "" {

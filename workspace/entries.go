@@ -130,7 +130,7 @@ func (w *Workspace) entryProblems() ([]FileReport, error) {
 		where string
 	}{
 		{w.sessionsDir(), func(n string) bool { return idFromFileName(n) != "" || evidenceKind(n) != "" },
-			"sk_v1_<64 hex>.jsonl, and <id>.jsonl.torn-*, .corrupt-*, .repair set aside by appends and repair", "sessions/"},
+			"sk_v1_<64 hex>.jsonl, and <id>.jsonl.torn-*, .corrupt-*, .orig-*, .repair set aside by appends and repair", "sessions/"},
 		{w.trashDir(), func(n string) bool { return trashID(n) != "" },
 			"<id>.jsonl and <id>.<stamp>.jsonl", "sessions/.trash/"},
 		{w.locksDir(), lockFileName.MatchString,
@@ -215,7 +215,7 @@ func entryReport(w *Workspace, path, id, kind, hint string) FileReport {
 }
 
 // evidenceKind says which of picosess's set-aside files name is
-// ("torn", "corrupt", "repair_leftover"), or "".
+// ("torn", "corrupt", "original", "repair_leftover"), or "".
 func evidenceKind(name string) string {
 	i := strings.Index(name, SessionExt+".")
 	if i <= 0 || checkID(name[:i]) != nil {
@@ -228,6 +228,8 @@ func evidenceKind(name string) string {
 		return "corrupt"
 	case rest == "repair":
 		return "repair_leftover"
+	case strings.HasPrefix(rest, "orig-"):
+		return "original" // the file as it was before repair renumbered it
 	}
 	return ""
 }

@@ -257,6 +257,9 @@ type Segment struct {
 	// Records of the segment, oldest first: messages, summaries, titles,
 	// checkpoints, restores (not the header, not the starting reset).
 	Records []Record `json:"records"`
+	// Skipped lists the records of the segment over the read limit, which
+	// are not among Records (see History.Skipped).
+	Skipped []Skipped `json:"skipped,omitempty"`
 }
 
 // Messages returns the message records of the segment.
@@ -275,7 +278,11 @@ func (g Segment) Messages() []Record {
 // hold, iterate with Records instead.
 func (s *Session) Segments(ctx context.Context) ([]Segment, error) {
 	segs := []Segment{{Index: 0}}
-	for e, err := range s.Records(ctx, 0) {
+	skipped := func(sk Skipped) {
+		cur := &segs[len(segs)-1]
+		cur.Skipped = append(cur.Skipped, sk)
+	}
+	for e, err := range s.records(ctx, 0, skipped) {
 		if err != nil {
 			return nil, err
 		}

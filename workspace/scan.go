@@ -207,6 +207,12 @@ type Entry struct {
 // An indexer keeps End and the Identity it read under: when the file no
 // longer Continues that identity, it must read again from 0.
 func (s *Session) Records(ctx context.Context, from int64) iter.Seq2[Entry, error] {
+	return s.records(ctx, from, nil)
+}
+
+// records is Records that passes each record over the read limit to
+// skipped (when not nil) as well as to the log.
+func (s *Session) records(ctx context.Context, from int64, skipped func(Skipped)) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		f, err := s.openRead()
 		if err != nil {
@@ -229,6 +235,9 @@ func (s *Session) Records(ctx context.Context, from int64) iter.Seq2[Entry, erro
 		skip := func(l bigLine) error {
 			sk := l.skipped()
 			s.w.log.Warn("record over the read limit skipped", "file", s.Path(), "offset", l.Off, "bytes", l.Len, "seq", sk.Seq, "type", sk.Type)
+			if skipped != nil {
+				skipped(sk)
+			}
 			return nil
 		}
 		_, err = scanLinesBig(io.NewSectionReader(f, from, 1<<62), from, func(line []byte, off int64) error {
