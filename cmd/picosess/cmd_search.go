@@ -188,6 +188,12 @@ func (a *app) runSearch(cmd *cobra.Command, o *searchOptions, text string) error
 		if h.Sender != "" {
 			who += " " + flat(h.Sender)
 		}
+		if h.Tool != "" {
+			who += " " + flat(h.Tool)
+		}
+		if h.Failed {
+			who += " (failed)"
+		}
 		fmt.Fprintf(a.stdout, "%s  %s:%d  %s  %s\n    %s\n", h.Time.Local().Format("2006-01-02 15:04"), shortID(h.Session), h.Seq,
 			who, clip(h.Title, 50), a.snippet(h.Snippet))
 	}

@@ -361,7 +361,11 @@ func (c *catcher) readFrom(ctx context.Context, s *workspace.Session, w work) (n
 			if r.Content != "" {
 				*m = Message{Session: w.id, Agent: wm.Agent, Channel: wm.Channel, Account: wm.Account,
 					Chat: wm.Chat, Topic: wm.Topic, Sender: r.Sender, Role: r.Role, Time: TimeTerm(r.At),
-					Seq: float64(r.Seq), Segment: float64(wm.Segment), Offset: float64(e.Offset), Text: r.Content}
+					Seq: float64(r.Seq), Segment: float64(wm.Segment), Offset: float64(e.Offset), Text: r.Content,
+					Tool: r.ToolName}
+				if r.IsError {
+					m.Failed = "true"
+				}
 				if m.Sender == "" {
 					m.Sender = wm.Sender
 				}
@@ -375,7 +379,15 @@ func (c *catcher) readFrom(ctx context.Context, s *workspace.Session, w work) (n
 		}
 		wm.Offset, wm.LastSeq = e.End, r.Seq
 		if c.docs >= c.x.opts.BatchSize {
-			c.pending[w.id] = cloneWM(&wm)
+			// A batch ends inside the file: its watermark must not name
+			// the file as it was planned (its whole size), or a crash
+			// before the next batch leaves a watermark that says the
+			// file is unchanged, and the rest of it is never read. It
+			// names the bytes read: the next catch-up sees the file grown
+			// from there and reads on.
+			part := cloneWM(&wm)
+			part.File.Size = wm.Offset
+			c.pending[w.id] = part
 			if err := c.flush(); err != nil {
 				return 0, 0, 0, err
 			}

@@ -25,6 +25,8 @@ const (
 	FieldTopic   = "topic" // scope value "topic"
 	FieldSender  = "sender"
 	FieldRole    = "role"
+	FieldTool    = "tool"    // a tool result's tool name
+	FieldFailed  = "failed"  // "true" on a tool result whose tool reported an error
 	FieldTime    = "time"    // the record's "at", to the hour (TimeResolution)
 	FieldSeq     = "seq"     // the record's seq (sort only)
 	FieldSegment = "segment" // 0 for the first conversation, +1 per reset
@@ -55,7 +57,7 @@ func TimeTerm(t time.Time) string { return t.UTC().Format(timeLayout) }
 const KeywordAnalyzer = "picosess_keyword"
 
 // keywordFields are indexed whole, lowercased.
-var keywordFields = [...]string{FieldSession, FieldAgent, FieldChannel, FieldAccount, FieldChat, FieldTopic, FieldSender, FieldRole}
+var keywordFields = [...]string{FieldSession, FieldAgent, FieldChannel, FieldAccount, FieldChat, FieldTopic, FieldSender, FieldRole, FieldTool, FieldFailed}
 
 // Indexing options, shared by the mapping and the documents built by hand
 // in newDoc, so that both write the same index.
@@ -138,7 +140,9 @@ type Message struct {
 	Topic   string  `json:"topic"`
 	Sender  string  `json:"sender"`
 	Role    string  `json:"role"`
-	Time    string  `json:"time"` // TimeTerm of the record's time
+	Tool    string  `json:"tool,omitempty"`
+	Failed  string  `json:"failed,omitempty"` // "true" or ""
+	Time    string  `json:"time"`             // TimeTerm of the record's time
 	Seq     float64 `json:"seq"`
 	Segment float64 `json:"segment"`
 	Offset  float64 `json:"offset"`
@@ -172,6 +176,7 @@ func (a analyzers) newDoc(m *Message) *document.Document {
 	for _, kv := range [...]struct{ name, v string }{
 		{FieldSession, m.Session}, {FieldAgent, m.Agent}, {FieldChannel, m.Channel}, {FieldAccount, m.Account},
 		{FieldChat, m.Chat}, {FieldTopic, m.Topic}, {FieldSender, m.Sender}, {FieldRole, m.Role},
+		{FieldTool, m.Tool}, {FieldFailed, m.Failed},
 	} {
 		if kv.v != "" {
 			d.AddField(document.NewTextFieldCustom(kv.name, nil, []byte(kv.v), optKeyword, a.keyword))

@@ -31,7 +31,7 @@ import (
 // is one of letters; "12:30", ":-)" and "http://..." are words.
 
 // FieldNames are the fields a query may name as field:value, sorted.
-var FieldNames = []string{FieldAccount, FieldAgent, FieldChannel, FieldChat, FieldRole, FieldSender, FieldSession, FieldTopic}
+var FieldNames = []string{FieldAccount, FieldAgent, FieldChannel, FieldChat, FieldFailed, FieldRole, FieldSender, FieldSession, FieldTool, FieldTopic}
 
 // QueryError is a query that cannot be parsed: what is wrong, and where.
 // It matches ErrBadQuery.
@@ -378,6 +378,10 @@ func fieldExample(field string) string {
 		return "direct:42"
 	case FieldSession:
 		return "sk_v1_67fe19a8"
+	case FieldTool:
+		return "read_file"
+	case FieldFailed:
+		return "true"
 	}
 	return "main"
 }

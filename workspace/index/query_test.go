@@ -92,7 +92,7 @@ func TestParseQueryErrors(t *testing.T) {
 		{"- flat", 1, `lone '-'`},
 		{"+", 1, `lone '+'`},
 		{"colour:red", 1, `unknown field "colour"`},
-		{"flat Colour:red", 6, "fields: account, agent, channel, chat, role, sender, session, topic"},
+		{"flat Colour:red", 6, "fields: account, agent, channel, chat, failed, role, sender, session, tool, topic"},
 		{"role:", 1, "role: has no value"},
 		{`sender:""`, 1, "sender: has no value"},
 		{`""`, 1, "an empty phrase"},

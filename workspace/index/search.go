@@ -79,9 +79,12 @@ type Hit struct {
 	Time    time.Time `json:"time"`
 	Role    string    `json:"role"`
 	Sender  string    `json:"sender,omitempty"`
-	Title   string    `json:"title"`
-	Segment int       `json:"segment"`
-	Score   float64   `json:"score"`
+	// Tool and Failed are a tool result's tool name and error flag.
+	Tool    string  `json:"tool,omitempty"`
+	Failed  bool    `json:"failed,omitempty"`
+	Title   string  `json:"title"`
+	Segment int     `json:"segment"`
+	Score   float64 `json:"score"`
 	// Snippet is the part of the message around the matches, the matched
 	// words between the query's marks, on one line.
 	Snippet string `json:"snippet"`
@@ -297,6 +300,7 @@ func (x *Index) readHit(ctx context.Context, o *owner, dm *search.DocumentMatch,
 		return h, false, err
 	}
 	h.Time, h.Role, h.Sender, h.Content = rec.At, rec.Role, rec.Sender, rec.Content
+	h.Tool, h.Failed = rec.ToolName, rec.IsError
 	h.Snippet = snippet(rec.Content, dm.Locations[FieldText], mark)
 	return h, true, nil
 }

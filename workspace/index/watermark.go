@@ -12,8 +12,8 @@ import (
 const (
 	keyFormat    = "picosess:format"
 	wmPrefix     = "picosess:wm:"
-	formatValue  = `{"format":1}`
-	formatNumber = 1
+	formatValue  = `{"format":2}` // 2: tool and failed fields
+	formatNumber = 2
 )
 
 // Watermark is how far the index has read one session file, stored in the
