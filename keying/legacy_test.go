@@ -180,3 +180,48 @@ func TestAliasesWithoutChatType(t *testing.T) {
 		})
 	}
 }
+
+// The alias of an untyped message maps back onto the untyped route.
+func TestUnknownKindKeyRoutesUntyped(t *testing.T) {
+	lk, err := ParseLegacy("agent:main:telegram:unknown:123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, ok := lk.Inbound([]string{DimChat})
+	if !ok || in.ChatType != "" || in.ChatID != "123456789" {
+		t.Fatalf("inbound %+v complete %v", in, ok)
+	}
+	r, err := Resolve(lk.Agent, in, Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Signature != "v=1|agent=main|channel=telegram|account=default|chat=direct:123456789" || r.Aliases[1] != lk.Raw {
+		t.Fatalf("route %s %q", r.Signature, r.Aliases)
+	}
+}
+
+func TestDMChatID(t *testing.T) {
+	for _, tt := range []struct {
+		key, channel, chat string
+	}{
+		{"agent:main:telegram:direct:300400599", "telegram", "300400599"},
+		{"agent:main:telegram:dm:300400599", "telegram", "300400599"},
+		{"agent:main:onebot:direct:10001", "onebot", "private:10001"},
+		{"agent:main:wecom_aibot:bot-1:direct:lisi", "wecom", "lisi"},
+		{"agent:main:whatsapp:direct:+15551234567", "whatsapp", "+15551234567"},
+		{"agent:main:telegram:direct:alice", "", ""},    // a linked name
+		{"agent:main:irc:direct:discord:42", "", ""},    // a linked platform:id
+		{"agent:main:discord:direct:555000111", "", ""}, // the DM channel's id is another
+		{"agent:main:mystery:direct:1", "", ""},         // a channel the table does not know
+		{"agent:main:direct:1", "", ""},                 // no channel
+	} {
+		lk, err := ParseLegacy(tt.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, chat, _, ok, why := lk.DMChatID()
+		if ch != tt.channel || chat != tt.chat || ok != (tt.chat != "") || (!ok && why == "") {
+			t.Errorf("%s: %q %q %v %q, want %q %q", tt.key, ch, chat, ok, why, tt.channel, tt.chat)
+		}
+	}
+}
