@@ -38,7 +38,8 @@ var stemChannelRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 // reading is clean: every '_' of the name a ':' of the key, except where a
 // known channel name or a Telegram topic ('/') needs it otherwise, and no
 // id holding '_', ':' or '/'. Otherwise candidates lists the readings that
-// parse as a legacy key, clean or not (none: the name is no key at all).
+// parse as a legacy key, clean or not, those with an agent id holding '_'
+// only when there is no other (none: the name is no key at all).
 func stemKey(stem string) (key string, candidates []string) {
 	if keying.IsID(stem) {
 		return stem, nil
@@ -60,7 +61,7 @@ func stemKey(stem string) (key string, candidates []string) {
 	if len(tokens) < 2 || len(tokens)-1 > maxStemSeparators {
 		return "", nil
 	}
-	var clean []string
+	var clean, plainAgent []string
 	seps := []string{":", "_", "/"}
 	var walk func(i int, b string)
 	walk = func(i int, b string) {
@@ -71,6 +72,9 @@ func stemKey(stem string) (key string, candidates []string) {
 			}
 			if valid {
 				candidates = append(candidates, b)
+				if !strings.Contains(strings.Split(b, ":")[1], "_") {
+					plainAgent = append(plainAgent, b)
+				}
 			}
 			return
 		}
@@ -79,10 +83,15 @@ func stemKey(stem string) (key string, candidates []string) {
 		}
 	}
 	walk(1, tokens[0])
-	sort.Strings(candidates)
 	if len(clean) == 1 {
 		return clean[0], nil
 	}
+	// an agent id holding '_' is possible but rare: list such readings only
+	// when there is no other
+	if len(plainAgent) > 0 {
+		candidates = plainAgent
+	}
+	sort.Strings(candidates)
 	return "", candidates
 }
 
