@@ -38,9 +38,14 @@ var errorStatus = []struct {
 	{workspace.ErrAmbiguous, http.StatusConflict, "ambiguous"},
 	{workspace.ErrExists, http.StatusConflict, "exists"},
 	{workspace.ErrTimeOrder, http.StatusConflict, "time_order"},
+	// A record that means nothing in the session (the message names the
+	// record and the field), or one over the workspace's record limit.
+	{workspace.ErrInvalidRecord, http.StatusBadRequest, "invalid_record"},
+	{workspace.ErrTooLarge, http.StatusRequestEntityTooLarge, "too_large"},
 	{workspace.ErrLocked, http.StatusLocked, "locked"},
 	{syscall.ENOSPC, http.StatusInsufficientStorage, "no_space"},
 	{syscall.EDQUOT, http.StatusInsufficientStorage, "no_space"},
+	{syscall.EROFS, http.StatusInternalServerError, "read_only"},
 	{workspace.ErrConfig, http.StatusInternalServerError, "config"},
 	{workspace.ErrCorrupt, http.StatusInternalServerError, "corrupt"},
 	{index.ErrDamaged, http.StatusInternalServerError, "index_damaged"},

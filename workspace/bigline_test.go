@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -97,5 +98,40 @@ func TestOversizedLineReadInBoundedMemory(t *testing.T) {
 	}
 	if after, _ := os.Stat(s.Path()); after.Size() != before.Size() {
 		t.Fatal("repair changed the file")
+	}
+}
+
+// The limit is exact: a line of the limit's length is read whole, one
+// byte more is passed over, by the tail reader, the forward scanner and
+// check alike.
+func TestReadLimitIsExact(t *testing.T) {
+	ctx := context.Background()
+	w := openTest(t, &Options{CountTokens: EstimateTokens})
+	s := namedSession(t, w, "edge")
+	setReadLimit(t, 1000)
+	line := func(seq int, n int) string {
+		l := fmt.Sprintf(`{"type":"message","seq":%d,"at":"2026-11-21T09:00:05Z","role":"user","content":"`, seq)
+		return l + strings.Repeat("y", n-len(l)-2) + `"}` + "\n"
+	}
+	f, _ := os.OpenFile(s.Path(), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(line(2, 1000) + line(3, 1001) + line(4, 1000))
+	f.Close()
+	h, err := s.History(ctx, 0)
+	if err != nil || len(h.Messages) != 2 || len(h.Skipped) != 1 || h.Skipped[0].Seq != 3 || h.Skipped[0].Bytes != 1001 {
+		t.Fatalf("history: %d messages, skipped %+v, %v", len(h.Messages), h.Skipped, err)
+	}
+	var seqs []int64
+	for e, err := range s.Records(ctx, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, e.Seq)
+	}
+	if fmt.Sprint(seqs) != "[1 2 4]" {
+		t.Fatalf("records %v", seqs)
+	}
+	rep, _ := s.Check(ctx)
+	if len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemOversized || rep.Problems[0].Seq != 3 {
+		t.Fatalf("check %+v", rep.Problems)
 	}
 }

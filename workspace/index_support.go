@@ -2,7 +2,9 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,6 +85,53 @@ func (w *Workspace) LockIndex(ctx context.Context, timeout time.Duration) (unloc
 			_ = fl.Unlock()
 			return nil, fmt.Errorf("workspace: lock %s: writing holder: %w", path, ferr)
 		}
+	}
+	return fl.Unlock, nil
+}
+
+// LockIndexShared takes a shared flock on locks/index.lock, for a reader
+// that changes nothing (check): it waits while a process writes the index
+// and lets other readers in. The lock file is opened read-only, never
+// created, and no holder line is written, so it works on a read-only or
+// full disk. When there is no lock file no process ever wrote the index:
+// there is nothing to wait for, and unlock does nothing.
+func (w *Workspace) LockIndexShared(ctx context.Context, timeout time.Duration) (unlock func() error, err error) {
+	path := filepath.Join(w.locksDir(), IndexLockName+LockExt)
+	if timeout < 0 {
+		timeout = 0
+	}
+	start := time.Now()
+	fl := flock.New(path, flock.SetFlag(os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK))
+	ok, err := fl.TryRLock()
+	if errors.Is(err, fs.ErrNotExist) {
+		return func() error { return nil }, nil
+	}
+	if err == nil && !ok && timeout > 0 {
+		tctx, cancel := context.WithTimeout(ctx, timeout)
+		ok, err = fl.TryRLockContext(tctx, time.Millisecond)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			ok, err = false, nil
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("workspace: waiting for %s: %w", path, ctx.Err())
+		}
+		if nr := w.inTheWay(path); nr != nil {
+			return nil, nr
+		}
+		return nil, fmt.Errorf("workspace: lock %s: %w", path, err)
+	}
+	if !ok {
+		return nil, w.lockedError(path, time.Since(start))
+	}
+	if fi, err := fl.Stat(); err != nil || !fi.Mode().IsRegular() {
+		_ = fl.Unlock()
+		if err != nil {
+			return nil, fmt.Errorf("workspace: lock %s: %w", path, err)
+		}
+		return nil, notRegularError(path, fi)
 	}
 	return fl.Unlock, nil
 }

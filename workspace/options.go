@@ -73,6 +73,10 @@ type Options struct {
 	// reset, no limits). check and repair use it, so that a broken config
 	// does not stop them.
 	NoConfig bool
+	// NoCreate makes Open create nothing: a missing sessions/.trash or
+	// locks/ reads as empty (a write that needs it fails, naming it).
+	// check uses it, so that it changes nothing, also on a read-only disk.
+	NoCreate bool
 	// Location is the time zone of daily resets when the config names
 	// none; nil means time.Local.
 	Location *time.Location

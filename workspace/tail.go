@@ -59,6 +59,13 @@ func (b *backReader) prev() ([]byte, int64, error) {
 			start := b.base + int64(i) + 1
 			line := b.data[i+1 : hi]
 			b.end = start
+			if b.limit > 0 && int64(len(line)) > b.limit {
+				// Read whole within the last block, but over the limit all
+				// the same: passed over like any longer line.
+				b.big = &bigLine{Off: start, Len: int64(len(line)),
+					Head: line[:min(len(line), bigHeadBytes)], Tail: line[len(line)-min(len(line), bigTailBytes):]}
+				return b.big.Head, start, nil
+			}
 			return line, start, nil
 		}
 		if b.limit > 0 && int64(hi) > b.limit {

@@ -111,6 +111,11 @@ func (w *Workspace) ensureDir(dir string) error {
 	case err == nil && !fi.IsDir():
 		return fmt.Errorf("%w: %s is a file, not a directory", ErrNotWorkspace, dir)
 	case err == nil:
+	case errors.Is(err, fs.ErrNotExist) && w.opts.NoCreate:
+		if dir == w.root || dir == w.sessionsDir() {
+			return fmt.Errorf("%w: %s does not exist", ErrNotWorkspace, dir)
+		}
+		return nil // read as empty
 	case errors.Is(err, fs.ErrNotExist):
 		if err := w.fs.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("%w: cannot create %s: %w", ErrNotWorkspace, dir, err)

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/picosess/picosess/workspace"
 	"github.com/picosess/picosess/workspace/index"
@@ -101,6 +104,26 @@ func repairIndex(ctx context.Context, w *workspace.Workspace, dryRun bool) (*ind
 	return h, nil
 }
 
+// openForCheck opens the workspace as check reads it: without its
+// config (a broken config.json must not stop it) and creating nothing, so
+// that check changes nothing, also on a read-only or full disk.
+func (a *app) openForCheck() (*workspace.Workspace, error) {
+	a.noConfig = true
+	root, err := a.root()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(root, workspace.SessionsDir)); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s has no %s/ directory", workspace.ErrNotWorkspace, root, workspace.SessionsDir)
+	}
+	o, err := a.options()
+	if err != nil {
+		return nil, err
+	}
+	o.NoCreate = true
+	return workspace.Open(root, o)
+}
+
 func newCheckCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check",
@@ -119,8 +142,14 @@ The search index (index/) is checked too: damage is a repairable error
 (repair rebuilds it); an index that is missing or behind the session files
 is normal between searches and only reported.
 
+check writes nothing, not even a lock file's holder line (it takes the search
+index's lock shared, read-only), so it works on a read-only or full disk.
+
 Errors marked repairable are set aside by picosess repair (the bytes are kept
-in a file next to the session). A file being appended to while check runs
+in a file next to the session); seqs used twice or going back (two writers
+without the lock) are renumbered by repair, the original file kept whole.
+Records that refer to nothing of their kind (invalid_record) are set aside;
+records over the read limit (oversized_record) are warnings. A file being appended to while check runs
 may show a torn tail that is only a write in progress: run check again.
 
 --json prints one object (docs/cli.md).
@@ -132,8 +161,7 @@ EXIT STATUS
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			a.noConfig = true // a broken config.json must not stop it
-			w, err := a.openWorkspace()
+			w, err := a.openForCheck()
 			if err != nil {
 				return err
 			}

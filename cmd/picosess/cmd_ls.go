@@ -27,8 +27,8 @@ type lsEntry struct {
 	Channel        string        `json:"channel"`
 	Scope          *keying.Scope `json:"scope,omitempty"`
 	Aliases        []string      `json:"aliases"`
-	Created        time.Time     `json:"created"`
-	Updated        time.Time     `json:"updated"`
+	Created        time.Time     `json:"created,omitzero"`
+	Updated        time.Time     `json:"updated,omitzero"`
 	Messages       int           `json:"messages"`
 	ActiveMessages int           `json:"active_messages"`
 	Tokens         int           `json:"tokens"`
@@ -36,6 +36,9 @@ type lsEntry struct {
 	UsageOut       int           `json:"usage_out"`
 	Summary        bool          `json:"summary"`
 	Segments       int           `json:"segments"`
+	// Damaged: "empty file" or "no session header" (no created, no
+	// updated then); picosess check says more.
+	Damaged string `json:"damaged,omitempty"`
 }
 
 func newLsCmd(a *app) *cobra.Command {
@@ -108,7 +111,7 @@ func newLsEntry(m workspace.Meta) lsEntry {
 	e := lsEntry{ID: m.ID, Title: m.Title, Name: m.Name, Agent: m.Agent, Channel: m.Channel, Scope: m.Scope,
 		Aliases: m.Aliases, Created: m.Created, Updated: m.Updated, Messages: m.Messages,
 		ActiveMessages: m.ActiveMessages, Tokens: m.Tokens, UsageIn: m.UsageIn, UsageOut: m.UsageOut,
-		Summary: m.Summary, Segments: m.Segments}
+		Summary: m.Summary, Segments: m.Segments, Damaged: m.Damaged}
 	if e.Aliases == nil {
 		e.Aliases = []string{}
 	}
@@ -131,10 +134,20 @@ func writeLsTable(w io.Writer, list []workspace.Meta) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "UPDATED\tID\tAGENT\tWHERE\tMSGS\tTITLE")
 	for _, m := range list {
+		if m.Damaged != "" {
+			fmt.Fprintf(tw, "damaged\t%s\t-\t-\t-\t%s\n", shortID(m.ID), damagedTitle(m))
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", m.Updated.UTC().Format(time.RFC3339), shortID(m.ID),
 			orDash(flat(m.Agent)), where(m), m.Messages, clip(m.Title, 60))
 	}
 	return tw.Flush()
+}
+
+// damagedTitle is what ls says of a file that is not a session it can
+// list (Meta.Damaged) in place of a title.
+func damagedTitle(m workspace.Meta) string {
+	return fmt.Sprintf("(%s, %d bytes: see picosess check)", m.Damaged, m.Size)
 }
 
 // lsGroup names the group of a time of last activity, relative to now in
@@ -187,6 +200,10 @@ func writeLsGrouped(w io.Writer, list []workspace.Meta, now time.Time, t *termOu
 	for i, m := range list {
 		groups[i] = lsGroup(m.Updated, now)
 		rows[i] = []string{lsStamp(m.Updated, now, groups[i]), shortID(m.ID), orDash(flat(m.Agent)), where(m), fmt.Sprint(m.Messages)}
+		if m.Damaged != "" {
+			groups[i] = "Damaged"
+			rows[i] = []string{"-", shortID(m.ID), "-", "-", "-"}
+		}
 		for j, c := range rows[i] {
 			width[j] = max(width[j], displayWidth(c))
 		}
@@ -218,7 +235,11 @@ func writeLsGrouped(w io.Writer, list []workspace.Meta, now time.Time, t *termOu
 			group = groups[i]
 			fmt.Fprintf(bw, "%s\n", t.bold(group))
 		}
-		io.WriteString(bw, line(rows[i], flat(m.Title), func(j int, c string) string {
+		title := flat(m.Title)
+		if m.Damaged != "" {
+			title = damagedTitle(m)
+		}
+		io.WriteString(bw, line(rows[i], title, func(j int, c string) string {
 			if j == 1 {
 				return t.faint(c)
 			}

@@ -21,9 +21,13 @@ func newRepairCmd(a *app) *cobra.Command {
 		Short: "Set damaged bytes of session files aside",
 		Long: `Repair what check calls repairable, file by file under each session's lock:
 a torn tail (a crash mid-write) is copied to <file>.torn-<time> and cut off;
-lines that are not records are copied to <file>.corrupt-<time> and the good
-lines are kept. Nothing is dropped without a copy, and the report names every
-byte range moved. Running repair again finds nothing to do. Symbolic links,
+lines that are not records, and records that refer to nothing of their kind
+(invalid_record), are copied to <file>.corrupt-<time> and the good lines are
+kept; seqs used twice or going back (two writers without the lock) are
+renumbered into a new file (the records before the first conflict keep their
+seqs; references follow their records) and the original is kept whole as
+<file>.orig-<time>. Nothing is dropped without a copy, and the report names
+every byte range moved. Running repair again finds nothing to do. Symbolic links,
 other non-regular entries and foreign files that check reports are left as
 they are and listed as remaining (exit 4).
 
@@ -76,7 +80,7 @@ EXIT STATUS
 			switch {
 			case unrepairable > 0:
 				return &exitError{code: exitUnrepairabl}
-			case dryRun && (len(rep.SetAside) > 0 || out.Index != nil && out.Index.State == "damaged"):
+			case dryRun && (len(rep.SetAside) > 0 || len(rep.Renumbered) > 0 || out.Index != nil && out.Index.State == "damaged"):
 				return &exitError{code: exitRepairable}
 			}
 			return nil
@@ -100,6 +104,17 @@ func writeRepairText(w io.Writer, out repairOutput) error {
 			fmt.Fprintf(ew, "  kept in %s\n", s.Aside)
 		}
 	}
+	rverb := "renumbered"
+	if out.DryRun {
+		rverb = "would renumber"
+	}
+	for _, r := range out.Renumbered {
+		fmt.Fprintf(ew, "%s %s: %d record(s) from line %d (seq %d) on, %d reference(s) with them; seqs now end at %d\n",
+			rverb, r.File, r.Records, r.Line, r.Seq, r.References, r.LastSeq)
+		if r.Aside != "" {
+			fmt.Fprintf(ew, "  the original kept in %s\n", r.Aside)
+		}
+	}
 	for _, f := range out.Remaining {
 		if len(f.Problems) > 0 {
 			fmt.Fprintf(ew, "remaining in %s:\n", f.Path)
@@ -110,8 +125,9 @@ func writeRepairText(w io.Writer, out repairOutput) error {
 		fmt.Fprintf(ew, "search index: %s (%s)\n", out.Index.State, out.Index.Detail)
 	}
 	switch {
-	case len(out.SetAside) == 0:
+	case len(out.SetAside) == 0 && len(out.Renumbered) == 0:
 		fmt.Fprintln(ew, "session files: nothing to repair")
+	case len(out.SetAside) == 0:
 	default:
 		fmt.Fprintf(ew, "%s %d range(s), %d byte(s) in all\n", verb, len(out.SetAside), bytes)
 	}

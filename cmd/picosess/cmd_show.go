@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/picosess/picosess/keying"
 	"github.com/picosess/picosess/workspace"
 	"github.com/spf13/cobra"
@@ -37,6 +38,8 @@ type showActive struct {
 	Summary  *workspace.Record  `json:"summary"`
 	Messages []workspace.Record `json:"messages"`
 	More     bool               `json:"more"`
+	// Skipped are records over the read limit, not read (History.Skipped).
+	Skipped []workspace.Skipped `json:"skipped,omitempty"`
 }
 
 // showAll is the --json shape of show --all.
@@ -120,6 +123,7 @@ func (a *app) runShow(cmd *cobra.Command, o *showOptions, ref string) error {
 		writeSessionHeading(bw, m)
 		for _, g := range segs {
 			writeSegmentHeading(bw, g)
+			writeSkipped(bw, g.Skipped)
 			for _, r := range g.Records {
 				writeRecordStyled(bw, r, a.term())
 			}
@@ -130,7 +134,7 @@ func (a *app) runShow(cmd *cobra.Command, o *showOptions, ref string) error {
 	if err != nil {
 		return err
 	}
-	out := showActive{showSession: head, Summary: h.Summary, Messages: h.Messages, More: h.More}
+	out := showActive{showSession: head, Summary: h.Summary, Messages: h.Messages, More: h.More, Skipped: h.Skipped}
 	out.LastSeq = h.LastSeq
 	if out.Messages == nil {
 		out.Messages = []workspace.Record{}
@@ -147,6 +151,7 @@ func (a *app) runShow(cmd *cobra.Command, o *showOptions, ref string) error {
 		fmt.Fprintf(bw, "; %d earlier conversation(s) (--all)", m.Segments-1)
 	}
 	fmt.Fprintln(bw)
+	writeSkipped(bw, out.Skipped)
 	if out.Summary != nil {
 		writeRecordStyled(bw, *out.Summary, a.term())
 	}
@@ -157,6 +162,26 @@ func (a *app) runShow(cmd *cobra.Command, o *showOptions, ref string) error {
 		fmt.Fprintln(bw, "  (no messages since the last reset)")
 	}
 	return bw.err
+}
+
+// writeSkipped says which records show passed over without reading them:
+// lines over the read limit (workspace.Options.MaxRecordBytes).
+func writeSkipped(w io.Writer, sk []workspace.Skipped) {
+	for _, k := range sk {
+		what := k.Type
+		if what == "" {
+			what = "unreadable"
+		}
+		if k.Role != "" {
+			what = flat(k.Role) + " " + what
+		}
+		seq := "a record"
+		if k.Seq > 0 {
+			seq = fmt.Sprintf("seq %d", k.Seq)
+		}
+		fmt.Fprintf(w, "  [skipped %s: a %s of %s, over the read limit of %s; not read (picosess check lists it)]\n",
+			seq, what, humanize.IBytes(uint64(max(k.Bytes, 0))), humanize.IBytes(uint64(max(k.Limit, 0))))
+	}
 }
 
 // errWriter keeps the first write error so a long print checks it once.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 
 	"github.com/picosess/picosess/migrate"
 	"github.com/picosess/picosess/summarize"
@@ -37,6 +38,15 @@ const (
 	codeInterrupted  = "interrupted"   // exit 130
 	codeFailure      = "failure"       // anything else
 	codeIndex        = "index"         // exit 12: the search index cannot be written (or read) here
+)
+
+// Codes of records append refuses, and of faults of the disk.
+const (
+	codeInvalid    = "invalid_record" // a record given to append means nothing in the session
+	codeTooLarge   = "too_large"      // a record over the workspace's size limit
+	codeNoSpace    = "no_space"       // the disk (or a quota) is full
+	codeReadOnly   = "read_only"      // the workspace is on a read-only file system
+	codePermission = "permission"     // the process may not write (or read) there
 )
 
 // exitIndex: the search index directory cannot be written or read by this
@@ -76,6 +86,11 @@ var errorCodes = []struct {
 	{index.ErrUnwritable, exitIndex, codeIndex},
 	{index.ErrDamaged, exitFailure, codeCorrupt},
 	{workspace.ErrTimeOrder, exitFailure, codeTimeOrder},
+	// A record given to append that means nothing in the session or is
+	// over the size limit: the message names the record and the field, or
+	// the size and the limit. Nothing was written.
+	{workspace.ErrInvalidRecord, exitFailure, codeInvalid},
+	{workspace.ErrTooLarge, exitFailure, codeTooLarge},
 	{index.ErrBadQuery, exitFailure, codeBadQuery},
 	{summarize.ErrStale, exitFailure, codeChanged},
 	{summarize.ErrBadResponse, exitFailure, codeSummarizer},
@@ -85,6 +100,14 @@ var errorCodes = []struct {
 	{migrate.ErrAmbiguousSource, exitFailure, codeAmbiguous},
 	{migrate.ErrLiveWriter, exitFailure, codeLiveWriter},
 	{migrate.ErrSourceChanged, exitFailure, codeChanged},
+	// Faults of the disk, last so that what the library says of them
+	// first (not a workspace, an index that cannot be written) wins; the
+	// message carries the errno's words and the path.
+	{syscall.ENOSPC, exitFailure, codeNoSpace},
+	{syscall.EDQUOT, exitFailure, codeNoSpace},
+	{syscall.EROFS, exitFailure, codeReadOnly},
+	{syscall.EACCES, exitFailure, codePermission},
+	{syscall.EPERM, exitFailure, codePermission},
 }
 
 // exitError carries an exit code chosen by a command (for example 3 from

@@ -40,7 +40,9 @@ func (r *Report) Clean() bool {
 func Check(ctx context.Context, ws *workspace.Workspace) (*Report, error) {
 	dir := filepath.Join(ws.Root(), workspace.IndexDir)
 	r := &Report{Dir: dir, Behind: []string{}, Stale: []string{}}
-	unlock, err := ws.LockIndex(ctx, ws.LockTimeout())
+	// Shared, read-only, no holder line: check changes nothing, and works
+	// on a read-only or full disk.
+	unlock, err := ws.LockIndexShared(ctx, ws.LockTimeout())
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
