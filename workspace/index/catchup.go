@@ -232,7 +232,15 @@ func (c *catcher) flush() error {
 		c.b.DeleteInternal([]byte(wmPrefix + id))
 	}
 	if c.b.Size() > 0 {
-		if err := c.o.bi.Batch(c.b); err != nil {
+		err := within(batchLimit, func() error { return c.o.bi.Batch(c.b) })
+		if errors.Is(err, errStuck) {
+			// The index's own goroutines are stuck (a persister that
+			// failed on a damaged store waits for ever): leave this
+			// instance behind, unclosed, and let the caller rebuild.
+			c.o.bi = nil
+			return fmt.Errorf("%w: writing a batch: %v", ErrDamaged, err)
+		}
+		if err != nil {
 			if unwritable(err) {
 				return c.x.asUnwritable("write a batch to", err)
 			}

@@ -295,5 +295,30 @@ func closeBleve(bi bleve.Index) error {
 	if bi == nil {
 		return nil
 	}
-	return bi.Close()
+	return within(batchLimit, bi.Close)
+}
+
+// batchLimit bounds a bleve batch or close. A healthy batch takes well
+// under a second; bleve's scorch waits for ever for a batch to be
+// persisted when its persister has failed (seen with a root.bolt cut
+// short), and its Close waits for that persister.
+const batchLimit = 30 * time.Second
+
+// errStuck: a bleve call did not return within batchLimit.
+var errStuck = errors.New("the index did not answer")
+
+// within runs fn, giving up after limit: the call then stays blocked in
+// its goroutine (bleve offers no way to cancel it) and within returns an
+// error wrapping errStuck.
+func within(limit time.Duration, fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("%w within %s (a damaged store?)", errStuck, limit)
+	}
 }
