@@ -199,23 +199,31 @@ func (s *Session) checkLocked(ctx context.Context, v lockedView, recs []Record, 
 		st      activeState
 		known   bool    // st is the active history before the current record
 		pending []int64 // messages of the call while !known
-		callCps = map[int64]*callCheckpoint{}
-		callMsg = map[int64]bool{}
-		deleted = map[int64]bool{}  // file checkpoints deleted earlier in the call
-		named   = map[string]bool{} // names given to a checkpoint earlier in the call
+		// Made when first needed: a call of messages only (the common
+		// case, under the lock) allocates nothing here.
+		callCps map[int64]*callCheckpoint
+		callMsg map[int64]bool  // messages of the call (for !mode.strict)
+		deleted map[int64]bool  // file checkpoints deleted earlier in the call
+		named   map[string]bool // names given to a checkpoint earlier in the call
 	)
+	foldAt := v.end // where the history to fold ends: the file's end, or a restored checkpoint's line
 	ensure := func() error {
 		if known {
 			return nil
 		}
-		if h == nil {
-			got, err := v.history(ctx, 0)
+		if h == nil || foldAt != v.end {
+			got, err := foldTail(ctx, v.f, v.s.Path(), foldAt, 0, s.w.log)
 			if err != nil {
 				return err
 			}
-			h = &got
+			if foldAt == v.end {
+				h = &got
+			}
+			st = stateOf(got)
+		} else {
+			st = stateOf(*h)
 		}
-		st, known = stateOf(*h), true
+		known = true
 		st.msgs = append(st.msgs, pending...)
 		return nil
 	}
@@ -255,7 +263,12 @@ func (s *Session) checkLocked(ctx context.Context, v lockedView, recs []Record, 
 		}
 		switch r.Type {
 		case TypeMessage:
-			callMsg[seq] = true
+			if !mode.strict {
+				if callMsg == nil {
+					callMsg = map[int64]bool{}
+				}
+				callMsg[seq] = true
+			}
 			if known {
 				st.msgs = append(st.msgs, seq)
 			} else {
@@ -305,6 +318,9 @@ func (s *Session) checkLocked(ctx context.Context, v lockedView, recs []Record, 
 					c.gone = true
 				}
 			}
+			if named == nil {
+				named, callCps = map[string]bool{}, map[int64]*callCheckpoint{}
+			}
 			named[cp.name] = true
 			callCps[seq] = cp
 		case TypeRestore, TypeCheckpointDelete:
@@ -333,15 +349,15 @@ func (s *Session) checkLocked(ctx context.Context, v lockedView, recs []Record, 
 				return fail(i, "checkpoint", refErrorf("seq %d (%q) was deleted or superseded earlier in this call", r.Checkpoint, cp.name))
 			}
 			if r.Type == TypeCheckpointDelete {
+				if deleted == nil {
+					deleted = map[int64]bool{}
+				}
 				deleted[r.Checkpoint] = true
 				break
 			}
-			// The restored history is the one before the checkpoint record.
-			got, err := foldTail(ctx, v.f, v.s.Path(), cp.off, 0, s.w.log)
-			if err != nil {
-				return err
-			}
-			st, known, pending = stateOf(got), true, nil
+			// The restored history is the one before the checkpoint record,
+			// folded only if a record after this one needs it.
+			foldAt, known, pending = cp.off, false, nil
 		}
 	}
 	return nil
