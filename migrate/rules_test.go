@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -381,6 +382,35 @@ func TestToolResultsKeepNameAndError(t *testing.T) {
 				}
 				i++
 			}
+		})
+	}
+}
+
+// A session kept under the alias PicoClaw gives a message without a chat
+// type (agent:<a>:<ch>:unknown:<chat>) lands on the untyped route's id, and
+// that route lists the key among its aliases.
+func TestUntypedChatAliases(t *testing.T) {
+	p, ws := migrateTwice(t, "untyped-chat", PlanOptions{})
+	for _, tc := range []struct {
+		label, key string
+		in         keying.Inbound
+	}{
+		{"slack untyped", "agent:main:slack:unknown:c0a1b2", keying.Inbound{Channel: "slack", ChatID: "C0A1B2", SenderID: "U1"}},
+		{"telegram untyped", "agent:main:telegram:unknown:300400599", keying.Inbound{Channel: "telegram", ChatID: "300400599", SenderID: "300400599"}},
+	} {
+		t.Run(tc.label, func(t *testing.T) {
+			ps := sessionOf(t, p, tc.key)
+			rt, err := keying.Resolve("main", tc.in, keying.Policy{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ps.Rule != RuleA || ps.ID != rt.ID {
+				t.Fatalf("rule %s id %s, want the untyped route's %s (%s)", ps.Rule, ps.ID, rt.ID, rt.Signature)
+			}
+			if !strings.Contains(strings.Join(rt.Aliases, " "), tc.key) {
+				t.Fatalf("route aliases %q lack %s", rt.Aliases, tc.key)
+			}
+			checkMessages(t, ws, ps.ID, dmMessages(tc.label))
 		})
 	}
 }
