@@ -77,7 +77,7 @@ type lockedView struct {
 
 // history folds the active history of the locked file.
 func (v lockedView) history(ctx context.Context, limit int) (History, error) {
-	return foldTail(ctx, v.f, v.s.Path(), v.end, limit, v.s.w.log)
+	return v.s.openHistory(foldTail(ctx, v.f, v.s.Path(), v.end, limit, v.s.w.log))
 }
 
 // appendReq is one call of append: what to write, and what came of it.
@@ -184,6 +184,9 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 		if err := s.mayCreate(); err != nil {
 			return err
 		}
+		if err := s.mayCreateSealed(); err != nil {
+			return err
+		}
 		f, err = w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|noFollow, 0o644)
 	}
 	if err != nil {
@@ -223,6 +226,11 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 			return err
 		}
 	}
+	// Sealed or plain, decided before anything is written (encrypt.go).
+	encode, err := s.encoderFor(f, end, ident)
+	if err != nil {
+		return err
+	}
 	start := end
 	now := w.opts.Now().UTC()
 	var buf []byte
@@ -237,7 +245,7 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 			h.At = now
 		}
 		mark := len(buf)
-		if buf, err = appendRecord(buf, &h); err != nil {
+		if buf, err = encode(buf, &h); err != nil {
 			return fmt.Errorf("workspace: append to %s: header: %w", s.id, err)
 		}
 		if err := w.sizeCheck(h.Type, len(buf)-mark); err != nil {
@@ -289,7 +297,7 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 				rec.Tokens = w.opts.CountTokens(rec)
 			}
 			at := len(buf)
-			if buf, err = appendRecord(buf, &rec); err != nil {
+			if buf, err = encode(buf, &rec); err != nil {
 				break
 			}
 			if err = w.sizeCheck(rec.Type, len(buf)-at); err != nil {

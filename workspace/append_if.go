@@ -208,6 +208,9 @@ func (s *Session) since(ctx context.Context, f io.ReaderAt, m, now Mark) ([]Reco
 			s.w.log.Warn("corrupt record skipped", "file", s.Path(), "offset", off, "hint", hint)
 			return nil
 		}
+		if err := s.open(&r); err != nil {
+			return err
+		}
 		out = append(out, r)
 		return nil
 	})

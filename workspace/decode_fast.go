@@ -159,6 +159,10 @@ func (p *fastParser) field(key string, r *Record) bool {
 		r.ToolName, ok = p.string()
 	case "is_error":
 		r.IsError, ok = p.bool()
+	case "key_id":
+		r.KeyID, ok = p.string()
+	case "enc":
+		ok = p.sealed(r)
 	}
 	return ok
 }

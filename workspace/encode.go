@@ -58,6 +58,7 @@ func encodeRecord(b []byte, r *Record) ([]byte, error) {
 			b = appendStrings(b, r.Aliases)
 		}
 		b = appendStringField(b, "name", r.Name)
+		b = appendStringField(b, "key_id", r.KeyID)
 		if b, err = appendRawField(b, "origin", r.Origin); err != nil {
 			return nil, err
 		}

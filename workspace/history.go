@@ -53,7 +53,7 @@ func (s *Session) History(ctx context.Context, limit int) (History, error) {
 	if err != nil {
 		return History{}, err
 	}
-	return foldTail(ctx, f, s.Path(), end, limit, s.w.log)
+	return s.openHistory(foldTail(ctx, f, s.Path(), end, limit, s.w.log))
 }
 
 // foldTail walks back from end. It stops at a reset, at the messages a

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/picosess/picosess/workspace/config"
+	"github.com/picosess/picosess/workspace/seal"
 )
 
 // Durability says when an append is on stable storage.
@@ -91,6 +92,12 @@ type Options struct {
 	// in bounded memory and reported (History.Skipped; Meta counts it
 	// from its first and last bytes; Check warns, oversized_record).
 	MaxRecordBytes int
+	// Key is the master key of an encrypted workspace (docs/encryption.md):
+	// with it, records of encrypted sessions are opened on reading and
+	// sealed on writing; nil means reading their content fails with
+	// ErrKeyRequired, and so does writing to them. Config's
+	// encryption.enabled decides whether new sessions are encrypted.
+	Key *seal.Key
 }
 
 // resolved returns a copy of o with every default filled in.

@@ -89,7 +89,7 @@ func (s *Session) HistoryPage(ctx context.Context, o PageOptions) (Page, error) 
 	if err != nil {
 		return Page{}, err
 	}
-	return p, nil
+	return p, s.openPage(&p)
 }
 
 // foldPage is foldTail bounded by o. Reading backwards, messages above the
@@ -296,7 +296,7 @@ func (s *Session) RecordsPage(ctx context.Context, o PageOptions) (Page, error) 
 	if p.Records == nil {
 		p.Records = []Record{}
 	}
-	return p, nil
+	return p, s.openPage(&p)
 }
 
 // seqLowerBound returns the offset of the first line, among the complete

@@ -65,6 +65,9 @@ type Record struct {
 	Aliases []string        `json:"aliases,omitempty"`
 	Name    string          `json:"name,omitempty"`   // named sessions only
 	Origin  json.RawMessage `json:"origin,omitempty"` // migrated sessions only
+	// KeyID names the master key of an encrypted session (its
+	// fingerprint, never the key; docs/encryption.md).
+	KeyID string `json:"key_id,omitempty"`
 
 	// message; PicoClaw's optional message fields are carried unchanged.
 	Role             string          `json:"role,omitempty"`
@@ -107,6 +110,12 @@ type Record struct {
 
 	// restore and checkpoint_delete: seq of the checkpoint record
 	Checkpoint int64 `json:"checkpoint,omitempty"`
+
+	// Sealed is the box of a record of an encrypted session (nonce,
+	// AES-256-GCM ciphertext of the whole record, tag) as read from the
+	// file. The read API opens it before returning the record, so callers
+	// see it only on records they decoded themselves.
+	Sealed []byte `json:"enc,omitempty"`
 }
 
 // Usage is the token usage a model reported for the reply an assistant

@@ -249,6 +249,9 @@ func (s *Session) records(ctx context.Context, from int64, skipped func(Skipped)
 				s.w.log.Warn("corrupt record skipped", "file", s.Path(), "offset", off, "hint", hint)
 				return nil
 			}
+			if err := s.open(&r); err != nil {
+				return err
+			}
 			if !yield(Entry{Record: r, Offset: off, End: off + int64(len(line)) + 1}, nil) {
 				return stop
 			}

@@ -127,7 +127,11 @@ func (s *Session) Header(ctx context.Context) (Record, error) {
 		return Record{}, err
 	}
 	defer f.Close()
-	return readHeader(f, s.Path())
+	h, err := readHeader(f, s.Path())
+	if err == nil && h.Sealed != nil && s.w.opts.Key != nil {
+		err = s.open(&h)
+	}
+	return h, err
 }
 
 // readHeader decodes the first line of a session file.

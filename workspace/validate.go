@@ -406,6 +406,9 @@ func (s *Session) recordAt(ctx context.Context, v lockedView, seq int64) (Record
 	if hint != "" {
 		return Record{}, 0, refErrorf("seq %d is a corrupt line (%s)", seq, hint)
 	}
+	if err := s.open(&rec); err != nil {
+		return Record{}, 0, err
+	}
 	return rec, off, nil
 }
 

@@ -53,6 +53,9 @@ type Workspace struct {
 	// built on first use.
 	counterOnce sync.Once
 	counter     tokens.Counter
+
+	// enc holds the sealers of encrypted sessions (encrypt.go).
+	enc encState
 }
 
 // Open opens the workspace at root, creating sessions/, sessions/.trash/

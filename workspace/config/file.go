@@ -31,6 +31,7 @@ type File struct {
 	Limits     Limits      `json:"limits"`
 	SendPolicy *SendPolicy `json:"send_policy,omitempty"`
 	Cleanup    Cleanup     `json:"cleanup"`
+	Encryption Encryption  `json:"encryption"`
 
 	// PicoClaw's blocks that picosess does not use, accepted silently.
 	Bindings    json.RawMessage `json:"bindings,omitempty"`
@@ -212,6 +213,9 @@ func syntaxError(name string, data []byte, err error) error {
 
 // validate checks every value, naming the first bad one by its path.
 func (f *File) validate() error {
+	if err := f.Encryption.validate("encryption"); err != nil {
+		return err
+	}
 	dims := func(path string, list []string) error {
 		for i, d := range list {
 			if _, err := keying.NormalizeDimensions([]string{d}); err != nil {

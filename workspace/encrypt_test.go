@@ -1,0 +1,165 @@
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/picosess/picosess/workspace/config"
+	"github.com/picosess/picosess/workspace/seal"
+)
+
+const secretText = "my blood test results are in: ferritin 12"
+
+func testKey(t testing.TB, b byte) *seal.Key {
+	t.Helper()
+	k, err := seal.KeyFromBytes(bytes.Repeat([]byte{b}, seal.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &k
+}
+
+func encryptedConfig() *config.File {
+	return &config.File{Encryption: config.Encryption{Enabled: true}}
+}
+
+// openEncrypted opens dir as an encrypted workspace with key (nil: none).
+func openEncrypted(t testing.TB, dir string, key *seal.Key) *Workspace {
+	t.Helper()
+	w, err := Open(dir, &Options{Config: encryptedConfig(), Key: key, Now: fixedClock(), Durability: DurabilityNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func TestEncryptedRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w := openEncrypted(t, dir, testKey(t, 1))
+	s := namedSession(t, w, "health")
+	mustAppend(t, s, Record{Type: TypeMessage, Role: RoleUser, Content: secretText, Sender: "alice"},
+		AssistantMessage("gpt-5.4", "Low ferritin; see a doctor.").WithUsage(100, 9))
+	if _, err := s.SetTitle(ctx, "Blood test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SaveCheckpoint(ctx, "before-doctor", "what I knew then"); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{"ferritin", "alice", "Blood test", "before-doctor", "what I knew"} {
+		if bytes.Contains(raw, []byte(leak)) {
+			t.Errorf("file holds %q in clear:\n%s", leak, raw)
+		}
+	}
+	if !bytes.Contains(raw, []byte(`"key_id":"`+testKey(t, 1).ID()+`"`)) {
+		t.Errorf("header does not name the key:\n%s", raw)
+	}
+	h, err := s.History(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := contents(h.Messages); len(got) != 2 || got[0] != secretText || h.Messages[0].Sender != "alice" || h.Messages[1].Usage.InputTokens != 100 {
+		t.Fatalf("history = %+v", h.Messages)
+	}
+	cps, err := s.Checkpoints(ctx)
+	if err != nil || len(cps) != 1 || cps[0].Name != "before-doctor" {
+		t.Fatalf("checkpoints = %+v, %v", cps, err)
+	}
+	all, err := s.ReadAll(ctx)
+	if err != nil || len(all) != 5 || all[3].Text != "Blood test" {
+		t.Fatalf("records = %+v, %v", all, err)
+	}
+	for _, r := range all {
+		if r.Sealed != nil {
+			t.Fatalf("record %d still sealed", r.Seq)
+		}
+	}
+	// The opened record is exactly what a plaintext workspace writes.
+	pw := openTest(t, &Options{Now: fixedClock(), Durability: DurabilityNever})
+	ps := namedSession(t, pw, "health")
+	mustAppend(t, ps, Record{Type: TypeMessage, Role: RoleUser, Content: secretText, Sender: "alice"})
+	plain, _ := ps.ReadAll(ctx)
+	a, _ := plain[1].MarshalJSON()
+	b, _ := all[1].MarshalJSON()
+	if string(a) != string(b) {
+		t.Errorf("opened record\n%s\nwant\n%s", b, a)
+	}
+}
+
+func TestEncryptedWithoutKey(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := namedSession(t, openEncrypted(t, dir, testKey(t, 1)), "n")
+	mustAppend(t, s, msg(RoleUser, secretText))
+	before, _ := os.ReadFile(s.Path())
+
+	for name, w := range map[string]*Workspace{
+		"missing key": openEncrypted(t, dir, nil),
+		"wrong key":   openEncrypted(t, dir, testKey(t, 2)),
+	} {
+		want := ErrKeyRequired
+		if name == "wrong key" {
+			want = ErrWrongKey
+		}
+		s := namedSession(t, w, "n")
+		if _, err := s.History(ctx, 10); !errors.Is(err, want) {
+			t.Errorf("%s: History err = %v, want %v", name, err, want)
+		}
+		if _, err := s.ReadAll(ctx); !errors.Is(err, want) {
+			t.Errorf("%s: ReadAll err = %v, want %v", name, err, want)
+		}
+		if _, err := s.Append(ctx, msg(RoleUser, "more")); !errors.Is(err, want) {
+			t.Errorf("%s: Append err = %v, want %v", name, err, want)
+		}
+		// A new session cannot be made with a wrong key or without one.
+		if _, err := w.Session(ctx, Target{Name: "other"}); !errors.Is(err, want) {
+			t.Errorf("%s: new session err = %v, want %v", name, err, want)
+		}
+		// Listing works.
+		list, err := w.List(ctx, ListOptions{})
+		if err != nil || len(list) != 1 || list[0].Messages != 1 {
+			t.Errorf("%s: List = %+v, %v", name, list, err)
+		}
+	}
+	after, _ := os.ReadFile(s.Path())
+	if !bytes.Equal(before, after) {
+		t.Error("a refused append changed the file")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, SessionsDir)); len(ents) != 2 { // the session and .trash
+		t.Errorf("a refused new session left a file: %v", ents)
+	}
+}
+
+func TestEncryptedRefusesPlaintextSession(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	pw, err := Open(dir, &Options{NoConfig: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, namedSession(t, pw, "old"), msg(RoleUser, "plain"))
+	pw.Close()
+	w := openEncrypted(t, dir, testKey(t, 1))
+	s := namedSession(t, w, "old")
+	if _, err := s.Append(ctx, msg(RoleUser, secretText)); !errors.Is(err, ErrPlaintextSession) {
+		t.Fatalf("err = %v", err)
+	}
+	raw, _ := os.ReadFile(s.Path())
+	if strings.Contains(string(raw), "ferritin") {
+		t.Fatal("plaintext written")
+	}
+	// Reading the plaintext session still works.
+	if h, err := s.History(ctx, 0); err != nil || len(h.Messages) != 1 {
+		t.Fatalf("history = %+v, %v", h, err)
+	}
+}
