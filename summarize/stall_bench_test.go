@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -62,6 +63,9 @@ func longSessionRoot(b *testing.B, n int) string {
 	for i := 0; i < turns; i += 3000 {
 		appendTurns(b, s, i, min(3000, turns-i))
 	}
+	if fi, err := os.Stat(s.Path()); err == nil {
+		b.Logf("session of about %d messages, %.1f MB", n, float64(fi.Size())/(1<<20))
+	}
 	if longSession.root == nil {
 		longSession.root = map[int]string{}
 	}
@@ -81,7 +85,10 @@ func freshLongSession(b *testing.B, n int) *workspace.Session {
 
 // BenchmarkFirstSummary: the first summary of a long session that has
 // none (everything but the kept turns is folded), one Summarize call per
-// op on a fresh copy, with the default compactor (extractive, estimate).
+// op on a fresh copy, with the extractive summarizer counting with the
+// estimate (the zero Compactor) or with tiktoken o200k_base (the default
+// settings). The session's stored counts are tiktoken's (the workspace's
+// default counter).
 func BenchmarkFirstSummary(b *testing.B) {
 	n := benchMessages(b)
 	b.Run("estimate", func(b *testing.B) { benchFirstSummary(b, n, &Compactor{}) })
@@ -93,6 +100,7 @@ func benchFirstSummary(b *testing.B, n int, k *Compactor) {
 	for b.Loop() {
 		b.StopTimer()
 		s := freshLongSession(b, n)
+		runtime.GC() // each summary starts as in a fresh process, not after the last one's garbage
 		b.StartTimer()
 		o, err := k.Summarize(ctx, s)
 		if err != nil || !o.Summarized {
@@ -132,6 +140,7 @@ func benchAppendWhileSummarizing(b *testing.B, n int, appender func(*workspace.S
 	for b.Loop() {
 		b.StopTimer()
 		s := freshLongSession(b, n)
+		runtime.GC()
 		b.StartTimer()
 		// Idle: as long as a summary takes (at least 200 ms).
 		idle = append(idle, appender(s, func() { time.Sleep(max(took, 200*time.Millisecond)) })...)
