@@ -228,6 +228,8 @@ func evidenceKind(name string) string {
 		return "corrupt"
 	case rest == "repair":
 		return "repair_leftover"
+	case rest == "convert":
+		return "convert_leftover" // encrypt, decrypt or rekey killed before its rename
 	case strings.HasPrefix(rest, "orig-"):
 		return "original" // the file as it was before repair renumbered it
 	}
