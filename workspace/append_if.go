@@ -73,7 +73,7 @@ func (s *Session) HistoryMark(ctx context.Context, limit int) (History, Mark, er
 	if err != nil {
 		return History{}, Mark{}, err
 	}
-	h, err := foldTail(ctx, f, s.Path(), m.End, limit, s.w.log)
+	h, err := s.openHistory(foldTail(ctx, f, s.Path(), m.End, limit, s.w.log))
 	if err != nil {
 		return History{}, Mark{}, err
 	}

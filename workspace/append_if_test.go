@@ -291,3 +291,32 @@ func TestAppendAfterReadsLittleUnderTheLock(t *testing.T) {
 		t.Errorf("AppendIf read only %d bytes under the lock; the comparison is void", locked)
 	}
 }
+
+// TestAppendAfterEncrypted: HistoryMark and Since open sealed records as
+// History does, and AppendAfter seals what it writes.
+func TestAppendAfterEncrypted(t *testing.T) {
+	ctx := context.Background()
+	w := openEncrypted(t, t.TempDir(), testKey(t, 7))
+	s := namedSession(t, w, "sealed")
+	mustAppend(t, s, msg(RoleUser, secretText), msg(RoleAssistant, "see a doctor"))
+	h, m, err := s.HistoryMark(ctx, 0)
+	if err != nil || !slicesEqual(contents(h.Messages), []string{secretText, "see a doctor"}) {
+		t.Fatalf("HistoryMark: %q %v", contents(h.Messages), err)
+	}
+	mustAppend(t, s, msg(RoleUser, "and the iron tablets?"))
+	since, _, err := s.Since(ctx, m)
+	if err != nil || !slicesEqual(contents(since), []string{"and the iron tablets?"}) {
+		t.Fatalf("Since: %q %v", contents(since), err)
+	}
+	if _, err := s.AppendAfter(ctx, m, func([]Record) error { return nil },
+		Record{Type: TypeSummary, Through: h.Messages[1].Seq, Text: "ferritin low, doctor advised"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(s.Path())
+	if strings.Contains(string(raw), "ferritin") || strings.Contains(string(raw), "iron") {
+		t.Fatal("plaintext in the file")
+	}
+	if h, _ := s.History(ctx, 0); h.Summary == nil || h.Summary.Text != "ferritin low, doctor advised" {
+		t.Fatalf("summary %+v", h.Summary)
+	}
+}
