@@ -3,8 +3,6 @@ package summarize
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/picosess/picosess/workspace"
 )
@@ -22,41 +20,8 @@ func Compose(ctx context.Context, history []workspace.Record, s Settings, sz Sum
 		c = Estimate{}
 	}
 	p := Select(history, s)
-	if p.Empty() {
-		return workspace.Record{}, p, fmt.Errorf("%w: %s", ErrNothingToSummarize, p.Why)
-	}
-	req := BuildRequest(p, s)
-	var res Result
-	parts := Chunks(req, s.WithDefaults().MaxInputTokens, c)
-	for i, part := range parts {
-		if i > 0 {
-			part.Previous = res.Text
-		}
-		var err error
-		res, err = sz.Summarize(ctx, part)
-		if err == nil && strings.TrimSpace(res.Text) == "" {
-			err = ErrEmptySummary
-		}
-		if err != nil {
-			where := fmt.Sprintf("seq %d..%d (%d messages)", p.From, p.Through, len(p.Fold))
-			if len(parts) > 1 {
-				where += fmt.Sprintf(", part %d of %d (seq %d..%d)", i+1, len(parts), part.From, part.Through)
-			}
-			return workspace.Record{}, p, fmt.Errorf("summarize %s: %w", where, err)
-		}
-	}
-	text := strings.TrimSpace(res.Text)
-	if text == "" {
-		return workspace.Record{}, p, fmt.Errorf("summarize seq %d..%d: %w", p.From, p.Through, ErrEmptySummary)
-	}
-	rec := workspace.Record{
-		Type:    workspace.TypeSummary,
-		Through: p.Through,
-		Text:    text,
-		By:      res.By,
-	}
-	rec.Tokens = MessageTokens(c, SummaryMessage(text))
-	return rec, p, nil
+	rec, err := composePlan(ctx, p, s, sz, c)
+	return rec, p, err
 }
 
 // Chunks splits a request whose transcript would exceed maxTokens into
