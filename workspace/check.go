@@ -213,7 +213,11 @@ func (w *Workspace) checkFile(ctx context.Context, id string) (FileReport, error
 	if err != nil {
 		return FileReport{}, fmt.Errorf("workspace: stat %s: %w", path, err)
 	}
-	return checkReader(ctx, f, fi.Size(), path, id)
+	fr, err := checkReader(ctx, f, fi.Size(), path, id)
+	if err == nil {
+		err = w.checkSealed(ctx, f, fi.Size(), &fr) // encrypt_check.go
+	}
+	return fr, err
 }
 
 // checkReader is the check of the first size bytes of r, a file of

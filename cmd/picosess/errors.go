@@ -38,6 +38,11 @@ const (
 	codeInterrupted  = "interrupted"   // exit 130
 	codeFailure      = "failure"       // anything else
 	codeIndex        = "index"         // exit 12: the search index cannot be written (or read) here
+	codeKeyRequired  = "key_required"  // exit 13: the session is encrypted and no key was given
+	codeWrongKey     = "wrong_key"     // exit 13: not the key the session was encrypted with
+	codeNotEncrypted = "not_encrypted" // exit 13: encryption is enabled and the session is plaintext
+	codeKey          = "key"           // exit 13: the key file or key cannot be used
+	codeTampered     = "tampered"      // exit 4: an encrypted record failed authentication
 )
 
 // Codes of records append refuses, and of faults of the disk.
@@ -74,6 +79,16 @@ var errorCodes = []struct {
 	{workspace.ErrExists, exitFailure, codeExists},
 	{workspace.ErrConfig, exitFailure, codeConfig},
 	{summarize.ErrSettings, exitFailure, codeConfig},
+	// Encrypted workspaces (docs/encryption.md): no key, the wrong key, a
+	// key that cannot be used, a plaintext session where encryption is
+	// enabled (exit 13); a record that fails authentication (exit 4: a
+	// person must look; before ErrCorrupt, which it also matches).
+	{workspace.ErrTampered, exitUnrepairabl, codeTampered},
+	{workspace.ErrKeyRequired, exitKey, codeKeyRequired},
+	{workspace.ErrWrongKey, exitKey, codeWrongKey},
+	{workspace.ErrPlaintextSession, exitKey, codeNotEncrypted},
+	{errKeySource, exitKey, codeKey},
+	{workspace.ErrConvert, exitRepairable, codePartial},
 	// A session file no command may touch until a person has looked: no
 	// session header (append refuses; the message says what repair or
 	// migrate would do), or a symbolic link or other non-regular file where

@@ -39,6 +39,9 @@ type app struct {
 	// noConfig opens the workspace without its config (check, repair: a
 	// broken config must not stop them).
 	noConfig bool
+	// keyFile is --key-file: the master key of an encrypted workspace
+	// (keysource.go).
+	keyFile string
 }
 
 func newRootCmd(a *app) *cobra.Command {
@@ -74,6 +77,7 @@ With --json, errors are one JSON object on stderr:
 	f.DurationVar(&a.lockTimeout, "lock-timeout", 10*time.Second, "how long to wait for a lock held by another process")
 	f.BoolVarP(&a.quiet, "quiet", "q", false, "print only data and errors (no progress, notes or warnings)")
 	f.BoolVar(&a.verbose, "verbose", false, "print more detail on stderr (info-level logs)")
+	f.StringVar(&a.keyFile, "key-file", "", "master key file of an encrypted workspace (default $PICOSESS_KEY, then encryption.key_file; docs/encryption.md)")
 
 	root.AddCommand(
 		newKeyCmd(a),
@@ -87,6 +91,7 @@ With --json, errors are one JSON object on stderr:
 		newMigrateCmd(a),
 		newServeCmd(a),
 		newManCmd(a),
+		newKeygenCmd(a), newEncryptCmd(a), newDecryptCmd(a), newRekeyCmd(a),
 	)
 	registerCompletions(root, a)
 	markUsageErrors(root)
@@ -125,6 +130,13 @@ func (a *app) options() (*workspace.Options, error) {
 			return nil, err
 		}
 		o.Config = cfg
+	}
+	root, err := a.root()
+	if err != nil {
+		return nil, err
+	}
+	if o.Key, err = a.masterKey(root, o.Config); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
