@@ -330,6 +330,8 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 	}
 	ident.Size = end
 	st.known, st.ident, st.lastSeq = true, ident, last
+	// A hint for the search index, still under the lock (journal.go).
+	w.noteChange(s.id, end)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package index
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -23,67 +22,17 @@ type Progress struct {
 
 // Stats says what a catch-up did.
 type Stats struct {
-	Sessions  int           `json:"sessions"`  // session files read (in part or whole)
-	Reindexed int           `json:"reindexed"` // of those, read again from the start (shrank, replaced, restored)
-	Removed   int           `json:"removed"`   // sessions deleted or purged, their documents removed
-	Records   int64         `json:"records"`
-	Docs      int64         `json:"docs"`
-	Bytes     int64         `json:"bytes"`
-	Took      time.Duration `json:"took_ns"`
-}
-
-// readWatermarks loads the watermark of every session the index knows:
-// the live session files, and the sessions that have documents in the
-// index (the session field's terms), which include the deleted ones.
-func (x *Index) readWatermarks(ctx context.Context, o *owner) error {
-	files, err := x.ws.SessionFiles(ctx)
-	if err != nil {
-		return err
-	}
-	o.wms = make(map[string]*Watermark, len(files))
-	ids := make([]string, 0, len(files))
-	for _, f := range files {
-		ids = append(ids, f.ID)
-	}
-	indexed, err := indexedSessions(o.bi)
-	if err != nil {
-		return err
-	}
-	ids = append(ids, indexed...)
-	for _, id := range ids {
-		if _, ok := o.wms[id]; ok {
-			continue
-		}
-		b, err := o.bi.GetInternal([]byte(wmPrefix + id))
-		if err != nil {
-			return fmt.Errorf("%w: reading watermark of %s: %v", ErrDamaged, id, err)
-		}
-		if b == nil {
-			// Documents without a watermark cannot come from a batch of
-			// ours; they are removed by reading the session again.
-			continue
-		}
-		wm, err := decodeWatermark(id, b)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrDamaged, err)
-		}
-		o.wms[id] = wm
-	}
-	for _, id := range indexed {
-		if o.wms[id] != nil {
-			continue
-		}
-		// The terms of deleted documents stay in the dictionary until
-		// segments merge: look for live documents.
-		n, err := countDocs(o.bi, id)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			o.wms[id] = &Watermark{Docs: int64(n)} // documents without a watermark: remove them
-		}
-	}
-	return nil
+	Sessions  int   `json:"sessions"`  // session files read (in part or whole)
+	Reindexed int   `json:"reindexed"` // of those, read again from the start (shrank, replaced, restored)
+	Removed   int   `json:"removed"`   // sessions deleted or purged, their documents removed
+	Records   int64 `json:"records"`
+	Docs      int64 `json:"docs"`
+	Bytes     int64 `json:"bytes"`
+	// Looked counts the session files looked at (a stat each) to find
+	// what changed; Full says every file was (a full rescan).
+	Looked int           `json:"looked"`
+	Full   bool          `json:"full"`
+	Took   time.Duration `json:"took_ns"`
 }
 
 // countDocs counts the live documents of a session.
@@ -133,51 +82,40 @@ type work struct {
 // catchUpStats brings the index up to date with every session file: it
 // reads what was appended since each file's watermark, reads again a file
 // that shrank or was replaced, and removes the documents of sessions that
-// are gone. Documents and watermarks go in the same batches.
+// are gone. Which files to look at comes from plan (the change journal,
+// the directory, now and then every file). Documents go in bleve batches,
+// each followed by the watermarks that account for it.
 func (x *Index) catchUpStats(ctx context.Context, o *owner, progress func(Progress)) (st Stats, err error) {
 	start := time.Now()
-	files, err := x.ws.SessionFiles(ctx)
+	p, err := x.plan(ctx, o)
 	if err != nil {
 		return st, err
 	}
-	live := make(map[string]bool, len(files))
-	var todo []work
-	var p Progress
-	for _, f := range files {
-		live[f.ID] = true
-		wm := o.wms[f.ID]
-		switch {
-		case wm == nil:
-			todo = append(todo, work{id: f.ID, now: f.Identity})
-		case unchanged(wm.File, f.Identity):
-		case wm.File.Continues(f.Identity):
-			todo = append(todo, work{id: f.ID, now: f.Identity, from: wm.Offset})
-		default:
-			todo = append(todo, work{id: f.ID, now: f.Identity, fresh: true})
+	st.Looked, st.Full = p.looked, p.full
+	if len(p.todo) == 0 && len(p.gone) == 0 {
+		if !p.next.same(o.cs) {
+			if err := o.st.commit(nil, nil, &p.next); err != nil {
+				return st, x.storeError(err)
+			}
 		}
-	}
-	var gone []string
-	for id := range o.wms {
-		if !live[id] {
-			gone = append(gone, id)
-		}
-	}
-	if len(todo) == 0 && len(gone) == 0 {
+		o.cs = p.next
 		return st, nil
 	}
-	for _, w := range todo {
-		p.Bytes += max(0, w.now.Size-w.from)
+	var pr Progress
+	for _, w := range p.todo {
+		pr.Bytes += max(0, w.now.Size-w.from)
 	}
-	p.Sessions = len(todo)
+	pr.Sessions = len(p.todo)
 
-	c := &catcher{x: x, o: o, b: o.bi.NewBatch(), pending: map[string]*Watermark{}, removed: map[string]bool{}}
-	for _, id := range gone {
+	c := &catcher{x: x, o: o, b: o.bi.NewBatch(), pending: map[string]*Watermark{}, removed: map[string]bool{},
+		suspect: o.cs.Dirty}
+	for _, id := range p.gone {
 		if err = c.removeSession(ctx, id); err != nil {
 			return st, err
 		}
 		st.Removed++
 	}
-	for _, w := range todo {
+	for _, w := range p.todo {
 		if err = ctx.Err(); err != nil {
 			return st, err
 		}
@@ -192,14 +130,15 @@ func (x *Index) catchUpStats(ctx context.Context, o *owner, progress func(Progre
 		st.Bytes += n
 		st.Records += recs
 		st.Docs += docs
-		p.SessionsDone++
-		p.BytesDone += n
-		p.Records += recs
-		p.Docs += docs
+		pr.SessionsDone++
+		pr.BytesDone += n
+		pr.Records += recs
+		pr.Docs += docs
 		if progress != nil {
-			progress(p)
+			progress(pr)
 		}
 	}
+	c.final = &p.next
 	if err = c.flush(); err != nil {
 		return st, err
 	}
@@ -213,25 +152,30 @@ type catcher struct {
 	o       *owner
 	b       *bleve.Batch
 	docs    int
-	pending map[string]*Watermark // watermarks to write with the batch
-	removed map[string]bool       // watermarks to delete with the batch
+	pending map[string]*Watermark // watermarks to write after the batch
+	removed map[string]bool       // watermarks to delete after the batch
 	msg     Message
+	dirty   bool         // the store is marked dirty (a batch was written)
+	final   *changeState // with the last flush: the change state to store
+	suspect bool         // the last catch-up did not finish: a watermark's Docs may be short
 }
 
-// flush writes the batch: documents, deletions and the watermarks that
-// account for them, in one bleve batch.
+// flush writes the batch (documents and deletions), then the watermarks
+// that account for it, in this order: after a crash in between a
+// watermark is behind its documents, never ahead (store.go). Before the
+// first batch the store is marked dirty; the last flush stores the change
+// state, clean.
 func (c *catcher) flush() error {
-	for id, wm := range c.pending {
-		b, err := json.Marshal(wm)
-		if err != nil {
-			return err
-		}
-		c.b.SetInternal([]byte(wmPrefix+id), b)
-	}
-	for id := range c.removed {
-		c.b.DeleteInternal([]byte(wmPrefix + id))
-	}
 	if c.b.Size() > 0 {
+		if !c.dirty && !c.o.cs.Dirty {
+			d := c.o.cs
+			d.Dirty = true
+			if err := c.o.st.commit(nil, nil, &d); err != nil {
+				return c.x.storeError(err)
+			}
+			c.o.cs.Dirty = true
+		}
+		c.dirty = true
 		err := within(batchLimit, func() error { return c.o.bi.Batch(c.b) })
 		if errors.Is(err, errStuck) {
 			// The index's own goroutines are stuck (a persister that
@@ -247,11 +191,22 @@ func (c *catcher) flush() error {
 			return fmt.Errorf("%w: writing a batch: %v", ErrDamaged, err)
 		}
 	}
+	if len(c.pending) > 0 || len(c.removed) > 0 || c.final != nil {
+		if err := c.o.st.commit(c.pending, c.removed, c.final); err != nil {
+			return c.x.storeError(err)
+		}
+	}
 	for id, wm := range c.pending {
 		c.o.wms[id] = wm
 	}
 	for id := range c.removed {
 		delete(c.o.wms, id)
+	}
+	if len(c.pending) > 0 || len(c.removed) > 0 {
+		c.o.resets = nil
+	}
+	if c.final != nil {
+		c.o.cs = *c.final
 	}
 	c.b.Reset()
 	c.docs = 0
@@ -273,7 +228,7 @@ func (c *catcher) removeSession(ctx context.Context, id string) error {
 // deleteDocs adds the deletion of every document of session id to the
 // batch, finding them by the session field.
 func (c *catcher) deleteDocs(ctx context.Context, id string) error {
-	if wm := c.o.wms[id]; wm != nil && wm.Docs == 0 {
+	if wm := c.o.wms[id]; wm != nil && wm.Docs == 0 && !c.suspect {
 		return nil
 	}
 	const page = 50000

@@ -87,21 +87,20 @@ func Check(ctx context.Context, ws *workspace.Workspace) (*Report, error) {
 		}
 		r.Docs = n
 		live := map[string]bool{}
+		st, err := openStore(dir, true)
+		if err != nil {
+			return err
+		}
+		defer st.close()
 		for _, f := range files {
 			live[f.ID] = true
-			b, err := bi.GetInternal([]byte(wmPrefix + f.ID))
-			if err != nil {
-				return err
+			var wm *Watermark
+			if st != nil {
+				if wm, err = st.get(f.ID); err != nil {
+					return err
+				}
 			}
-			if b == nil {
-				r.Behind = append(r.Behind, f.ID)
-				continue
-			}
-			wm, err := decodeWatermark(f.ID, b)
-			if err != nil {
-				return err
-			}
-			if !unchanged(wm.File, f.Identity) {
+			if wm == nil || !unchanged(wm.File, f.Identity) {
 				r.Behind = append(r.Behind, f.ID)
 			}
 		}

@@ -43,6 +43,22 @@ type Options struct {
 	// Logger receives what the index does on its own (rebuilds after
 	// damage). nil discards.
 	Logger *slog.Logger
+	// Rescan bounds the time between two full rescans (a stat of every
+	// session file), which find changes that bypassed the change journal
+	// and the directory check; 0 means DefaultRescan, a negative value a
+	// full rescan at every operation. A process that holds the index also
+	// rescans every RescanSearches operations.
+	Rescan time.Duration
+}
+
+func (o *Options) rescan() time.Duration {
+	switch {
+	case o.Rescan == 0:
+		return DefaultRescan
+	case o.Rescan < 0:
+		return -1
+	}
+	return o.Rescan
 }
 
 // Index is the search index of one workspace, in <root>/index/. It is safe
@@ -59,12 +75,91 @@ type Index struct {
 	own *owner // non-nil while this Index holds the lock and the open index
 }
 
-// owner is a held index: the lock, the open bleve index, and the
-// watermarks as the index holds them.
+// owner is a held index: the lock, the open bleve index and watermark
+// store, the watermarks read so far and the change state.
 type owner struct {
 	unlock func() error
 	bi     bleve.Index
-	wms    map[string]*Watermark
+	st     *store
+	wms    map[string]*Watermark // read so far (nil: none stored)
+	all    bool                  // wms holds every watermark
+	resets map[string]int        // segment of each session with a reset; nil: not read
+	cs     changeState
+}
+
+// wm returns the watermark of id (nil: none), reading it from the store
+// the first time.
+func (o *owner) wm(id string) (*Watermark, error) {
+	if w, ok := o.wms[id]; ok || o.all {
+		return w, nil
+	}
+	w, err := o.st.get(id)
+	if err != nil {
+		return nil, err
+	}
+	o.wms[id] = w
+	return w, nil
+}
+
+// loadAll reads every watermark.
+func (o *owner) loadAll() error {
+	if o.all {
+		return nil
+	}
+	wms := make(map[string]*Watermark, len(o.wms))
+	if err := o.st.each(func(id string, w *Watermark) { wms[id] = w }); err != nil {
+		return err
+	}
+	o.wms, o.all = wms, true
+	return nil
+}
+
+// inodes returns the file inode of every watermark.
+func (o *owner) inodes() (map[string]uint64, error) {
+	m := map[string]uint64{}
+	if o.all {
+		for id, w := range o.wms {
+			if w != nil {
+				m[id] = w.File.Inode
+			}
+		}
+		return m, nil
+	}
+	err := o.st.inodes(func(id string, ino uint64) { m[id] = ino })
+	return m, err
+}
+
+// segments returns the current segment of every session that had a reset.
+func (o *owner) segments() (map[string]int, error) {
+	if o.resets != nil {
+		return o.resets, nil
+	}
+	if o.all {
+		m := map[string]int{}
+		for id, w := range o.wms {
+			if w != nil && w.Segment > 0 {
+				m[id] = w.Segment
+			}
+		}
+		o.resets = m
+		return m, nil
+	}
+	m, err := o.st.resets()
+	if err != nil {
+		return nil, err
+	}
+	o.resets = m
+	return m, nil
+}
+
+// close closes the bleve index and the store.
+func (o *owner) close() error {
+	err := closeBleve(o.bi)
+	if serr := o.st.close(); err == nil {
+		err = serr
+	}
+	o.bi, o.st = nil, nil
+	return err
 }
 
 // Open returns the index of ws. It touches nothing on disk: the first
@@ -79,6 +174,9 @@ func Open(ws *workspace.Workspace, opts *Options) (*Index, error) {
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize
+	}
+	if err := ws.IndexAllowed(); err != nil { // encrypted.go
+		return nil, err
 	}
 	log := o.Logger
 	if log == nil {
@@ -111,7 +209,7 @@ func (x *Index) release() error {
 	}
 	o := x.own
 	x.own = nil
-	err := closeBleve(o.bi)
+	err := o.close()
 	if uerr := o.unlock(); err == nil {
 		err = uerr
 	}
@@ -181,7 +279,7 @@ func (x *Index) acquire(ctx context.Context) error {
 	}
 	o := &owner{unlock: unlock}
 	if err := x.load(ctx, o); err != nil {
-		_ = closeBleve(o.bi)
+		_ = o.close()
 		_ = unlock()
 		return err
 	}
@@ -202,7 +300,7 @@ func (x *Index) load(ctx context.Context, o *owner) error {
 			return err
 		}
 		o.bi = bi
-		return x.readWatermarks(ctx, o)
+		return x.openStore(o)
 	})
 	if err == nil {
 		return nil
@@ -254,7 +352,8 @@ func (x *Index) recreate(o *owner) error {
 		_ = x.guard(func() error { return closeBleve(o.bi) })
 		o.bi = nil
 	}
-	o.wms = map[string]*Watermark{}
+	_ = o.st.close()
+	o.st = nil
 	if err := x.checkWritable(); err != nil {
 		return err
 	}
@@ -281,7 +380,31 @@ func (x *Index) recreate(o *owner) error {
 		return fmt.Errorf("index: create %s: %w", x.dir, err)
 	}
 	o.bi = bi
-	return nil
+	return x.openStore(o)
+}
+
+// openStore opens the watermark store of the open index and reads the
+// change state; the owner starts with no watermark read.
+func (x *Index) openStore(o *owner) error {
+	st, err := openStore(x.dir, false)
+	if err != nil {
+		return x.storeError(err)
+	}
+	o.st = st
+	o.wms, o.all, o.resets = map[string]*Watermark{}, false, nil
+	o.cs, err = st.state()
+	return err
+}
+
+// storeError classifies an error of the watermark store.
+func (x *Index) storeError(err error) error {
+	if errors.Is(err, ErrDamaged) {
+		return err
+	}
+	if unwritable(err) {
+		return x.asUnwritable("write the watermarks of", err)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrDamaged, StoreName, err)
 }
 
 // runtimeConfig is scorch's configuration. Batches are not "unsafe": each

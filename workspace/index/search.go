@@ -167,7 +167,7 @@ func parse(q Query) (query.Query, error) {
 
 // filtered returns text AND the filter. The filter is applied around the
 // user's query, never inside it, so nothing in the query can widen it.
-func (x *Index) filtered(text query.Query, f Filter, o *owner) query.Query {
+func (x *Index) filtered(text query.Query, f Filter, o *owner) (query.Query, error) {
 	must := []query.Query{text}
 	term := func(field, v string) *query.TermQuery {
 		t := bleve.NewTermQuery(strings.ToLower(v))
@@ -216,17 +216,18 @@ func (x *Index) filtered(text query.Query, f Filter, o *owner) query.Query {
 	if f.ActiveOnly {
 		// Leave out, per session with resets, the segments before its
 		// current one.
-		for id, wm := range o.wms {
-			if wm.Segment == 0 {
-				continue
-			}
+		resets, err := o.segments()
+		if err != nil {
+			return nil, err
+		}
+		for id, seg := range resets {
 			yes, no := true, false
-			old := bleve.NewTermRangeInclusiveQuery("", SegmentTerm(int64(wm.Segment)), &yes, &no)
+			old := bleve.NewTermRangeInclusiveQuery("", SegmentTerm(int64(seg)), &yes, &no)
 			old.SetField(FieldSegment)
 			bq.AddMustNot(bleve.NewConjunctionQuery(term(FieldSession, id), old))
 		}
 	}
-	return bq
+	return bq, nil
 }
 
 // run searches text within q's filter and reads the hits back from the
@@ -236,7 +237,11 @@ func (x *Index) run(ctx context.Context, o *owner, text query.Query, q Query) (*
 	if limit == 0 {
 		limit = DefaultLimit
 	}
-	req := bleve.NewSearchRequestOptions(x.filtered(text, q.Filter, o), limit, q.Offset, false)
+	fq, err := x.filtered(text, q.Filter, o)
+	if err != nil {
+		return nil, err
+	}
+	req := bleve.NewSearchRequestOptions(fq, limit, q.Offset, false)
 	req.Fields = []string{FieldOffset, FieldSegment}
 	req.IncludeLocations = true
 	if q.Sort == SortTime {
@@ -285,7 +290,11 @@ func (x *Index) readHit(ctx context.Context, o *owner, dm *search.DocumentMatch,
 	if seg, ok := dm.Fields[FieldSegment].(string); ok {
 		h.Segment, _ = strconv.Atoi(seg)
 	}
-	if wm := o.wms[h.Session]; wm != nil {
+	wm, err := o.wm(h.Session)
+	if err != nil {
+		return h, false, err
+	}
+	if wm != nil {
 		h.Title = wm.DisplayTitle()
 	}
 	s, err := x.ws.OpenID(h.Session)

@@ -11,14 +11,13 @@ import (
 // documents, written in the same batch as them).
 const (
 	keyFormat    = "picosess:format"
-	wmPrefix     = "picosess:wm:"
-	formatValue  = `{"format":2}` // 2: tool and failed fields
-	formatNumber = 2
+	formatValue  = `{"format":3}` // 2: tool and failed fields; 3: watermarks in picosess-state.bolt
+	formatNumber = 3
 )
 
-// Watermark is how far the index has read one session file, stored in the
-// index under "picosess:wm:<id>" in the same batch as the documents it
-// accounts for: after a crash the index holds both or neither.
+// Watermark is how far the index has read one session file, stored in
+// picosess-state.bolt (store.go) after the batch of documents it accounts
+// for: after a crash it is behind them, never ahead.
 type Watermark struct {
 	// Offset is just after the last complete line indexed: reading resumes
 	// there.
