@@ -92,3 +92,24 @@ func (w *Workspace) pinKey() error {
 	}
 	return fmt.Errorf("%w (%s names %s, the key given is %s)", ErrWrongKey, EncryptionFile, info.KeyID, w.KeyID())
 }
+
+// ErrIndexOff: the workspace is encrypted and encryption.index does not
+// let the search index keep the words of its sessions (docs/encryption.md).
+var ErrIndexOff = errors.New("workspace: search is off in an encrypted workspace (the index would reveal the words of every message); set encryption.index to true to allow it")
+
+// IndexAllowed says whether the search index may be built from this
+// workspace's sessions: always for a plaintext workspace; for an encrypted
+// one (encryption.enabled, or encryption.json naming a key) only when
+// encryption.index opts in. The error wraps ErrIndexOff.
+func (w *Workspace) IndexAllowed() error {
+	if w.opts.Config.Encryption.Index {
+		return nil
+	}
+	if w.Encrypting() {
+		return ErrIndexOff
+	}
+	if info, _, err := ReadEncryptionInfo(w.root); err == nil && info.KeyID != "" {
+		return ErrIndexOff
+	}
+	return nil
+}

@@ -46,6 +46,9 @@ type indexHealth struct {
 // behind is normal between searches. A lock held by a searching process is
 // reported, not waited on past the lock timeout.
 func checkIndex(ctx context.Context, w *workspace.Workspace) (*indexHealth, error) {
+	if err := w.IndexAllowed(); err != nil {
+		return &indexHealth{State: "off", Detail: "encrypted workspace: search is off unless encryption.index is set (docs/encryption.md)"}, nil
+	}
 	r, err := index.Check(ctx, w)
 	switch {
 	case errors.Is(err, workspace.ErrLocked):
@@ -70,7 +73,7 @@ func checkIndex(ctx context.Context, w *workspace.Workspace) (*indexHealth, erro
 // that is behind; in a dry run it only says which it would do.
 func repairIndex(ctx context.Context, w *workspace.Workspace, dryRun bool) (*indexHealth, error) {
 	h, err := checkIndex(ctx, w)
-	if err != nil || h.State == "ok" || h.State == "locked" {
+	if err != nil || h.State == "ok" || h.State == "locked" || h.State == "off" {
 		return h, err
 	}
 	if dryRun {

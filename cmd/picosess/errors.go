@@ -43,6 +43,7 @@ const (
 	codeNotEncrypted = "not_encrypted" // exit 13: encryption is enabled and the session is plaintext
 	codeKey          = "key"           // exit 13: the key file or key cannot be used
 	codeTampered     = "tampered"      // exit 4: an encrypted record failed authentication
+	codeIndexOff     = "index_off"     // search in an encrypted workspace without encryption.index
 )
 
 // Codes of records append refuses, and of faults of the disk.
@@ -89,6 +90,7 @@ var errorCodes = []struct {
 	{workspace.ErrPlaintextSession, exitKey, codeNotEncrypted},
 	{errKeySource, exitKey, codeKey},
 	{workspace.ErrConvert, exitRepairable, codePartial},
+	{workspace.ErrIndexOff, exitFailure, codeIndexOff},
 	// A session file no command may touch until a person has looked: no
 	// session header (append refuses; the message says what repair or
 	// migrate would do), or a symbolic link or other non-regular file where

@@ -175,6 +175,9 @@ func Open(ws *workspace.Workspace, opts *Options) (*Index, error) {
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize
 	}
+	if err := ws.IndexAllowed(); err != nil { // encrypted.go
+		return nil, err
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
