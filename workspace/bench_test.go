@@ -224,7 +224,7 @@ func BenchmarkList10000(b *testing.B) {
 	}
 	makeSessions(b, w, 10_000)
 	ctx := context.Background()
-	cache := w.meta.path()
+	cache := w.meta.logPath()
 	b.Run("cold", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			os.Remove(cache)

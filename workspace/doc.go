@@ -21,7 +21,7 @@
 //	<root>/sessions/<id>.jsonl.repair     a repair's new file before its rename
 //	<root>/sessions/.trash/<id>[.<t>].jsonl deleted sessions, until purged
 //	<root>/locks/<id>.lock                flock target; first line names the holder; never deleted
-//	<root>/cache/                         listing metadata (sessions.json; meta/<id>.json per session
+//	<root>/cache/                         listing metadata (listing.log; meta/<id>.json per session
 //	                                      read alone): derived, safe to delete
 //
 // # API by task

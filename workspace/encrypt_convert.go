@@ -359,7 +359,7 @@ func (w *Workspace) removePlaintext(ctx context.Context) ([]string, error) {
 	// The listing cache and the search index are derived data; both may
 	// hold words of the plaintext sessions (titles, terms). Searches
 	// rebuild the index when encryption.index allows it.
-	for _, p := range []string{filepath.Join(w.root, CacheDir, "sessions.json"), filepath.Join(w.root, CacheDir, MetaDir), filepath.Join(w.root, IndexDir)} {
+	for _, p := range append(w.meta.files(), filepath.Join(w.root, IndexDir)) {
 		if _, err := os.Lstat(p); err == nil {
 			if err := rm(p); err != nil {
 				return removed, err

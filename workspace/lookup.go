@@ -129,7 +129,7 @@ func (w *Workspace) resolveRef(ctx context.Context, ref string) (Ref, error) {
 		s, err := w.openIDAs(keying.MainID(agent), "main session "+ref)
 		return Ref{Session: s, By: MatchMainKey}, err
 	}
-	entries, err := w.meta.refresh(ctx)
+	entries, err := w.meta.refreshEntries(ctx)
 	if err != nil {
 		return Ref{}, err
 	}
@@ -239,7 +239,7 @@ func foldTitle(s string) string { return strings.ToLower(strings.Join(strings.Fi
 
 // describe fills in the title and last activity of each candidate.
 func (w *Workspace) describe(ctx context.Context, amb *AmbiguousError) {
-	entries, err := w.meta.refresh(ctx)
+	entries, err := w.meta.refreshEntries(ctx)
 	if err != nil {
 		return
 	}

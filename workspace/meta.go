@@ -157,20 +157,125 @@ func defaultTitle(content string) string {
 }
 
 // metaCache keeps the Meta of every session, checked against a stat of
-// the file on each use. It is saved in cache/sessions.json (derived,
-// rebuildable: delete it and the next listing reads every file again).
-// Several processes may write it; each writes a whole new file and renames
-// it into place, so a reader sees one writer's version or another's, each
-// of them checked against the files before use.
+// the file on each use. It is saved in cache/listing.log (meta_log.go;
+// derived, rebuildable: delete it and the next listing reads every file
+// again) and, for sessions read on their own, in cache/meta/<id>.json
+// (meta_session.go).
 type metaCache struct {
 	w       *Workspace
 	mu      sync.Mutex
-	entries map[string]*metaEntry
-	loaded  Identity // of the cache file as last read or written
+	entries map[string]*cacheSlot
+	log     logState
+	dec     *entryDecoder
+	gen     uint32 // of the last refresh: the slots it saw carry it
+	src     File   // the log, open while payloads are read back from it
+	buf     []byte // a window of src, from bufOff
+	bufOff  int64
+}
+
+// cacheSlot is the entry of one session as the cache holds it: decoded
+// (e), as a payload (raw, meta_codec.go), or as the place of its payload
+// in the log (off, n, crc), read back and decoded when used. 100 000
+// entries decoded took ~1 KB each (a scope's map, a dozen strings); as
+// payloads ~330 bytes; as places in the log, the slot alone.
+type cacheSlot struct {
+	id      string
+	e       *metaEntry
+	raw     []byte
+	off     int64  // where its payload starts in the log, when n > 0
+	n       uint32 // the payload's length
+	crc     uint32 // CRC-32C of the payload: a log replaced since fails it
+	ident   Identity
+	updated time.Time // Meta.Updated: the order of a listing
+	gen     uint32
+}
+
+func slotOf(e *metaEntry) *cacheSlot {
+	return &cacheSlot{id: e.ID, e: e, ident: e.Ident, updated: e.Updated}
 }
 
 func newMetaCache(w *Workspace) *metaCache {
-	return &metaCache{w: w, entries: map[string]*metaEntry{}}
+	return &metaCache{w: w, entries: map[string]*cacheSlot{}, dec: newEntryDecoder()}
+}
+
+// entry returns the entry of id, decoding (and keeping) it if the cache
+// holds it encoded; nil when there is none or it does not decode.
+func (c *metaCache) entry(id string) *metaEntry {
+	s := c.entries[id]
+	if s == nil {
+		return nil
+	}
+	if s.e == nil {
+		e := c.view(s)
+		if e == nil {
+			delete(c.entries, id)
+			return nil
+		}
+		s.e, s.raw, s.n = e, nil, 0
+	}
+	return s.e
+}
+
+// view returns the entry of s without keeping it decoded: a listing
+// decodes each entry for as long as it needs it. nil when the payload is
+// gone from the log (another process compacted it) or does not decode.
+func (c *metaCache) view(s *cacheSlot) *metaEntry {
+	if s.e != nil {
+		return s.e
+	}
+	p := s.raw
+	if p == nil && s.n > 0 {
+		p = c.readPayload(s)
+	}
+	if p == nil {
+		return nil
+	}
+	e, _, err := c.dec.decode(p)
+	if err != nil || e == nil || e.ID != s.id {
+		c.w.log.Warn("metadata cache entry does not decode; reading the session again", "session", s.id)
+		return nil
+	}
+	return e
+}
+
+// readPayload reads the payload of s back from the log, opening it for
+// the rest of the operation (closeSrc); nil when it is not there any more.
+// It reads a window of 64 KB at a time: the log is written in the order of
+// a listing (compact), so a listing reads it mostly front to back.
+func (c *metaCache) readPayload(s *cacheSlot) []byte {
+	if c.src == nil {
+		f, err := c.w.fs.OpenFile(c.logPath(), os.O_RDONLY, 0)
+		if err != nil {
+			return nil
+		}
+		c.src, c.bufOff, c.buf = f, 0, c.buf[:0]
+	}
+	end := s.off + int64(s.n)
+	if s.off < c.bufOff || end > c.bufOff+int64(len(c.buf)) {
+		size := max(int(s.n), 64<<10)
+		if cap(c.buf) < size {
+			c.buf = make([]byte, size)
+		}
+		m, err := c.src.ReadAt(c.buf[:size], s.off)
+		if m < int(s.n) && err != nil {
+			c.buf = c.buf[:0]
+			return nil
+		}
+		c.buf, c.bufOff = c.buf[:m], s.off
+	}
+	p := c.buf[s.off-c.bufOff : end-c.bufOff]
+	if crc32.Checksum(p, castagnoli) != s.crc {
+		return nil
+	}
+	return p
+}
+
+// closeSrc closes the log opened by readPayload.
+func (c *metaCache) closeSrc() {
+	if c.src != nil {
+		c.src.Close()
+		c.src, c.buf = nil, c.buf[:0]
+	}
 }
 
 // metaCacheVersion 4: ActiveMessages and Summary as the fold has them
@@ -179,62 +284,25 @@ func newMetaCache(w *Workspace) *metaCache {
 // caches of another version are rebuilt.
 const metaCacheVersion = 4
 
-type metaCacheFile struct {
-	Version  int                   `json:"version"`
-	Sessions map[string]*metaEntry `json:"sessions"`
-}
-
-func (c *metaCache) path() string {
-	return filepath.Join(c.w.root, CacheDir, "sessions.json")
-}
-
-// loadIfChanged merges the cache file when another process rewrote it.
-func (c *metaCache) loadIfChanged() {
-	fi, err := c.w.fs.Stat(c.path())
-	if err != nil {
-		return
-	}
-	id := identityOf(fi)
-	if id.equal(c.loaded) {
-		return
-	}
-	f, err := c.w.fs.OpenFile(c.path(), os.O_RDONLY, 0)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	var file metaCacheFile
-	if err := json.NewDecoder(f).Decode(&file); err != nil || file.Version != metaCacheVersion {
-		c.w.log.Warn("metadata cache unreadable; rebuilding", "file", c.path(), "err", err)
-		c.loaded = id
-		return
-	}
-	for k, e := range file.Sessions {
-		c.offer(k, e)
-	}
-	c.loaded = id
-}
-
 // offer takes e as the entry of id unless the one held is of the same
 // file at the same or a later state (another process may have saved an
 // older one). It reports whether it took e.
 func (c *metaCache) offer(id string, e *metaEntry) bool {
-	if old, ok := c.entries[id]; ok && e.Ident.Continues(old.Ident) {
+	if old := c.entries[id]; old != nil && e.Ident.Continues(old.ident) {
 		return false
 	}
-	c.entries[id] = e
+	c.entries[id] = slotOf(e)
 	return true
 }
 
-// save writes the cache file: a new file renamed into place.
-func (c *metaCache) save() error {
-	if err := c.replaceFile(c.path(), metaCacheFile{Version: metaCacheVersion, Sessions: c.entries}); err != nil {
-		return err
+// offerLogged is offer for an entry read from the log: one of the same
+// state as the entry held replaces it too (its place in the log is the
+// current one).
+func (c *metaCache) offerLogged(s *cacheSlot) {
+	if old := c.entries[s.id]; old != nil && s.ident.Continues(old.ident) && !s.ident.equal(old.ident) {
+		return
 	}
-	if fi, err := c.w.fs.Stat(c.path()); err == nil {
-		c.loaded = identityOf(fi)
-	}
-	return nil
+	c.entries[s.id] = s
 }
 
 // replaceFile writes v as JSON to a new file and renames it to path, so a
@@ -272,86 +340,123 @@ const tmpInfix = ".tmp-"
 
 // refresh brings the entries of every live session up to date and drops
 // those of files that are gone. It returns them sorted by id.
-func (c *metaCache) refresh(ctx context.Context) ([]*metaEntry, error) {
-	des, err := c.w.fs.ReadDir(c.w.sessionsDir())
-	if err != nil {
-		return nil, fmt.Errorf("workspace: list %s: %w", c.w.sessionsDir(), err)
-	}
+func (c *metaCache) refresh(ctx context.Context) ([]*cacheSlot, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.closeSrc()
 	c.loadIfChanged()
-	changed := false
-	seen := make(map[string]bool, len(des))
-	out := make([]*metaEntry, 0, len(des))
+	// changed: ids whose entry this listing brought up to date (or took
+	// from an entry file), for the log; gone: ids of files that are gone.
+	var changed, gone []string
+	c.gen++
+	gen := c.gen
+	seen := func(id string) bool { s := c.entries[id]; return s != nil && s.gen == gen }
+	out := make([]*cacheSlot, 0, len(c.entries))
 	// Entry files (meta_session.go) are listed once, when an entry is
 	// found stale: a session read on its own since may have saved a later
 	// state than the listing cache holds.
 	var files map[string]bool
 	var other []string
 	listed := false
-	for _, de := range des {
-		id := idFromFileName(de.Name())
-		if id == "" || !de.Type().IsRegular() {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		fi, err := de.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, fmt.Errorf("workspace: stat %s: %w", de.Name(), err)
-		}
-		seen[id] = true
-		now := identityOf(fi)
-		if e := c.entries[id]; e == nil || !e.Ident.equal(now) {
+	err := c.statSessions(ctx, func(id string, now Identity) error {
+		took := false
+		if old := c.entries[id]; old == nil || !old.ident.equal(now) {
 			if !listed {
 				files, other = c.entryFiles()
 				listed = true
 			}
 			if files[id] {
 				if saved := c.readEntry(id); saved != nil && c.offer(id, saved) {
-					changed = true // sessions.json lacked this state
+					took = true // the log lacked this state
 				}
 			}
 		}
-		e, upd, err := c.entryFor(id, now)
+		if s := c.entries[id]; s != nil && s.ident.equal(now) {
+			if took {
+				changed = append(changed, id)
+			}
+			s.gen = gen
+			out = append(out, s) // not decoded: List decodes what it returns
+			return nil
+		}
+		e, _, err := c.entryFor(id, now)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue
+			if s := c.entries[id]; s != nil {
+				s.gen = gen // it may be back; its entry is checked again next time
+			}
+			return nil
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		changed = changed || upd
-		out = append(out, e)
+		changed = append(changed, id)
+		// Kept as a payload, like those read from the log: a first
+		// listing of a million sessions must not hold them all decoded.
+		s := &cacheSlot{id: id, raw: appendEntry(nil, e), ident: e.Ident, updated: e.Updated, gen: gen}
+		c.entries[id] = s
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	for id := range c.entries {
-		if !seen[id] {
+	for id, s := range c.entries {
+		if s.gen != gen {
 			delete(c.entries, id)
-			changed = true
+			gone = append(gone, id)
 		}
 	}
-	if changed {
+	if len(changed) > 0 || len(gone) > 0 {
 		if !listed {
 			files, other = c.entryFiles()
 		}
 		c.tidyEntryFiles(files, other, seen)
-		if err := c.save(); err != nil {
-			c.w.log.Warn("metadata cache not saved", "file", c.path(), "err", err)
+		if err := c.save(changed, gone); err != nil {
+			c.w.log.Warn("metadata cache not saved", "file", c.logPath(), "err", err)
 		}
 	}
 	return out, nil
 }
 
+// refreshEntries is refresh with every entry decoded.
+func (c *metaCache) refreshEntries(ctx context.Context) ([]*metaEntry, error) {
+	slots, err := c.refresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer c.closeSrc()
+	out := make([]*metaEntry, 0, len(slots))
+	for _, s := range slots {
+		if e, err := c.full(s); err == nil {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// full returns the entry of s decoded, reading the session file again
+// when its payload does not decode (which its CRC makes a bug, not
+// damage).
+func (c *metaCache) full(s *cacheSlot) (*metaEntry, error) {
+	if e := c.view(s); e != nil {
+		return e, nil
+	}
+	delete(c.entries, s.id)
+	e, _, err := c.entryFor(s.id, s.ident)
+	return e, err
+}
+
 // entryFor returns the up-to-date entry of id whose file has identity now,
 // reading only the appended bytes when the file just grew.
 func (c *metaCache) entryFor(id string, now Identity) (*metaEntry, bool, error) {
-	old := c.entries[id]
-	if old != nil && old.Ident.equal(now) {
-		return old, false, nil
+	if s, ok := c.entries[id]; ok && s.ident.equal(now) {
+		if e := c.entry(id); e != nil {
+			return e, false, nil
+		}
 	}
+	old := c.entry(id)
 	path := c.w.SessionPath(id)
 	f, err := c.w.fs.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
@@ -414,7 +519,7 @@ func (c *metaCache) entryFor(id string, now Identity) (*metaEntry, bool, error) 
 	if e.ID == "" {
 		e.ID = id
 	}
-	c.entries[id] = e
+	c.entries[id] = slotOf(e)
 	return e, true, nil
 }
 
@@ -429,32 +534,78 @@ type ListOptions struct {
 // List returns the metadata of the live sessions, newest first (by last
 // record time, then id). It stats every file and reads only files that
 // changed since the cache last saw them, and of those only the new bytes.
+// ListEach does the same without holding every Meta at once.
 func (w *Workspace) List(ctx context.Context, o ListOptions) ([]Meta, error) {
-	entries, err := w.meta.refresh(ctx)
+	var out []Meta
+	err := w.ListEach(ctx, o, func(m Meta) error {
+		out = append(out, m)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	agent, channel := strings.ToLower(o.Agent), strings.ToLower(o.Channel)
-	out := make([]Meta, 0, len(entries))
-	for _, e := range entries {
-		if agent != "" && e.Agent != agent || channel != "" && e.Channel != channel {
-			continue
-		}
-		if !o.Since.IsZero() && e.Updated.Before(o.Since) {
-			continue
-		}
-		out = append(out, e.Meta)
-	}
-	slices.SortFunc(out, func(a, b Meta) int {
-		if c := b.Updated.Compare(a.Updated); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	if o.Limit > 0 && len(out) > o.Limit {
-		out = out[:o.Limit]
+	if out == nil {
+		out = []Meta{}
 	}
 	return out, nil
+}
+
+// listingOrder is the order of a listing: newest first (Meta.Updated),
+// then by id.
+func listingOrder(a, b *cacheSlot) int {
+	if c := b.updated.Compare(a.updated); c != 0 {
+		return c
+	}
+	return strings.Compare(a.id, b.id)
+}
+
+// ListEach calls fn with the Meta of each session List returns, in the
+// same order, decoding each only for the call: a listing of 100 000 or
+// 1 000 000 sessions holds one Meta at a time, plus the cache's compact
+// form of the others. An error from fn stops it and is returned.
+func (w *Workspace) ListEach(ctx context.Context, o ListOptions, fn func(Meta) error) error {
+	slots, err := w.meta.refresh(ctx)
+	if err != nil {
+		return err
+	}
+	c := w.meta
+	agent, channel := strings.ToLower(o.Agent), strings.ToLower(o.Channel)
+	if !o.Since.IsZero() {
+		slots = slices.DeleteFunc(slots, func(s *cacheSlot) bool { return s.updated.Before(o.Since) })
+	}
+	if agent != "" || channel != "" {
+		c.mu.Lock()
+		slots = slices.DeleteFunc(slots, func(s *cacheSlot) bool {
+			e, err := c.full(s)
+			return err != nil || agent != "" && e.Agent != agent || channel != "" && e.Channel != channel
+		})
+		c.closeSrc()
+		c.mu.Unlock()
+	}
+	slices.SortFunc(slots, listingOrder)
+	if o.Limit > 0 && len(slots) > o.Limit {
+		slots = slots[:o.Limit]
+	}
+	defer func() {
+		c.mu.Lock()
+		c.closeSrc()
+		c.mu.Unlock()
+	}()
+	for _, s := range slots {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		e, err := c.full(s)
+		c.mu.Unlock()
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if err := fn(e.Meta); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Meta returns the metadata of the session. It reads only what was

@@ -46,17 +46,20 @@ func (c *metaCache) entryPath(id string) string {
 // what would be left to read. After reading it saves the entry file, so
 // the next reader starts from here.
 func (c *metaCache) sessionEntry(id string, now Identity) (*metaEntry, error) {
-	if e := c.entries[id]; e != nil && e.Ident.equal(now) {
-		return e, nil
+	defer c.closeSrc()
+	if s := c.entries[id]; s != nil && s.ident.equal(now) {
+		if e := c.entry(id); e != nil {
+			return e, nil
+		}
 	}
 	saved := c.readEntry(id)
 	if saved != nil {
 		c.offer(id, saved)
 	}
 	if left := c.leftToRead(id, now); left > 0 {
-		if fi, err := c.w.fs.Stat(c.path()); err == nil && 2*fi.Size() < left {
-			// Decoding the listing cache costs about twice as much per
-			// byte as scanning a session file.
+		if fi, err := c.w.fs.Stat(c.logPath()); err == nil && fi.Size() < left {
+			// Decoding the listing log costs less per byte than
+			// scanning a session file.
 			c.loadIfChanged()
 		}
 	}
@@ -74,7 +77,7 @@ func (c *metaCache) sessionEntry(id string, now Identity) (*metaEntry, error) {
 
 // leftToRead is how many bytes of the file entryFor would read for id.
 func (c *metaCache) leftToRead(id string, now Identity) int64 {
-	if e := c.entries[id]; e != nil && e.Ident.Continues(now) && e.Offset <= now.Size {
+	if e := c.entry(id); e != nil && e.Ident.Continues(now) && e.Offset <= now.Size {
 		return now.Size - e.Offset
 	}
 	return now.Size
@@ -117,9 +120,9 @@ func (c *metaCache) entryFiles() (ids map[string]bool, other []string) {
 // tidyEntryFiles removes the entry files of sessions that are no longer
 // live (a new session of the same id must not inherit one: inode numbers
 // are reused) and temporary files a crashed writer left over an hour ago.
-func (c *metaCache) tidyEntryFiles(ids map[string]bool, other []string, live map[string]bool) {
+func (c *metaCache) tidyEntryFiles(ids map[string]bool, other []string, live func(id string) bool) {
 	for id := range ids {
-		if !live[id] {
+		if !live(id) {
 			_ = c.w.fs.Remove(c.entryPath(id))
 		}
 	}

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/picosess/picosess/keying"
 	"github.com/picosess/picosess/workspace"
@@ -82,21 +88,17 @@ EXIT STATUS
 				return err
 			}
 			defer w.Close()
-			list, err := w.List(cmd.Context(), lo)
-			if err != nil {
-				return err
-			}
 			switch {
 			case a.jsonOut:
-				out := make([]lsEntry, len(list))
-				for i, m := range list {
-					out[i] = newLsEntry(m)
-				}
-				return a.writeJSON(out)
+				return a.writeLsJSON(cmd.Context(), w, lo)
 			case a.term().tty:
+				list, err := w.List(cmd.Context(), lo)
+				if err != nil {
+					return err
+				}
 				return writeLsGrouped(a.stdout, list, time.Now(), a.term())
 			}
-			return writeLsTable(a.stdout, list)
+			return streamLsTable(cmd.Context(), a.stdout, w, lo)
 		},
 	}
 	fl := cmd.Flags()
@@ -129,19 +131,113 @@ func where(m workspace.Meta) string {
 	return "-"
 }
 
+// writeLsJSON prints the --json array one element at a time (the bytes of
+// writeJSON of the whole array): a listing of a million sessions never
+// holds them all.
+func (a *app) writeLsJSON(ctx context.Context, w *workspace.Workspace, lo workspace.ListOptions) error {
+	bw := bufio.NewWriterSize(a.stdout, 64<<10)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	sep := byte('[')
+	err := w.ListEach(ctx, lo, func(m workspace.Meta) error {
+		buf.Reset()
+		if err := enc.Encode(newLsEntry(m)); err != nil {
+			return err
+		}
+		bw.WriteByte(sep)
+		sep = ','
+		_, err := bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if sep == '[' {
+		bw.WriteByte('[')
+	}
+	bw.WriteString("]\n")
+	return bw.Flush()
+}
+
+// streamLsTable prints what writeLsTable prints, byte for byte, holding one
+// line of text per session rather than every Meta and a tabwriter's cells.
+func streamLsTable(ctx context.Context, w io.Writer, ws *workspace.Workspace, lo workspace.ListOptions) error {
+	rows := []string{lsHeader}
+	err := ws.ListEach(ctx, lo, func(m workspace.Meta) error {
+		rows = append(rows, lsRow(m))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeTabbed(w, rows)
+}
+
+// lsHeader is the first line of the plain table.
+const lsHeader = "UPDATED\tID\tAGENT\tWHERE\tMSGS\tTITLE"
+
+// lsRow is one line of the plain table, its cells separated by tabs.
+func lsRow(m workspace.Meta) string {
+	if m.Damaged != "" {
+		return fmt.Sprintf("damaged\t%s\t-\t-\t-\t%s", shortID(m.ID), damagedTitle(m))
+	}
+	return fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%s", m.Updated.UTC().Format(time.RFC3339), shortID(m.ID),
+		orDash(flat(m.Agent)), where(m), m.Messages, clip(m.Title, 60))
+}
+
+// writeTabbed aligns rows of tab-separated cells as
+// tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) does when every row has the same
+// number of cells: each cell but the last padded with spaces to the widest
+// of its column (in runes) plus two. Rows holding tabwriter's escape byte
+// (0xff) go through tabwriter itself.
+func writeTabbed(w io.Writer, rows []string) error {
+	var width []int
+	for _, r := range rows {
+		if strings.IndexByte(r, tabwriter.Escape) >= 0 {
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			for _, r := range rows {
+				fmt.Fprintln(tw, r)
+			}
+			return tw.Flush()
+		}
+		for j := 0; ; j++ {
+			i := strings.IndexByte(r, '\t')
+			if i < 0 {
+				break
+			}
+			if j == len(width) {
+				width = append(width, 0)
+			}
+			width[j] = max(width[j], utf8.RuneCountInString(r[:i])+2)
+			r = r[i+1:]
+		}
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	pad := strings.Repeat(" ", slices.Max(append(width, 0)))
+	for _, r := range rows {
+		for j := 0; ; j++ {
+			i := strings.IndexByte(r, '\t')
+			if i < 0 {
+				break
+			}
+			bw.WriteString(r[:i])
+			bw.WriteString(pad[:width[j]-utf8.RuneCountInString(r[:i])])
+			r = r[i+1:]
+		}
+		bw.WriteString(r)
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
+}
+
 // writeLsTable is the plain table: one header line, one line per session.
 func writeLsTable(w io.Writer, list []workspace.Meta) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "UPDATED\tID\tAGENT\tWHERE\tMSGS\tTITLE")
+	rows := []string{lsHeader}
 	for _, m := range list {
-		if m.Damaged != "" {
-			fmt.Fprintf(tw, "damaged\t%s\t-\t-\t-\t%s\n", shortID(m.ID), damagedTitle(m))
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", m.Updated.UTC().Format(time.RFC3339), shortID(m.ID),
-			orDash(flat(m.Agent)), where(m), m.Messages, clip(m.Title, 60))
+		rows = append(rows, lsRow(m))
 	}
-	return tw.Flush()
+	return writeTabbed(w, rows)
 }
 
 // damagedTitle is what ls says of a file that is not a session it can

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"text/tabwriter"
 	"time"
 
 	"github.com/picosess/picosess/workspace"
@@ -259,5 +261,29 @@ func BenchmarkLs10000(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// writeTabbed prints what text/tabwriter prints for the table of ls, on
+// cells of every width: wide and combining runes, empty cells, escapes.
+func TestWriteTabbedIsTabwriter(t *testing.T) {
+	for _, rows := range [][]string{
+		{lsHeader},
+		{lsHeader, "2026-01-01T00:00:00Z\tsk_v1_0123\tmain\ttelegram\t4\tquestion"},
+		{lsHeader, "a\tb\tc\td\te\tf", "\t\t\t\t\t", "日本語の\tß\te\u0301\t-\t100000\t\U0001F600 title"},
+		{lsHeader, "damaged\tsk_v1_9\t-\t-\t-\t(empty file, 0 bytes: see picosess check)", "x\xffesc\xff\ty\tz\tw\tv\tu"},
+	} {
+		var got, want bytes.Buffer
+		if err := writeTabbed(&got, rows); err != nil {
+			t.Fatal(err)
+		}
+		tw := tabwriter.NewWriter(&want, 0, 0, 2, ' ', 0)
+		for _, r := range rows {
+			fmt.Fprintln(tw, r)
+		}
+		tw.Flush()
+		if got.String() != want.String() {
+			t.Errorf("rows %q:\ngot\n%s\nwant\n%s", rows, got.String(), want.String())
+		}
 	}
 }
