@@ -46,6 +46,14 @@ var errorStatus = []struct {
 	{syscall.ENOSPC, http.StatusInsufficientStorage, "no_space"},
 	{syscall.EDQUOT, http.StatusInsufficientStorage, "no_space"},
 	{syscall.EROFS, http.StatusInternalServerError, "read_only"},
+	// Encrypted workspaces (docs/encryption.md): the server was started
+	// without the key, or with another one; a record that fails
+	// authentication (before ErrCorrupt, which it also matches).
+	{workspace.ErrKeyRequired, http.StatusServiceUnavailable, "key_required"},
+	{workspace.ErrWrongKey, http.StatusServiceUnavailable, "wrong_key"},
+	{workspace.ErrPlaintextSession, http.StatusConflict, "not_encrypted"},
+	{workspace.ErrTampered, http.StatusInternalServerError, "tampered"},
+	{workspace.ErrIndexOff, http.StatusNotImplemented, "index_off"},
 	{workspace.ErrConfig, http.StatusInternalServerError, "config"},
 	{workspace.ErrCorrupt, http.StatusInternalServerError, "corrupt"},
 	{index.ErrDamaged, http.StatusInternalServerError, "index_damaged"},

@@ -116,6 +116,10 @@ func (s *Server) search(rw http.ResponseWriter, r *http.Request) {
 		}
 		query.Sessions = append(query.Sessions, ses.ID())
 	}
+	if s.x == nil {
+		s.writeError(rw, r, index.ErrOff)
+		return
+	}
 	res, err := s.x.Search(r.Context(), query)
 	if err != nil {
 		s.writeError(rw, r, err)

@@ -132,10 +132,15 @@ func New(w *workspace.Workspace, o *Options) (*Server, error) {
 	s.x = s.o.Index
 	if s.x == nil {
 		x, err := index.Open(w, &index.Options{Hold: true, Logger: s.o.Logger})
-		if err != nil {
+		switch {
+		case errors.Is(err, index.ErrOff):
+			// An encrypted workspace without encryption.index: everything
+			// but search (which answers index_off).
+		case err != nil:
 			return nil, err
+		default:
+			s.x, s.ownsX = x, true
 		}
-		s.x, s.ownsX = x, true
 	}
 	s.routes()
 	s.hub = newHub(s.o.EventBuffer)
