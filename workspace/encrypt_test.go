@@ -163,3 +163,43 @@ func TestEncryptedRefusesPlaintextSession(t *testing.T) {
 		t.Fatalf("history = %+v, %v", h, err)
 	}
 }
+
+// Listings show the titles of encrypted sessions with the key (opened from
+// the file, never cached), none without it.
+func TestEncryptedTitles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w := openEncrypted(t, dir, testKey(t, 1))
+	a, b := namedSession(t, w, "a"), namedSession(t, w, "b")
+	mustAppend(t, a, msg(RoleUser, "first words of a"))
+	mustAppend(t, b, msg(RoleUser, "first words of b"))
+	if _, err := b.SetTitle(ctx, "Title of b"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := w.List(ctx, ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	titles := map[string]string{}
+	for _, m := range list {
+		titles[m.Name] = m.Title
+		if !m.Encrypted {
+			t.Errorf("%s not marked encrypted", m.Name)
+		}
+	}
+	if titles["a"] != "first words of a" || titles["b"] != "Title of b" {
+		t.Fatalf("titles = %v", titles)
+	}
+	if m, _ := b.Meta(ctx); m.Title != "Title of b" {
+		t.Fatalf("Meta title = %q", m.Title)
+	}
+	assertNoPlaintext(t, dir, "words of")
+	assertNoPlaintext(t, dir, "Title of")
+	nk := openEncrypted(t, dir, nil)
+	list, _ = nk.List(ctx, ListOptions{})
+	for _, m := range list {
+		if m.Title != "" {
+			t.Errorf("title without the key: %q", m.Title)
+		}
+	}
+}

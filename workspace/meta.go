@@ -27,7 +27,10 @@ type Meta struct {
 	Agent   string        `json:"agent,omitempty"`
 	Channel string        `json:"channel,omitempty"`
 	Aliases []string      `json:"aliases,omitempty"`
-	Created time.Time     `json:"created"`
+	// Encrypted: the session's records are sealed (docs/encryption.md);
+	// its title is known only to a workspace opened with the key.
+	Encrypted bool      `json:"encrypted,omitempty"`
+	Created   time.Time `json:"created"`
 	// Updated is the time of the last message (of the header before the
 	// first message): titles, resets, summaries and checkpoints leave it.
 	Updated time.Time `json:"updated"`
@@ -79,6 +82,11 @@ type metaEntry struct {
 	// LastMsgSeq is the seq of the last message record: a summary through
 	// it or later leaves no active message.
 	LastMsgSeq int64 `json:"last_msg_seq,omitempty"`
+	// Encrypted sessions: the seqs of the latest title record and of the
+	// first user message, whose texts are sealed (encrypt_meta.go opens
+	// them for a workspace with the key; the cache never holds them).
+	TitleSeq     int64 `json:"title_seq,omitempty"`
+	FirstUserSeq int64 `json:"first_user_seq,omitempty"`
 	// refold: a restore, or a summary covering only part of the active
 	// history, was fed; ActiveMessages and Summary are taken from a fold.
 	refold bool
@@ -88,6 +96,7 @@ type metaEntry struct {
 func (m *metaEntry) feed(r *Record) {
 	if r.Type == TypeSession && m.Created.IsZero() {
 		m.ID, m.Name, m.Aliases, m.Created = r.ID, r.Name, r.Aliases, r.At
+		m.Encrypted = r.KeyID != ""
 		if r.Scope != nil {
 			m.Scope, m.Agent, m.Channel = r.Scope, r.Scope.AgentID, r.Scope.Channel
 		}
@@ -115,6 +124,9 @@ func (m *metaEntry) feed(r *Record) {
 			m.UsageIn += u.InputTokens
 			m.UsageOut += u.OutputTokens
 		}
+		if r.Sealed != nil && r.Role == RoleUser && m.FirstUserSeq == 0 {
+			m.FirstUserSeq = r.Seq
+		}
 		if m.DefaultTitle == "" && r.Role == RoleUser && strings.TrimSpace(r.Content) != "" {
 			m.DefaultTitle = defaultTitle(r.Content)
 		}
@@ -122,6 +134,9 @@ func (m *metaEntry) feed(r *Record) {
 			m.Title, m.FirstUser = m.DefaultTitle, true
 		}
 	case TypeTitle:
+		if r.Sealed != nil {
+			m.TitleSeq = r.Seq
+		}
 		m.Title, m.TitleSet = r.Text, r.Text != ""
 		if r.Text == "" { // SetTitle(""): back to the default title
 			m.Title, m.FirstUser = m.DefaultTitle, m.DefaultTitle != ""
@@ -601,7 +616,7 @@ func (w *Workspace) ListEach(ctx context.Context, o ListOptions, fn func(Meta) e
 		if err != nil {
 			continue // gone meanwhile
 		}
-		if err := fn(e.Meta); err != nil {
+		if err := fn(w.openTitle(ctx, e)); err != nil {
 			return err
 		}
 	}
@@ -627,5 +642,5 @@ func (s *Session) Meta(ctx context.Context) (Meta, error) {
 	if err != nil {
 		return Meta{}, err
 	}
-	return e.Meta, nil
+	return s.w.openTitle(ctx, e), nil
 }

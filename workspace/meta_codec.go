@@ -63,7 +63,7 @@ func appendEntry(b []byte, e *metaEntry) []byte {
 	}
 	b = binary.LittleEndian.AppendUint32(b, e.TailCRC)
 	var flags byte
-	for i, f := range []bool{e.Summary, e.TitleSet, e.FirstUser, e.DefaultTitle == e.Title} {
+	for i, f := range []bool{e.Summary, e.TitleSet, e.FirstUser, e.DefaultTitle == e.Title, e.Encrypted} {
 		if f {
 			flags |= 1 << i
 		}
@@ -72,7 +72,11 @@ func appendEntry(b []byte, e *metaEntry) []byte {
 	if e.DefaultTitle != e.Title {
 		b = appendStr(b, e.DefaultTitle)
 	}
-	return appendStr(b, e.Damaged)
+	b = appendStr(b, e.Damaged)
+	if e.Encrypted { // flag 16: the seqs of the sealed title texts (encrypt_meta.go)
+		b = binary.AppendVarint(binary.AppendVarint(b, e.TitleSeq), e.FirstUserSeq)
+	}
+	return b
 }
 
 // appendGone appends the payload that forgets the entry of id.
@@ -192,6 +196,10 @@ func (d *entryDecoder) decode(p []byte) (e *metaEntry, id string, err error) {
 		e.DefaultTitle = d.str()
 	}
 	e.Damaged = d.shared()
+	if flags&16 != 0 {
+		e.Encrypted = true
+		e.TitleSeq, e.FirstUserSeq = d.varint(), d.varint()
+	}
 	if d.err || len(d.b) != 0 {
 		return nil, "", errEntryCodec
 	}
