@@ -99,8 +99,8 @@ func (w *Workspace) Convert(ctx context.Context, o ConvertOptions) (ConvertRepor
 		s := &Session{w: w, st: w.state(id), id: id}
 		cs, err := s.convert(ctx, o.To)
 		if err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, ErrLocked) {
-				return rep, err
+			if errors.Is(err, context.Canceled) || errors.Is(err, ErrLocked) || errors.Is(err, ErrKeyRequired) {
+				return rep, err // no other session would do better
 			}
 			if rep.Failed == nil {
 				rep.Failed = map[string]string{}
@@ -147,7 +147,7 @@ func (s *Session) convert(ctx context.Context, to *seal.Key) (ConvertedSession, 
 	if err := s.w.fs.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return cs, fmt.Errorf("workspace: remove %s: %w", tmp, err)
 	}
-	recs, from, err := s.readForConvert(ctx)
+	recs, from, err := s.readForConvert(ctx, cs.To)
 	if err != nil {
 		return cs, err
 	}
@@ -199,7 +199,11 @@ func (s *Session) convert(ctx context.Context, to *seal.Key) (ConvertedSession, 
 // readForConvert reads every record of the locked file, opened, and the
 // key id of its header. Damage is refused: repair must see it first (a
 // torn tail or corrupt line would otherwise be lost or kept in clear).
-func (s *Session) readForConvert(ctx context.Context) ([]Record, string, error) {
+//
+// A session already sealed with the target key (target: its key id, ""
+// for plaintext) is not opened: a resumed rekey need not have the new key
+// as the workspace's key.
+func (s *Session) readForConvert(ctx context.Context, target string) ([]Record, string, error) {
 	path := s.Path()
 	f, err := s.openRead()
 	if err != nil {
@@ -240,8 +244,10 @@ func (s *Session) readForConvert(ctx context.Context) ([]Record, string, error) 
 		if (r.Sealed != nil) != (keyID != "") {
 			return &SealError{Path: path, Seq: r.Seq, Type: r.Type, Err: ErrTampered, Hint: "a plaintext record in an encrypted session, or the reverse"}
 		}
-		if err := s.open(&r); err != nil {
-			return err
+		if keyID != target {
+			if err := s.open(&r); err != nil {
+				return err
+			}
 		}
 		recs = append(recs, r)
 		return nil

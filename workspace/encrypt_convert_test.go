@@ -133,3 +133,35 @@ func TestConvertRefusesDamage(t *testing.T) {
 		t.Fatalf("the sound session was not converted: %+v", rep)
 	}
 }
+
+// A rekey killed half-way leaves sessions under either key; the rerun
+// (workspace opened with the old key) converts the rest and skips those
+// already under the new one.
+func TestRekeyResumes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	k1, k2 := testKey(t, 1), testKey(t, 2)
+	w1 := openEncrypted(t, dir, k1)
+	mustAppend(t, namedSession(t, w1, "a"), msg(RoleUser, "a"))
+	mustAppend(t, namedSession(t, w1, "b"), msg(RoleUser, "b"))
+	// As if killed after the first session: b alone under k2.
+	b := namedSession(t, w1, "b")
+	if _, err := b.convert(ctx, k2); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := w1.Convert(ctx, ConvertOptions{To: k2})
+	if err != nil || len(rep.Sessions) != 2 || rep.Messages != 1 {
+		t.Fatalf("resumed rekey: %+v, %v", rep, err)
+	}
+	w2 := openEncrypted(t, dir, k2)
+	for _, name := range []string{"a", "b"} {
+		recs, err := namedSession(t, w2, name).ReadAll(ctx)
+		if err != nil || recs[1].Content != name {
+			t.Fatalf("%s under the new key: %+v, %v", name, recs, err)
+		}
+	}
+	// Without any key, decrypt stops at once with key_required.
+	if _, err := openEncrypted(t, dir, nil).Convert(ctx, ConvertOptions{}); !errors.Is(err, ErrKeyRequired) {
+		t.Fatalf("decrypt without a key: %v", err)
+	}
+}
