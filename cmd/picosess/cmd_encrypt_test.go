@@ -119,3 +119,29 @@ func TestEncryptedWorkspaceCLI(t *testing.T) {
 		t.Fatalf("show after decrypt: %s", out)
 	}
 }
+
+// A passphrase goes through argon2id with the salt keygen --passphrase
+// stored in the workspace; another passphrase is the wrong key.
+func TestEncryptedWorkspacePassphrase(t *testing.T) {
+	ws := filepath.Join(t.TempDir(), "ws")
+	t.Setenv("PICOSESS_PASSPHRASE", "correct horse battery staple")
+	var kg keygenOutput
+	if err := json.Unmarshal([]byte(mustRun(t, "--workspace", ws, "keygen", "--passphrase", "--json")), &kg); err != nil || kg.KDF != "argon2id" {
+		t.Fatalf("keygen --passphrase: %+v %v", kg, err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "config.json"), []byte(`{"encryption": {"enabled": true}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "--workspace", ws, "append", "--session", "p", "--role", "user", "--content", knownSecret)
+	if out := mustRun(t, "--workspace", ws, "show", "p"); !strings.Contains(out, "zhivago") {
+		t.Fatalf("show: %s", out)
+	}
+	assertNoSecret(t, ws)
+	t.Setenv("PICOSESS_PASSPHRASE", "incorrect horse")
+	if _, errOut, code := runCLI(t, "--workspace", ws, "--json", "show", "p"); code != exitKey || !strings.Contains(errOut, `"wrong_key"`) {
+		t.Fatalf("wrong passphrase: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := runCLI(t, "--workspace", ws, "--json", "append", "--session", "new", "--role", "user", "--content", "x"); code != exitKey || !strings.Contains(errOut, `"wrong_key"`) {
+		t.Fatalf("new session with a wrong passphrase: exit %d %s", code, errOut)
+	}
+}
