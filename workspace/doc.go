@@ -19,6 +19,8 @@
 //	<root>/sessions/<id>.jsonl.torn-<t>   bytes of a torn tail set aside (by an append or repair)
 //	<root>/sessions/<id>.jsonl.corrupt-<t> corrupt lines set aside by repair
 //	<root>/sessions/<id>.jsonl.repair     a repair's new file before its rename
+//	<root>/sessions/<id>.jsonl.convert    Convert's (encrypt/decrypt/rekey) new file before its rename
+//	<root>/encryption.json                encrypted workspaces: the key id, a passphrase's salt
 //	<root>/sessions/.trash/<id>[.<t>].jsonl deleted sessions, until purged
 //	<root>/locks/<id>.lock                flock target; first line names the holder; never deleted
 //	<root>/cache/                         listing metadata (listing.log; meta/<id>.json per session
@@ -50,6 +52,10 @@
 //   - Listing: Workspace.List (ListOptions: agent, channel, since, limit).
 //   - Health: Workspace.Check / Session.Check (read-only FileReports),
 //     Workspace.Repair / Session.Repair (RepairOptions{DryRun}).
+//   - Encryption (docs/encryption.md): Options.Key and the config's
+//     encryption block seal each record's sensitive fields (package seal);
+//     every read API opens them; Workspace.Convert encrypts, rekeys or
+//     decrypts; ErrKeyRequired, ErrWrongKey, ErrTampered, *SealError.
 //
 // # Concurrency and crash safety
 //
