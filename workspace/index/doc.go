@@ -14,18 +14,25 @@
 //
 //	<root>/index/                          bleve (scorch) index; delete it at will
 //	<root>/index/picosess-verified.json    segment files whose checksum was verified
+//	<root>/index/picosess-state.bolt       watermarks, one key per session; the change state
 //	<root>/locks/index.lock                flock: one owner of index/ at a time
+//
+// It reads <root>/cache/changes, the change journal that appends write
+// (workspace/journal.go), and empties it when it grows past 1 MB.
 //
 // # How it stays current
 //
 // Every operation takes locks/index.lock (bounded by the lock timeout; a
 // *workspace.LockedError names the holder), opens the index and first
-// catches up: each session file is read from its watermark (offset, file
-// identity, title, segment), stored inside the index in the same batch as
-// the documents it accounts for. A file that shrank or was replaced is read
+// catches up with the session files that changed: those named by the
+// change journal since its cursor, those the sessions directory's names and
+// inodes show created, deleted or replaced, and every file at a periodic
+// full rescan (changes.go). Each is read from its watermark (offset, file
+// identity, title, segment), stored in picosess-state.bolt after the batch
+// of documents it accounts for. A file that shrank or was replaced is read
 // again whole; a deleted one has its documents removed. So a search finds
-// every record appended before it began, and appending never touches the
-// index. A damaged index (a segment whose checksum fails, a bolt file that
+// every record appended before it began without a stat per session, and
+// appending never touches the index. A damaged index (a segment whose checksum fails, a bolt file that
 // will not open, a panic while reading) is deleted and rebuilt.
 //
 // # Queries

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
@@ -55,6 +56,9 @@ func verifySegments(dir string, save bool) error {
 			}
 		}
 		next[name] = st
+	}
+	if maps.EqualFunc(known, next, func(a, b fileStamp) bool { return a.Size == b.Size && a.ModTime.Equal(b.ModTime) }) {
+		return nil // nothing new verified: no write (a search that changed nothing writes nothing here)
 	}
 	if b, err := json.Marshal(next); save && err == nil {
 		tmp := filepath.Join(dir, verifiedFile+".tmp")

@@ -67,7 +67,15 @@ func openStore(dir string, readOnly bool) (*store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !readOnly {
+	missing := false
+	_ = db.View(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketWM, bucketResets, bucketState} {
+			missing = missing || tx.Bucket(b) == nil
+		}
+		return nil
+	})
+	if !readOnly && missing {
+		// Only when new: a write transaction costs an fsync.
 		err = db.Update(func(tx *bolt.Tx) error {
 			for _, b := range [][]byte{bucketWM, bucketResets, bucketState} {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {

@@ -1,11 +1,6 @@
 package index
 
-import (
-	"encoding/json"
-	"fmt"
-
-	"github.com/picosess/picosess/workspace"
-)
+import "github.com/picosess/picosess/workspace"
 
 // Internal keys of the index (bleve's key/value store beside the
 // documents, written in the same batch as them).
@@ -49,12 +44,4 @@ func (w *Watermark) DisplayTitle() string {
 		return w.Title
 	}
 	return w.FirstUser
-}
-
-func decodeWatermark(id string, b []byte) (*Watermark, error) {
-	var w Watermark
-	if err := json.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("index: watermark of %s: %w", id, err)
-	}
-	return &w, nil
 }
