@@ -185,9 +185,9 @@ func (c *metaCache) save(changed, gone []string) error {
 	var b []byte
 	var payload []byte
 	type placed struct {
-		s   *cacheSlot
-		off int64 // of the payload in b
-		p   []byte
+		s      *cacheSlot
+		off    int64 // of the payload in b
+		n, crc uint32
 	}
 	var places []placed
 	for _, id := range changed {
@@ -199,7 +199,7 @@ func (c *metaCache) save(changed, gone []string) error {
 		if p == nil {
 			continue
 		}
-		places = append(places, placed{s, int64(len(b)) + frameHeader, p})
+		places = append(places, placed{s, int64(len(b)) + frameHeader, uint32(len(p)), crc32.Checksum(p, castagnoli)})
 		b = appendFrame(b, p)
 	}
 	for _, id := range gone {
@@ -232,8 +232,8 @@ func (c *metaCache) save(changed, gone []string) error {
 			// Nobody else wrote: the entries just appended lie where
 			// this process put them, and are kept as places only.
 			for _, pl := range places {
-				*pl.s = cacheSlot{id: pl.s.id, off: c.log.end + pl.off, n: uint32(len(pl.p)),
-					crc: crc32.Checksum(pl.p, castagnoli), ident: pl.s.ident, updated: pl.s.updated, gen: pl.s.gen}
+				c.entries[pl.s.id] = &cacheSlot{id: pl.s.id, off: c.log.end + pl.off, n: pl.n, crc: pl.crc,
+					ident: pl.s.ident, updated: pl.s.updated, gen: pl.s.gen}
 			}
 			c.log.ident, c.log.end = identityOf(fi), fi.Size()
 			c.log.frames += len(changed) + len(gone)
@@ -270,7 +270,8 @@ func (c *metaCache) compact() error {
 	bw := bufio.NewWriterSize(f, 256<<10)
 	bw.Write(listingMagic)
 	// Where each entry's payload will lie in the new log, to keep only
-	// that once it is in place.
+	// that once it is in place (in new slots: a listing under way may be
+	// sorting the old ones without the lock).
 	type placed struct {
 		s      *cacheSlot
 		off    int64
@@ -311,7 +312,7 @@ func (c *metaCache) compact() error {
 	}
 	c.closeSrc() // the log replaced: its places are the new file's now
 	for _, pl := range places {
-		*pl.s = cacheSlot{id: pl.s.id, off: pl.off, n: pl.n, crc: pl.crc, ident: pl.s.ident, updated: pl.s.updated, gen: pl.s.gen}
+		c.entries[pl.s.id] = &cacheSlot{id: pl.s.id, off: pl.off, n: pl.n, crc: pl.crc, ident: pl.s.ident, updated: pl.s.updated, gen: pl.s.gen}
 	}
 	c.log = logState{frames: len(places)}
 	if fi, err := c.w.fs.Stat(c.logPath()); err == nil {

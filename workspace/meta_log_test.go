@@ -216,3 +216,38 @@ func TestEntryCodecRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A process that appended frames to the log, or compacted it, afterwards
+// reads its entries back from the log, never from the session files.
+func TestListingLogPlacesAreRight(t *testing.T) {
+	ctx := context.Background()
+	w := openTest(t, &Options{Durability: DurabilityNever, NoConfig: true})
+	ss := fixtureSessions(t, w, 5)
+	dir := w.Root()
+	ffs := &faultFS{}
+	w2, err := Open(dir, &Options{FS: ffs, NoConfig: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	for round := 0; round < 3; round++ {
+		// Round 0 writes the log whole (compaction); later rounds append
+		// the frames of the sessions that grew.
+		for _, s := range ss[:round+1] {
+			mustAppend(t, s, UserMessage("", "more"))
+		}
+		if _, err := w2.List(ctx, ListOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ffs.mu.Lock()
+		ffs.readBytes = 0
+		ffs.mu.Unlock()
+		l, err := w2.List(ctx, ListOptions{})
+		if err != nil || len(l) != 5 {
+			t.Fatal(l, err)
+		}
+		if ffs.readBytes != 0 {
+			t.Fatalf("round %d: %d bytes of session files read by a listing with nothing changed", round, ffs.readBytes)
+		}
+	}
+}

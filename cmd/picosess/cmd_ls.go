@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -88,6 +90,7 @@ EXIT STATUS
 				return err
 			}
 			defer w.Close()
+			lsHeapTarget()
 			switch {
 			case a.jsonOut:
 				return a.writeLsJSON(cmd.Context(), w, lo)
@@ -129,6 +132,20 @@ func where(m workspace.Meta) string {
 		return flat(m.Channel)
 	}
 	return "-"
+}
+
+// lsGCPercent is the collector's target while ls runs, unless GOGC says
+// otherwise: a listing holds a compact index of every session (about
+// 400 bytes each, 40 MB at 100 000 sessions) while it decodes and prints
+// one entry after another, and at the default 100 the heap would grow to
+// twice the index before a collection. 50 keeps ls of 100 000 sessions
+// under 100 MB resident for a few more collections (about 20 ms each).
+const lsGCPercent = 50
+
+func lsHeapTarget() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(lsGCPercent)
+	}
 }
 
 // writeLsJSON prints the --json array one element at a time (the bytes of
