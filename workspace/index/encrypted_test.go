@@ -1,7 +1,9 @@
 package index
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/picosess/picosess/workspace"
@@ -32,5 +34,34 @@ func TestOpenEncryptedWorkspace(t *testing.T) {
 			x.Close()
 		}
 		ws.Close()
+	}
+}
+
+// With encryption.index, search works with the key: the hit's snippet is
+// read from the decrypted file (the index stores no text).
+func TestSearchEncryptedOptIn(t *testing.T) {
+	ctx := context.Background()
+	k, _ := seal.NewKey()
+	root := t.TempDir()
+	ws, err := workspace.Open(root, &workspace.Options{Config: &config.File{Encryption: config.Encryption{Enabled: true, Index: true}}, Key: &k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	s, err := ws.Session(ctx, workspace.Target{Name: "opt-in"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, workspace.Record{Type: workspace.TypeMessage, Role: workspace.RoleUser, Content: "the quokka sleeps at noon"}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := Open(ws, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	res, err := x.Search(ctx, Query{Text: "quokka"})
+	if err != nil || len(res.Hits) != 1 || !strings.Contains(res.Hits[0].Content, "quokka sleeps") {
+		t.Fatalf("search: %+v, %v", res, err)
 	}
 }
