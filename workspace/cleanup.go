@@ -259,7 +259,11 @@ func (w *Workspace) checkpointsOf(ctx context.Context, id string) ([]Checkpoint,
 	if err != nil {
 		return nil, err
 	}
-	return s.Checkpoints(ctx)
+	cps, err := s.Checkpoints(ctx)
+	if errors.Is(err, ErrKeyRequired) || errors.Is(err, ErrWrongKey) {
+		return s.checkpointsClear(ctx) // encrypted, no key: encrypt_meta.go
+	}
+	return cps, err
 }
 
 // cleanupTrash purges (dry run: lists) the trash entries deleted before

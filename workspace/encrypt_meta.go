@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"io"
+	"slices"
 )
 
 // openTitle returns e's Meta with the title of an encrypted session, which
@@ -52,4 +53,33 @@ func (s *Session) recordBySeq(ctx context.Context, seq int64) (Record, error) {
 		return Record{}, &CorruptError{Path: s.Path(), Offset: off, Hint: hint}
 	}
 	return rec, s.open(&rec)
+}
+
+// checkpointsClear lists the live checkpoints of a session from their
+// clear fields only (seq, through, at; no name): what cleanup needs of an
+// encrypted session it has no key for. Without names, a checkpoint
+// superseded by a later one of the same name still counts: cleanup then
+// keeps a session it could have expired, never the reverse.
+func (s *Session) checkpointsClear(ctx context.Context) ([]Checkpoint, error) {
+	f, end, err := s.openEnd()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var list []Checkpoint
+	_, err = scanLines(io.NewSectionReader(f, 0, end), 0, func(line []byte, _ int64) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r, hint := decodeRecord(line)
+		switch {
+		case hint != "":
+		case r.Type == TypeCheckpoint:
+			list = append(list, Checkpoint{Seq: r.Seq, Through: r.Through, At: r.At})
+		case r.Type == TypeCheckpointDelete:
+			list = slices.DeleteFunc(list, func(c Checkpoint) bool { return c.Seq == r.Checkpoint })
+		}
+		return nil
+	})
+	return list, err
 }

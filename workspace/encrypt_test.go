@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/picosess/picosess/workspace/config"
 	"github.com/picosess/picosess/workspace/seal"
@@ -201,5 +202,35 @@ func TestEncryptedTitles(t *testing.T) {
 		if m.Title != "" {
 			t.Errorf("title without the key: %q", m.Title)
 		}
+	}
+}
+
+// Cleanup works without the key: a checkpoint of an encrypted session
+// keeps it (keep_checkpoints), found from the clear fields.
+func TestEncryptedCleanupWithoutKey(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w := openEncrypted(t, dir, testKey(t, 1))
+	kept, gone := namedSession(t, w, "kept"), namedSession(t, w, "gone")
+	mustAppend(t, kept, msg(RoleUser, "x"))
+	mustAppend(t, gone, msg(RoleUser, "y"))
+	if _, err := kept.SaveCheckpoint(ctx, "cp", ""); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	nk, err := Open(dir, &Options{Config: encryptedConfig(), Now: func() time.Time { return later }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nk.Close()
+	rep, err := nk.Cleanup(ctx, CleanupOptions{OlderThan: time.Hour, KeepCheckpoints: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(kept.Path()); err != nil {
+		t.Errorf("the session with a checkpoint was cleaned up: %+v", rep)
+	}
+	if _, err := os.Stat(gone.Path()); err == nil {
+		t.Errorf("the other session stayed: %+v", rep)
 	}
 }
