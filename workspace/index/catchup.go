@@ -170,7 +170,13 @@ func (c *catcher) flush() error {
 		if !c.dirty && !c.o.cs.Dirty {
 			d := c.o.cs
 			d.Dirty = true
-			if err := c.o.st.commit(nil, nil, &d); err != nil {
+			// Not fsynced: a killed process leaves it in the page cache;
+			// a power loss changes the boot id, which forces the full
+			// rescan by itself.
+			c.o.st.db.NoSync = true
+			err := c.o.st.commit(nil, nil, &d)
+			c.o.st.db.NoSync = false
+			if err != nil {
 				return c.x.storeError(err)
 			}
 			c.o.cs.Dirty = true

@@ -51,7 +51,10 @@ const journalSoon = 3 * time.Second
 // dirSettle: a directory whose times are this recent is looked at again
 // by the next operation. File times tick coarsely (a kernel tick), so a
 // change in the same tick as the owner's look leaves them as they were.
-const dirSettle = 2 * time.Second
+const (
+	dirSettle     = 2 * time.Second
+	dirSettleFine = 50 * time.Millisecond
+)
 
 // dirIdentity identifies a directory's state.
 type dirIdentity struct {
@@ -62,9 +65,17 @@ type dirIdentity struct {
 }
 
 // settled reports whether the directory's times are old enough at now to
-// be trusted.
+// be trusted: older than a tick of the filesystem's clock. Times with
+// nanoseconds come from a clock that ticks every few milliseconds (the
+// kernel's coarse clock: ext4, xfs, btrfs, tmpfs): dirSettleFine; whole
+// seconds may come from a filesystem that keeps no less (ext3, FAT, some
+// network filesystems): dirSettle.
 func (d dirIdentity) settled(now time.Time) bool {
-	return now.UnixNano()-max(d.Mtime, d.Ctime) > int64(dirSettle)
+	margin := dirSettle
+	if d.Mtime%1e9 != 0 || d.Ctime%1e9 != 0 {
+		margin = dirSettleFine
+	}
+	return now.UnixNano()-max(d.Mtime, d.Ctime) > int64(margin)
 }
 
 var bootOnce = sync.OnceValue(func() string {

@@ -24,7 +24,7 @@ func catchUp(t *testing.T, x *Index) Stats {
 }
 
 // settle waits until the sessions directory's times are old enough to be
-// trusted (dirSettle), so that a catch-up after it need not list it.
+// trusted (dirSettleFine, or dirSettle on a filesystem of whole seconds), so that a catch-up after it need not list it.
 func settle(t *testing.T, x *Index) {
 	t.Helper()
 	time.Sleep(dirSettle + 100*time.Millisecond)

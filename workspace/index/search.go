@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -261,22 +262,60 @@ func (x *Index) run(ctx context.Context, o *owner, text query.Query, q Query) (*
 		mark = [2]string{"**", "**"}
 	}
 	res := &Result{Total: sr.Total, Hits: make([]Hit, 0, len(sr.Hits))}
-	for _, dm := range sr.Hits {
-		h, ok, err := x.readHit(ctx, o, dm, mark)
+	// Titles come from the watermarks (the owner's, not safe for
+	// concurrent use); the records are read back from the files in
+	// parallel, each with one read at its offset.
+	titles := make([]string, len(sr.Hits))
+	for i, dm := range sr.Hits {
+		id, _, _ := strings.Cut(dm.ID, ":")
+		wm, err := o.wm(id)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			res.Hits = append(res.Hits, h)
+		if wm != nil {
+			titles[i] = wm.DisplayTitle()
+		}
+	}
+	type read struct {
+		h   Hit
+		ok  bool
+		err error
+	}
+	reads := make([]read, len(sr.Hits))
+	var wg sync.WaitGroup
+	next := make(chan int, len(sr.Hits))
+	for i := range sr.Hits {
+		next <- i
+	}
+	close(next)
+	for w := 0; w < min(len(sr.Hits), hitReaders); w++ {
+		wg.Go(func() {
+			for i := range next {
+				r := &reads[i]
+				r.h, r.ok, r.err = x.readHit(ctx, sr.Hits[i], mark)
+				r.h.Title = titles[i]
+			}
+		})
+	}
+	wg.Wait()
+	for _, r := range reads {
+		if r.err != nil {
+			return nil, r.err
+		}
+		if r.ok {
+			res.Hits = append(res.Hits, r.h)
 		}
 	}
 	return res, nil
 }
 
+// hitReaders is how many hits are read back from their files at once.
+const hitReaders = 4
+
 // readHit reads the message of a document back from its session file.
 // ok is false when the record is no longer there (the file changed after
 // the catch-up; the next search drops the document).
-func (x *Index) readHit(ctx context.Context, o *owner, dm *search.DocumentMatch, mark [2]string) (Hit, bool, error) {
+func (x *Index) readHit(ctx context.Context, dm *search.DocumentMatch, mark [2]string) (Hit, bool, error) {
 	i := strings.LastIndexByte(dm.ID, ':')
 	if i < 0 {
 		return Hit{}, false, nil
@@ -289,13 +328,6 @@ func (x *Index) readHit(ctx context.Context, o *owner, dm *search.DocumentMatch,
 	off, _ := dm.Fields[FieldOffset].(float64)
 	if seg, ok := dm.Fields[FieldSegment].(string); ok {
 		h.Segment, _ = strconv.Atoi(seg)
-	}
-	wm, err := o.wm(h.Session)
-	if err != nil {
-		return h, false, err
-	}
-	if wm != nil {
-		h.Title = wm.DisplayTitle()
 	}
 	s, err := x.ws.OpenID(h.Session)
 	if err != nil {
