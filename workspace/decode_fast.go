@@ -143,6 +143,8 @@ func (p *fastParser) field(key string, r *Record) bool {
 		r.Description, ok = p.string()
 	case "aliases":
 		r.Aliases, ok = p.strings()
+	case "continues":
+		r.Continues, ok = p.string()
 	case "media":
 		r.Media, ok = p.strings()
 	case "origin":

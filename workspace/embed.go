@@ -240,3 +240,74 @@ func (s *Session) KeepLast(ctx context.Context, n int) (int64, error) {
 	}
 	return seqs[0], nil
 }
+
+// Continue makes the session a route names the continuation of from (a
+// session kept under a legacy key: an imported DM whose new id could not
+// be computed offline, a session of an old routing): from's legacy keys
+// are answered by the route's session from now on, with one aliases
+// record naming from (continues), and, when the route's session has no
+// message yet, from's latest summary is carried into it (a summary record
+// through 0), so that the model keeps the context without a message being
+// copied: from's history stays where it is, searched and exported once.
+// A lookup by a key both sessions answer to resolves to the continuation
+// (Lookup). Calling it again changes nothing.
+func (w *Workspace) Continue(ctx context.Context, from *Session, r keying.Route) (*Session, error) {
+	if from.ID() == r.ID {
+		return nil, fmt.Errorf("workspace: continue %s: it is the route's own session", from.ID())
+	}
+	h, err := from.Header(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("workspace: continue %s: %w", from.ID(), err)
+	}
+	keys := slices.Clone(h.Aliases)
+	if m, err := from.Meta(ctx); err == nil {
+		for _, a := range m.Aliases {
+			if !slices.Contains(keys, a) {
+				keys = append(keys, a)
+			}
+		}
+	}
+	carry, hasSummary, err := from.Summary(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("workspace: continue %s: %w", from.ID(), err)
+	}
+	to, err := w.SessionForRoute(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	_, err = to.Update(ctx, func(cur History) ([]Record, error) {
+		done, err := to.continues(ctx, from.ID())
+		if err != nil || done {
+			return nil, err
+		}
+		var out []Record
+		if len(keys) > 0 {
+			out = append(out, Record{Type: TypeAliases, Aliases: keys, Continues: from.ID()})
+		} else {
+			out = append(out, Record{Type: TypeAliases, Aliases: []string{from.ID()}, Continues: from.ID()})
+		}
+		if hasSummary && len(cur.Messages) == 0 && cur.Summary == nil {
+			out = append(out, Record{Type: TypeSummary, Text: carry.Text, Tokens: carry.Tokens,
+				By: fmt.Sprintf("carried from %s#%d", from.ID(), carry.Seq)})
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("workspace: continue %s in %s: %w", from.ID(), to.ID(), err)
+	}
+	return to, nil
+}
+
+// continues reports whether the session has an aliases record naming id
+// as the session it continues.
+func (s *Session) continues(ctx context.Context, id string) (bool, error) {
+	for e, err := range s.Records(ctx, 0) {
+		if err != nil {
+			return false, err
+		}
+		if e.Type == TypeAliases && e.Continues == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}

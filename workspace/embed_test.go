@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -228,5 +229,69 @@ func TestSummaryKeepLast(t *testing.T) {
 	}
 	if msgs != 10 {
 		t.Fatalf("%d messages in the file, want all 10 kept", msgs)
+	}
+}
+
+// An imported DM kept under its legacy key (its new id needs the DM's
+// chat id, which the legacy key lacks) is continued by the session the
+// assistant's first routed message opens: old keys reach the new
+// conversation, the summary carries over, no message is copied.
+func TestContinueALegacySession(t *testing.T) {
+	ctx := context.Background()
+	w := openTest(t, nil)
+	legacyKey := "agent:main:discord:direct:555"
+	old, err := w.Session(ctx, Target{ID: keying.Opaque(legacyKey), Aliases: []string{legacyKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Append(ctx, UserMessage("555", "my cat is called Miso"), AssistantMessage("", "noted")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.SetSummary(ctx, "The user's cat is called Miso.", "test"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := w.Route("", keying.Inbound{Channel: "discord", ChatType: "direct", ChatID: "dm-77", SenderID: "555"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(r.Aliases, legacyKey) {
+		t.Fatalf("the route does not answer to the legacy key: %v", r.Aliases)
+	}
+	// Without Continue the key is the old session's own: it wins over
+	// the new session's alias.
+	if _, err := w.SessionForRoute(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := w.Lookup(ctx, legacyKey); err != nil || got.ID() != old.ID() {
+		t.Fatalf("lookup before Continue: %v %v", got, err)
+	}
+	to, err := w.Continue(ctx, old, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if to.ID() != r.ID {
+		t.Fatalf("continued in %s, want the route's %s", to.ID(), r.ID)
+	}
+	got, err := w.Lookup(ctx, legacyKey)
+	if err != nil || got.ID() != r.ID {
+		t.Fatalf("lookup after Continue: %v %v", got, err)
+	}
+	h, err := to.History(ctx, 0)
+	if err != nil || h.Summary == nil || h.Summary.Text != "The user's cat is called Miso." || len(h.Messages) != 0 {
+		t.Fatalf("continuation's history: %+v %v", h, err)
+	}
+	n := len(readAll(t, to))
+	if _, err := w.Continue(ctx, old, r); err != nil || len(readAll(t, to)) != n {
+		t.Fatalf("Continue again wrote %d records (%v)", len(readAll(t, to))-n, err)
+	}
+	// The old conversation stays where it is, whole.
+	if recs := readAll(t, old); len(recs) != 4 {
+		t.Fatalf("the legacy session changed: %d records", len(recs))
+	}
+	if _, err := w.Continue(ctx, to, r); err == nil {
+		t.Fatal("a session continued itself")
+	}
+	if rep, err := to.Check(ctx); err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("check: %+v %v", rep.Problems, err)
 	}
 }

@@ -117,6 +117,7 @@ func encodeRecord(b []byte, r *Record) ([]byte, error) {
 	case TypeAliases:
 		b = append(b, `,"aliases":`...)
 		b = appendStrings(b, r.Aliases)
+		b = appendStringField(b, "continues", r.Continues)
 	default:
 		return nil, fmt.Errorf("workspace: cannot encode record of unknown type %q", r.Type)
 	}

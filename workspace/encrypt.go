@@ -252,6 +252,7 @@ func appendClear(b []byte, r *Record) []byte {
 	case TypeAliases:
 		b = append(b, `,"aliases":`...)
 		b = appendStrings(b, r.Aliases)
+		b = appendStringField(b, "continues", r.Continues)
 	}
 	return b
 }

@@ -159,6 +159,14 @@ func (w *Workspace) resolveRef(ctx context.Context, ref string) (Ref, error) {
 			}
 		}
 	}
+	if len(byName) == 0 && len(byKey) > 0 && len(exact) > 0 {
+		// A legacy key that is an old session's own and an alias of the
+		// session that continues it (Continue) means the continuation.
+		if c := w.continuation(append(slices.Clone(byKey), exact...)); c != "" && !slices.Contains(byKey, c) {
+			s, err := w.OpenID(c)
+			return Ref{Session: s, By: MatchAlias}, err
+		}
+	}
 	for _, tier := range []struct {
 		by  string
 		ids []string
@@ -302,7 +310,42 @@ func (w *Workspace) pick(ref, by string, ids []string) (*Session, error) {
 		}
 		return s, err
 	}
+	if c := w.continuation(ids); c != "" {
+		return w.OpenID(c)
+	}
 	return nil, &AmbiguousError{Ref: ref, Candidates: ids, By: by}
+}
+
+// continuation resolves an ambiguity that Continue made on purpose: when
+// every candidate but one is continued by another candidate (its aliases
+// records name it), that one is the answer. Read only on this rare path.
+func (w *Workspace) continuation(ids []string) string {
+	continued := map[string]bool{}
+	for _, id := range ids {
+		s, err := w.OpenID(id)
+		if err != nil {
+			return ""
+		}
+		for e, err := range s.Records(context.Background(), 0) {
+			if err != nil {
+				return ""
+			}
+			if e.Type == TypeAliases && e.Continues != "" {
+				continued[e.Continues] = true
+			}
+		}
+	}
+	left := ""
+	for _, id := range ids {
+		if continued[id] {
+			continue
+		}
+		if left != "" {
+			return ""
+		}
+		left = id
+	}
+	return left
 }
 
 // mainKeyAgent recognises agent:<a>:main.

@@ -111,6 +111,10 @@ type Record struct {
 	// restore and checkpoint_delete: seq of the checkpoint record
 	Checkpoint int64 `json:"checkpoint,omitempty"`
 
+	// aliases: the id of the session this one continues (Continue); the
+	// aliases are that session's keys, answered here from now on.
+	Continues string `json:"continues,omitempty"`
+
 	// Sealed is the box of a record of an encrypted session (nonce,
 	// AES-256-GCM ciphertext of the whole record, tag) as read from the
 	// file. The read API opens it before returning the record, so callers

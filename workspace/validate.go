@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/picosess/picosess/keying"
 )
 
 // Records a caller appends are checked for meaning, not only shape
@@ -90,6 +92,9 @@ func validateAppend(r *Record) error {
 			if strings.TrimSpace(a) == "" {
 				return invalid(r.Type, "aliases", "an empty alias")
 			}
+		}
+		if r.Continues != "" && !keying.IsID(r.Continues) {
+			return invalid(r.Type, "continues", "%q is not a session id", r.Continues)
 		}
 	case TypeSession:
 		return invalid(r.Type, "", "the session header is written by the workspace, not appended")
