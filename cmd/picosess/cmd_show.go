@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
-	"github.com/picosess/picosess/workspace/export"
 	"io"
+
+	"github.com/picosess/picosess/workspace/export"
 	"strings"
 	"time"
 
@@ -130,6 +135,9 @@ func (a *app) runShow(cmd *cobra.Command, o *showOptions, ref string) error {
 		}
 		return bw.err
 	}
+	if o.limit == 0 {
+		return a.showAllActive(ctx, s, m, head)
+	}
 	h, err := s.History(ctx, o.limit)
 	if err != nil {
 		return err
@@ -162,6 +170,80 @@ func (a *app) runShow(cmd *cobra.Command, o *showOptions, ref string) error {
 		fmt.Fprintln(bw, "  (no messages since the last reset)")
 	}
 	return bw.err
+}
+
+// showAllActive is show --limit 0: the whole active history, streamed
+// (workspace.HistoryStream) so that a history of 100 000 messages is
+// printed holding one message at a time. The output is what the general
+// path prints, byte for byte (--json included).
+func (a *app) showAllActive(ctx context.Context, s *workspace.Session, m workspace.Meta, head showSession) error {
+	hs, err := s.HistoryStream(ctx)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(a.stdout, 64<<10)
+	ew := &errWriter{w: bw}
+	out := showActive{showSession: head, Summary: hs.Summary, Messages: []workspace.Record{}, Skipped: hs.Skipped}
+	out.LastSeq = hs.LastSeq
+	if a.jsonOut {
+		// The object with no messages, then the messages spliced in where
+		// its empty array is: quotes inside strings are escaped, so the
+		// first ,"messages":[] is the field.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+		doc := buf.Bytes()
+		i := bytes.Index(doc, []byte(`,"messages":[]`)) + len(`,"messages":[`)
+		ew.Write(doc[:i])
+		n := 0
+		err := hs.Each(ctx, func(r workspace.Record) error {
+			buf.Reset()
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+			if n > 0 {
+				ew.Write([]byte{','})
+			}
+			n++
+			ew.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+			return ew.err
+		})
+		if err != nil {
+			return err
+		}
+		ew.Write(doc[i:])
+		if ew.err != nil {
+			return ew.err
+		}
+		return bw.Flush()
+	}
+	writeSessionHeading(ew, m)
+	fmt.Fprintf(ew, "active history: %d message(s)", m.ActiveMessages)
+	if m.Segments > 1 {
+		fmt.Fprintf(ew, "; %d earlier conversation(s) (--all)", m.Segments-1)
+	}
+	fmt.Fprintln(ew)
+	writeSkipped(ew, out.Skipped)
+	if out.Summary != nil {
+		writeRecordStyled(ew, *out.Summary, a.term())
+	}
+	err = hs.Each(ctx, func(r workspace.Record) error {
+		writeRecordStyled(ew, r, a.term())
+		return ew.err
+	})
+	if err != nil {
+		return err
+	}
+	if hs.Len() == 0 && out.Summary == nil {
+		fmt.Fprintln(ew, "  (no messages since the last reset)")
+	}
+	if ew.err != nil {
+		return ew.err
+	}
+	return bw.Flush()
 }
 
 // writeSkipped says which records show passed over without reading them:

@@ -105,3 +105,29 @@ func TestShowErrors(t *testing.T) {
 		}
 	}
 }
+
+// show --limit 0 streams the active history; what it prints is what a
+// limit above the history's length prints (nothing cut), text and --json.
+func TestShowLimit0IsWholeHistory(t *testing.T) {
+	ws := seedConversations(t)
+	w, err := workspace.Open(ws, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := w.Lookup(context.Background(), "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.KeepLast(context.Background(), 2); err != nil { // a summary standing in for some
+		t.Fatal(err)
+	}
+	w.Close()
+	for _, args := range [][]string{{"show", "chat"}, {"--json", "show", "chat"}} {
+		args = append([]string{"--workspace", ws}, args...)
+		got := mustRun(t, append(args, "--limit", "0")...)
+		want := mustRun(t, append(args, "--limit", "1000000")...)
+		if got != want || !strings.Contains(got, "second 4") {
+			t.Errorf("%v --limit 0:\n%s\nwith a limit above the length:\n%s", args, got, want)
+		}
+	}
+}

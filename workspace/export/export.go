@@ -2,6 +2,7 @@ package export
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -149,41 +150,30 @@ func Write(ctx context.Context, out io.Writer, s *workspace.Session, o Options) 
 		return err
 	}
 	d := doc{Head: Head{ID: s.ID(), Title: m.Title, Header: header}}
-	if o.All {
-		if d.Segments, err = s.Segments(ctx); err != nil {
-			return err
-		}
-	} else {
-		h, err := s.History(ctx, 0)
+	if !o.All {
+		// The active history is streamed: its messages are read one at a
+		// time as they are written (workspace.HistoryStream), so an
+		// export of 100 000 messages holds one of them, not all.
+		hs, err := s.HistoryStream(ctx)
 		if err != nil {
 			return err
 		}
-		d.Summary, d.Messages = h.Summary, h.Messages
-		if d.Messages == nil {
-			d.Messages = []workspace.Record{}
+		d.Summary = hs.Summary
+		if err := writeActive(ctx, bw, d, m, hs, format, !o.NoMetadata); err != nil {
+			return err
 		}
+		return bw.Flush()
+	}
+	if d.Segments, err = s.Segments(ctx); err != nil {
+		return err
 	}
 	switch format {
 	case JSON:
 		enc := json.NewEncoder(bw)
 		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
-		var v any = Active{d.Head, d.Summary, d.Messages}
-		if o.All {
-			v = All{d.Head, d.Segments}
-		}
-		if err := enc.Encode(v); err != nil {
+		if err := enc.Encode(All{d.Head, d.Segments}); err != nil {
 			return err
-		}
-	case JSONL:
-		recs := []workspace.Record{header}
-		if d.Summary != nil {
-			recs = append(recs, *d.Summary)
-		}
-		for _, r := range append(recs, d.Messages...) {
-			if err := WriteRecordLine(bw, r); err != nil {
-				return err
-			}
 		}
 	case Markdown:
 		writeMarkdown(bw, d, m, !o.NoMetadata)
@@ -191,6 +181,88 @@ func Write(ctx context.Context, out io.Writer, s *workspace.Session, o Options) 
 		writeText(bw, d, m, !o.NoMetadata)
 	}
 	return bw.Flush()
+}
+
+// messages are the messages of an active-history export, counted before
+// they are read (a Markdown export says how many first), then read one at
+// a time (*workspace.HistoryStream).
+type messages interface {
+	Len() int
+	Each(ctx context.Context, fn func(workspace.Record) error) error
+}
+
+// writeActive writes the active history d.Summary and ms in format: the
+// bytes the same document with every message held would give.
+func writeActive(ctx context.Context, w *bufio.Writer, d doc, m workspace.Meta, ms messages, format string, meta bool) error {
+	switch format {
+	case JSON:
+		// The document without messages, then the messages spliced into
+		// its empty array, each indented as the array's element. Quotes
+		// inside strings are escaped, so the first "messages": [] is the
+		// field.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(Active{d.Head, d.Summary, []workspace.Record{}}); err != nil {
+			return err
+		}
+		doc := bytes.Clone(buf.Bytes())
+		i := bytes.Index(doc, []byte(`"messages": []`)) + len(`"messages": [`)
+		w.Write(doc[:i])
+		enc.SetIndent("    ", "  ")
+		sep := "\n    "
+		err := ms.Each(ctx, func(r workspace.Record) error {
+			buf.Reset()
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+			w.WriteString(sep)
+			sep = ",\n    "
+			_, err := w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if ms.Len() > 0 {
+			w.WriteString("\n  ")
+		}
+		_, err = w.Write(doc[i:])
+		return err
+	case JSONL:
+		if err := WriteRecordLine(w, d.Header); err != nil {
+			return err
+		}
+		if d.Summary != nil {
+			if err := WriteRecordLine(w, *d.Summary); err != nil {
+				return err
+			}
+		}
+		return ms.Each(ctx, func(r workspace.Record) error { return WriteRecordLine(w, r) })
+	case Markdown:
+		writeMarkdownHead(w, d, m, meta)
+		if meta {
+			fmt.Fprintf(w, "- active history: %d message(s)\n", ms.Len())
+		}
+		if d.Summary != nil {
+			writeMarkdownRecord(w, *d.Summary, meta)
+		}
+		return ms.Each(ctx, func(r workspace.Record) error {
+			writeMarkdownRecord(w, r, meta)
+			return nil
+		})
+	case Text:
+		writeTextHead(w, d, m, meta)
+		if d.Summary != nil {
+			writeTextRecord(w, *d.Summary, meta)
+		}
+		return ms.Each(ctx, func(r workspace.Record) error {
+			writeTextRecord(w, r, meta)
+			return nil
+		})
+	}
+	return nil
 }
 
 // WriteRecordLine writes r in its on-disk form and a newline.
@@ -206,21 +278,7 @@ func WriteRecordLine(w io.Writer, r workspace.Record) error {
 // writeMarkdown writes d as a Markdown document; meta adds the session's
 // id, scope, dates and counts, and each message's time and seq.
 func writeMarkdown(w io.Writer, d doc, m workspace.Meta, meta bool) {
-	title := d.Title
-	if title == "" {
-		title = d.ID
-	}
-	fmt.Fprintf(w, "# %s\n", markdownLine(title))
-	if meta {
-		fmt.Fprintf(w, "\n- session: %s\n", codeSpan(d.ID))
-		switch {
-		case m.Name != "":
-			fmt.Fprintf(w, "- name: %s\n", codeSpan(flat(m.Name)))
-		case m.Scope != nil:
-			fmt.Fprintf(w, "- scope: %s\n", codeSpan(flat(keying.Signature(*m.Scope))))
-		}
-		fmt.Fprintf(w, "- created: %s, updated: %s\n", m.Created.UTC().Format(time.RFC3339), m.Updated.UTC().Format(time.RFC3339))
-	}
+	writeMarkdownHead(w, d, m, meta)
 	if d.Segments != nil {
 		if meta {
 			fmt.Fprintf(w, "- %d conversation(s), %d message(s)\n", len(d.Segments), m.Messages)
@@ -246,6 +304,26 @@ func writeMarkdown(w io.Writer, d doc, m workspace.Meta, meta bool) {
 	}
 	for _, r := range d.Messages {
 		writeMarkdownRecord(w, r, meta)
+	}
+}
+
+// writeMarkdownHead writes the title and, with meta, the session's id,
+// scope and dates.
+func writeMarkdownHead(w io.Writer, d doc, m workspace.Meta, meta bool) {
+	title := d.Title
+	if title == "" {
+		title = d.ID
+	}
+	fmt.Fprintf(w, "# %s\n", markdownLine(title))
+	if meta {
+		fmt.Fprintf(w, "\n- session: %s\n", codeSpan(d.ID))
+		switch {
+		case m.Name != "":
+			fmt.Fprintf(w, "- name: %s\n", codeSpan(flat(m.Name)))
+		case m.Scope != nil:
+			fmt.Fprintf(w, "- scope: %s\n", codeSpan(flat(keying.Signature(*m.Scope))))
+		}
+		fmt.Fprintf(w, "- created: %s, updated: %s\n", m.Created.UTC().Format(time.RFC3339), m.Updated.UTC().Format(time.RFC3339))
 	}
 }
 
@@ -405,21 +483,7 @@ func longestRun(s string, c byte) int {
 // writeText writes d as plain text for people: per message a line naming
 // its author (with meta: its time and seq), then the message as written.
 func writeText(w io.Writer, d doc, m workspace.Meta, meta bool) {
-	title := d.Title
-	if title == "" {
-		title = d.ID
-	}
-	fmt.Fprintln(w, flat(title))
-	if meta {
-		fmt.Fprintf(w, "session  %s\n", d.ID)
-		switch {
-		case m.Name != "":
-			fmt.Fprintf(w, "name     %s\n", flat(m.Name))
-		case m.Scope != nil:
-			fmt.Fprintf(w, "scope    %s\n", flat(keying.Signature(*m.Scope)))
-		}
-		fmt.Fprintf(w, "created  %s   updated %s\n", m.Created.UTC().Format(time.RFC3339), m.Updated.UTC().Format(time.RFC3339))
-	}
+	writeTextHead(w, d, m, meta)
 	if d.Segments != nil {
 		for _, g := range d.Segments {
 			switch {
@@ -439,6 +503,26 @@ func writeText(w io.Writer, d doc, m workspace.Meta, meta bool) {
 	}
 	for _, r := range d.Messages {
 		writeTextRecord(w, r, meta)
+	}
+}
+
+// writeTextHead writes the title and, with meta, the session's id, scope
+// and dates.
+func writeTextHead(w io.Writer, d doc, m workspace.Meta, meta bool) {
+	title := d.Title
+	if title == "" {
+		title = d.ID
+	}
+	fmt.Fprintln(w, flat(title))
+	if meta {
+		fmt.Fprintf(w, "session  %s\n", d.ID)
+		switch {
+		case m.Name != "":
+			fmt.Fprintf(w, "name     %s\n", flat(m.Name))
+		case m.Scope != nil:
+			fmt.Fprintf(w, "scope    %s\n", flat(keying.Signature(*m.Scope)))
+		}
+		fmt.Fprintf(w, "created  %s   updated %s\n", m.Created.UTC().Format(time.RFC3339), m.Updated.UTC().Format(time.RFC3339))
 	}
 }
 
