@@ -37,7 +37,7 @@ type appendOutput struct {
 	Reset *workspace.TurnReset `json:"reset,omitempty"`
 }
 
-var appendRoles = []string{workspace.RoleUser, workspace.RoleAssistant, workspace.RoleSystem, workspace.RoleTool}
+var appendRoles = []string{workspace.RoleUser, workspace.RoleAssistant, workspace.RoleSystem, workspace.RoleTool, workspace.RoleDeveloper, workspace.RoleFunction}
 
 func newAppendCmd(a *app) *cobra.Command {
 	var o appendOptions
