@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/fsnotify/fsnotify"
 )
 
 // DefaultPollInterval is how often Watch rescans even without file events:
@@ -36,46 +34,7 @@ type WatchOptions struct {
 // its start, delivering only seqs after the last one delivered. Sessions
 // created after Watch began are followed from their first record.
 func (w *Workspace) Watch(ctx context.Context, o WatchOptions, fn func(id string, e Entry) error) error {
-	poll := o.Poll
-	if poll <= 0 {
-		poll = DefaultPollInterval
-	}
-	watcher, err := fsnotify.NewWatcher()
-	if err != nil {
-		return fmt.Errorf("workspace: watch: %w", err)
-	}
-	defer watcher.Close()
-	if err := watcher.Add(w.sessionsDir()); err != nil {
-		return fmt.Errorf("workspace: watch %s: %w", w.sessionsDir(), err)
-	}
-	f := &follower{w: w, only: o.Session, files: map[string]*followed{}}
-	if err := f.scan(ctx, true, o, fn); err != nil {
-		return ignoreDone(ctx, err)
-	}
-	tick := time.NewTicker(poll)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-watcher.Events:
-			if !ok {
-				return nil
-			}
-			if !strings.HasSuffix(ev.Name, ".jsonl") {
-				continue
-			}
-		case err, ok := <-watcher.Errors:
-			if !ok {
-				return nil
-			}
-			w.log.Warn("watch: fsnotify error; polling continues", "err", err)
-		case <-tick.C:
-		}
-		if err := f.scan(ctx, false, o, fn); err != nil {
-			return ignoreDone(ctx, err)
-		}
-	}
+	return w.WatchReady(ctx, o, nil, fn)
 }
 
 func ignoreDone(ctx context.Context, err error) error {
