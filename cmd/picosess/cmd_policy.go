@@ -73,7 +73,7 @@ EXIT STATUS
 // printPolicy writes a policy report as text.
 func printPolicy(out io.Writer, rep workspace.PolicyReport, title string) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "session\t%s\t%s\n", rep.ID, clip(title, 60))
+	fmt.Fprintf(tw, "session\t%s  %s\n", shortID(rep.ID), clip(title, 60))
 	fmt.Fprintf(tw, "applies to\tagent %s, channel %s, chat type %s\n", rep.Agent, orNone(rep.Channel), orNone(rep.ChatType))
 	fmt.Fprintln(tw, "\nRESET\tVALUE\tFROM")
 	r := rep.Reset
