@@ -71,7 +71,7 @@ func TestCompletion(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"search", "x", "--role", ""}, "user|assistant|system|tool"},
+		{[]string{"search", "x", "--role", ""}, "user|assistant|system|tool|developer|function"},
 		{[]string{"append", "--role", "a"}, "assistant"},
 		{[]string{"search", "x", "--sort", ""}, "relevance|time"},
 		{[]string{"export", "flat", "--format", ""}, strings.Join(export.Formats, "|")},
