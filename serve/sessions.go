@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -276,6 +277,23 @@ type Change struct {
 	Seq     int64  `json:"seq"`
 }
 
+// change answers a request that appends one record to the session the
+// path names: the session is looked up (an unknown one is a 404, never
+// made), f appends, and the answer is the session and the record's seq.
+func (s *Server) change(rw http.ResponseWriter, r *http.Request, f func(context.Context, *workspace.Session) (int64, error)) {
+	ses, err := s.lookup(r)
+	if err != nil {
+		s.writeError(rw, r, err)
+		return
+	}
+	seq, err := f(r.Context(), ses)
+	if err != nil {
+		s.writeError(rw, r, err)
+		return
+	}
+	writeJSON(rw, http.StatusOK, Change{ses.ID(), seq})
+}
+
 func (s *Server) setTitle(rw http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Title *string `json:"title"`
@@ -288,17 +306,9 @@ func (s *Server) setTitle(rw http.ResponseWriter, r *http.Request) {
 		s.writeError(rw, r, badRequest(`body: want {"title": "..."} ("" brings back the default title)`))
 		return
 	}
-	ses, err := s.lookup(r)
-	if err != nil {
-		s.writeError(rw, r, err)
-		return
-	}
-	seq, err := ses.SetTitle(r.Context(), strings.TrimSpace(*body.Title))
-	if err != nil {
-		s.writeError(rw, r, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, Change{ses.ID(), seq})
+	s.change(rw, r, func(ctx context.Context, ses *workspace.Session) (int64, error) {
+		return ses.SetTitle(ctx, strings.TrimSpace(*body.Title))
+	})
 }
 
 // Deleted is the answer of DELETE /api/sessions/{ref}.
@@ -385,17 +395,9 @@ func (s *Server) reset(rw http.ResponseWriter, r *http.Request) {
 		s.writeError(rw, r, badRequest("reason %q: want manual, daily, idle, clear or imported", body.Reason))
 		return
 	}
-	ses, err := s.lookup(r)
-	if err != nil {
-		s.writeError(rw, r, err)
-		return
-	}
-	seq, err := ses.Reset(r.Context(), body.Reason)
-	if err != nil {
-		s.writeError(rw, r, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, Change{ses.ID(), seq})
+	s.change(rw, r, func(ctx context.Context, ses *workspace.Session) (int64, error) {
+		return ses.Reset(ctx, body.Reason)
+	})
 }
 
 func (s *Server) clear(rw http.ResponseWriter, r *http.Request) {
@@ -403,17 +405,9 @@ func (s *Server) clear(rw http.ResponseWriter, r *http.Request) {
 		s.writeError(rw, r, err)
 		return
 	}
-	ses, err := s.lookup(r)
-	if err != nil {
-		s.writeError(rw, r, err)
-		return
-	}
-	seq, err := ses.Clear(r.Context())
-	if err != nil {
-		s.writeError(rw, r, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, Change{ses.ID(), seq})
+	s.change(rw, r, func(ctx context.Context, ses *workspace.Session) (int64, error) {
+		return ses.Clear(ctx)
+	})
 }
 
 func (s *Server) checkpoints(rw http.ResponseWriter, r *http.Request) {
@@ -469,31 +463,15 @@ func (s *Server) restoreCheckpoint(rw http.ResponseWriter, r *http.Request) {
 		s.writeError(rw, r, err)
 		return
 	}
-	ses, err := s.lookup(r)
-	if err != nil {
-		s.writeError(rw, r, err)
-		return
-	}
-	seq, err := ses.RestoreCheckpoint(r.Context(), r.PathValue("cp"))
-	if err != nil {
-		s.writeError(rw, r, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, Change{ses.ID(), seq})
+	s.change(rw, r, func(ctx context.Context, ses *workspace.Session) (int64, error) {
+		return ses.RestoreCheckpoint(ctx, r.PathValue("cp"))
+	})
 }
 
 func (s *Server) deleteCheckpoint(rw http.ResponseWriter, r *http.Request) {
-	ses, err := s.lookup(r)
-	if err != nil {
-		s.writeError(rw, r, err)
-		return
-	}
-	seq, err := ses.DeleteCheckpoint(r.Context(), r.PathValue("cp"))
-	if err != nil {
-		s.writeError(rw, r, err)
-		return
-	}
-	writeJSON(rw, http.StatusOK, Change{ses.ID(), seq})
+	s.change(rw, r, func(ctx context.Context, ses *workspace.Session) (int64, error) {
+		return ses.DeleteCheckpoint(ctx, r.PathValue("cp"))
+	})
 }
 
 func (s *Server) trash(rw http.ResponseWriter, r *http.Request) {
