@@ -6,7 +6,9 @@ const maxIDLen = 64
 
 // NormalizeAgentID trims and lowercases an agent id; if the result is not
 // of the form [a-z0-9][a-z0-9_-]{0,63}, runs of other characters become
-// '-', leading and trailing '-' are stripped and it is cut to 64 bytes.
+// '-', leading and trailing '-' are stripped and it is cut to 64 bytes
+// (with any '-' the cut leaves at the end stripped, so normalizing twice
+// changes nothing).
 // Empty gives DefaultAgent.
 func NormalizeAgentID(s string) string { return normalizeID(s, DefaultAgent) }
 
@@ -48,7 +50,9 @@ func normalizeID(s, empty string) string {
 	}
 	out := strings.Trim(b.String(), "-")
 	if len(out) > maxIDLen {
-		out = out[:maxIDLen]
+		// Trim again after the cut: a cut that ends on a '-' would
+		// otherwise give an id that the next normalization shortens.
+		out = strings.TrimRight(out[:maxIDLen], "-")
 	}
 	if out == "" {
 		return empty
