@@ -36,6 +36,13 @@ const (
 	// sets aside like a corrupt line; for a checkpoint's through only a
 	// warning (restores go by the checkpoint's place, not its through).
 	ProblemInvalidRecord = "invalid_record"
+	// ProblemUnfinishedMove: warning: this session holds the conversation
+	// moved from another (an aliases record with continues and moved),
+	// but that session is still live: a crash between the copy and the
+	// move to the trash. Its messages are searched and exported twice
+	// until repair puts it in the trash (when nothing was appended to it
+	// since; otherwise it stays, for a person to look at).
+	ProblemUnfinishedMove = "unfinished_move"
 )
 
 // Severities.
@@ -67,6 +74,15 @@ type FileReport struct {
 
 	rebuildHeader bool      // repair must write a minimal header
 	firstAt       time.Time // time of the first valid record, for that header
+	moves         []move    // conversations moved into this session
+}
+
+// move is an aliases record that says records were moved here from
+// another session.
+type move struct {
+	from  string
+	count int64
+	seq   int64
 }
 
 // CheckReport is what Check found in the workspace.
@@ -217,6 +233,12 @@ func (w *Workspace) checkFile(ctx context.Context, id string) (FileReport, error
 	if err == nil {
 		err = w.checkSealed(ctx, f, fi.Size(), &fr) // encrypt_check.go
 	}
+	for _, m := range fr.moves {
+		if _, err := w.lstatRegular(w.SessionPath(m.from)); err == nil {
+			fr.Problems = append(fr.Problems, Problem{Kind: ProblemUnfinishedMove, Severity: SeverityWarning, Seq: m.seq,
+				Hint: fmt.Sprintf("the conversation of %s was moved here (%d records), but %s is still in sessions/ (the move was interrupted): its messages are searched and exported twice; repair puts it in the trash", m.from, m.count, m.from)})
+		}
+	}
 	return fr, err
 }
 
@@ -272,6 +294,9 @@ func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string
 		}
 		if rec.Seq > prev {
 			prev = rec.Seq
+		}
+		if rec.Type == TypeAliases && rec.Moved > 0 && keying.IsID(rec.Continues) {
+			fr.moves = append(fr.moves, move{from: rec.Continues, count: rec.Moved, seq: rec.Seq})
 		}
 		if field, why, removable := refs.check(&rec); field != "" {
 			p := Problem{Kind: ProblemInvalidRecord, Line: line, Offset: off, Seq: rec.Seq,

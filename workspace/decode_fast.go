@@ -145,6 +145,8 @@ func (p *fastParser) field(key string, r *Record) bool {
 		r.Aliases, ok = p.strings()
 	case "continues":
 		r.Continues, ok = p.string()
+	case "moved":
+		r.Moved, ok = p.int()
 	case "media":
 		r.Media, ok = p.strings()
 	case "origin":

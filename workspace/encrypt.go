@@ -253,6 +253,7 @@ func appendClear(b []byte, r *Record) []byte {
 		b = append(b, `,"aliases":`...)
 		b = appendStrings(b, r.Aliases)
 		b = appendStringField(b, "continues", r.Continues)
+		b = appendIntField(b, "moved", r.Moved)
 	}
 	return b
 }

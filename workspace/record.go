@@ -114,6 +114,11 @@ type Record struct {
 	// aliases: the id of the session this one continues (Continue); the
 	// aliases are that session's keys, answered here from now on.
 	Continues string `json:"continues,omitempty"`
+	// Moved (aliases with Continues): the records after this one, up to
+	// Moved of them, were moved here from the continued session, which
+	// went to the trash (an imported conversation adopted by the route the
+	// assistant uses now; SessionForRoute).
+	Moved int64 `json:"moved,omitempty"`
 
 	// Sealed is the box of a record of an encrypted session (nonce,
 	// AES-256-GCM ciphertext of the whole record, tag) as read from the

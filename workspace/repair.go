@@ -46,6 +46,9 @@ type RepairReport struct {
 	Renumbered []Renumbered `json:"renumbered"`
 	// Remaining lists the problems repair cannot fix, per file.
 	Remaining []FileReport `json:"remaining"`
+	// Trashed lists the sessions whose conversation had been moved into
+	// another (ProblemUnfinishedMove) and that repair put in the trash.
+	Trashed []string `json:"trashed"`
 }
 
 // Repair fixes what Check calls repairable in every session file (it
@@ -62,7 +65,7 @@ func (w *Workspace) Repair(ctx context.Context, o RepairOptions) (*RepairReport,
 	if err != nil {
 		return nil, err
 	}
-	rep := &RepairReport{DryRun: o.DryRun, SetAside: []SetAside{}, Headers: []string{}, Renumbered: []Renumbered{}, Remaining: []FileReport{}}
+	rep := &RepairReport{DryRun: o.DryRun, SetAside: []SetAside{}, Headers: []string{}, Renumbered: []Renumbered{}, Remaining: []FileReport{}, Trashed: []string{}}
 	for _, id := range ids {
 		s := &Session{w: w, st: w.state(id), id: id}
 		if err := s.repair(ctx, o, rep); err != nil && !errors.Is(err, ErrNotRegular) {
@@ -81,7 +84,7 @@ func (w *Workspace) Repair(ctx context.Context, o RepairOptions) (*RepairReport,
 
 // Repair repairs one session file (see Workspace.Repair).
 func (s *Session) Repair(ctx context.Context, o RepairOptions) (*RepairReport, error) {
-	rep := &RepairReport{DryRun: o.DryRun, SetAside: []SetAside{}, Headers: []string{}, Renumbered: []Renumbered{}, Remaining: []FileReport{}}
+	rep := &RepairReport{DryRun: o.DryRun, SetAside: []SetAside{}, Headers: []string{}, Renumbered: []Renumbered{}, Remaining: []FileReport{}, Trashed: []string{}}
 	return rep, s.repair(ctx, o, rep)
 }
 
@@ -103,6 +106,11 @@ func (s *Session) repair(ctx context.Context, o RepairOptions, rep *RepairReport
 	renumber := false
 	rest := fr
 	rest.Problems = nil
+	for _, m := range fr.moves {
+		if err := s.w.finishMove(ctx, m, o.DryRun, rep); err != nil {
+			return err
+		}
+	}
 	for _, p := range fr.Problems {
 		switch {
 		case p.Repairable && (p.Kind == ProblemSeqDuplicate || p.Kind == ProblemSeqOrder):

@@ -43,6 +43,31 @@ type Session struct {
 // Session returns the session of t, creating its file (with the header)
 // when it does not exist yet. An existing file is not changed.
 func (w *Workspace) Session(ctx context.Context, t Target) (*Session, error) {
+	s, err := w.handle(t)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := w.fs.Stat(s.Path()); err == nil && fi.Size() > 0 {
+		return s, nil
+	}
+	// A header over the size limit is refused before the file is made
+	// (the append would refuse it too, after creating an empty file).
+	h := s.header
+	h.At = time.Now()
+	if b, err := appendRecord(nil, &h); err == nil {
+		if err := w.sizeCheck(h.Type, len(b)); err != nil {
+			return nil, fmt.Errorf("workspace: create session %s: the header: %w; nothing was written", s.id, err)
+		}
+	}
+	if _, err := s.append(ctx, nil); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// handle is the session of t, with the header to write should its file
+// be missing; it reads and writes nothing.
+func (w *Workspace) handle(t Target) (*Session, error) {
 	id := t.ID
 	if id == "" && t.Name != "" {
 		id = keying.NamedID(t.Name)
@@ -61,31 +86,24 @@ func (w *Workspace) Session(ctx context.Context, t Target) (*Session, error) {
 		sc := t.Scope.Clone()
 		h.Scope = &sc
 	}
-	s := &Session{w: w, st: w.state(id), id: id, header: h}
-	if fi, err := w.fs.Stat(s.Path()); err == nil && fi.Size() > 0 {
-		return s, nil
-	}
-	// A header over the size limit is refused before the file is made
-	// (the append would refuse it too, after creating an empty file).
-	h.At = time.Now()
-	if b, err := appendRecord(nil, &h); err == nil {
-		if err := w.sizeCheck(h.Type, len(b)); err != nil {
-			return nil, fmt.Errorf("workspace: create session %s: the header: %w; nothing was written", id, err)
-		}
-	}
-	if _, err := s.append(ctx, nil); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return &Session{w: w, st: w.state(id), id: id, header: h}, nil
 }
 
 // SessionForRoute returns the session a keying route names (see Session).
 // An existing session that does not answer to all of the route's aliases
 // yet (the route changed, or a shared session is reached from a new
-// channel) gets them with an aliases record (AddAliases).
+// channel) gets them with an aliases record (AddAliases). A session that
+// does not exist yet, one of whose aliases names a session the migrator
+// kept under its legacy key, takes that conversation over: its records
+// are moved into the new session in one write and the imported file goes
+// to the trash (adopt.go; docs/migration.md, "Continuing an imported DM").
 func (w *Workspace) SessionForRoute(ctx context.Context, r keying.Route) (*Session, error) {
 	sc := r.Scope
-	s, err := w.Session(ctx, Target{ID: r.ID, Scope: &sc, Aliases: r.Aliases})
+	t := Target{ID: r.ID, Scope: &sc, Aliases: r.Aliases}
+	if s, err := w.adoptImported(ctx, t); s != nil || err != nil {
+		return s, err
+	}
+	s, err := w.Session(ctx, t)
 	if err != nil {
 		return nil, err
 	}

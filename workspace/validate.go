@@ -96,6 +96,9 @@ func validateAppend(r *Record) error {
 		if r.Continues != "" && !keying.IsID(r.Continues) {
 			return invalid(r.Type, "continues", "%q is not a session id", r.Continues)
 		}
+		if r.Moved < 0 || r.Moved > 0 && r.Continues == "" {
+			return invalid(r.Type, "moved", "moved needs continues and a count of records (got %d)", r.Moved)
+		}
 	case TypeSession:
 		return invalid(r.Type, "", "the session header is written by the workspace, not appended")
 	default:

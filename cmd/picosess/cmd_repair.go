@@ -80,7 +80,7 @@ EXIT STATUS
 			switch {
 			case unrepairable > 0:
 				return &exitError{code: exitUnrepairabl}
-			case dryRun && (len(rep.SetAside) > 0 || len(rep.Renumbered) > 0 || out.Index != nil && out.Index.State == "damaged"):
+			case dryRun && (len(rep.SetAside) > 0 || len(rep.Renumbered) > 0 || len(rep.Trashed) > 0 || out.Index != nil && out.Index.State == "damaged"):
 				return &exitError{code: exitRepairable}
 			}
 			return nil
@@ -115,6 +115,13 @@ func writeRepairText(w io.Writer, out repairOutput) error {
 			fmt.Fprintf(ew, "  the original kept in %s\n", r.Aside)
 		}
 	}
+	tverb := "put in the trash"
+	if out.DryRun {
+		tverb = "would put in the trash"
+	}
+	for _, id := range out.Trashed {
+		fmt.Fprintf(ew, "%s %s: its conversation was moved into another session by a move a crash interrupted\n", tverb, id)
+	}
 	for _, f := range out.Remaining {
 		if len(f.Problems) > 0 {
 			fmt.Fprintf(ew, "remaining in %s:\n", f.Path)
@@ -125,7 +132,7 @@ func writeRepairText(w io.Writer, out repairOutput) error {
 		fmt.Fprintf(ew, "search index: %s (%s)\n", out.Index.State, out.Index.Detail)
 	}
 	switch {
-	case len(out.SetAside) == 0 && len(out.Renumbered) == 0:
+	case len(out.SetAside) == 0 && len(out.Renumbered) == 0 && len(out.Trashed) == 0:
 		fmt.Fprintln(ew, "session files: nothing to repair")
 	case len(out.SetAside) == 0:
 	default:

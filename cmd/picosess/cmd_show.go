@@ -376,7 +376,14 @@ func writeRecordStyled(w io.Writer, r workspace.Record, t *termOut) {
 	case workspace.TypeReset:
 		text = fmt.Sprintf("[reset: %s]", flat(r.Reason))
 	case workspace.TypeAliases:
-		text = "[now also answers to " + flat(strings.Join(r.Aliases, ", ")) + "]"
+		switch {
+		case r.Moved > 0:
+			text = fmt.Sprintf("[the conversation of %s moved here: the %d records below; now also answers to %s]", r.Continues, r.Moved, flat(strings.Join(r.Aliases, ", ")))
+		case r.Continues != "":
+			text = fmt.Sprintf("[continues %s; now also answers to %s]", r.Continues, flat(strings.Join(r.Aliases, ", ")))
+		default:
+			text = "[now also answers to " + flat(strings.Join(r.Aliases, ", ")) + "]"
+		}
 	default:
 		text = "[" + flat(r.Type) + "]"
 	}
