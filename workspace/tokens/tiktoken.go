@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
 	tiktokenloader "github.com/pkoukk/tiktoken-go-loader"
@@ -26,12 +27,15 @@ var o200kTable []byte
 // compares them): the text is split by the encoding's pattern, each piece
 // that is a token counts one, and other pieces are merged pair by pair,
 // lowest rank first. For o200k_base the ranks are the embedded compact
-// table, so a Tiktoken costs a regexp compile (about 0.1 ms) to build;
-// other encodings build their table from the offline tables on first use
-// (a quarter of a second). Safe for concurrent use.
+// table and the split is written out by hand (split.go), so a Tiktoken
+// costs next to nothing to build and counts tens of MB/s; other encodings
+// build their table from the offline tables on first use (a quarter of a
+// second) and split with the pattern through regexp2. Safe for concurrent
+// use.
 type Tiktoken struct {
 	name  string
-	re    *regexp2.Regexp
+	re    *regexp2.Regexp // encodings other than o200k_base
+	split *asciiClass     // o200k_base
 	ranks table
 }
 
@@ -71,12 +75,13 @@ func NewTiktoken(encoding string) (*Tiktoken, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown encoding %q (want one of %s)", ErrEncoding, encoding, strings.Join(Encodings(), ", "))
 	}
-	re, err := regexp2.Compile(pattern, regexp2.None)
-	if err != nil {
-		return nil, fmt.Errorf("tokens: %s pattern: %w", encoding, err)
-	}
 	data := o200kTable
+	var re *regexp2.Regexp
 	if encoding != DefaultEncoding {
+		var err error
+		if re, err = regexp2.Compile(pattern, regexp2.None); err != nil {
+			return nil, fmt.Errorf("tokens: %s pattern: %w", encoding, err)
+		}
 		ranks, err := loadRanks(encoding)
 		if err != nil {
 			return nil, err
@@ -87,7 +92,11 @@ func NewTiktoken(encoding string) (*Tiktoken, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %s: %w", encoding, err)
 	}
-	return &Tiktoken{name: encoding, re: re, ranks: t}, nil
+	tk := &Tiktoken{name: encoding, re: re, ranks: t}
+	if re == nil {
+		tk.split = newASCIIClass()
+	}
+	return tk, nil
 }
 
 // loadRanks reads an encoding's ranks from the offline tables.
@@ -106,6 +115,21 @@ func (t *Tiktoken) Count(text string) int {
 		return 0
 	}
 	n := 0
+	if t.split != nil {
+		if !utf8.ValidString(text) {
+			// Each invalid byte is one U+FFFD, as in a conversion to runes
+			// (what the pattern engines match on).
+			text = string([]rune(text))
+		}
+		var buf []byte
+		for i := 0; i < len(text); {
+			e := t.split.piece(text, i)
+			buf = append(buf[:0], text[i:e]...)
+			n += t.pieceTokens(buf)
+			i = e
+		}
+		return n
+	}
 	m, _ := t.re.FindStringMatch(text)
 	for m != nil {
 		n += t.pieceTokens([]byte(m.String()))

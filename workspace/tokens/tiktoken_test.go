@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,7 +103,11 @@ func FuzzTiktokenMatchesReference(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	re := o200kPattern()
 	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := handPieces(s), patternPieces(t, re, s); !slices.Equal(got, want) {
+			t.Fatalf("split of %q:\n got %q\nwant %q", s, got, want)
+		}
 		if got, want := c.Count(s), len(ref.EncodeOrdinary(s)); got != want {
 			t.Fatalf("Count(%q) = %d, want %d", s, got, want)
 		}
