@@ -34,7 +34,7 @@ type contextOutput struct {
 func newContextCmd(a *app) *cobra.Command {
 	var o contextOptions
 	cmd := &cobra.Command{
-		Use:   "context SESSION --max-tokens N [--strategy recent|smart|summarize] [--pin SEQ]...",
+		Use:   "context [SESSION] --max-tokens N [--strategy recent|smart|summarize] [--pin SEQ]...",
 		Short: "Print the messages to send to a model within a token budget",
 		Long: `Build the context of a session: the messages to send to a model (OpenAI chat
 format, the summary as a system message) that fit in --max-tokens, and the
@@ -59,14 +59,21 @@ EXAMPLES
   picosess context sk_v1_67fe19a8ec8f --max-tokens 8000
   picosess context my-project --max-tokens 2000 --strategy recent --json
 
+Without SESSION: the session $PICOSESS_SESSION names, else config.json's
+session.name (as append uses).
+
 EXIT STATUS
   0 printed; 1 bad flags (--max-tokens missing or not positive, unknown
   strategy), unknown or ambiguous SESSION, a config error, or (summarize
   strategy) the summarizer failed; 10 not a workspace; 11 locked;
   130 interrupted.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runContext(cmd.Context(), cmd, &o, args[0])
+			ref, err := a.currentSession(args)
+			if err != nil {
+				return err
+			}
+			return a.runContext(cmd.Context(), cmd, &o, ref)
 		},
 	}
 	cmd.Flags().IntVar(&o.maxTokens, "max-tokens", 0, "token budget (required)")

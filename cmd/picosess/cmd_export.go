@@ -22,7 +22,7 @@ type (
 func newExportCmd(a *app) *cobra.Command {
 	var o exportOptions
 	cmd := &cobra.Command{
-		Use:   "export SESSION [--format markdown|text|json|jsonl] [--all] [--no-metadata]",
+		Use:   "export [SESSION] [--format markdown|text|json|jsonl] [--all] [--no-metadata]",
 		Short: "Write a session out as Markdown, plain text, JSON or JSON Lines",
 		Long: `Write a session to standard output.
 
@@ -56,12 +56,19 @@ EXAMPLES
   picosess export my-project --format text --no-metadata
   picosess export sk_v1_67fe19a8ec8f --format jsonl --all | jq -c 'select(.type=="message")'
 
+Without SESSION: the session $PICOSESS_SESSION names, else config.json's
+session.name (as append uses).
+
 EXIT STATUS
   0 exported; 1 bad flags or --format, unknown or ambiguous SESSION;
   10 not a workspace; 130 interrupted.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runExport(cmd, &o, args[0])
+			ref, err := a.currentSession(args)
+			if err != nil {
+				return err
+			}
+			return a.runExport(cmd, &o, ref)
 		},
 	}
 	cmd.Flags().StringVar(&o.format, "format", "markdown", "markdown, text, json or jsonl")

@@ -20,7 +20,7 @@ type policyOptions struct {
 func newPolicyCmd(a *app) *cobra.Command {
 	var o policyOptions
 	cmd := &cobra.Command{
-		Use:   "policy SESSION [--at TIME]",
+		Use:   "policy [SESSION] [--at TIME]",
 		Short: "Show the lifecycle policy of a session and what it decides now",
 		Long: `Show the lifecycle settings that apply to a session (automatic resets,
 reset triggers, history limits, send policy, expiry), the config path each
@@ -33,10 +33,13 @@ EXAMPLES
   picosess policy sk_v1_67fe19a8ec8f
   picosess policy todo --at 2026-12-08T05:00:00+01:00 --json
 
+Without SESSION: the session $PICOSESS_SESSION names, else config.json's
+session.name (as append uses).
+
 EXIT STATUS
   0 shown; 1 bad flags, unknown or ambiguous SESSION, a config error;
   10 not a workspace.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var at time.Time
 			if o.at != "" {
@@ -47,7 +50,11 @@ EXIT STATUS
 				at = t
 			}
 			ctx := cmd.Context()
-			s, closeWS, err := a.openSession(ctx, args[0])
+			ref, err := a.currentSession(args)
+			if err != nil {
+				return err
+			}
+			s, closeWS, err := a.openSession(ctx, ref)
 			if err != nil {
 				return err
 			}

@@ -56,7 +56,7 @@ type showAll struct {
 func newShowCmd(a *app) *cobra.Command {
 	var o showOptions
 	cmd := &cobra.Command{
-		Use:   "show SESSION [--limit N] [--all]",
+		Use:   "show [SESSION] [--limit N] [--all]",
 		Short: "Print a session's conversation",
 		Long: fmt.Sprintf(`Print a session: its title and scope, then the active history (the
 messages since the last reset, with the latest summary standing in for the
@@ -77,12 +77,19 @@ EXAMPLES
   picosess show my-project --all
   picosess show sk_v1_67fe19a8ec8f:12
 
+Without SESSION: the session $PICOSESS_SESSION names, else config.json's
+session.name (as append uses).
+
 EXIT STATUS
   0 printed; 1 bad flags, unknown or ambiguous SESSION, no record SEQ;
   10 not a workspace.`, DefaultShowLimit, DefaultAroundRecords),
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runShow(cmd, &o, args[0])
+			ref, err := a.currentSession(args)
+			if err != nil {
+				return err
+			}
+			return a.runShow(cmd, &o, ref)
 		},
 	}
 	cmd.Flags().IntVar(&o.limit, "limit", DefaultShowLimit, "print the last N messages of the active history (0: all)")

@@ -51,3 +51,24 @@ func generateSessionName(now time.Time) string {
 func (a *app) noteGeneratedSession(name, id string) {
 	fmt.Fprintf(a.stderr, "new session %s (%s); continue it with --session %s or %s=%s\n", name, shortID(id), name, envSession, name)
 }
+
+// currentSession is the SESSION argument of a command that reads or
+// changes one session: the argument when given, else the session
+// $PICOSESS_SESSION names, else config.json's session.name, as append
+// writes to; with none of them, a usage error that says so.
+func (a *app) currentSession(args []string) (string, error) {
+	if len(args) > 0 {
+		return args[0], nil
+	}
+	if n := strings.TrimSpace(a.getenv(envSession)); n != "" {
+		return n, nil
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return "", err
+	}
+	if n := strings.TrimSpace(cfg.Session.Name); n != "" {
+		return n, nil
+	}
+	return "", usageErrorf("which session? give SESSION, or set %s (or session.name in config.json) to the session to use", envSession)
+}

@@ -81,3 +81,43 @@ func TestAppendDefaultSession(t *testing.T) {
 		t.Fatalf("route: %+v", got)
 	}
 }
+
+// show, context, export, policy, reset and clear without SESSION use the
+// session append would: $PICOSESS_SESSION, else config session.name; with
+// neither, a usage error that names both.
+func TestCommandsUseTheCurrentSession(t *testing.T) {
+	ws := t.TempDir()
+	t.Setenv(envSession, "")
+	for _, args := range [][]string{{"show"}, {"context", "--max-tokens", "100"}, {"export"}, {"policy"}, {"reset"}} {
+		_, errOut, code := runCLI(t, append([]string{"--workspace", ws}, args...)...)
+		if code != exitFailure || !regexp.MustCompile(`PICOSESS_SESSION`).MatchString(errOut) {
+			t.Fatalf("%v with no session: exit %d, %q", args, code, errOut)
+		}
+	}
+	if _, errOut, code := runCLI(t, "--workspace", ws, "append", "--session", "todo", "--role", "user", "--content", "buy milk"); code != 0 {
+		t.Fatal(errOut)
+	}
+	t.Setenv(envSession, "todo")
+	for _, args := range [][]string{{"show"}, {"context", "--max-tokens", "100"}, {"export", "--format", "text"}} {
+		out, errOut, code := runCLI(t, append([]string{"--workspace", ws}, args...)...)
+		if code != 0 || !regexp.MustCompile(`buy milk`).MatchString(out) {
+			t.Fatalf("%v with %s=todo: exit %d, %q %q", args, envSession, code, out, errOut)
+		}
+	}
+	if _, errOut, code := runCLI(t, "--workspace", ws, "clear"); code != 0 {
+		t.Fatalf("clear: %s", errOut)
+	}
+	// An explicit SESSION wins over the variable.
+	if _, errOut, code := runCLI(t, "--workspace", ws, "show", "nosuch"); code == 0 {
+		t.Fatalf("show nosuch with %s=todo succeeded: %s", envSession, errOut)
+	}
+	// config session.name when the variable is unset
+	t.Setenv(envSession, "")
+	if err := os.WriteFile(filepath.Join(ws, "config.json"), []byte(`{"session": {"name": "todo"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "--workspace", ws, "show", "--all")
+	if code != 0 || !regexp.MustCompile(`buy milk`).MatchString(out) {
+		t.Fatalf("show with session.name: exit %d %q %q", code, out, errOut)
+	}
+}
