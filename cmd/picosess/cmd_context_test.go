@@ -111,6 +111,7 @@ func TestContextWithSummaryAndSummarizeStrategy(t *testing.T) {
 }
 
 func TestContextErrors(t *testing.T) {
+	t.Setenv(envSession, "") // the current session's variable would change the errors
 	ws, _ := seedTalk(t, "")
 	for _, tt := range []struct {
 		args []string
@@ -124,7 +125,7 @@ func TestContextErrors(t *testing.T) {
 		{[]string{"--workspace", ws, "context", "trip", "--max-tokens", "100", "--strategy", "oldest"}, 1, `--strategy "oldest": want recent, smart or summarize`},
 		{[]string{"--workspace", ws, "context", "trip", "--max-tokens", "100", "--strategy", "recent", "--pin", "3"}, 1, "--pin applies to the smart strategy"},
 		{[]string{"--workspace", ws, "context", "nosuch", "--max-tokens", "100"}, 1, `no session matches "nosuch"`},
-		{[]string{"--workspace", ws, "context", "--max-tokens", "100"}, 1, "accepts 1 arg(s)"},
+		{[]string{"--workspace", ws, "context", "--max-tokens", "100"}, 1, "which session? give SESSION, or set PICOSESS_SESSION"},
 		{[]string{"--workspace", t.TempDir(), "context", "trip", "--max-tokens", "100"}, 10, "not a workspace"},
 	} {
 		_, errOut, code := runCLI(t, tt.args...)

@@ -65,6 +65,7 @@ func TestExportFormats(t *testing.T) {
 }
 
 func TestExportErrors(t *testing.T) {
+	t.Setenv(envSession, "") // the current session's variable would change the errors
 	ws := seedConversations(t)
 	for _, tt := range []struct {
 		args []string
@@ -73,7 +74,7 @@ func TestExportErrors(t *testing.T) {
 		{[]string{"export", "chat", "--format", "pdf"}, `--format "pdf": want one of markdown, text, json, jsonl`},
 		{[]string{"export", "chat", "--format", "jsonl", "--no-metadata"}, "--no-metadata applies to --format markdown and text"},
 		{[]string{"export", "nosuch"}, `no session matches "nosuch"`},
-		{[]string{"export"}, "accepts 1 arg(s)"},
+		{[]string{"export"}, "which session? give SESSION, or set PICOSESS_SESSION"},
 	} {
 		out, errOut, code := runCLI(t, append([]string{"--workspace", ws}, tt.args...)...)
 		if code != 1 || !strings.Contains(errOut, tt.want) || out != "" {

@@ -85,6 +85,7 @@ func TestShowAll(t *testing.T) {
 }
 
 func TestShowErrors(t *testing.T) {
+	t.Setenv(envSession, "") // the current session's variable would change the errors
 	ws := seedConversations(t)
 	twinSessions(t, ws)
 	for _, tt := range []struct {
@@ -92,7 +93,7 @@ func TestShowErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"show"}, 1, "accepts 1 arg(s), received 0"},
+		{[]string{"show"}, 1, "which session? give SESSION, or set PICOSESS_SESSION"},
 		{[]string{"show", "nosuch"}, 1, `no session matches "nosuch"`},
 		{[]string{"show", "sk_v1_aaaaaaaa"}, 1, "matches 2 sessions"},
 		{[]string{"show", "sk_v1_AAAAAAAA"}, 1, "not an id prefix"},

@@ -16,6 +16,7 @@ import (
 // without, a line of text. Usage errors name the flag or argument and
 // point to the command's --help.
 func TestErrorsJSONCodes(t *testing.T) {
+	t.Setenv(envSession, "") // the current session's variable would change the errors
 	ws := t.TempDir()
 	mustRun(t, "--workspace", ws, "append", "--session", "alpha", "--role", "user", "--content", "one")
 	mustRun(t, "--workspace", ws, "append", "--session", "beta", "--role", "user", "--content", "two")
@@ -32,7 +33,7 @@ func TestErrorsJSONCodes(t *testing.T) {
 		{[]string{"--workspace", ws, "ls", "--limit", "-1"}, codeUsage, 1, "--limit -1", "see picosess ls --help"},
 		{[]string{"--workspace", ws, "ls", "--limit", "ten"}, codeUsage, 1, `"--limit"`, "see picosess ls --help"},
 		{[]string{"--workspace", ws, "ls", "--bogus"}, codeUsage, 1, "--bogus", "see picosess ls --help"},
-		{[]string{"--workspace", ws, "show"}, codeUsage, 1, "usage: picosess show SESSION", "see picosess show --help"},
+		{[]string{"--workspace", ws, "show"}, codeUsage, 1, "which session? give SESSION", "see picosess show --help"},
 		{[]string{"--workspace", ws, "append", "--session", "alpha"}, codeUsage, 1, "--role", "see picosess append --help"},
 		{[]string{"--workspace", ws, "bogus"}, codeUsage, 1, `unknown command "bogus"`, "see picosess --help"},
 		{[]string{"--workspace", ws, "--quiet", "--verbose", "ls"}, codeUsage, 1, "--quiet and --verbose", "see picosess ls --help"},

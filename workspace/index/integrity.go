@@ -73,7 +73,7 @@ func verifySegments(dir string, save bool) error {
 // root.bolt (scorch's layout: bucket "s", one bucket per snapshot, one per
 // segment, its file under key "p").
 func liveSegments(path string) (names []string, err error) {
-	if _, err := os.Stat(path); err != nil {
+	if err := checkBoltSize(path); err != nil {
 		return nil, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})

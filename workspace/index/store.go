@@ -63,6 +63,9 @@ func openStore(dir string, readOnly bool) (*store, error) {
 			return nil, nil
 		}
 	}
+	if err := checkBoltSize(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: time.Second, ReadOnly: readOnly})
 	if err != nil {
 		return nil, err
