@@ -2,7 +2,7 @@ package migrate
 
 import (
 	"encoding/json"
-	"sort"
+	"fmt"
 	"strings"
 	"time"
 
@@ -20,6 +20,11 @@ type item struct {
 	through *item
 	// timed is false when the source gave no time: assemble fills it in.
 	timed bool
+	// fpc caches fp().
+	fpc string
+	// also lists the other copies that hold this same record (aligned
+	// onto it), so that verify can prove every source file's messages.
+	also []Provenance
 }
 
 func (it *item) isMessage() bool { return it.rec.Type == workspace.TypeMessage }
@@ -28,6 +33,14 @@ func (it *item) isMessage() bool { return it.rec.Type == workspace.TypeMessage }
 // role, content, tool call id and tool call ids. Time is compared apart,
 // and only when both sides have one.
 func (it *item) fp() string {
+	if it.fpc != "" {
+		return it.fpc
+	}
+	it.fpc = it.computeFP()
+	return it.fpc
+}
+
+func (it *item) computeFP() string {
 	r := &it.rec
 	var b strings.Builder
 	b.WriteString(r.Type)
@@ -64,57 +77,288 @@ func sameItem(a, b *item) bool {
 	return true
 }
 
-// union merges two histories of one conversation, each in its own order,
-// keeping every record once: the records of b that a lacks are placed after
-// the last record they share with a, interleaved by time with a's records up
-// to the next shared one. Used for JSON copies beside JSONL files, promoted
-// P5 copies of legacy sessions, PocketPaw temp copies.
-func union(a, b []*item) (out []*item, added int) {
-	if len(b) == 0 {
-		return a, 0
+// alignStats says what an alignment of two copies found.
+type alignStats struct {
+	// matched counts the records both copies hold; oldOnly and newOnly
+	// the records only one of them holds.
+	matched, oldOnly, newOnly int
+	// undecided counts the messages placed by the older-first rule
+	// because times did not decide their order: a gap between two shared
+	// records where both copies hold messages of their own and one of
+	// them has no time.
+	undecided int
+	// undecidedAt is the first such message of the older copy (for the
+	// report).
+	undecidedAt *item
+}
+
+// align merges two copies of one conversation into one timeline, every
+// record once. old is the copy written earlier. The records both hold are
+// found by an order-preserving alignment (a longest common subsequence in
+// the manner of patience diff): equal runs at the ends of a range are
+// matched directly, then only records unique in both sides of the range
+// (by role, content, tool ids, and time where both have one) serve as
+// anchors, the longest increasing chain of them is kept, and each range
+// between two anchors is aligned the same way. A record repeated in a
+// range ("ok", "thanks", the same tool result) is thus matched only as
+// part of a run that touches an anchor, never on its own. Records of one
+// copy keep their order. In a gap between matched records, the older
+// copy's own records come before the newer copy's unless both carry times
+// that say otherwise. The shared record kept is the newer copy's, or the
+// older one's when only that has a time.
+//
+// With record set, the kept record notes the other's provenance (also),
+// for verify; without, align only reads its input.
+//
+// Cost: O(n) time and memory for copies that differ only at their ends
+// (the common case: a truncated or extended copy); O(n log n) per level of
+// anchors otherwise.
+func align(old, nw []*item, record bool) (out []*item, st alignStats) {
+	if len(old) == 0 {
+		return nw, alignStats{newOnly: len(nw)}
 	}
-	if len(a) == 0 {
-		return b, len(b)
+	if len(nw) == 0 {
+		return old, alignStats{oldOnly: len(old)}
 	}
-	pos := map[string][]int{}
-	for i, it := range a {
-		k := it.fp()
-		pos[k] = append(pos[k], i)
+	match := alignPairs(old, nw) // match[j] = index in old of nw[j], or -1
+	out = make([]*item, 0, len(old)+len(nw))
+	ai, bj := 0, 0
+	gap := func(aEnd, bEnd int) {
+		og, ng := old[ai:aEnd], nw[bj:bEnd]
+		st.oldOnly += len(og)
+		st.newOnly += len(ng)
+		out = mergeGap(out, og, ng, &st)
+		ai, bj = aEnd, bEnd
 	}
+	for j := 0; j < len(nw); j++ {
+		i := match[j]
+		if i < 0 {
+			continue
+		}
+		gap(i, j)
+		keep, drop := nw[j], old[i]
+		if !keep.timed && drop.timed {
+			keep, drop = drop, keep
+		}
+		if record {
+			keep.also = append(keep.also, drop.prov)
+			keep.also = append(keep.also, drop.also...)
+		}
+		out = append(out, keep)
+		st.matched++
+		ai, bj = i+1, j+1
+	}
+	gap(len(old), len(nw))
+	return out, st
+}
+
+// mergeGap appends the records of a gap: the older copy's first, except
+// that where both records carry a time the earlier goes first; a record
+// without a time travels with the one before it in its copy.
+func mergeGap(out, og, ng []*item, st *alignStats) []*item {
+	if len(og) == 0 {
+		return append(out, ng...)
+	}
+	if len(ng) == 0 {
+		return append(out, og...)
+	}
+	allTimed := true
+	for _, x := range og {
+		allTimed = allTimed && (x.timed || !x.isMessage())
+	}
+	for _, x := range ng {
+		allTimed = allTimed && (x.timed || !x.isMessage())
+	}
+	if !allTimed {
+		st.undecided += len(onlyMessages(og)) + len(onlyMessages(ng))
+		if st.undecidedAt == nil {
+			st.undecidedAt = og[0]
+		}
+	}
+	i, j := 0, 0
+	var to, tn time.Time
+	var okO, okN bool
+	for i < len(og) || j < len(ng) {
+		if i < len(og) && og[i].timed {
+			to, okO = og[i].rec.At, true
+		}
+		if j < len(ng) && ng[j].timed {
+			tn, okN = ng[j].rec.At, true
+		}
+		switch {
+		case j >= len(ng):
+			out = append(out, og[i])
+			i++
+		case i >= len(og):
+			out = append(out, ng[j])
+			j++
+		case okO && okN && tn.Before(to):
+			out = append(out, ng[j])
+			j++
+		default:
+			out = append(out, og[i])
+			i++
+		}
+	}
+	return out
+}
+
+// alignPairs returns, for each record of b, the index of the record of a
+// it is aligned with, or -1.
+func alignPairs(a, b []*item) []int {
 	match := make([]int, len(b))
-	last := -1
-	for j, it := range b {
+	for j := range match {
 		match[j] = -1
-		cands := pos[it.fp()]
-		k := sort.SearchInts(cands, last+1)
-		for ; k < len(cands); k++ {
-			if sameItem(a[cands[k]], it) {
-				match[j] = cands[k]
-				last = cands[k]
-				break
+	}
+	type rng struct{ alo, ahi, blo, bhi int }
+	stack := []rng{{0, len(a), 0, len(b)}}
+	for len(stack) > 0 {
+		r := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		// equal runs at both ends extend the anchors around the range
+		for r.alo < r.ahi && r.blo < r.bhi && sameItem(a[r.alo], b[r.blo]) {
+			match[r.blo] = r.alo
+			r.alo++
+			r.blo++
+		}
+		for r.alo < r.ahi && r.blo < r.bhi && sameItem(a[r.ahi-1], b[r.bhi-1]) {
+			match[r.bhi-1] = r.ahi - 1
+			r.ahi--
+			r.bhi--
+		}
+		if r.alo == r.ahi || r.blo == r.bhi {
+			continue
+		}
+		anchors := uniqueAnchors(a[r.alo:r.ahi], b[r.blo:r.bhi])
+		if len(anchors) == 0 {
+			continue
+		}
+		// sub-ranges between consecutive anchors, pushed last first so
+		// that they are handled in order (not needed for correctness)
+		pa, pb := r.alo, r.blo
+		var subs []rng
+		for _, an := range anchors {
+			ai, bj := r.alo+an[0], r.blo+an[1]
+			match[bj] = ai
+			subs = append(subs, rng{pa, ai, pb, bj})
+			pa, pb = ai+1, bj+1
+		}
+		subs = append(subs, rng{pa, r.ahi, pb, r.bhi})
+		for k := len(subs) - 1; k >= 0; k-- {
+			if s := subs[k]; s.alo < s.ahi && s.blo < s.bhi {
+				stack = append(stack, s)
 			}
 		}
 	}
-	ai := 0
-	var pending []*item
-	flush := func(upto int) {
-		out = append(out, mergeByTime(a[ai:upto], pending)...)
-		added += len(pending)
-		pending = nil
-		ai = upto
+	return match
+}
+
+// uniqueAnchors returns the pairs (i, j), i into a and j into b, of
+// records that occur once in a and once in b and are the same record,
+// reduced to the longest chain increasing in both i and j. A record is
+// told apart by its fingerprint, and also by its time where every
+// occurrence of that fingerprint on both sides has one.
+func uniqueAnchors(a, b []*item) [][2]int {
+	type occ struct {
+		na, nb   int
+		ia, jb   int
+		allTimed bool
+		aTimes   map[int64][2]int // unix nanos -> count, index (a)
+		bTimes   map[int64][2]int
 	}
-	for j, it := range b {
-		if match[j] < 0 {
-			pending = append(pending, it)
+	m := make(map[string]*occ, len(a))
+	for i, x := range a {
+		o := m[x.fp()]
+		if o == nil {
+			o = &occ{allTimed: true}
+			m[x.fp()] = o
+		}
+		o.na++
+		o.ia = i
+		o.allTimed = o.allTimed && x.timed
+	}
+	for j, x := range b {
+		o := m[x.fp()]
+		if o == nil {
 			continue
 		}
-		flush(match[j])
-		// the shared record: keep a's copy (b's is the duplicate)
-		out = append(out, a[ai])
-		ai++
+		o.nb++
+		o.jb = j
+		o.allTimed = o.allTimed && x.timed
 	}
-	flush(len(a))
-	return out, added
+	var pairs [][2]int
+	for j, x := range b {
+		o := m[x.fp()]
+		if o == nil || o.nb == 0 {
+			continue
+		}
+		if o.na == 1 && o.nb == 1 {
+			if sameItem(a[o.ia], x) {
+				pairs = append(pairs, [2]int{o.ia, j})
+			}
+			continue
+		}
+		if !o.allTimed {
+			continue
+		}
+		// repeated text, told apart by time
+		if o.aTimes == nil {
+			o.aTimes, o.bTimes = map[int64][2]int{}, map[int64][2]int{}
+			for i, y := range a {
+				if y.fp() == x.fp() {
+					c := o.aTimes[y.rec.At.UnixNano()]
+					o.aTimes[y.rec.At.UnixNano()] = [2]int{c[0] + 1, i}
+				}
+			}
+			for jj, y := range b {
+				if y.fp() == x.fp() {
+					c := o.bTimes[y.rec.At.UnixNano()]
+					o.bTimes[y.rec.At.UnixNano()] = [2]int{c[0] + 1, jj}
+				}
+			}
+		}
+		t := x.rec.At.UnixNano()
+		if ca, cb := o.aTimes[t], o.bTimes[t]; ca[0] == 1 && cb[0] == 1 {
+			pairs = append(pairs, [2]int{ca[1], j})
+		}
+	}
+	return longestChain(pairs)
+}
+
+// longestChain keeps the longest subsequence of pairs (sorted by j) whose
+// i also increases: patience sorting, O(k log k).
+func longestChain(pairs [][2]int) [][2]int {
+	if len(pairs) == 0 {
+		return nil
+	}
+	tails := []int{} // index into pairs of the smallest tail of each length
+	prev := make([]int, len(pairs))
+	for k, p := range pairs {
+		lo, hi := 0, len(tails)
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if pairs[tails[mid]][0] < p[0] {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		if lo > 0 {
+			prev[k] = tails[lo-1]
+		} else {
+			prev[k] = -1
+		}
+		if lo == len(tails) {
+			tails = append(tails, k)
+		} else {
+			tails[lo] = k
+		}
+	}
+	out := make([][2]int, len(tails))
+	for k, n := tails[len(tails)-1], len(tails)-1; n >= 0; k, n = prev[k], n-1 {
+		out[n] = pairs[k]
+	}
+	return out
 }
 
 // mergeByTime interleaves two ordered runs by time; a record without a time
@@ -154,10 +398,43 @@ func mergeByTime(x, y []*item) []*item {
 	return out
 }
 
-// containsAll reports how many of b's messages occur in a, in order.
-func containsInOrder(a, b []*item) int {
-	_, added := union(a, b)
-	return len(b) - added
+// alignAll folds copies, oldest first, into one timeline and reports
+// where the order was not decided.
+func alignAll(copies [][]*item, names []string) (out []*item, notes []string) {
+	for k, c := range copies {
+		var st alignStats
+		out, st = align(out, c, true)
+		if st.undecided > 0 && k > 0 {
+			notes = append(notes, undecidedNote(st, names[k]))
+		}
+	}
+	return out, notes
+}
+
+func undecidedNote(st alignStats, newer string) string {
+	at := ""
+	if st.undecidedAt != nil {
+		at = fmt.Sprintf(" (first: %s %q from %s)", st.undecidedAt.rec.Role, clip(st.undecidedAt.rec.Content, 40), provString(st.undecidedAt.prov))
+	}
+	return fmt.Sprintf("order undecided: %d messages held by only one of two copies sit between the same two shared messages and lack times; the older copy's were placed first, then %s's%s", st.undecided, newer, at)
+}
+
+func provString(p Provenance) string {
+	switch {
+	case p.Line > 0:
+		return fmt.Sprintf("%s line %d", p.Path, p.Line)
+	case p.EntryID != "":
+		return fmt.Sprintf("%s entry %s", p.Path, p.EntryID)
+	}
+	return p.Path
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 // assemble numbers items as they will be in a fresh session file (header
@@ -254,4 +531,16 @@ func (t *toolNames) name(r *workspace.Record) {
 	if r.Role == workspace.RoleTool && r.ToolName == "" && r.ToolCallID != "" {
 		r.ToolName = (*t)[r.ToolCallID]
 	}
+}
+
+// containsInOrder reports how many of b's records the alignment finds in
+// a.
+func containsInOrder(a, b []*item) int {
+	n := 0
+	for _, i := range alignPairs(a, b) {
+		if i >= 0 {
+			n++
+		}
+	}
+	return n
 }
