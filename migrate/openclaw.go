@@ -572,12 +572,15 @@ func (od *ocDir) emit(res *Result, reports fileReports, s *ocSession) {
 		src.SetAside = append(src.SetAside, t.bad...)
 		src.Warnings = append(src.Warnings, t.warnings...)
 		active, side := t.branches()
+		var whole []*item
 		if k := od.kinds[n]; k == "checkpoint" || k == "bak" {
-			// a copy of a live transcript: only the entries the live file
-			// lacks (lines a repair dropped) are imported, merged by time
-			// into the conversation they were copied from
+			// a copy of a live transcript, written before it: aligned
+			// with the conversation it was copied from, so that the
+			// entries the live file lacks (lines a repair dropped) keep
+			// their place; alone, only those entries are imported
+			whole = convertOC(rel, active).items
 			active, side = od.copyExtra(n, t), nil
-			src.warnf("%s holds %d entries its live transcript lacks: merged into it by time", rel, len(active))
+			src.warnf("%s holds %d entries its live transcript lacks: aligned into it", rel, len(active))
 		}
 		c := convertOC(rel, active)
 		src.SetAside = append(src.SetAside, c.bad...)
@@ -594,7 +597,7 @@ func (od *ocDir) emit(res *Result, reports fileReports, s *ocSession) {
 		}
 		start := t.headerTime
 		msgs := len(onlyMessages(items))
-		if k := od.kinds[n]; (k == "checkpoint" || k == "bak") && mergeInto(gens, od.archOf[n], items) {
+		if k := od.kinds[n]; (k == "checkpoint" || k == "bak") && mergeInto(src, gens, od.archOf[n], whole) {
 			reports.set(rel, ClassImported, s.key, "copy: the entries the live transcript lacks were merged into it", msgs)
 			continue
 		}
@@ -672,12 +675,16 @@ type gen struct {
 	start time.Time
 }
 
-// mergeInto merges extra items by time into the generation read from the
+// mergeInto aligns an older copy with the generation read from the
 // transcript named live, if it was read already.
-func mergeInto(gens []gen, live string, extra []*item) bool {
+func mergeInto(src *Source, gens []gen, live string, copyItems []*item) bool {
 	for i := range gens {
 		if gens[i].name == live {
-			gens[i].items = mergeByTime(gens[i].items, extra)
+			var st alignStats
+			gens[i].items, st = align(copyItems, gens[i].items, true)
+			if st.undecided > 0 {
+				src.Warnings = append(src.Warnings, undecidedNote(st, live))
+			}
 			return true
 		}
 	}
