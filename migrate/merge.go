@@ -90,29 +90,33 @@ type alignStats struct {
 	// undecidedAt is the first such message of the older copy (for the
 	// report).
 	undecidedAt *item
+	// crossed counts the records unique in both copies that the copies
+	// hold in contradicting orders: only one order could be kept, so
+	// they are also counted in undecided.
+	crossed int
 }
 
 // align merges two copies of one conversation into one timeline, every
 // record once. old is the copy written earlier. The records both hold are
-// found by an order-preserving alignment (a longest common subsequence in
-// the manner of patience diff): equal runs at the ends of a range are
-// matched directly, then only records unique in both sides of the range
-// (by role, content, tool ids, and time where both have one) serve as
-// anchors, the longest increasing chain of them is kept, and each range
-// between two anchors is aligned the same way. A record repeated in a
-// range ("ok", "thanks", the same tool result) is thus matched only as
-// part of a run that touches an anchor, never on its own. Records of one
-// copy keep their order. In a gap between matched records, the older
-// copy's own records come before the newer copy's unless both carry times
-// that say otherwise. The shared record kept is the newer copy's, or the
-// older one's when only that has a time.
+// found by an order-preserving alignment (a common subsequence in the
+// manner of patience diff): equal runs at the ends of the copies are
+// matched directly; then only records unique in each whole copy (by role,
+// content, tool ids, and time where every occurrence has one) serve as
+// anchors, the longest chain of them increasing in both copies is kept,
+// and each gap between two anchors is matched from its ends while the
+// records are equal. A repeated record ("ok", "thanks", the same tool
+// result) is thus matched only as part of a run touching an anchor or an
+// end, never on its own. Records of one copy keep their order. In a gap,
+// the older copy's own records come before the newer copy's, unless both
+// carry times that say otherwise; when times do not decide, st.undecided
+// says so. The shared record kept is the newer copy's, or the older one's
+// when only that has a time.
 //
 // With record set, the kept record notes the other's provenance (also),
 // for verify; without, align only reads its input.
 //
-// Cost: O(n) time and memory for copies that differ only at their ends
-// (the common case: a truncated or extended copy); O(n log n) per level of
-// anchors otherwise.
+// Cost: O(n) time and memory when the copies differ only at their ends
+// (the common case: a copy that grew, or was cut); O(n log n) otherwise.
 func align(old, nw []*item, record bool) (out []*item, st alignStats) {
 	if len(old) == 0 {
 		return nw, alignStats{newOnly: len(nw)}
@@ -120,7 +124,9 @@ func align(old, nw []*item, record bool) (out []*item, st alignStats) {
 	if len(nw) == 0 {
 		return old, alignStats{oldOnly: len(old)}
 	}
-	match := alignPairs(old, nw) // match[j] = index in old of nw[j], or -1
+	match, crossed := alignPairs(old, nw) // match[j] = index in old of nw[j], or -1
+	st.crossed = crossed
+	st.undecided += 2 * crossed
 	out = make([]*item, 0, len(old)+len(nw))
 	ai, bj := 0, 0
 	gap := func(aEnd, bEnd int) {
@@ -204,69 +210,70 @@ func mergeGap(out, og, ng []*item, st *alignStats) []*item {
 }
 
 // alignPairs returns, for each record of b, the index of the record of a
-// it is aligned with, or -1.
-func alignPairs(a, b []*item) []int {
-	match := make([]int, len(b))
+// it is aligned with, or -1. Equal runs at the ends of the copies are
+// matched first (linear: the common case of a copy that only grew or was
+// only cut); in what is left, records unique in each whole copy are the
+// anchors, and each gap between two anchors is matched from both its ends
+// while the records there are equal.
+//
+// crossed counts the unique records left out of the chain: the copies
+// hold them in contradicting orders.
+func alignPairs(a, b []*item) (match []int, crossed int) {
+	match = make([]int, len(b))
 	for j := range match {
 		match[j] = -1
 	}
-	type rng struct{ alo, ahi, blo, bhi int }
-	stack := []rng{{0, len(a), 0, len(b)}}
-	for len(stack) > 0 {
-		r := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		// equal runs at both ends extend the anchors around the range
-		for r.alo < r.ahi && r.blo < r.bhi && sameItem(a[r.alo], b[r.blo]) {
-			match[r.blo] = r.alo
-			r.alo++
-			r.blo++
+	extend := func(alo, ahi, blo, bhi int) {
+		for alo < ahi && blo < bhi && sameItem(a[alo], b[blo]) {
+			match[blo] = alo
+			alo++
+			blo++
 		}
-		for r.alo < r.ahi && r.blo < r.bhi && sameItem(a[r.ahi-1], b[r.bhi-1]) {
-			match[r.bhi-1] = r.ahi - 1
-			r.ahi--
-			r.bhi--
-		}
-		if r.alo == r.ahi || r.blo == r.bhi {
-			continue
-		}
-		anchors := uniqueAnchors(a[r.alo:r.ahi], b[r.blo:r.bhi])
-		if len(anchors) == 0 {
-			continue
-		}
-		// sub-ranges between consecutive anchors, pushed last first so
-		// that they are handled in order (not needed for correctness)
-		pa, pb := r.alo, r.blo
-		var subs []rng
-		for _, an := range anchors {
-			ai, bj := r.alo+an[0], r.blo+an[1]
-			match[bj] = ai
-			subs = append(subs, rng{pa, ai, pb, bj})
-			pa, pb = ai+1, bj+1
-		}
-		subs = append(subs, rng{pa, r.ahi, pb, r.bhi})
-		for k := len(subs) - 1; k >= 0; k-- {
-			if s := subs[k]; s.alo < s.ahi && s.blo < s.bhi {
-				stack = append(stack, s)
-			}
+		for alo < ahi && blo < bhi && sameItem(a[ahi-1], b[bhi-1]) {
+			match[bhi-1] = ahi - 1
+			ahi--
+			bhi--
 		}
 	}
-	return match
+	alo, ahi, blo, bhi := 0, len(a), 0, len(b)
+	for alo < ahi && blo < bhi && sameItem(a[alo], b[blo]) {
+		match[blo] = alo
+		alo++
+		blo++
+	}
+	for alo < ahi && blo < bhi && sameItem(a[ahi-1], b[bhi-1]) {
+		match[bhi-1] = ahi - 1
+		ahi--
+		bhi--
+	}
+	if alo == ahi || blo == bhi {
+		return match, 0
+	}
+	pa, pb := alo, blo
+	anchors, crossed := uniqueAnchors(a, b, alo, ahi, blo, bhi)
+	for _, an := range anchors {
+		match[an[1]] = an[0]
+		extend(pa, an[0], pb, an[1])
+		pa, pb = an[0]+1, an[1]+1
+	}
+	extend(pa, ahi, pb, bhi)
+	return match, crossed
 }
 
-// uniqueAnchors returns the pairs (i, j), i into a and j into b, of
-// records that occur once in a and once in b and are the same record,
-// reduced to the longest chain increasing in both i and j. A record is
-// told apart by its fingerprint, and also by its time where every
-// occurrence of that fingerprint on both sides has one.
-func uniqueAnchors(a, b []*item) [][2]int {
+// uniqueAnchors returns the pairs (i, j), i in a[alo:ahi] and j in
+// b[blo:bhi], of records that occur once in the whole of a and once in
+// the whole of b and are the same record, reduced to the longest chain
+// increasing in both i and j. A record is told apart by its fingerprint,
+// and also by its time where every occurrence of that fingerprint in both
+// copies has one: "ok" at 10:02 is unique even if "ok" is not.
+func uniqueAnchors(a, b []*item, alo, ahi, blo, bhi int) (chain [][2]int, crossed int) {
 	type occ struct {
-		na, nb   int
-		ia, jb   int
-		allTimed bool
-		aTimes   map[int64][2]int // unix nanos -> count, index (a)
-		bTimes   map[int64][2]int
+		na, nb, ia int
+		allTimed   bool
 	}
-	m := make(map[string]*occ, len(a))
+	m := make(map[string]*occ, ahi-alo)
+	// candidates are looked up only for the records in the range, but
+	// counted over the whole copies
 	for i, x := range a {
 		o := m[x.fp()]
 		if o == nil {
@@ -277,23 +284,23 @@ func uniqueAnchors(a, b []*item) [][2]int {
 		o.ia = i
 		o.allTimed = o.allTimed && x.timed
 	}
-	for j, x := range b {
+	for _, x := range b {
+		if o := m[x.fp()]; o != nil {
+			o.nb++
+			o.allTimed = o.allTimed && x.timed
+		}
+	}
+	var timedA map[string][2]int // fp + time -> count, index in a
+	var timedB map[string]int
+	var pairs [][2]int
+	for j := blo; j < bhi; j++ {
+		x := b[j]
 		o := m[x.fp()]
 		if o == nil {
 			continue
 		}
-		o.nb++
-		o.jb = j
-		o.allTimed = o.allTimed && x.timed
-	}
-	var pairs [][2]int
-	for j, x := range b {
-		o := m[x.fp()]
-		if o == nil || o.nb == 0 {
-			continue
-		}
 		if o.na == 1 && o.nb == 1 {
-			if sameItem(a[o.ia], x) {
+			if o.ia >= alo && o.ia < ahi && sameItem(a[o.ia], x) {
 				pairs = append(pairs, [2]int{o.ia, j})
 			}
 			continue
@@ -301,28 +308,32 @@ func uniqueAnchors(a, b []*item) [][2]int {
 		if !o.allTimed {
 			continue
 		}
-		// repeated text, told apart by time
-		if o.aTimes == nil {
-			o.aTimes, o.bTimes = map[int64][2]int{}, map[int64][2]int{}
+		if timedA == nil {
+			timedA, timedB = map[string][2]int{}, map[string]int{}
 			for i, y := range a {
-				if y.fp() == x.fp() {
-					c := o.aTimes[y.rec.At.UnixNano()]
-					o.aTimes[y.rec.At.UnixNano()] = [2]int{c[0] + 1, i}
+				if q := m[y.fp()]; q.allTimed && (q.na > 1 || q.nb > 1) {
+					k := timeKey(y)
+					c := timedA[k]
+					timedA[k] = [2]int{c[0] + 1, i}
 				}
 			}
-			for jj, y := range b {
-				if y.fp() == x.fp() {
-					c := o.bTimes[y.rec.At.UnixNano()]
-					o.bTimes[y.rec.At.UnixNano()] = [2]int{c[0] + 1, jj}
+			for _, y := range b {
+				if q := m[y.fp()]; q != nil && q.allTimed && (q.na > 1 || q.nb > 1) {
+					timedB[timeKey(y)]++
 				}
 			}
 		}
-		t := x.rec.At.UnixNano()
-		if ca, cb := o.aTimes[t], o.bTimes[t]; ca[0] == 1 && cb[0] == 1 {
-			pairs = append(pairs, [2]int{ca[1], j})
+		k := timeKey(x)
+		if c := timedA[k]; c[0] == 1 && timedB[k] == 1 && c[1] >= alo && c[1] < ahi {
+			pairs = append(pairs, [2]int{c[1], j})
 		}
 	}
-	return longestChain(pairs)
+	chain = longestChain(pairs)
+	return chain, len(pairs) - len(chain)
+}
+
+func timeKey(x *item) string {
+	return x.fp() + "\x00" + x.rec.At.UTC().Format(time.RFC3339Nano)
 }
 
 // longestChain keeps the longest subsequence of pairs (sorted by j) whose
@@ -412,11 +423,22 @@ func alignAll(copies [][]*item, names []string) (out []*item, notes []string) {
 }
 
 func undecidedNote(st alignStats, newer string) string {
-	at := ""
-	if st.undecidedAt != nil {
-		at = fmt.Sprintf(" (first: %s %q from %s)", st.undecidedAt.rec.Role, clip(st.undecidedAt.rec.Content, 40), provString(st.undecidedAt.prov))
+	var b strings.Builder
+	fmt.Fprintf(&b, "order undecided for %d messages: ", st.undecided)
+	gaps := st.undecided - 2*st.crossed
+	if gaps > 0 {
+		fmt.Fprintf(&b, "%d are held by only one of two copies between the same two shared messages, without times to order them; the older copy's were placed first, then %s's", gaps, newer)
+		if st.undecidedAt != nil {
+			fmt.Fprintf(&b, " (first: %s %q from %s)", st.undecidedAt.rec.Role, clip(st.undecidedAt.rec.Content, 40), provString(st.undecidedAt.prov))
+		}
 	}
-	return fmt.Sprintf("order undecided: %d messages held by only one of two copies sit between the same two shared messages and lack times; the older copy's were placed first, then %s's%s", st.undecided, newer, at)
+	if st.crossed > 0 {
+		if gaps > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%d messages are in both copies in contradicting orders; %s's order was kept for them and the older copy's placement stays as well", 2*st.crossed, newer)
+	}
+	return b.String()
 }
 
 func provString(p Provenance) string {
@@ -467,7 +489,11 @@ func assemble(s *Source, items []*item, start time.Time) {
 			r.Through = seqOf[it.through]
 		}
 		s.Records = append(s.Records, r)
-		s.Provenance = append(s.Provenance, it.prov)
+		pv := it.prov
+		if len(it.also) > 0 {
+			pv.Also = append([]Provenance(nil), it.also...)
+		}
+		s.Provenance = append(s.Provenance, pv)
 	}
 }
 
@@ -537,7 +563,8 @@ func (t *toolNames) name(r *workspace.Record) {
 // a.
 func containsInOrder(a, b []*item) int {
 	n := 0
-	for _, i := range alignPairs(a, b) {
+	match, _ := alignPairs(a, b)
+	for _, i := range match {
 		if i >= 0 {
 			n++
 		}
