@@ -290,8 +290,8 @@ func uniqueAnchors(a, b []*item, alo, ahi, blo, bhi int) (chain [][2]int, crosse
 			o.allTimed = o.allTimed && x.timed
 		}
 	}
-	var timedA map[string][2]int // fp + time -> count, index in a
-	var timedB map[string]int
+	var timedA map[timedFP][2]int // count, index in a
+	var timedB map[timedFP]int
 	var pairs [][2]int
 	for j := blo; j < bhi; j++ {
 		x := b[j]
@@ -309,7 +309,7 @@ func uniqueAnchors(a, b []*item, alo, ahi, blo, bhi int) (chain [][2]int, crosse
 			continue
 		}
 		if timedA == nil {
-			timedA, timedB = map[string][2]int{}, map[string]int{}
+			timedA, timedB = map[timedFP][2]int{}, map[timedFP]int{}
 			for i, y := range a {
 				if q := m[y.fp()]; q.allTimed && (q.na > 1 || q.nb > 1) {
 					k := timeKey(y)
@@ -332,9 +332,13 @@ func uniqueAnchors(a, b []*item, alo, ahi, blo, bhi int) (chain [][2]int, crosse
 	return chain, len(pairs) - len(chain)
 }
 
-func timeKey(x *item) string {
-	return x.fp() + "\x00" + x.rec.At.UTC().Format(time.RFC3339Nano)
+// timedFP is a fingerprint with a time.
+type timedFP struct {
+	fp string
+	at int64 // Unix nanoseconds
 }
+
+func timeKey(x *item) timedFP { return timedFP{x.fp(), x.rec.At.UnixNano()} }
 
 // longestChain keeps the longest subsequence of pairs (sorted by j) whose
 // i also increases: patience sorting, O(k log k).
