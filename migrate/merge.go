@@ -476,6 +476,18 @@ func assemble(s *Source, items []*item, start time.Time) {
 	if n := len(s.Records); n > 0 {
 		prev = s.Records[n-1].At
 	}
+	if prev.IsZero() {
+		prev = firstTime(items)
+	}
+	if prev.IsZero() {
+		// no time anywhere: the oldest source file's modification time,
+		// a fact of the source, never the importer's clock
+		for _, f := range s.Files {
+			if !f.ModTime.IsZero() && (prev.IsZero() || f.ModTime.Before(prev)) {
+				prev = f.ModTime.UTC()
+			}
+		}
+	}
 	var calls toolNames
 	for i, it := range items {
 		r := it.rec

@@ -587,16 +587,6 @@ func buildPicoGroup(g *picoGroup) {
 	if start.IsZero() {
 		start = firstTime(out)
 	}
-	if start.IsZero() {
-		// no time anywhere (PicoClaw before 2026-05-11 wrote none, and a
-		// P4 meta may lack created_at): the oldest file's modification
-		// time, a fact of the source, never the importer's clock
-		for _, f := range s.Files {
-			if !f.ModTime.IsZero() && (start.IsZero() || f.ModTime.Before(start)) {
-				start = f.ModTime.UTC()
-			}
-		}
-	}
 	g.items = out
 	g.start = start
 }
