@@ -339,21 +339,32 @@ func (v *VerifyReport) OK() bool { return len(v.Missing) == 0 }
 func Verify(ctx context.Context, ws *workspace.Workspace, p *Plan) (*VerifyReport, error) {
 	v := &VerifyReport{}
 	files := map[string]*VerifiedFile{}
+	var last *VerifiedFile // most messages in a row come from one file
+	one := func(path string, missing bool) {
+		f := last
+		if f == nil || f.Path != path {
+			if f = files[path]; f == nil {
+				f = &VerifiedFile{Path: path}
+				files[path] = f
+			}
+			last = f
+		}
+		f.Messages++
+		if missing {
+			f.Missing++
+		}
+	}
 	count := func(pv Provenance, missing bool) {
-		seen := map[string]bool{}
-		for _, q := range append([]Provenance{pv}, pv.Also...) {
-			if q.Path == "" || seen[q.Path] {
-				continue
+		if pv.Path != "" {
+			one(pv.Path, missing)
+		}
+		for k, q := range pv.Also {
+			dup := q.Path == "" || q.Path == pv.Path
+			for _, r := range pv.Also[:k] {
+				dup = dup || r.Path == q.Path
 			}
-			seen[q.Path] = true
-			f := files[q.Path]
-			if f == nil {
-				f = &VerifiedFile{Path: q.Path}
-				files[q.Path] = f
-			}
-			f.Messages++
-			if missing {
-				f.Missing++
+			if !dup {
+				one(q.Path, missing)
 			}
 		}
 	}

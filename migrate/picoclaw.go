@@ -601,6 +601,9 @@ func unbackfill(logs, copies []*item) int {
 			untimed[c.fp()]++
 		}
 	}
+	if len(untimed) == 0 {
+		return 0
+	}
 	n := 0
 	for _, l := range logs {
 		if k := l.fp(); l.timed && untimed[k] > 0 {
