@@ -772,7 +772,9 @@ func mergePromoted(res *Result, groups map[string]*picoGroup, keys []string, rep
 		merged, st := align(lg.items, into.items, true)
 		added := len(onlyMessages(merged)) - len(onlyMessages(into.items))
 		into.items = merged
-		if st.undecided > 0 {
+		// sharing nothing, the order is known: the legacy key was last
+		// written before the promoted session's first message
+		if st.undecided > 0 && st.matched > 0 {
 			into.src.Warnings = append(into.src.Warnings, undecidedNote(st, into.key))
 		}
 		into.src.Files = append(into.src.Files, lg.src.Files...)
