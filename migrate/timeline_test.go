@@ -388,6 +388,47 @@ func TestPicoClawCopiesOneTimeline(t *testing.T) {
 	if len(rep.Verify.Files) != 3 {
 		t.Fatalf("verify covers %d files, want the three copies: %+v", len(rep.Verify.Files), rep.Verify.Files)
 	}
+	// take "hi" (only in the two JSON copies) out of the session file:
+	// verify blames exactly those two files
+	path := ws.SessionPath(ps.ID)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if !strings.Contains(line, `"content":"hi"`) {
+			kept = append(kept, line)
+		}
+	}
+	if len(kept) != strings.Count(string(b), "\n") {
+		t.Fatalf("the session file has no single \"hi\" line to take out")
+	}
+	write(t, path, strings.Join(kept, ""))
+	v, err := Verify(context.Background(), ws, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := map[string]int{}
+	for _, f := range v.Files {
+		missing[f.Path] = f.Missing
+	}
+	wantMissing := map[string]int{"telegram:300400599.json.migrated": 1, "telegram_300400599.json.migrated": 1, "agent_main_telegram_direct_300400599.jsonl": 0}
+	if !equalCounts(missing, wantMissing) || len(v.Missing) != 1 {
+		t.Fatalf("verify after losing one message: files %+v, missing %+v", v.Files, v.Missing)
+	}
+}
+
+func equalCounts(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
 }
 
 // The JSON-era copy holds messages the JSONL lacks at its start, in its
