@@ -43,6 +43,8 @@ func writeOrphanInstall(t *testing.T) string {
 		dm222   = "22222222-0000-4000-8000-000000000001"
 		mainCur = "33333333-0000-4000-8000-000000000001"
 		wa      = "44444444-0000-4000-8000-000000000001"
+		grp     = "55555555-0000-4000-8000-000000000001"
+		topic   = "66666666-0000-4000-8000-000000000001"
 	)
 	write(t, filepath.Join(dir, "sessions.json"), `{
   "agent:main:telegram:dm:111": {"sessionId": "`+dm111+`", "updatedAt": 1768924800000, "chatType": "direct",
@@ -52,8 +54,17 @@ func writeOrphanInstall(t *testing.T) string {
   "agent:main:main": {"sessionId": "`+mainCur+`", "updatedAt": 1768924800000, "chatType": "direct",
     "lastChannel": "telegram", "lastTo": "telegram:222"},
   "agent:main:whatsapp:dm:+15551234567": {"sessionId": "`+wa+`", "updatedAt": 1768924800000, "chatType": "direct",
-    "lastChannel": "whatsapp", "lastTo": "+15551234567"}
+    "lastChannel": "whatsapp", "lastTo": "+15551234567"},
+  "agent:main:telegram:group:-100555": {"sessionId": "`+grp+`", "updatedAt": 1768924800000, "chatType": "group",
+    "lastChannel": "telegram", "lastTo": "telegram:-100555", "groupId": "-100555"},
+  "agent:main:telegram:group:-100555:topic:42": {"sessionId": "`+topic+`", "updatedAt": 1768924800000, "chatType": "group",
+    "lastChannel": "telegram", "lastTo": "telegram:-100555", "groupId": "-100555"}
 }`)
+	// a forum group and one of its topics, each with an orphan
+	ocWriteTranscript(t, dir, grp+".jsonl", grp, day(20, 9), "u:[Telegram Family id:-100555 Tue 2026-01-20 10:01 CET] group now", "a:group reply")
+	ocWriteTranscript(t, dir, topic+"-topic-42.jsonl", topic, day(20, 9), "u:[Telegram Family id:-100555 Tue 2026-01-20 10:01 CET] topic now", "a:topic reply")
+	ocWriteTranscript(t, dir, "a5555555-0000-4000-8000-000000000001.jsonl", "a5555555-0000-4000-8000-000000000001", day(16, 8), "u:[Telegram Family id:-100555 Fri 2026-01-16 09:01 CET] group before", "a:ok")
+	ocWriteTranscript(t, dir, "b5555555-0000-4000-8000-000000000001-topic-42.jsonl", "b5555555-0000-4000-8000-000000000001", day(17, 8), "u:[Telegram Family id:-100555 Sat 2026-01-17 09:01 CET] topic before", "a:ok")
 	// the keys' current transcripts, all begun on January 20
 	ocWriteTranscript(t, dir, dm111+".jsonl", dm111, day(20, 9), "u:[Telegram Alice (@alice) id:111 Tue 2026-01-20 10:01 CET] current question", "a:current answer")
 	ocWriteTranscript(t, dir, dm222+".jsonl", dm222, day(20, 9), "u:[Telegram Bob id:222 Tue 2026-01-20 10:01 CET] bob now", "a:hi bob")
@@ -105,6 +116,14 @@ func TestOpenClawOrphansLinkedByEnvelope(t *testing.T) {
 		"u:[WhatsApp +15551234567 Sun 2026-01-11 09:01 CET] wa before", "a:wa ok",
 		"reset:",
 		"u:[WhatsApp +15551234567 Tue 2026-01-20 10:01 CET] wa now", "a:wa reply")
+	check("agent:main:telegram:group:-100555",
+		"u:[Telegram Family id:-100555 Fri 2026-01-16 09:01 CET] group before", "a:ok",
+		"reset:",
+		"u:[Telegram Family id:-100555 Tue 2026-01-20 10:01 CET] group now", "a:group reply")
+	check("agent:main:telegram:group:-100555:topic:42",
+		"u:[Telegram Family id:-100555 Sat 2026-01-17 09:01 CET] topic before", "a:ok",
+		"reset:",
+		"u:[Telegram Family id:-100555 Tue 2026-01-20 10:01 CET] topic now", "a:topic reply")
 	check("agent:main:telegram:dm:222",
 		"u:[Telegram Bob id:222 Tue 2026-01-20 10:01 CET] bob now", "a:hi bob")
 	check("agent:main:main",
