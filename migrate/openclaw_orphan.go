@@ -21,6 +21,9 @@ import (
 // the orphan becomes an earlier conversation of it. None, or several: it
 // stays its own archived session, and the report says why.
 
+// anyChannel files the ids of an envelope that names no channel.
+const anyChannel = "(any channel)"
+
 // ocEvidence is what an orphan transcript says about its key.
 type ocEvidence struct {
 	// peers are channel -> ids the envelopes name (sender or chat).
@@ -36,7 +39,10 @@ var (
 	envIDRe   = regexp.MustCompile(`\bid:([^\s\]]+)`)
 	envTelRe  = regexp.MustCompile(`(?:^|\s)(\+\d{6,15})\b`)
 	envJIDRe  = regexp.MustCompile(`\b([0-9]{6,20}@(?:s\.whatsapp\.net|g\.us|c\.us|lid))\b`)
-	topicRe   = regexp.MustCompile(`-topic-(.+?)\.jsonl`)
+	// Telegram's group label without a title: group:<chatId> [topic:<id>]
+	envGroupRe = regexp.MustCompile(`(?:^|\s)group:(\S+)`)
+	envTopicRe = regexp.MustCompile(`(?:^|\s)topic:(\S+)`)
+	topicRe    = regexp.MustCompile(`-topic-(.+?)\.jsonl`)
 )
 
 // orphanEvidence reads the envelopes and times of a transcript.
@@ -47,8 +53,11 @@ func orphanEvidence(t *ocTranscript) ocEvidence {
 	}
 	add := func(ch, id string) {
 		ch, id = strings.ToLower(strings.TrimSpace(ch)), normPeer(ch, id)
-		if ch == "" || id == "" {
+		if id == "" {
 			return
+		}
+		if ch == "" {
+			ch = anyChannel // the metadata block need not name its channel
 		}
 		if ev.peers[ch] == nil {
 			ev.peers[ch] = map[string]bool{}
@@ -83,6 +92,12 @@ func orphanEvidence(t *ocTranscript) ocEvidence {
 			}
 			for _, id := range envJIDRe.FindAllStringSubmatch(label, -1) {
 				add(ch, id[1])
+			}
+			for _, id := range envGroupRe.FindAllStringSubmatch(label, -1) {
+				add(ch, id[1])
+			}
+			if t := envTopicRe.FindStringSubmatch(label); t != nil && ev.topic == "" {
+				ev.topic = strings.ToLower(t[1])
 			}
 		}
 		if m := untrustedRe.FindStringSubmatch(text); m != nil {
@@ -289,7 +304,7 @@ func sessionOfEntry(e *ocEntry, claimed map[string]*ocSession) *ocSession {
 func peersMatch(ev ocEvidence, e *ocEntry) bool {
 	chans, ids := entryPeers(e)
 	for ch, pids := range ev.peers {
-		if !chans[ch] {
+		if !chans[ch] && ch != anyChannel {
 			continue
 		}
 		for id := range pids {

@@ -186,3 +186,33 @@ func TestEntryPeers(t *testing.T) {
 		}
 	}
 }
+
+// The channel and ids each envelope shape yields (Telegram's sender and
+// group labels, WhatsApp numbers and JIDs, Discord, the later metadata
+// block); the message text after the envelope is never read.
+func TestOrphanEvidence(t *testing.T) {
+	cases := []struct {
+		text, want, topic string
+	}{
+		{"[Telegram Alice (@alice) id:111 +3m Thu 2026-01-09 10:05 CET] hi id:999", "telegram 111", ""},
+		{"[Telegram Family id:-100555 topic:42 Thu 2026-01-09 10:05 CET] hi", "telegram -100555", "42"},
+		{"[Telegram group:-100777 Thu 2026-01-09 10:05 CET] hi", "telegram -100777", ""},
+		{"[WhatsApp +15551234567 Thu 2026-01-09 10:05 CET] hi", "whatsapp +15551234567", ""},
+		{"[WhatsApp 120363041234567890@g.us Thu 2026-01-09 10:05 CET] hi", "whatsapp 120363041234567890@g.us", ""},
+		{"[Discord alice#0001 user id:42424242 Thu 2026-01-09 10:05 CET] hi", "discord 42424242", ""},
+		{"Conversation info (untrusted metadata):\n```json\n{\"channel\":\"telegram\",\"sender_id\":\"111\"}\n```\n\nhi", "telegram 111", ""},
+		{"Conversation info (untrusted metadata):\n```json\n{\"message_id\":\"9\",\"sender_id\":\"111\",\"sender\":\"Alice\"}\n```\n\n[Mon 2026-02-23 23:41 GMT+8] hi", "(any channel) 111", ""},
+		{"Run the nightly digest. id:5", "", ""},
+	}
+	for _, c := range cases {
+		msg := fmt.Sprintf(`{"type":"message","id":"m1","parentId":null,"timestamp":"2026-01-09T09:05:00.000Z","message":{"role":"user","content":%q,"timestamp":1767949500000}}`, c.text)
+		tr := &ocTranscript{name: "x.jsonl", entries: []*ocLine{{typ: "message", data: []byte(msg), id: "m1", hasID: true}}}
+		ev := orphanEvidence(tr)
+		if got := describePeers(ev); got != c.want || ev.topic != c.topic {
+			t.Errorf("%q: peers %q topic %q, want %q %q", c.text, got, ev.topic, c.want, c.topic)
+		}
+		if want := time.Date(2026, 1, 9, 9, 5, 0, 0, time.UTC); !ev.first.Equal(want) || !ev.last.Equal(want) {
+			t.Errorf("%q: span %s..%s", c.text, ev.first, ev.last)
+		}
+	}
+}
