@@ -487,6 +487,11 @@ func (r *Report) Summary(w interface{ Write([]byte) (int, error) }) {
 			fmt.Fprintf(w, "verify: all %d messages present in %d sessions\n", r.Verify.Messages, r.Verify.Sessions)
 		} else {
 			fmt.Fprintf(w, "verify: %d of %d messages MISSING\n", len(r.Verify.Missing), r.Verify.Messages)
+			for _, f := range r.Verify.Files {
+				if f.Missing > 0 {
+					fmt.Fprintf(w, "verify: %s: %d of its %d messages MISSING\n", f.Path, f.Missing, f.Messages)
+				}
+			}
 		}
 	}
 }
