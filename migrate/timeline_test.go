@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -495,5 +496,103 @@ func TestPicoClawUndecidedOrderReported(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no undecided-order note in the report: %+v", rep.Sessions)
+	}
+}
+
+// Random copies cut from one true conversation (windows that overlap, a
+// few messages dropped from each, repeated "ok"s throughout), with and
+// without times: every message of each copy is in the timeline once, in
+// its copy's order; where the copies carry times, or hold only unique
+// messages, the timeline is exactly the true conversation's messages.
+func TestAlignRandomCopies(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 1))
+	for round := 0; round < 300; round++ {
+		n := 20 + rng.IntN(200)
+		timed := round%2 == 0
+		withOK := round%3 != 0
+		var truth []string
+		for k := 0; k < n; k++ {
+			sp := fmt.Sprintf("u:m%d", k)
+			if withOK && rng.IntN(3) == 0 {
+				sp = "a:ok"
+			}
+			if timed {
+				sp += fmt.Sprintf("@%d", k)
+			}
+			truth = append(truth, sp)
+		}
+		// old: a window from the start; new: a later window to the end;
+		// each loses a few messages of its own
+		oEnd := n/3 + rng.IntN(n/2)
+		nStart := rng.IntN(oEnd)
+		var oldSp, newSp []string
+		var oldIdx, newIdx []int
+		for k := 0; k < oEnd; k++ {
+			if rng.IntN(20) != 0 {
+				oldSp, oldIdx = append(oldSp, truth[k]), append(oldIdx, k)
+			}
+		}
+		for k := nStart; k < n; k++ {
+			if rng.IntN(20) != 0 {
+				newSp, newIdx = append(newSp, truth[k]), append(newIdx, k)
+			}
+		}
+		old, nw := copyOf("old", oldSp...), copyOf("new", newSp...)
+		out, st := align(old, nw, true)
+		// every record once, directly or as the one it was matched with
+		seen := map[string]int{}
+		for _, it := range out {
+			seen[provString(it.prov)]++
+			for _, p := range it.also {
+				seen[provString(p)]++
+			}
+		}
+		for _, cp := range [][]*item{old, nw} {
+			for _, it := range cp {
+				if seen[provString(it.prov)] != 1 {
+					t.Fatalf("round %d: %s is in the timeline %d times", round, provString(it.prov), seen[provString(it.prov)])
+				}
+			}
+		}
+		// each copy's order is kept
+		pos := map[string]int{}
+		for i, it := range out {
+			pos[provString(it.prov)] = i
+			for _, p := range it.also {
+				pos[provString(p)] = i
+			}
+		}
+		for _, cp := range [][]*item{old, nw} {
+			last := -1
+			for _, it := range cp {
+				if p := pos[provString(it.prov)]; p < last {
+					t.Fatalf("round %d: %s moved before an earlier message of its copy", round, provString(it.prov))
+				} else {
+					last = p
+				}
+			}
+		}
+		// exact when times decide, or unique messages leave no gap
+		// undecided
+		if timed || (!withOK && st.undecided == 0) {
+			have := map[int]bool{}
+			for _, k := range oldIdx {
+				have[k] = true
+			}
+			for _, k := range newIdx {
+				have[k] = true
+			}
+			var want []string
+			for k := 0; k < n; k++ {
+				if have[k] {
+					r, c, _ := strings.Cut(truth[k], ":")
+					c, _, _ = strings.Cut(c, "@")
+					want = append(want, r+":"+c)
+				}
+			}
+			if got := spec(out); strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Fatalf("round %d (timed %v):\n got  %q\n want %q", round, timed, got, want)
+			}
+		}
 	}
 }
