@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,4 +189,56 @@ func BenchmarkAlign(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkReadPicoClawCopies reads one conversation held twice: a
+// JSON-era .json.migrated of 50 000 messages and the JSONL it was
+// converted to, 1 000 messages longer; the copies are aligned into one
+// timeline of 51 000 messages.
+func BenchmarkReadPicoClawCopies(b *testing.B) {
+	const n, more = 50000, 1000
+	dir := filepath.Join(b.TempDir(), "sessions")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	key := "agent:main:telegram:direct:42"
+	line := func(k int) string {
+		at := t0.Add(time.Duration(k) * time.Second).Format(time.RFC3339Nano)
+		if k%3 == 2 {
+			return fmt.Sprintf(`{"role":"assistant","content":"ok","created_at":%q}`, at)
+		}
+		return fmt.Sprintf(`{"role":"user","content":"message %d: add item %d to my list","created_at":%q}`, k, k, at)
+	}
+	var js, jl strings.Builder
+	fmt.Fprintf(&js, "{\n  \"key\": %q,\n  \"messages\": [\n", key)
+	for k := 0; k < n+more; k++ {
+		if k < n {
+			if k > 0 {
+				js.WriteString(",\n")
+			}
+			js.WriteString("    " + line(k))
+		}
+		jl.WriteString(line(k) + "\n")
+	}
+	js.WriteString("\n  ]\n}")
+	for name, body := range map[string]string{
+		"agent_main_telegram_direct_42.json.migrated": js.String(),
+		"agent_main_telegram_direct_42.jsonl":         jl.String(),
+		"agent_main_telegram_direct_42.meta.json":     fmt.Sprintf(`{"key":%q,"summary":"","skip":0,"count":%d}`, key, n+more),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := Read(context.Background(), dir, Options{System: SystemPicoClaw})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := r.Messages(); got != n+more {
+			b.Fatalf("read %d messages, want %d", got, n+more)
+		}
+	}
+	b.ReportMetric(float64(2*n+more)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }

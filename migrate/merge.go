@@ -3,6 +3,7 @@ package migrate
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -488,6 +489,8 @@ func assemble(s *Source, items []*item, start time.Time) {
 			}
 		}
 	}
+	s.Records = slices.Grow(s.Records, len(items))
+	s.Provenance = slices.Grow(s.Provenance, len(items))
 	var calls toolNames
 	for i, it := range items {
 		r := it.rec
