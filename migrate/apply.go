@@ -168,7 +168,7 @@ func applySession(ctx context.Context, ws *workspace.Workspace, ps *PlannedSessi
 		case ActionSkip:
 			return first, 0, nil
 		case ActionCreate:
-			c, err := ws.Session(ctx, workspace.Target{ID: ps.ID, Scope: ps.Scope, Aliases: ps.Aliases, Origin: ps.Origin})
+			c, err := ws.Session(ctx, workspace.Target{ID: ps.ID, Scope: ps.Scope, Aliases: ps.Aliases, Origin: ps.Origin, Created: ps.created()})
 			if err != nil {
 				return "", 0, err
 			}
@@ -248,6 +248,27 @@ func recordsToAppend(ps *PlannedSession, st sessionState) []workspace.Record {
 	return out
 }
 
+// created is the time an imported session begins: its earliest message
+// (the earliest record when it has none; zero, meaning now, when it has
+// no record).
+func (ps *PlannedSession) created() time.Time {
+	var t time.Time
+	for i := range ps.records {
+		r := &ps.records[i]
+		if r.Type == workspace.TypeMessage && !r.At.IsZero() && (t.IsZero() || r.At.Before(t)) {
+			t = r.At
+		}
+	}
+	if t.IsZero() {
+		for i := range ps.records {
+			if at := ps.records[i].At; !at.IsZero() && (t.IsZero() || at.Before(t)) {
+				t = at
+			}
+		}
+	}
+	return t
+}
+
 func firstAt(ps *PlannedSession) (t time.Time) {
 	if len(ps.records) > 0 {
 		return ps.records[0].At
@@ -298,6 +319,17 @@ type VerifyReport struct {
 	Sessions int              `json:"sessions"`
 	Messages int              `json:"messages"`
 	Missing  []MissingMessage `json:"missing,omitempty"`
+	// Files proves it per source file: each message read from the file
+	// (including those that other copies also hold) and how many of them
+	// are not in the target.
+	Files []VerifiedFile `json:"files,omitempty"`
+}
+
+// VerifiedFile is the verify result of one source file.
+type VerifiedFile struct {
+	Path     string `json:"path"`
+	Messages int    `json:"messages"`
+	Missing  int    `json:"missing"`
 }
 
 // OK is true when nothing is missing.
@@ -306,6 +338,36 @@ func (v *VerifyReport) OK() bool { return len(v.Missing) == 0 }
 // Verify proves that every message of the plan is in its session.
 func Verify(ctx context.Context, ws *workspace.Workspace, p *Plan) (*VerifyReport, error) {
 	v := &VerifyReport{}
+	files := map[string]*VerifiedFile{}
+	var last *VerifiedFile // most messages in a row come from one file
+	one := func(path string, missing bool) {
+		f := last
+		if f == nil || f.Path != path {
+			if f = files[path]; f == nil {
+				f = &VerifiedFile{Path: path}
+				files[path] = f
+			}
+			last = f
+		}
+		f.Messages++
+		if missing {
+			f.Missing++
+		}
+	}
+	count := func(pv Provenance, missing bool) {
+		if pv.Path != "" {
+			one(pv.Path, missing)
+		}
+		for k, q := range pv.Also {
+			dup := q.Path == "" || q.Path == pv.Path
+			for _, r := range pv.Also[:k] {
+				dup = dup || r.Path == q.Path
+			}
+			if !dup {
+				one(q.Path, missing)
+			}
+		}
+	}
 	for _, ps := range p.Sessions {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -337,8 +399,10 @@ func Verify(ctx context.Context, ws *workspace.Workspace, p *Plan) (*VerifyRepor
 			k := recFP(r)
 			if have[k] > 0 {
 				have[k]--
+				count(ps.prov[i], false)
 				continue
 			}
+			count(ps.prov[i], true)
 			c := []rune(r.Content)
 			if len(c) > 80 {
 				c = c[:80]
@@ -346,6 +410,9 @@ func Verify(ctx context.Context, ws *workspace.Workspace, p *Plan) (*VerifyRepor
 			pv := ps.prov[i]
 			v.Missing = append(v.Missing, MissingMessage{ID: ps.ID, Path: pv.Path, Line: pv.Line, EntryID: pv.EntryID, Role: r.Role, Content: string(c)})
 		}
+	}
+	for _, path := range sortedKeys(files) {
+		v.Files = append(v.Files, *files[path])
 	}
 	return v, nil
 }
@@ -420,6 +487,11 @@ func (r *Report) Summary(w interface{ Write([]byte) (int, error) }) {
 			fmt.Fprintf(w, "verify: all %d messages present in %d sessions\n", r.Verify.Messages, r.Verify.Sessions)
 		} else {
 			fmt.Fprintf(w, "verify: %d of %d messages MISSING\n", len(r.Verify.Missing), r.Verify.Messages)
+			for _, f := range r.Verify.Files {
+				if f.Missing > 0 {
+					fmt.Fprintf(w, "verify: %s: %d of its %d messages MISSING\n", f.Path, f.Missing, f.Messages)
+				}
+			}
 		}
 	}
 }

@@ -105,6 +105,30 @@ func TestApplyKilledAndResumed(t *testing.T) {
 	if err != nil || !v.OK() || v.Messages != 150*60 {
 		t.Fatalf("verify: %v %+v", err, v)
 	}
+	// the same result as one clean run, byte for byte: every session
+	// file (header time included, which comes from the messages)
+	cleanDir := filepath.Join(root, "clean")
+	clean := openWS(t, cleanDir)
+	cp, err := NewPlan(ctx, src, clean, PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(ctx, clean, cp, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range cp.Sessions {
+		want, err := os.ReadFile(clean.SessionPath(s.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(ws.SessionPath(s.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("%s differs from a clean run's:\n got  %.300s\n want %.300s", s.ID, got, want)
+		}
+	}
 }
 
 // Migrating into a workspace where an assistant already started the

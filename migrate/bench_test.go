@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,4 +124,121 @@ func BenchmarkMigratePicoClaw(b *testing.B) {
 			b.ReportMetric(float64(sessions*msgs)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 		})
 	}
+}
+
+// bigCopy builds n messages of one conversation: every third an "ok" (a
+// repeated message), the rest unique; timed or not.
+func bigCopy(name string, from, n int, timed bool) []*item {
+	out := make([]*item, 0, n)
+	for k := from; k < from+n; k++ {
+		it := &item{prov: Provenance{Path: name, Line: k - from + 1}}
+		it.rec.Type = workspace.TypeMessage
+		switch {
+		case k%3 == 2:
+			it.rec.Role, it.rec.Content = workspace.RoleAssistant, "ok"
+		case k%3 == 1:
+			it.rec.Role, it.rec.Content = workspace.RoleAssistant, fmt.Sprintf("reply %d: done, the list is updated.", k)
+		default:
+			it.rec.Role, it.rec.Content = workspace.RoleUser, fmt.Sprintf("message %d: add item %d to my list", k, k)
+		}
+		if timed {
+			it.rec.At, it.timed = t0.Add(time.Duration(k)*time.Second), true
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+// BenchmarkAlign aligns two copies of 50 000 messages each: one that
+// grew (the older copy is a prefix), one cut at its head and grown, and
+// copies that each hold 1 % of messages of their own, scattered.
+func BenchmarkAlign(b *testing.B) {
+	const n = 50000
+	for _, timed := range []bool{true, false} {
+		// want is the length of the timeline: every message once
+		want := map[string]int{"grew": n + 1000, "cut-and-grew": n + 5000, "scattered": n + 1000}
+		cases := map[string]func() ([]*item, []*item){
+			"grew": func() ([]*item, []*item) {
+				return bigCopy("old", 0, n, timed), bigCopy("new", 0, n+1000, timed)
+			},
+			"cut-and-grew": func() ([]*item, []*item) {
+				return bigCopy("old", 0, n, timed), bigCopy("new", 5000, n, timed)
+			},
+			"scattered": func() ([]*item, []*item) {
+				old, nw := bigCopy("old", 0, n, timed), bigCopy("new", 0, n, timed)
+				for k := 50; k < n; k += 100 {
+					old[k] = copyOf("old", "u:only old "+itoa(k))[0]
+					nw[k+7] = copyOf("new", "u:only new "+itoa(k))[0]
+				}
+				return old, nw
+			},
+		}
+		for _, name := range []string{"grew", "cut-and-grew", "scattered"} {
+			b.Run(fmt.Sprintf("%s/timed=%v", name, timed), func(b *testing.B) {
+				old, nw := cases[name]()
+				total := len(old) + len(nw)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					out, _ := align(old, nw, false)
+					if len(out) != want[name] {
+						b.Fatalf("timeline of %d messages, want %d", len(out), want[name])
+					}
+				}
+				b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			})
+		}
+	}
+}
+
+// BenchmarkReadPicoClawCopies reads one conversation held twice: a
+// JSON-era .json.migrated of 50 000 messages and the JSONL it was
+// converted to, 1 000 messages longer; the copies are aligned into one
+// timeline of 51 000 messages.
+func BenchmarkReadPicoClawCopies(b *testing.B) {
+	const n, more = 50000, 1000
+	dir := filepath.Join(b.TempDir(), "sessions")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	key := "agent:main:telegram:direct:42"
+	line := func(k int) string {
+		at := t0.Add(time.Duration(k) * time.Second).Format(time.RFC3339Nano)
+		if k%3 == 2 {
+			return fmt.Sprintf(`{"role":"assistant","content":"ok","created_at":%q}`, at)
+		}
+		return fmt.Sprintf(`{"role":"user","content":"message %d: add item %d to my list","created_at":%q}`, k, k, at)
+	}
+	var js, jl strings.Builder
+	fmt.Fprintf(&js, "{\n  \"key\": %q,\n  \"messages\": [\n", key)
+	for k := 0; k < n+more; k++ {
+		if k < n {
+			if k > 0 {
+				js.WriteString(",\n")
+			}
+			js.WriteString("    " + line(k))
+		}
+		jl.WriteString(line(k) + "\n")
+	}
+	js.WriteString("\n  ]\n}")
+	for name, body := range map[string]string{
+		"agent_main_telegram_direct_42.json.migrated": js.String(),
+		"agent_main_telegram_direct_42.jsonl":         jl.String(),
+		"agent_main_telegram_direct_42.meta.json":     fmt.Sprintf(`{"key":%q,"summary":"","skip":0,"count":%d}`, key, n+more),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := Read(context.Background(), dir, Options{System: SystemPicoClaw})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := r.Messages(); got != n+more {
+			b.Fatalf("read %d messages, want %d", got, n+more)
+		}
+	}
+	b.ReportMetric(float64(2*n+more)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }

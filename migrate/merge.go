@@ -2,7 +2,8 @@ package migrate
 
 import (
 	"encoding/json"
-	"sort"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,11 @@ type item struct {
 	through *item
 	// timed is false when the source gave no time: assemble fills it in.
 	timed bool
+	// fpc caches fp().
+	fpc string
+	// also lists the other copies that hold this same record (aligned
+	// onto it), so that verify can prove every source file's messages.
+	also []Provenance
 }
 
 func (it *item) isMessage() bool { return it.rec.Type == workspace.TypeMessage }
@@ -28,6 +34,14 @@ func (it *item) isMessage() bool { return it.rec.Type == workspace.TypeMessage }
 // role, content, tool call id and tool call ids. Time is compared apart,
 // and only when both sides have one.
 func (it *item) fp() string {
+	if it.fpc != "" {
+		return it.fpc
+	}
+	it.fpc = it.computeFP()
+	return it.fpc
+}
+
+func (it *item) computeFP() string {
 	r := &it.rec
 	var b strings.Builder
 	b.WriteString(r.Type)
@@ -64,57 +78,303 @@ func sameItem(a, b *item) bool {
 	return true
 }
 
-// union merges two histories of one conversation, each in its own order,
-// keeping every record once: the records of b that a lacks are placed after
-// the last record they share with a, interleaved by time with a's records up
-// to the next shared one. Used for JSON copies beside JSONL files, promoted
-// P5 copies of legacy sessions, PocketPaw temp copies.
-func union(a, b []*item) (out []*item, added int) {
-	if len(b) == 0 {
-		return a, 0
+// alignStats says what an alignment of two copies found.
+type alignStats struct {
+	// matched counts the records both copies hold; oldOnly and newOnly
+	// the records only one of them holds.
+	matched, oldOnly, newOnly int
+	// undecided counts the messages placed by the older-first rule
+	// because times did not decide their order: a gap between two shared
+	// records where both copies hold messages of their own and one of
+	// them has no time.
+	undecided int
+	// undecidedAt is the first such message of the older copy (for the
+	// report).
+	undecidedAt *item
+	// crossed counts the records unique in both copies that the copies
+	// hold in contradicting orders: only one order could be kept, so
+	// they are also counted in undecided.
+	crossed int
+}
+
+// align merges two copies of one conversation into one timeline, every
+// record once. old is the copy written earlier. The records both hold are
+// found by an order-preserving alignment (a common subsequence in the
+// manner of patience diff): equal runs at the ends of the copies are
+// matched directly; then only records unique in each whole copy (by role,
+// content, tool ids, and time where every occurrence has one) serve as
+// anchors, the longest chain of them increasing in both copies is kept,
+// and each gap between two anchors is matched from its ends while the
+// records are equal. A repeated record ("ok", "thanks", the same tool
+// result) is thus matched only as part of a run touching an anchor or an
+// end, never on its own. Records of one copy keep their order. In a gap,
+// the older copy's own records come before the newer copy's, unless both
+// carry times that say otherwise; when times do not decide, st.undecided
+// says so. The shared record kept is the newer copy's, or the older one's
+// when only that has a time.
+//
+// With record set, the kept record notes the other's provenance (also),
+// for verify; without, align only reads its input.
+//
+// Cost: O(n) time and memory when the copies differ only at their ends
+// (the common case: a copy that grew, or was cut); O(n log n) otherwise.
+func align(old, nw []*item, record bool) (out []*item, st alignStats) {
+	if len(old) == 0 {
+		return nw, alignStats{newOnly: len(nw)}
 	}
-	if len(a) == 0 {
-		return b, len(b)
+	if len(nw) == 0 {
+		return old, alignStats{oldOnly: len(old)}
 	}
-	pos := map[string][]int{}
-	for i, it := range a {
-		k := it.fp()
-		pos[k] = append(pos[k], i)
+	match, crossed := alignPairs(old, nw) // match[j] = index in old of nw[j], or -1
+	st.crossed = crossed
+	st.undecided += 2 * crossed
+	out = make([]*item, 0, len(old)+len(nw))
+	ai, bj := 0, 0
+	gap := func(aEnd, bEnd int) {
+		og, ng := old[ai:aEnd], nw[bj:bEnd]
+		st.oldOnly += len(og)
+		st.newOnly += len(ng)
+		out = mergeGap(out, og, ng, &st)
+		ai, bj = aEnd, bEnd
 	}
-	match := make([]int, len(b))
-	last := -1
-	for j, it := range b {
-		match[j] = -1
-		cands := pos[it.fp()]
-		k := sort.SearchInts(cands, last+1)
-		for ; k < len(cands); k++ {
-			if sameItem(a[cands[k]], it) {
-				match[j] = cands[k]
-				last = cands[k]
-				break
-			}
-		}
-	}
-	ai := 0
-	var pending []*item
-	flush := func(upto int) {
-		out = append(out, mergeByTime(a[ai:upto], pending)...)
-		added += len(pending)
-		pending = nil
-		ai = upto
-	}
-	for j, it := range b {
-		if match[j] < 0 {
-			pending = append(pending, it)
+	for j := 0; j < len(nw); j++ {
+		i := match[j]
+		if i < 0 {
 			continue
 		}
-		flush(match[j])
-		// the shared record: keep a's copy (b's is the duplicate)
-		out = append(out, a[ai])
-		ai++
+		gap(i, j)
+		keep, drop := nw[j], old[i]
+		if !keep.timed && drop.timed {
+			keep, drop = drop, keep
+		}
+		if record {
+			keep.also = append(keep.also, drop.prov)
+			keep.also = append(keep.also, drop.also...)
+		}
+		out = append(out, keep)
+		st.matched++
+		ai, bj = i+1, j+1
 	}
-	flush(len(a))
-	return out, added
+	gap(len(old), len(nw))
+	return out, st
+}
+
+// mergeGap appends the records of a gap: the older copy's first, except
+// that where both records carry a time the earlier goes first; a record
+// without a time travels with the one before it in its copy.
+func mergeGap(out, og, ng []*item, st *alignStats) []*item {
+	if len(og) == 0 {
+		return append(out, ng...)
+	}
+	if len(ng) == 0 {
+		return append(out, og...)
+	}
+	allTimed := true
+	for _, x := range og {
+		allTimed = allTimed && (x.timed || !x.isMessage())
+	}
+	for _, x := range ng {
+		allTimed = allTimed && (x.timed || !x.isMessage())
+	}
+	if !allTimed {
+		st.undecided += len(onlyMessages(og)) + len(onlyMessages(ng))
+		if st.undecidedAt == nil {
+			st.undecidedAt = og[0]
+		}
+	}
+	i, j := 0, 0
+	var to, tn time.Time
+	var okO, okN bool
+	for i < len(og) || j < len(ng) {
+		if i < len(og) && og[i].timed {
+			to, okO = og[i].rec.At, true
+		}
+		if j < len(ng) && ng[j].timed {
+			tn, okN = ng[j].rec.At, true
+		}
+		switch {
+		case j >= len(ng):
+			out = append(out, og[i])
+			i++
+		case i >= len(og):
+			out = append(out, ng[j])
+			j++
+		case okO && okN && tn.Before(to):
+			out = append(out, ng[j])
+			j++
+		default:
+			out = append(out, og[i])
+			i++
+		}
+	}
+	return out
+}
+
+// alignPairs returns, for each record of b, the index of the record of a
+// it is aligned with, or -1. Equal runs at the ends of the copies are
+// matched first (linear: the common case of a copy that only grew or was
+// only cut); in what is left, records unique in each whole copy are the
+// anchors, and each gap between two anchors is matched from both its ends
+// while the records there are equal.
+//
+// crossed counts the unique records left out of the chain: the copies
+// hold them in contradicting orders.
+func alignPairs(a, b []*item) (match []int, crossed int) {
+	match = make([]int, len(b))
+	for j := range match {
+		match[j] = -1
+	}
+	extend := func(alo, ahi, blo, bhi int) {
+		for alo < ahi && blo < bhi && sameItem(a[alo], b[blo]) {
+			match[blo] = alo
+			alo++
+			blo++
+		}
+		for alo < ahi && blo < bhi && sameItem(a[ahi-1], b[bhi-1]) {
+			match[bhi-1] = ahi - 1
+			ahi--
+			bhi--
+		}
+	}
+	alo, ahi, blo, bhi := 0, len(a), 0, len(b)
+	for alo < ahi && blo < bhi && sameItem(a[alo], b[blo]) {
+		match[blo] = alo
+		alo++
+		blo++
+	}
+	for alo < ahi && blo < bhi && sameItem(a[ahi-1], b[bhi-1]) {
+		match[bhi-1] = ahi - 1
+		ahi--
+		bhi--
+	}
+	if alo == ahi || blo == bhi {
+		return match, 0
+	}
+	pa, pb := alo, blo
+	anchors, crossed := uniqueAnchors(a, b, alo, ahi, blo, bhi)
+	for _, an := range anchors {
+		match[an[1]] = an[0]
+		extend(pa, an[0], pb, an[1])
+		pa, pb = an[0]+1, an[1]+1
+	}
+	extend(pa, ahi, pb, bhi)
+	return match, crossed
+}
+
+// uniqueAnchors returns the pairs (i, j), i in a[alo:ahi] and j in
+// b[blo:bhi], of records that occur once in the whole of a and once in
+// the whole of b and are the same record, reduced to the longest chain
+// increasing in both i and j. A record is told apart by its fingerprint,
+// and also by its time where every occurrence of that fingerprint in both
+// copies has one: "ok" at 10:02 is unique even if "ok" is not.
+func uniqueAnchors(a, b []*item, alo, ahi, blo, bhi int) (chain [][2]int, crossed int) {
+	type occ struct {
+		na, nb, ia int
+		allTimed   bool
+	}
+	m := make(map[string]*occ, ahi-alo)
+	// candidates are looked up only for the records in the range, but
+	// counted over the whole copies
+	for i, x := range a {
+		o := m[x.fp()]
+		if o == nil {
+			o = &occ{allTimed: true}
+			m[x.fp()] = o
+		}
+		o.na++
+		o.ia = i
+		o.allTimed = o.allTimed && x.timed
+	}
+	for _, x := range b {
+		if o := m[x.fp()]; o != nil {
+			o.nb++
+			o.allTimed = o.allTimed && x.timed
+		}
+	}
+	var timedA map[timedFP][2]int // count, index in a
+	var timedB map[timedFP]int
+	var pairs [][2]int
+	for j := blo; j < bhi; j++ {
+		x := b[j]
+		o := m[x.fp()]
+		if o == nil {
+			continue
+		}
+		if o.na == 1 && o.nb == 1 {
+			if o.ia >= alo && o.ia < ahi && sameItem(a[o.ia], x) {
+				pairs = append(pairs, [2]int{o.ia, j})
+			}
+			continue
+		}
+		if !o.allTimed {
+			continue
+		}
+		if timedA == nil {
+			timedA, timedB = map[timedFP][2]int{}, map[timedFP]int{}
+			for i, y := range a {
+				if q := m[y.fp()]; q.allTimed && (q.na > 1 || q.nb > 1) {
+					k := timeKey(y)
+					c := timedA[k]
+					timedA[k] = [2]int{c[0] + 1, i}
+				}
+			}
+			for _, y := range b {
+				if q := m[y.fp()]; q != nil && q.allTimed && (q.na > 1 || q.nb > 1) {
+					timedB[timeKey(y)]++
+				}
+			}
+		}
+		k := timeKey(x)
+		if c := timedA[k]; c[0] == 1 && timedB[k] == 1 && c[1] >= alo && c[1] < ahi {
+			pairs = append(pairs, [2]int{c[1], j})
+		}
+	}
+	chain = longestChain(pairs)
+	return chain, len(pairs) - len(chain)
+}
+
+// timedFP is a fingerprint with a time.
+type timedFP struct {
+	fp string
+	at int64 // Unix nanoseconds
+}
+
+func timeKey(x *item) timedFP { return timedFP{x.fp(), x.rec.At.UnixNano()} }
+
+// longestChain keeps the longest subsequence of pairs (sorted by j) whose
+// i also increases: patience sorting, O(k log k).
+func longestChain(pairs [][2]int) [][2]int {
+	if len(pairs) == 0 {
+		return nil
+	}
+	tails := []int{} // index into pairs of the smallest tail of each length
+	prev := make([]int, len(pairs))
+	for k, p := range pairs {
+		lo, hi := 0, len(tails)
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if pairs[tails[mid]][0] < p[0] {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		if lo > 0 {
+			prev[k] = tails[lo-1]
+		} else {
+			prev[k] = -1
+		}
+		if lo == len(tails) {
+			tails = append(tails, k)
+		} else {
+			tails[lo] = k
+		}
+	}
+	out := make([][2]int, len(tails))
+	for k, n := tails[len(tails)-1], len(tails)-1; n >= 0; k, n = prev[k], n-1 {
+		out[n] = pairs[k]
+	}
+	return out
 }
 
 // mergeByTime interleaves two ordered runs by time; a record without a time
@@ -154,10 +414,54 @@ func mergeByTime(x, y []*item) []*item {
 	return out
 }
 
-// containsAll reports how many of b's messages occur in a, in order.
-func containsInOrder(a, b []*item) int {
-	_, added := union(a, b)
-	return len(b) - added
+// alignAll folds copies, oldest first, into one timeline and reports
+// where the order was not decided.
+func alignAll(copies [][]*item, names []string) (out []*item, notes []string) {
+	for k, c := range copies {
+		var st alignStats
+		out, st = align(out, c, true)
+		if st.undecided > 0 && k > 0 {
+			notes = append(notes, undecidedNote(st, names[k]))
+		}
+	}
+	return out, notes
+}
+
+func undecidedNote(st alignStats, newer string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "order undecided for %d messages: ", st.undecided)
+	gaps := st.undecided - 2*st.crossed
+	if gaps > 0 {
+		fmt.Fprintf(&b, "%d are held by only one of two copies between the same two shared messages, without times to order them; the older copy's were placed first, then %s's", gaps, newer)
+		if st.undecidedAt != nil {
+			fmt.Fprintf(&b, " (first: %s %q from %s)", st.undecidedAt.rec.Role, clip(st.undecidedAt.rec.Content, 40), provString(st.undecidedAt.prov))
+		}
+	}
+	if st.crossed > 0 {
+		if gaps > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%d messages are in both copies in contradicting orders; %s's order was kept for them and the older copy's placement stays as well", 2*st.crossed, newer)
+	}
+	return b.String()
+}
+
+func provString(p Provenance) string {
+	switch {
+	case p.Line > 0:
+		return fmt.Sprintf("%s line %d", p.Path, p.Line)
+	case p.EntryID != "":
+		return fmt.Sprintf("%s entry %s", p.Path, p.EntryID)
+	}
+	return p.Path
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 // assemble numbers items as they will be in a fresh session file (header
@@ -173,6 +477,20 @@ func assemble(s *Source, items []*item, start time.Time) {
 	if n := len(s.Records); n > 0 {
 		prev = s.Records[n-1].At
 	}
+	if prev.IsZero() {
+		prev = firstTime(items)
+	}
+	if prev.IsZero() {
+		// no time anywhere: the oldest source file's modification time,
+		// a fact of the source, never the importer's clock
+		for _, f := range s.Files {
+			if !f.ModTime.IsZero() && (prev.IsZero() || f.ModTime.Before(prev)) {
+				prev = f.ModTime.UTC()
+			}
+		}
+	}
+	s.Records = slices.Grow(s.Records, len(items))
+	s.Provenance = slices.Grow(s.Provenance, len(items))
 	var calls toolNames
 	for i, it := range items {
 		r := it.rec
@@ -190,7 +508,11 @@ func assemble(s *Source, items []*item, start time.Time) {
 			r.Through = seqOf[it.through]
 		}
 		s.Records = append(s.Records, r)
-		s.Provenance = append(s.Provenance, it.prov)
+		pv := it.prov
+		if len(it.also) > 0 {
+			pv.Also = append([]Provenance(nil), it.also...)
+		}
+		s.Provenance = append(s.Provenance, pv)
 	}
 }
 
@@ -254,4 +576,17 @@ func (t *toolNames) name(r *workspace.Record) {
 	if r.Role == workspace.RoleTool && r.ToolName == "" && r.ToolCallID != "" {
 		r.ToolName = (*t)[r.ToolCallID]
 	}
+}
+
+// containsInOrder reports how many of b's records the alignment finds in
+// a.
+func containsInOrder(a, b []*item) int {
+	n := 0
+	match, _ := alignPairs(a, b)
+	for _, i := range match {
+		if i >= 0 {
+			n++
+		}
+	}
+	return n
 }

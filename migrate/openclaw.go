@@ -52,6 +52,8 @@ type ocDir struct {
 	kinds   map[string]string        // base name -> "live" | "reset" | "deleted" | "checkpoint" | "bak"
 	archOf  map[string]string        // archive base name -> transcript base it archives
 	archTS  map[string]time.Time
+	// linkWhy says, per orphan linked by its envelopes, what linked it
+	linkWhy map[string]string
 	// storeFiles are the stores read, part of every source's origin
 	storeFiles []FileInfo
 }
@@ -82,7 +84,7 @@ func readOCDir(ctx context.Context, res *Result, reports fileReports, d sessionD
 	if err != nil {
 		return err
 	}
-	od := &ocDir{rel: d.rel, agent: ocAgentOf(d.rel), trans: map[string]*ocTranscript{}, kinds: map[string]string{}, archOf: map[string]string{}, archTS: map[string]time.Time{}}
+	od := &ocDir{rel: d.rel, agent: ocAgentOf(d.rel), trans: map[string]*ocTranscript{}, kinds: map[string]string{}, archOf: map[string]string{}, archTS: map[string]time.Time{}, linkWhy: map[string]string{}}
 	var stores []string
 	for _, rel := range files {
 		if err := ctx.Err(); err != nil {
@@ -408,6 +410,7 @@ func (od *ocDir) build(res *Result, reports fileReports) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	var orphans []string
 	for _, n := range names {
 		if claimed[n] != nil {
 			continue
@@ -429,14 +432,29 @@ func (od *ocDir) build(res *Result, reports fileReports) {
 			s = od.linkOrphan(n, claimed, kind)
 		}
 		if s == nil {
+			orphans = append(orphans, n)
+			continue
+		}
+		s.gens = append(s.gens, n)
+		claimed[n] = s
+	}
+	// what no name links: by the envelopes and times in it
+	links := od.linkByEnvelope(orphans, claimed)
+	sort.Strings(orphans)
+	for _, n := range orphans {
+		l := links[n]
+		s := l.to
+		if s == nil {
 			sid := sessionIDOf(n)
-			if t := od.trans[n]; t.headerID != "" && kind == "live" {
+			if t := od.trans[n]; t.headerID != "" && od.kinds[n] == "live" {
 				sid = t.headerID
 			}
 			k := "openclaw:" + od.agent + ":" + sid
 			s = session(k)
 			s.keys = append(s.keys, k)
-			res.warnf("%s/%s: no store entry links this transcript: imported as its own archived session %s", od.rel, n, k)
+			res.warnf("%s/%s: no store entry links this transcript, and %s: imported as its own archived session %s", od.rel, n, l.why, k)
+		} else {
+			od.linkWhy[n] = l.why
 		}
 		s.gens = append(s.gens, n)
 		claimed[n] = s
@@ -572,12 +590,15 @@ func (od *ocDir) emit(res *Result, reports fileReports, s *ocSession) {
 		src.SetAside = append(src.SetAside, t.bad...)
 		src.Warnings = append(src.Warnings, t.warnings...)
 		active, side := t.branches()
+		var whole []*item
 		if k := od.kinds[n]; k == "checkpoint" || k == "bak" {
-			// a copy of a live transcript: only the entries the live file
-			// lacks (lines a repair dropped) are imported, merged by time
-			// into the conversation they were copied from
+			// a copy of a live transcript, written before it: aligned
+			// with the conversation it was copied from, so that the
+			// entries the live file lacks (lines a repair dropped) keep
+			// their place; alone, only those entries are imported
+			whole = convertOC(rel, active).items
 			active, side = od.copyExtra(n, t), nil
-			src.warnf("%s holds %d entries its live transcript lacks: merged into it by time", rel, len(active))
+			src.warnf("%s holds %d entries its live transcript lacks: aligned into it", rel, len(active))
 		}
 		c := convertOC(rel, active)
 		src.SetAside = append(src.SetAside, c.bad...)
@@ -594,7 +615,7 @@ func (od *ocDir) emit(res *Result, reports fileReports, s *ocSession) {
 		}
 		start := t.headerTime
 		msgs := len(onlyMessages(items))
-		if k := od.kinds[n]; (k == "checkpoint" || k == "bak") && mergeInto(gens, od.archOf[n], items) {
+		if k := od.kinds[n]; (k == "checkpoint" || k == "bak") && mergeInto(src, gens, od.archOf[n], whole) {
 			reports.set(rel, ClassImported, s.key, "copy: the entries the live transcript lacks were merged into it", msgs)
 			continue
 		}
@@ -608,7 +629,9 @@ func (od *ocDir) emit(res *Result, reports fileReports, s *ocSession) {
 		case "checkpoint", "bak":
 			class, reason = ClassGeneration, "copy holding entries the live transcript lacks"
 		default:
-			if n != s.gens[0] {
+			if why := od.linkWhy[n]; why != "" {
+				class, reason = ClassGeneration, why
+			} else if n != s.gens[0] {
 				class, reason = ClassGeneration, "earlier transcript of the same key"
 			}
 		}
@@ -672,12 +695,16 @@ type gen struct {
 	start time.Time
 }
 
-// mergeInto merges extra items by time into the generation read from the
+// mergeInto aligns an older copy with the generation read from the
 // transcript named live, if it was read already.
-func mergeInto(gens []gen, live string, extra []*item) bool {
+func mergeInto(src *Source, gens []gen, live string, copyItems []*item) bool {
 	for i := range gens {
 		if gens[i].name == live {
-			gens[i].items = mergeByTime(gens[i].items, extra)
+			var st alignStats
+			gens[i].items, st = align(copyItems, gens[i].items, true)
+			if st.undecided > 0 {
+				src.Warnings = append(src.Warnings, undecidedNote(st, live))
+			}
 			return true
 		}
 	}

@@ -476,14 +476,13 @@ func parsePicoTime(s string) (time.Time, bool) {
 func buildPicoGroup(g *picoGroup) {
 	s := &Source{System: SystemPicoClaw, Key: g.key, Agent: picoAgent(g.key)}
 	g.src = s
-	// JSON copies: the longest first, then each other one's extra messages
+	// JSON copies, oldest first, aligned into one timeline
 	sort.SliceStable(g.copies, func(i, j int) bool {
-		if len(g.copies[i].items) != len(g.copies[j].items) {
-			return len(g.copies[i].items) > len(g.copies[j].items)
-		}
-		return g.copies[i].file.Path < g.copies[j].file.Path
+		return older(g.copies[i].items, g.copies[i].file, g.copies[j].items, g.copies[j].file)
 	})
 	var fromCopies []*item
+	var copyItems [][]*item
+	var copyNames []string
 	var summaries []string
 	var start time.Time
 	for _, c := range g.copies {
@@ -491,7 +490,8 @@ func buildPicoGroup(g *picoGroup) {
 		s.SetAside = append(s.SetAside, c.bad...)
 		s.KeyInferred = s.KeyInferred || c.inferred
 		s.Warnings = append(s.Warnings, c.warnings...)
-		fromCopies, _ = union(fromCopies, c.items)
+		copyItems = append(copyItems, c.items)
+		copyNames = append(copyNames, c.file.Path)
 		if c.summary != "" {
 			summaries = append(summaries, c.summary)
 		}
@@ -499,7 +499,15 @@ func buildPicoGroup(g *picoGroup) {
 			start = c.created
 		}
 	}
-	var fromLogs []*item
+	fromCopies, notes := alignAll(copyItems, copyNames)
+	s.Warnings = append(s.Warnings, notes...)
+	// JSONL histories (more than one when old and new file names of one
+	// key both survive), oldest first
+	sort.SliceStable(g.logs, func(i, j int) bool {
+		return older(g.logs[i].items, g.logs[i].jsonlFile(), g.logs[j].items, g.logs[j].jsonlFile())
+	})
+	var logItems [][]*item
+	var logNames []string
 	var skipTo *item
 	var metaSummary string
 	for _, l := range g.logs {
@@ -531,18 +539,25 @@ func buildPicoGroup(g *picoGroup) {
 			}
 			l.skipTo = picoSkipTo(s, l)
 		}
-		merged, _ := union(fromLogs, l.items)
-		fromLogs = merged
+		logItems = append(logItems, l.items)
+		logNames = append(logNames, l.jsonlFile().Path)
 		if l.skipTo != nil {
 			skipTo = l.skipTo
 		}
 	}
+	fromLogs, notes := alignAll(logItems, logNames)
+	s.Warnings = append(s.Warnings, notes...)
 	if n := unbackfill(fromLogs, fromCopies); n > 0 {
 		s.warnf("%d JSONL times were stamped by the JSON->JSONL conversion (the JSON copy has none): taken as unknown", n)
 	}
-	items, added := union(fromLogs, fromCopies)
-	if added > 0 && len(fromLogs) > 0 {
-		s.warnf("%d messages found only in JSON copies (.json/.json.migrated/temp) were added to the JSONL history", added)
+	// the JSON-era copies are older than any JSONL: the conversion wrote
+	// the JSONL from them
+	items, st := align(fromCopies, fromLogs, true)
+	if st.oldOnly > 0 && len(fromLogs) > 0 {
+		s.warnf("%d messages found only in JSON copies (.json/.json.migrated/temp) were added to the JSONL history, each before the JSONL's own messages of the same gap", st.oldOnly)
+	}
+	if st.undecided > 0 && len(fromCopies) > 0 {
+		s.Warnings = append(s.Warnings, undecidedNote(st, "the JSONL history"))
 	}
 	// summaries: the JSON-era ones that the meta does not repeat come
 	// first (they stand for messages gone before the copy was written);
@@ -585,6 +600,9 @@ func unbackfill(logs, copies []*item) int {
 		if c.isMessage() && !c.timed {
 			untimed[c.fp()]++
 		}
+	}
+	if len(untimed) == 0 {
+		return 0
 	}
 	n := 0
 	for _, l := range logs {
@@ -674,7 +692,7 @@ func mergePromoted(res *Result, groups map[string]*picoGroup, keys []string, rep
 	mainKey := map[string]bool{}
 	for _, k := range keys {
 		if a, ok := isMainKey(k); ok {
-			mainMsgs[a], _ = union(mainMsgs[a], onlyMessages(groups[k].items))
+			mainMsgs[a], _ = align(mainMsgs[a], onlyMessages(groups[k].items), false)
 			mainKey[k] = true
 		}
 	}
@@ -749,8 +767,16 @@ func mergePromoted(res *Result, groups map[string]*picoGroup, keys []string, rep
 				continue
 			}
 		}
-		merged, added := union(into.items, lg.items)
+		// the legacy history is the older copy: what only it holds goes
+		// before the promoted session's own messages
+		merged, st := align(lg.items, into.items, true)
+		added := len(onlyMessages(merged)) - len(onlyMessages(into.items))
 		into.items = merged
+		// sharing nothing, the order is known: the legacy key was last
+		// written before the promoted session's first message
+		if st.undecided > 0 && st.matched > 0 {
+			into.src.Warnings = append(into.src.Warnings, undecidedNote(st, into.key))
+		}
 		into.src.Files = append(into.src.Files, lg.src.Files...)
 		into.src.SetAside = append(into.src.SetAside, lg.src.SetAside...)
 		into.src.Warnings = append(into.src.Warnings, lg.src.Warnings...)
@@ -799,14 +825,14 @@ func markCopyDuplicates(g *picoGroup, reports fileReports) {
 	}
 	var logItems []*item
 	for _, l := range g.logs {
-		logItems, _ = union(logItems, l.items)
+		logItems, _ = align(logItems, l.items, false)
 	}
 	for _, c := range g.copies {
 		r := reports[c.file.Path]
 		if r == nil || r.Class != ClassImported || len(c.items) == 0 {
 			continue
 		}
-		if _, added := union(logItems, c.items); added == 0 {
+		if containsInOrder(logItems, c.items) == len(c.items) {
 			reports.set(c.file.Path, ClassDuplicate, g.key, "JSON copy; every message is also in the JSONL history", r.Records)
 		}
 	}
@@ -854,4 +880,43 @@ func stripMainCopy(g *picoGroup, main []*item) int {
 	}
 	g.items = kept
 	return best
+}
+
+// jsonlFile is the .jsonl file of a history (its meta when it has none).
+func (l *picoLog) jsonlFile() FileInfo {
+	for _, f := range l.files {
+		if strings.HasSuffix(f.Path, ".jsonl") {
+			return f
+		}
+	}
+	if len(l.files) > 0 {
+		return l.files[0]
+	}
+	return FileInfo{}
+}
+
+// older reports whether copy a was written before copy b: by the time of
+// its last timed message, else by file modification time, else by path.
+func older(a []*item, fa FileInfo, b []*item, fb FileInfo) bool {
+	ta, tb := lastTime(a), lastTime(b)
+	if ta.IsZero() {
+		ta = fa.ModTime
+	}
+	if tb.IsZero() {
+		tb = fb.ModTime
+	}
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	return fa.Path < fb.Path
+}
+
+// lastTime returns the time of the last timed message, or zero.
+func lastTime(items []*item) time.Time {
+	for i := len(items) - 1; i >= 0; i-- {
+		if it := items[i]; it.timed && it.isMessage() && !it.rec.At.IsZero() {
+			return it.rec.At
+		}
+	}
+	return time.Time{}
 }

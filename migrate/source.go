@@ -99,6 +99,9 @@ type Provenance struct {
 	Line    int             `json:"line,omitempty"`
 	EntryID string          `json:"entry_id,omitempty"`
 	Extra   json.RawMessage `json:"extra,omitempty"`
+	// Also names the other copies (older snapshots, leftovers of an
+	// upgrade) that hold the same record; they were aligned onto this one.
+	Also []Provenance `json:"also,omitempty"`
 }
 
 // Source is one legacy conversation: everything read for one raw key, in

@@ -29,6 +29,10 @@ type Target struct {
 	Name string
 	// Origin says where a migrated session came from (header "origin").
 	Origin json.RawMessage
+	// Created is the header's time when the session is created; zero
+	// means now. An import gives its first message's time, so that a
+	// session never begins after its own messages.
+	Created time.Time
 }
 
 // Session is a handle on one session file. Handles are cheap, safe for
@@ -53,7 +57,9 @@ func (w *Workspace) Session(ctx context.Context, t Target) (*Session, error) {
 	// A header over the size limit is refused before the file is made
 	// (the append would refuse it too, after creating an empty file).
 	h := s.header
-	h.At = time.Now()
+	if h.At.IsZero() {
+		h.At = time.Now()
+	}
 	if b, err := appendRecord(nil, &h); err == nil {
 		if err := w.sizeCheck(h.Type, len(b)); err != nil {
 			return nil, fmt.Errorf("workspace: create session %s: the header: %w; nothing was written", s.id, err)
@@ -85,6 +91,9 @@ func (w *Workspace) handle(t Target) (*Session, error) {
 	if t.Scope != nil {
 		sc := t.Scope.Clone()
 		h.Scope = &sc
+	}
+	if !t.Created.IsZero() {
+		h.At = t.Created.UTC()
 	}
 	return &Session{w: w, st: w.state(id), id: id, header: h}, nil
 }
