@@ -290,6 +290,18 @@ func assignID(s *Source, r *keying.Resolver, linked map[string]bool) (id string,
 	if keying.IsID(s.Key) {
 		return s.Key, RuleK, s.Scope, lk, ""
 	}
+	if s.Route != nil {
+		id, rule, scope, why = assignRoute(s, r)
+		return id, rule, scope, lk, why
+	}
+	if s.System == SystemClodds {
+		// Clodds keys look like OpenClaw's but are not: never parse them
+		why := ""
+		if !s.KeyInferred {
+			why = fmt.Sprintf("%s is Clodds' one session for every direct chat (its dmScope main), or names no chat: kept under its own key, which stays an alias", s.Key)
+		}
+		return keying.LegacyHash(s.Key), RuleB, nil, lk, why
+	}
 	lk, err := keying.ParseLegacy(s.Key)
 	if err != nil {
 		return keying.LegacyHash(s.Key), RuleB, partialScope(s, lk), lk, fmt.Sprintf("%s: %v: Rule B", s.Key, err)
@@ -370,6 +382,32 @@ func assignID(s *Source, r *keying.Resolver, linked map[string]bool) (id string,
 	}
 	sc := rt.Scope
 	return rt.ID, RuleA, &sc, lk, ""
+}
+
+// assignRoute derives the id of a source whose store recorded its route
+// (Clodds): Rule A when the route fills every dimension the target config
+// needs, else Rule B.
+func assignRoute(s *Source, r *keying.Resolver) (string, Rule, *keying.Scope, string) {
+	agent := s.Agent
+	if agent == "" {
+		agent = keying.DefaultAgent
+	}
+	in := *s.Route
+	partial := &keying.Scope{Version: keying.ScopeVersion, AgentID: agent, Channel: in.Channel, Account: in.Account}
+	b := func(why string) (string, Rule, *keying.Scope, string) {
+		return keying.LegacyHash(s.Key), RuleB, partial, why
+	}
+	rt, err := r.Resolve(agent, in)
+	switch {
+	case err != nil:
+		return b(fmt.Sprintf("%s: %v: kept under its own key", s.Key, err))
+	case rt.Main:
+		return b(fmt.Sprintf("%s: the target config sends it to the main session, which never takes imported history: kept under its own key", s.Key))
+	case !complete(r, agent, in, rt):
+		return b(fmt.Sprintf("%s: the target config needs a value the store did not record (a group chat's sender): kept under its own key", s.Key))
+	}
+	sc := rt.Scope
+	return rt.ID, RuleA, &sc, ""
 }
 
 // complete reports whether the route filled every dimension the target

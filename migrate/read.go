@@ -22,6 +22,10 @@ type Options struct {
 	Location *time.Location
 	// Force reads an OpenClaw store even when a lock file names a live pid.
 	Force bool
+	// Password opens Clodds' encrypted session contexts (Clodds'
+	// CLODDS_SESSION_KEY). Empty: they are reported, not read. It is never
+	// written anywhere.
+	Password string `json:"-"`
 }
 
 // maxDepth bounds the search for sessions directories below the root, so
@@ -78,6 +82,8 @@ func Read(ctx context.Context, dir string, opts Options) (*Result, error) {
 		err = readOpenClaw(ctx, res, dirs, opts.Force)
 	case SystemPocketPaw:
 		err = readPocketPaw(ctx, res, dirs, loc)
+	case SystemClodds:
+		err = readClodds(ctx, res, dirs, opts.Password)
 	default:
 		err = fmt.Errorf("migrate: cannot read system %q: %w", sys, ErrUsage)
 	}
@@ -115,14 +121,14 @@ func pickSystem(root string, found []sessionDir) (System, error) {
 	}
 	switch len(seen) {
 	case 0:
-		return "", fmt.Errorf("migrate: %s holds no PicoClaw, OpenClaw or PocketPaw sessions (looked for sessions dirs up to %d levels down): %w", root, maxDepth, ErrNotLegacy)
+		return "", fmt.Errorf("migrate: %s holds no PicoClaw, OpenClaw, PocketPaw or Clodds sessions (looked for sessions dirs up to %d levels down): %w", root, maxDepth, ErrNotLegacy)
 	case 1:
 		for s := range seen {
 			return s, nil
 		}
 	}
 	var parts []string
-	for _, s := range []System{SystemPicoClaw, SystemOpenClaw, SystemPocketPaw} {
+	for _, s := range []System{SystemPicoClaw, SystemOpenClaw, SystemPocketPaw, SystemClodds} {
 		if d := seen[s]; len(d) > 0 {
 			parts = append(parts, fmt.Sprintf("%s in %s", s, strings.Join(d, ", ")))
 		}
@@ -202,6 +208,8 @@ func sniffDir(dir string) map[System]bool {
 		}
 		n := e.Name()
 		switch {
+		case n == cloddsDB:
+			sys[SystemClodds] = true
 		case n == "sessions.json" || strings.HasPrefix(n, "sessions.json."):
 			sys[SystemOpenClaw] = true
 		case n == "_index.json" || n == "_aliases.json" || strings.HasSuffix(n, "_compaction.json"):
@@ -228,6 +236,10 @@ func sniffDir(dir string) map[System]bool {
 				sys[SystemPocketPaw] = true // a dashboard export
 			}
 		}
+	}
+	// Clodds' database decides: its state dir holds other JSON files
+	if sys[SystemClodds] {
+		return map[System]bool{SystemClodds: true}
 	}
 	// a store or an index decides: stray files of another shape beside it
 	// (a fork's PicoClaw-style names) are reported by that system's reader
