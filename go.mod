@@ -20,6 +20,7 @@ require (
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/cobra v1.10.2
 	github.com/tidwall/gjson v1.20.0
+	github.com/titanous/json5 v1.0.0
 	go.etcd.io/bbolt v1.4.0
 	golang.org/x/crypto v0.52.0
 	golang.org/x/sys v0.49.0

@@ -26,6 +26,10 @@ type Options struct {
 	// CLODDS_SESSION_KEY). Empty: they are reported, not read. It is never
 	// written anywhere.
 	Password string `json:"-"`
+	// ExtraDirs are more sessions directories to read, outside dir: where
+	// the install's config moved its store (SourceConfig.StoreDirs). Their
+	// files are reported by paths relative to dir.
+	ExtraDirs []string
 }
 
 // maxDepth bounds the search for sessions directories below the root, so
@@ -55,6 +59,7 @@ func Read(ctx context.Context, dir string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	found = addExtraDirs(dir, found, opts.ExtraDirs)
 	if sys == SystemAuto {
 		sys, err = pickSystem(dir, found)
 		if err != nil {
@@ -134,6 +139,43 @@ func pickSystem(root string, found []sessionDir) (System, error) {
 		}
 	}
 	return "", fmt.Errorf("migrate: %s: %s; choose one with --source: %w", root, strings.Join(parts, "; "), ErrAmbiguousSource)
+}
+
+// addExtraDirs adds the sessions directories outside root that hold
+// sessions, each once by real path.
+func addExtraDirs(root string, found []sessionDir, extra []string) []sessionDir {
+	if len(extra) == 0 {
+		return found
+	}
+	seen := map[string]bool{}
+	for _, d := range found {
+		p := filepath.Join(root, filepath.FromSlash(d.rel))
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		seen[p] = true
+	}
+	for _, x := range extra {
+		p := x
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		sys := sniffDir(p)
+		if len(sys) == 0 {
+			continue
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			continue
+		}
+		found = append(found, sessionDir{rel: filepath.ToSlash(rel), systems: sys, whole: filepath.Base(p) == "sessions"})
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].rel < found[j].rel })
+	return found
 }
 
 // findSessionDirs returns the directories below root that hold sessions of
