@@ -57,9 +57,17 @@ type PlannedSession struct {
 	Present     int      `json:"present,omitempty"` // records already in the workspace
 	Generations int      `json:"generations"`
 	Warnings    []string `json:"warnings,omitempty"`
+	// Era names the legacy era of the session's first source, in words
+	// (docs/migration.md, "Terms").
+	Era string `json:"era"`
+	// Reason says, in words, why a session stays under its old key (Rule
+	// B); "" for the others.
+	Reason string `json:"reason,omitempty"`
 	// Origin is the header's origin: system, files with their SHA-256, keys.
 	Origin json.RawMessage `json:"origin"`
 
+	// explain holds the warnings that only explain the id (not problems).
+	explain map[string]bool
 	records []workspace.Record
 	prov    []Provenance
 	sources []*Source
@@ -73,6 +81,9 @@ type Plan struct {
 	Files    []FileReport      `json:"files"`
 	Warnings []string          `json:"warnings,omitempty"`
 	SetAside []SetAside        `json:"set_aside,omitempty"`
+	// Config says which config the ids follow and what the source
+	// install's own config proposes; set by the caller (the CLI).
+	Config *TargetConfig `json:"config,omitempty"`
 	// Read is the read result the plan was made from.
 	Read *Result `json:"-"`
 }
@@ -115,6 +126,7 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 		scope *keying.Scope
 		lk    keying.LegacyKey
 		why   string
+		kept  string // why it stays under its old key, in words
 	}
 	var all []*assigned
 	for _, s := range res.Sources {
@@ -123,6 +135,9 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 		}
 		a := &assigned{src: s}
 		a.id, a.rule, a.scope, a.lk, a.why = assignID(s, resolver, names)
+		if a.rule == RuleB {
+			a.kept = keptReason(s, a.lk, a.why)
+		}
 		all = append(all, a)
 		p.SetAside = append(p.SetAside, s.SetAside...)
 	}
@@ -154,7 +169,7 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 				a.id, a.rule = keying.LegacyHash(a.src.Key), RuleB
 				a.scope = partialScope(a.src, a.lk)
 				msg := fmt.Sprintf("%s reaches %s together with another conversation (a thread under its parent, or a case variant): it takes Rule B", a.src.Key, id)
-				a.why = msg
+				a.why, a.kept = msg, KeptCollision
 				p.Warnings = append(p.Warnings, msg)
 				continue
 			}
@@ -190,7 +205,7 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 		sort.SliceStable(group, func(i, j int) bool {
 			return sourceStart(group[i].src).Before(sourceStart(group[j].src))
 		})
-		ps := &PlannedSession{ID: id, Rule: group[0].rule, Scope: group[0].scope}
+		ps := &PlannedSession{ID: id, Rule: group[0].rule, Scope: group[0].scope, Era: eraOf(group[0].src), explain: map[string]bool{}}
 		// the key that names the session first: for Rule B the one whose
 		// hash is the id, for Rule K the id itself
 		var keys []string
@@ -198,6 +213,10 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 			keys = append(keys, a.src.Key)
 			if a.why != "" {
 				ps.Warnings = append(ps.Warnings, a.why)
+				ps.explain[a.why] = true
+			}
+			if ps.Reason == "" {
+				ps.Reason = a.kept
 			}
 			if a.rule == RuleK {
 				ps.Rule = RuleK
@@ -205,6 +224,9 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 					ps.Scope = a.scope
 				}
 			}
+		}
+		if ps.Rule != RuleB {
+			ps.Reason = ""
 		}
 		sort.SliceStable(keys, func(i, j int) bool { return keyRank(keys[i], id) < keyRank(keys[j], id) })
 		ps.Keys = uniqKeep(keys)
