@@ -178,7 +178,7 @@ func (p *Plan) WriteSummary(w io.Writer, width int) error {
 	for _, s := range p.Sessions {
 		msgs += s.Messages
 	}
-	fmt.Fprintf(bw, "%s: %d session(s), %d message(s) from %s\n", systemName(p.System), len(p.Sessions), msgs, p.From)
+	fmt.Fprintln(bw, clipLine(fmt.Sprintf("%s: %d session(s), %d message(s) from %s", systemName(p.System), len(p.Sessions), msgs, p.From), width))
 	rows := map[string]*eraRow{}
 	var order []*eraRow
 	kept := map[string]int{}
@@ -231,7 +231,7 @@ func (p *Plan) WriteSummary(w io.Writer, width int) error {
 		}
 	}
 	if c := p.Config; c != nil {
-		fmt.Fprintf(bw, "target config: %s\n", c.Used)
+		fmt.Fprintln(bw, clipLine("target config: "+c.Used, width))
 		if len(c.Settings) > 0 {
 			from := "proposed from " + c.ProposedFrom
 			if c.ProposedFrom == "" {
@@ -240,7 +240,7 @@ func (p *Plan) WriteSummary(w io.Writer, width int) error {
 			fmt.Fprintln(bw, clipLine("  "+from+": "+strings.Join(c.Settings, "; "), width))
 		}
 		if c.Write != "" {
-			fmt.Fprintf(bw, "  --write-config: %s\n", c.Write)
+			fmt.Fprintln(bw, clipLine("  --write-config: "+c.Write, width))
 		}
 	}
 	act := map[Action]int{}
@@ -251,8 +251,8 @@ func (p *Plan) WriteSummary(w io.Writer, width int) error {
 	for _, f := range p.Files {
 		files[f.Class]++
 	}
-	fmt.Fprintf(bw, "actions: %d create, %d append, %d merge, %d skip; files: %s\n",
-		act[ActionCreate], act[ActionAppend], act[ActionMerge], act[ActionSkip], ClassCounts(files))
+	fmt.Fprintln(bw, clipLine(fmt.Sprintf("actions: %d create, %d append, %d merge, %d skip; files: %s",
+		act[ActionCreate], act[ActionAppend], act[ActionMerge], act[ActionSkip], ClassCounts(files)), width))
 	probs := p.Problems()
 	if len(probs) == 0 {
 		fmt.Fprintln(bw, "problems: none")

@@ -315,6 +315,9 @@ func (a *app) migrateTarget(root string, o *migrateOptions, src *migrate.SourceC
 		switch {
 		case same:
 			tc.Used = "the workspace's config.json (it keys sessions as the source install did)"
+			if o.writeConfig {
+				tc.Write = configChangeWords(migrate.ConfigUnchanged, cfgPath, o.dryRun)
+			}
 		case o.writeConfig:
 			change, err := migrate.CheckProposedConfig(root, src.Proposal)
 			if err != nil {
