@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/picosess/picosess/keying"
 )
@@ -16,13 +17,13 @@ import (
 // "Terms" and §3). PlannedSession.Reason holds one of these.
 const (
 	KeptMain       = "the assistant's main session, which never takes a chat's history"
-	KeptNoChat     = "a cron, sub-agent, hook, web-hook or command-line session: no chat is routed to it"
-	KeptRebuilt    = "no store entry named it: its key was made by the importer"
+	KeptNoChat     = "a cron, sub-agent, hook or command-line session: no chat routes to it"
+	KeptRebuilt    = "its key was made by the importer (no store entry or meta names it)"
 	KeptChatType   = "the old key does not say whether the chat is a group or a direct chat"
-	KeptDirect     = "a direct chat whose new chat id is not in its old key: the chat's next message continues it"
+	KeptDirect     = "a direct chat whose new id the old key lacks: its next message resumes it"
 	KeptNoChannel  = "the old key names no channel"
 	KeptToMain     = "the target config sends this chat to the main session"
-	KeptCollision  = "it would share its id with another conversation (a thread and its parent, or a case variant)"
+	KeptCollision  = "another chat would get the same id (a thread and its parent, or case)"
 	KeptUnreadable = "the old key could not be read"
 	KeptShared     = "Clodds' one session for every direct chat"
 	KeptMissing    = "the target config needs a value the old key does not hold"
@@ -170,10 +171,13 @@ type eraRow struct {
 // WriteSummary writes the plan as a person reads it: per era, how many
 // sessions and messages, how many go to derived scopes, keep their own id
 // or stay under their old key, why they stay (in words), the target
-// config, the actions, and every problem. width clips problem lines to a
-// terminal's width (0: no clipping).
-func (p *Plan) WriteSummary(w io.Writer, width int) error {
-	bw := &errW{w: w}
+// config, the actions, and every problem. width and height are the
+// terminal's (0: not a terminal): lines are cut to the width, and the
+// problems are wrapped when the whole still fits the height, else cut to
+// one line each.
+func (p *Plan) WriteSummary(w io.Writer, width, height int) error {
+	var buf strings.Builder
+	bw := &errW{w: &buf}
 	msgs := 0
 	for _, s := range p.Sessions {
 		msgs += s.Messages
@@ -258,11 +262,191 @@ func (p *Plan) WriteSummary(w io.Writer, width int) error {
 		fmt.Fprintln(bw, "problems: none")
 	} else {
 		fmt.Fprintf(bw, "problems (%d):\n", len(probs))
-		for _, pr := range probs {
-			fmt.Fprintln(bw, clipLine("  "+pr, width))
+		used := strings.Count(buf.String(), "\n")
+		for _, l := range problemLines(probs, width, height-used-2) { // the prompt and the last line stay visible
+			fmt.Fprintln(bw, l)
 		}
 	}
-	return bw.err
+	if bw.err != nil {
+		return bw.err
+	}
+	_, err := io.WriteString(w, buf.String())
+	return err
+}
+
+// problemLines lays out the problems in at most room lines (room <= 0 or
+// width 0: no limit): wrapped, and problems of one shape counted on one
+// line; if that is too long, one cut line each; then one line per subject
+// (the damaged bytes, the unknown files, each session); and if still too
+// long, the first ones and how many more --verbose lists.
+func problemLines(probs []string, width, room int) []string {
+	groupText := func(g []string) string {
+		if len(g) > 1 {
+			return fmt.Sprintf("%d like this one (--verbose lists each): %s", len(g), g[0])
+		}
+		return g[0]
+	}
+	var wrapped, clipped []string
+	for _, g := range groupProblems(probs) {
+		wrapped = append(wrapped, wrapLine(groupText(g), width, "  ", "    ")...)
+		clipped = append(clipped, clipLine("  "+groupText(g), width))
+	}
+	if width <= 0 || room <= 0 || len(wrapped) <= room {
+		return wrapped
+	}
+	if len(clipped) <= room {
+		return clipped
+	}
+	// one line per subject
+	type subj struct {
+		name  string
+		items []string
+	}
+	var subs []*subj
+	by := map[string]*subj{}
+	for _, p := range probs {
+		name := problemSubject(p)
+		sb := by[name]
+		if sb == nil {
+			sb = &subj{name: name}
+			by[name] = sb
+			subs = append(subs, sb)
+		}
+		sb.items = append(sb.items, p)
+	}
+	var out []string
+	for _, sb := range subs {
+		if len(sb.items) == 1 {
+			out = append(out, clipLine("  "+sb.items[0], width))
+			continue
+		}
+		out = append(out, clipLine(fmt.Sprintf("  %s: %d problems (--verbose lists each), first: %s", sb.name, len(sb.items), sb.items[0]), width))
+	}
+	if len(out) <= room {
+		return out
+	}
+	keep := room - 1
+	if keep < 0 {
+		keep = 0
+	}
+	more := 0
+	for _, sb := range subs[keep:] {
+		more += len(sb.items)
+	}
+	return append(out[:keep], fmt.Sprintf("  … and %d more: --verbose lists every problem", more))
+}
+
+// problemSubject is what a problem is about: damaged bytes, unknown or
+// corrupt files, else the session or file named before its first ": ".
+func problemSubject(p string) string {
+	switch {
+	case strings.HasPrefix(p, "damaged bytes in "):
+		return "damaged bytes set aside"
+	case strings.HasPrefix(p, "unknown file "), strings.HasPrefix(p, "corrupt file "):
+		return "unknown or corrupt files"
+	}
+	if i := strings.Index(p, ": "); i > 0 {
+		return p[:i]
+	}
+	return p
+}
+
+// groupProblems puts together, in first-seen order, problems that differ
+// only in quoted names and in words holding digits (one per store entry,
+// transcript, file...), when there are at least three of a kind.
+func groupProblems(probs []string) [][]string {
+	shape := func(s string) string {
+		var b strings.Builder
+		in := false
+		for _, r := range s {
+			switch {
+			case r == '"':
+				in = !in
+				if in {
+					b.WriteString(`"…"`)
+				}
+			case !in:
+				b.WriteRune(r)
+			}
+		}
+		f := strings.Fields(b.String())
+		for i, w := range f {
+			if strings.ContainsAny(w, "0123456789") {
+				f[i] = "#"
+			}
+		}
+		return strings.Join(f, " ")
+	}
+	idx := map[string]int{}
+	var groups [][]string
+	for _, p := range probs {
+		k := shape(p)
+		if i, ok := idx[k]; ok {
+			groups[i] = append(groups[i], p)
+			continue
+		}
+		idx[k] = len(groups)
+		groups = append(groups, []string{p})
+	}
+	var out [][]string
+	for _, g := range groups {
+		if len(g) < 3 {
+			for _, p := range g {
+				out = append(out, []string{p})
+			}
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// wrapLine cuts s into lines of at most width runes at spaces, the first
+// prefixed with first, the others with rest (width 0: one line).
+func wrapLine(s string, width int, first, rest string) []string {
+	if width <= 0 {
+		return []string{first + s}
+	}
+	var out []string
+	line := first
+	empty := true
+	for _, word := range strings.Fields(s) {
+		for {
+			room := width - utf8.RuneCountInString(line)
+			need := utf8.RuneCountInString(word)
+			if !empty {
+				need++
+			}
+			if need <= room {
+				if !empty {
+					line += " "
+				}
+				line += word
+				empty = false
+				break
+			}
+			if !empty {
+				out = append(out, line)
+				line, empty = rest, true
+				continue
+			}
+			// a word longer than a whole line: cut it
+			r := []rune(word)
+			cut := room
+			if cut < 1 {
+				cut = 1
+			}
+			out = append(out, line+string(r[:cut]))
+			line, word = rest, string(r[cut:])
+			if word == "" {
+				break
+			}
+		}
+	}
+	if !empty {
+		out = append(out, line)
+	}
+	return out
 }
 
 // WriteTable writes one line per planned session: its old key, era, id,
@@ -280,6 +464,12 @@ func (p *Plan) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", key, s.Era, s.ID, idWords(s.Rule), s.Messages, s.Action, s.Reason)
 	}
 	tw.Flush()
+	if probs := p.Problems(); len(probs) > 0 {
+		fmt.Fprintf(bw, "\nevery problem (%d):\n", len(probs))
+		for _, pr := range probs {
+			fmt.Fprintf(bw, "  %s\n", pr)
+		}
+	}
 	return bw.err
 }
 

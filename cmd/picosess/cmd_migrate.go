@@ -15,6 +15,7 @@ import (
 	"github.com/picosess/picosess/migrate"
 	"github.com/picosess/picosess/workspace"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // migrateOptions are the flags of migrate.
@@ -346,7 +347,7 @@ func (a *app) migrateTarget(root string, o *migrateOptions, src *migrate.SourceC
 	if o.writeConfig {
 		tc.Write = configChangeWords(migrate.ConfigWritten, cfgPath, o.dryRun)
 	} else if !migrate.SameKeying(prop, keying.Policy{}) {
-		tc.Problems = append(tc.Problems, "the workspace has no config.json: the ids follow the proposed config, but picosess keys new messages under its defaults until the config is written: pass --write-config")
+		tc.Problems = append(tc.Problems, "ids follow the proposed config, which the workspace lacks: pass --write-config")
 	}
 	return prop, tc, nil
 }
@@ -374,6 +375,16 @@ func configChangeWords(c migrate.ConfigChange, path string, dry bool) string {
 	return path + " already keys sessions this way: left as it is"
 }
 
+// termHeight is the height of the terminal w is, 24 when unknown.
+func termHeight(w io.Writer) int {
+	if f, ok := w.(interface{ Fd() uintptr }); ok {
+		if _, rows, err := term.GetSize(int(f.Fd())); err == nil && rows > 0 {
+			return rows
+		}
+	}
+	return 24
+}
+
 // writePlanFiles writes plan.txt (summary and the table of every session)
 // and plan.json into dir (--dry-run --report DIR).
 func writePlanFiles(p *migrate.Plan, dir string) error {
@@ -381,7 +392,7 @@ func writePlanFiles(p *migrate.Plan, dir string) error {
 		return fmt.Errorf("--report: %w", err)
 	}
 	var sb strings.Builder
-	if err := p.WriteSummary(&sb, 0); err != nil {
+	if err := p.WriteSummary(&sb, 0, 0); err != nil {
 		return err
 	}
 	sb.WriteString("\n")
@@ -460,12 +471,15 @@ func (a *app) printPlan(p *migrate.Plan, root string, dry bool) error {
 		return a.writeJSON(migratePlanOutput{DryRun: dry, Workspace: root, Messages: p.Messages(), Actions: planActions(p), Plan: p})
 	}
 	bw := &errWriter{w: a.stdout}
-	width := 0
+	width, height := 0, 0
 	if t := a.term(); t.tty {
-		width = t.width
+		width, height = t.width, termHeight(a.stdout)
 	}
 	fmt.Fprintf(bw, "plan: into %s\n", root)
-	if err := p.WriteSummary(bw, width); err != nil {
+	if height > 0 {
+		height-- // the line above
+	}
+	if err := p.WriteSummary(bw, width, height); err != nil {
 		return err
 	}
 	if a.verbose {
