@@ -45,7 +45,9 @@ type ApplyOptions struct {
 type SessionReport struct {
 	ID       string   `json:"id"`
 	Key      string   `json:"key"`
+	Era      string   `json:"era,omitempty"`
 	Rule     Rule     `json:"rule"`
+	Reason   string   `json:"reason,omitempty"` // why it stays under its old key, in words
 	Action   Action   `json:"action"`
 	Messages int      `json:"messages"`
 	Appended int      `json:"appended"`
@@ -71,6 +73,8 @@ type Report struct {
 	SetAside []SetAsideFile  `json:"set_aside,omitempty"`
 	Unknown  []FileReport    `json:"unknown_or_corrupt,omitempty"`
 	Verify   *VerifyReport   `json:"verify,omitempty"`
+	// Config is the target config the ids follow (Plan.Config).
+	Config *TargetConfig `json:"config,omitempty"`
 	// Partial is true when something could not be read or verified: exit 3.
 	Partial bool `json:"partial"`
 }
@@ -84,7 +88,7 @@ func Apply(ctx context.Context, ws *workspace.Workspace, p *Plan, opts ApplyOpti
 	if err := checkUnchanged(p); err != nil {
 		return nil, err
 	}
-	rep := &Report{From: p.From, System: p.System, Files: map[Class]int{}, Actions: map[Action]int{}, Warnings: append([]string(nil), p.Warnings...)}
+	rep := &Report{From: p.From, System: p.System, Config: p.Config, Files: map[Class]int{}, Actions: map[Action]int{}, Warnings: append([]string(nil), p.Warnings...)}
 	for _, f := range p.Files {
 		rep.Files[f.Class]++
 		if f.Class == ClassUnknown || f.Class == ClassCorrupt {
@@ -107,7 +111,7 @@ func Apply(ctx context.Context, ws *workspace.Workspace, p *Plan, opts ApplyOpti
 		rep.Actions[action]++
 		rep.Messages += ps.Messages
 		rep.Appended += n
-		rep.Sessions = append(rep.Sessions, SessionReport{ID: ps.ID, Key: ps.Keys[0], Rule: ps.Rule, Action: action, Messages: ps.Messages, Appended: n, Warnings: ps.Warnings})
+		rep.Sessions = append(rep.Sessions, SessionReport{ID: ps.ID, Key: ps.Keys[0], Era: ps.Era, Rule: ps.Rule, Reason: ps.Reason, Action: action, Messages: ps.Messages, Appended: n, Warnings: ps.Warnings})
 		if opts.Progress != nil {
 			opts.Progress(Progress{Index: i + 1, Total: len(p.Sessions), ID: ps.ID, Key: ps.Keys[0], Action: action, Messages: ps.Messages, Appended: n})
 		}
@@ -440,6 +444,8 @@ func (r *Report) Write(dir string) error {
 	}
 	var sb strings.Builder
 	r.Summary(&sb)
+	sb.WriteString("\n")
+	r.Table(&sb)
 	if err := os.WriteFile(filepath.Join(dir, "report.txt"), []byte(sb.String()), 0o644); err != nil {
 		return fmt.Errorf("migrate: report: %w", err)
 	}
@@ -462,6 +468,9 @@ func (r *Report) Summary(w interface{ Write([]byte) (int, error) }) {
 		fmt.Fprintf(tw, "sessions %s\t%d\n", a, r.Actions[a])
 	}
 	fmt.Fprintf(tw, "messages\t%d\n", r.Messages)
+	if r.Config != nil {
+		fmt.Fprintf(tw, "target config\t%s\n", r.Config.Used)
+	}
 	fmt.Fprintf(tw, "records written\t%d\n", r.Appended)
 	tw.Flush()
 	for _, f := range r.Unknown {
@@ -494,4 +503,16 @@ func (r *Report) Summary(w interface{ Write([]byte) (int, error) }) {
 			}
 		}
 	}
+}
+
+// Table writes one line per session: old key, era, id, how the id was
+// chosen, messages, action, records written, and why it stays under its
+// old key.
+func (r *Report) Table(w interface{ Write([]byte) (int, error) }) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OLD KEY\tERA\tSESSION\tID\tMSGS\tACTION\tWRITTEN\tWHY UNDER ITS OLD KEY")
+	for _, s := range r.Sessions {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", s.Key, s.Era, s.ID, idWords(s.Rule), s.Messages, s.Action, s.Appended, s.Reason)
+	}
+	tw.Flush()
 }

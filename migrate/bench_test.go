@@ -242,3 +242,61 @@ func BenchmarkReadPicoClawCopies(b *testing.B) {
 	}
 	b.ReportMetric(float64(2*n+more)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// BenchmarkReadClodds reads a Clodds database of 400 sessions and about
+// 40 000 messages rows (inserted in shuffled order), in timestamp order.
+func BenchmarkReadClodds(b *testing.B) {
+	dir := b.TempDir()
+	fx := makeCloddsFixture(b, dir, 400, 100, 7)
+	ctx := context.Background()
+	b.ResetTimer()
+	var total int
+	for b.Loop() {
+		r, err := Read(ctx, dir, Options{System: SystemClodds})
+		if err != nil {
+			b.Fatal(err)
+		}
+		total = r.Messages()
+	}
+	if total < fx.rows {
+		b.Fatalf("read %d messages of %d rows", total, fx.rows)
+	}
+	b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkMigrateClodds plans and applies the same database into an empty
+// workspace (durability as named; the CLI uses always), verify included.
+func BenchmarkMigrateClodds(b *testing.B) {
+	src := b.TempDir()
+	fx := makeCloddsFixture(b, src, 400, 100, 7)
+	ctx := context.Background()
+	for _, d := range []workspace.Durability{workspace.DurabilityNever, workspace.DurabilityAlways} {
+		b.Run(string(d), func(b *testing.B) {
+			total := 0
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				ws, err := workspace.Open(filepath.Join(b.TempDir(), fmt.Sprint("ws", i)), &workspace.Options{Durability: d})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				p, err := NewPlan(ctx, src, ws, PlanOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rep, err := Apply(ctx, ws, p, ApplyOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !rep.Verify.OK() || rep.Verify.Messages < fx.rows {
+					b.Fatalf("verify %+v", rep.Verify)
+				}
+				total = rep.Verify.Messages
+				b.StopTimer()
+				ws.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}

@@ -57,9 +57,17 @@ type PlannedSession struct {
 	Present     int      `json:"present,omitempty"` // records already in the workspace
 	Generations int      `json:"generations"`
 	Warnings    []string `json:"warnings,omitempty"`
+	// Era names the legacy era of the session's first source, in words
+	// (docs/migration.md, "Terms").
+	Era string `json:"era"`
+	// Reason says, in words, why a session stays under its old key (Rule
+	// B); "" for the others.
+	Reason string `json:"reason,omitempty"`
 	// Origin is the header's origin: system, files with their SHA-256, keys.
 	Origin json.RawMessage `json:"origin"`
 
+	// explain holds the warnings that only explain the id (not problems).
+	explain map[string]bool
 	records []workspace.Record
 	prov    []Provenance
 	sources []*Source
@@ -73,6 +81,9 @@ type Plan struct {
 	Files    []FileReport      `json:"files"`
 	Warnings []string          `json:"warnings,omitempty"`
 	SetAside []SetAside        `json:"set_aside,omitempty"`
+	// Config says which config the ids follow and what the source
+	// install's own config proposes; set by the caller (the CLI).
+	Config *TargetConfig `json:"config,omitempty"`
 	// Read is the read result the plan was made from.
 	Read *Result `json:"-"`
 }
@@ -115,6 +126,7 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 		scope *keying.Scope
 		lk    keying.LegacyKey
 		why   string
+		kept  string // why it stays under its old key, in words
 	}
 	var all []*assigned
 	for _, s := range res.Sources {
@@ -123,6 +135,9 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 		}
 		a := &assigned{src: s}
 		a.id, a.rule, a.scope, a.lk, a.why = assignID(s, resolver, names)
+		if a.rule == RuleB {
+			a.kept = keptReason(s, a.lk, a.why)
+		}
 		all = append(all, a)
 		p.SetAside = append(p.SetAside, s.SetAside...)
 	}
@@ -154,7 +169,7 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 				a.id, a.rule = keying.LegacyHash(a.src.Key), RuleB
 				a.scope = partialScope(a.src, a.lk)
 				msg := fmt.Sprintf("%s reaches %s together with another conversation (a thread under its parent, or a case variant): it takes Rule B", a.src.Key, id)
-				a.why = msg
+				a.why, a.kept = msg, KeptCollision
 				p.Warnings = append(p.Warnings, msg)
 				continue
 			}
@@ -190,7 +205,7 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 		sort.SliceStable(group, func(i, j int) bool {
 			return sourceStart(group[i].src).Before(sourceStart(group[j].src))
 		})
-		ps := &PlannedSession{ID: id, Rule: group[0].rule, Scope: group[0].scope}
+		ps := &PlannedSession{ID: id, Rule: group[0].rule, Scope: group[0].scope, Era: eraOf(group[0].src), explain: map[string]bool{}}
 		// the key that names the session first: for Rule B the one whose
 		// hash is the id, for Rule K the id itself
 		var keys []string
@@ -198,6 +213,10 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 			keys = append(keys, a.src.Key)
 			if a.why != "" {
 				ps.Warnings = append(ps.Warnings, a.why)
+				ps.explain[a.why] = true
+			}
+			if ps.Reason == "" {
+				ps.Reason = a.kept
 			}
 			if a.rule == RuleK {
 				ps.Rule = RuleK
@@ -205,6 +224,9 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 					ps.Scope = a.scope
 				}
 			}
+		}
+		if ps.Rule != RuleB {
+			ps.Reason = ""
 		}
 		sort.SliceStable(keys, func(i, j int) bool { return keyRank(keys[i], id) < keyRank(keys[j], id) })
 		ps.Keys = uniqKeep(keys)
@@ -290,6 +312,18 @@ func assignID(s *Source, r *keying.Resolver, linked map[string]bool) (id string,
 	if keying.IsID(s.Key) {
 		return s.Key, RuleK, s.Scope, lk, ""
 	}
+	if s.Route != nil {
+		id, rule, scope, why = assignRoute(s, r)
+		return id, rule, scope, lk, why
+	}
+	if s.System == SystemClodds {
+		// Clodds keys look like OpenClaw's but are not: never parse them
+		why := ""
+		if !s.KeyInferred {
+			why = fmt.Sprintf("%s is Clodds' one session for every direct chat (its dmScope main), or names no chat: kept under its own key, which stays an alias", s.Key)
+		}
+		return keying.LegacyHash(s.Key), RuleB, nil, lk, why
+	}
 	lk, err := keying.ParseLegacy(s.Key)
 	if err != nil {
 		return keying.LegacyHash(s.Key), RuleB, partialScope(s, lk), lk, fmt.Sprintf("%s: %v: Rule B", s.Key, err)
@@ -370,6 +404,32 @@ func assignID(s *Source, r *keying.Resolver, linked map[string]bool) (id string,
 	}
 	sc := rt.Scope
 	return rt.ID, RuleA, &sc, lk, ""
+}
+
+// assignRoute derives the id of a source whose store recorded its route
+// (Clodds): Rule A when the route fills every dimension the target config
+// needs, else Rule B.
+func assignRoute(s *Source, r *keying.Resolver) (string, Rule, *keying.Scope, string) {
+	agent := s.Agent
+	if agent == "" {
+		agent = keying.DefaultAgent
+	}
+	in := *s.Route
+	partial := &keying.Scope{Version: keying.ScopeVersion, AgentID: agent, Channel: in.Channel, Account: in.Account}
+	b := func(why string) (string, Rule, *keying.Scope, string) {
+		return keying.LegacyHash(s.Key), RuleB, partial, why
+	}
+	rt, err := r.Resolve(agent, in)
+	switch {
+	case err != nil:
+		return b(fmt.Sprintf("%s: %v: kept under its own key", s.Key, err))
+	case rt.Main:
+		return b(fmt.Sprintf("%s: the target config sends it to the main session, which never takes imported history: kept under its own key", s.Key))
+	case !complete(r, agent, in, rt):
+		return b(fmt.Sprintf("%s: the target config needs a value the store did not record (a group chat's sender): kept under its own key", s.Key))
+	}
+	sc := rt.Scope
+	return rt.ID, RuleA, &sc, ""
 }
 
 // complete reports whether the route filled every dimension the target

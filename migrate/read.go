@@ -22,6 +22,14 @@ type Options struct {
 	Location *time.Location
 	// Force reads an OpenClaw store even when a lock file names a live pid.
 	Force bool
+	// Password opens Clodds' encrypted session contexts (Clodds'
+	// CLODDS_SESSION_KEY). Empty: they are reported, not read. It is never
+	// written anywhere.
+	Password string `json:"-"`
+	// ExtraDirs are more sessions directories to read, outside dir: where
+	// the install's config moved its store (SourceConfig.StoreDirs). Their
+	// files are reported by paths relative to dir.
+	ExtraDirs []string
 }
 
 // maxDepth bounds the search for sessions directories below the root, so
@@ -51,6 +59,7 @@ func Read(ctx context.Context, dir string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	found = addExtraDirs(dir, found, opts.ExtraDirs)
 	if sys == SystemAuto {
 		sys, err = pickSystem(dir, found)
 		if err != nil {
@@ -78,6 +87,8 @@ func Read(ctx context.Context, dir string, opts Options) (*Result, error) {
 		err = readOpenClaw(ctx, res, dirs, opts.Force)
 	case SystemPocketPaw:
 		err = readPocketPaw(ctx, res, dirs, loc)
+	case SystemClodds:
+		err = readClodds(ctx, res, dirs, opts.Password)
 	default:
 		err = fmt.Errorf("migrate: cannot read system %q: %w", sys, ErrUsage)
 	}
@@ -115,19 +126,56 @@ func pickSystem(root string, found []sessionDir) (System, error) {
 	}
 	switch len(seen) {
 	case 0:
-		return "", fmt.Errorf("migrate: %s holds no PicoClaw, OpenClaw or PocketPaw sessions (looked for sessions dirs up to %d levels down): %w", root, maxDepth, ErrNotLegacy)
+		return "", fmt.Errorf("migrate: %s holds no PicoClaw, OpenClaw, PocketPaw or Clodds sessions (looked for sessions dirs up to %d levels down): %w", root, maxDepth, ErrNotLegacy)
 	case 1:
 		for s := range seen {
 			return s, nil
 		}
 	}
 	var parts []string
-	for _, s := range []System{SystemPicoClaw, SystemOpenClaw, SystemPocketPaw} {
+	for _, s := range []System{SystemPicoClaw, SystemOpenClaw, SystemPocketPaw, SystemClodds} {
 		if d := seen[s]; len(d) > 0 {
 			parts = append(parts, fmt.Sprintf("%s in %s", s, strings.Join(d, ", ")))
 		}
 	}
 	return "", fmt.Errorf("migrate: %s: %s; choose one with --source: %w", root, strings.Join(parts, "; "), ErrAmbiguousSource)
+}
+
+// addExtraDirs adds the sessions directories outside root that hold
+// sessions, each once by real path.
+func addExtraDirs(root string, found []sessionDir, extra []string) []sessionDir {
+	if len(extra) == 0 {
+		return found
+	}
+	seen := map[string]bool{}
+	for _, d := range found {
+		p := filepath.Join(root, filepath.FromSlash(d.rel))
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		seen[p] = true
+	}
+	for _, x := range extra {
+		p := x
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		sys := sniffDir(p)
+		if len(sys) == 0 {
+			continue
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			continue
+		}
+		found = append(found, sessionDir{rel: filepath.ToSlash(rel), systems: sys, whole: filepath.Base(p) == "sessions"})
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].rel < found[j].rel })
+	return found
 }
 
 // findSessionDirs returns the directories below root that hold sessions of
@@ -202,6 +250,8 @@ func sniffDir(dir string) map[System]bool {
 		}
 		n := e.Name()
 		switch {
+		case n == cloddsDB:
+			sys[SystemClodds] = true
 		case n == "sessions.json" || strings.HasPrefix(n, "sessions.json."):
 			sys[SystemOpenClaw] = true
 		case n == "_index.json" || n == "_aliases.json" || strings.HasSuffix(n, "_compaction.json"):
@@ -228,6 +278,10 @@ func sniffDir(dir string) map[System]bool {
 				sys[SystemPocketPaw] = true // a dashboard export
 			}
 		}
+	}
+	// Clodds' database decides: its state dir holds other JSON files
+	if sys[SystemClodds] {
+		return map[System]bool{SystemClodds: true}
 	}
 	// a store or an index decides: stray files of another shape beside it
 	// (a fork's PicoClaw-style names) are reported by that system's reader

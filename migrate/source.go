@@ -20,6 +20,7 @@ const (
 	SystemPicoClaw  System = "picoclaw"
 	SystemOpenClaw  System = "openclaw"
 	SystemPocketPaw System = "pocketpaw"
+	SystemClodds    System = "clodds"
 )
 
 // ParseSystem maps a --source value to a System.
@@ -27,14 +28,14 @@ func ParseSystem(s string) (System, error) {
 	switch System(s) {
 	case SystemAuto, "":
 		return SystemAuto, nil
-	case SystemPicoClaw, SystemOpenClaw, SystemPocketPaw:
+	case SystemPicoClaw, SystemOpenClaw, SystemPocketPaw, SystemClodds:
 		return System(s), nil
 	case "clawdbot", "moltbot", "clawdis":
 		return SystemOpenClaw, nil
 	case "pocketclaw":
 		return SystemPocketPaw, nil
 	}
-	return "", fmt.Errorf("migrate: unknown source system %q (want auto, picoclaw, openclaw or pocketpaw): %w", s, ErrUsage)
+	return "", fmt.Errorf("migrate: unknown source system %q (want auto, picoclaw, openclaw, pocketpaw or clodds): %w", s, ErrUsage)
 }
 
 // Errors of the package; match with errors.Is.
@@ -126,6 +127,10 @@ type Source struct {
 	// session but main. Upstream resolved them by directory
 	// order, so a plan must check each for competing claims.
 	RecordedAliases []string `json:"recorded_aliases,omitempty"`
+	// Route is the route the legacy store recorded beside the key (Clodds:
+	// its channel, account, chat and user columns). When set, the id is
+	// derived from it rather than from the key's shape.
+	Route *keying.Inbound `json:"route,omitempty"`
 	// KeyInferred is set when the raw key was reconstructed, not read.
 	KeyInferred bool `json:"key_inferred,omitempty"`
 	// Meta holds what the legacy store knew about the route and settings

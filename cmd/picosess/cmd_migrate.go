@@ -2,19 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/picosess/picosess/keying"
 	"github.com/picosess/picosess/migrate"
 	"github.com/picosess/picosess/workspace"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // migrateOptions are the flags of migrate.
@@ -28,7 +29,16 @@ type migrateOptions struct {
 	force     bool
 	sourceTZ  string
 	reportDir string
+	// writeConfig writes the target config proposed from the source
+	// install's own config to <workspace>/config.json.
+	writeConfig bool
+	// keyFile holds the password of Clodds' encrypted contexts.
+	keyFile string
 }
+
+// CloddsKeyEnv is the environment variable Clodds itself reads the
+// password of its encrypted session contexts from; migrate reads it too.
+const CloddsKeyEnv = "CLODDS_SESSION_KEY"
 
 // MigrationsDir is where migrate writes its reports inside the workspace
 // unless --report is given: migrations/<UTC stamp>-<system>/.
@@ -63,25 +73,37 @@ type migrateVerifyOutput struct {
 func newMigrateCmd(a *app) *cobra.Command {
 	var o migrateOptions
 	cmd := &cobra.Command{
-		Use:   "migrate --from DIR [--source auto|picoclaw|openclaw|pocketpaw] [--config FILE] [--dry-run | --yes | --verify]",
-		Short: "Bring the sessions of a PicoClaw, OpenClaw or PocketPaw install into the workspace",
+		Use:   "migrate --from DIR [--source auto|picoclaw|openclaw|pocketpaw|clodds] [--config FILE | --write-config] [--dry-run | --yes | --verify]",
+		Short: "Bring the sessions of a PicoClaw, OpenClaw, PocketPaw or Clodds install into the workspace",
 		Long: `Read the sessions of an older assistant install (PicoClaw of every era,
-OpenClaw and its earlier names, PocketPaw) and write them into the workspace
-(created if needed). The source is only read, never changed. docs/migration.md
-says what is read and how keys map.
+OpenClaw and its earlier names, PocketPaw, Clodds) and write them into the
+workspace (created if needed). The source is only read, never changed.
+docs/migration.md says what is read and how old keys map to sessions.
 
-First a plan: for each legacy conversation, its key, the session id it
-becomes, its messages, and the action: create, append (an interrupted
-earlier migration), merge (the session exists with other content: the
-history goes in as an earlier conversation), or skip (already migrated).
-Keys map onto scopes under the workspace's config.json, or under --config
-FILE (the source install's config.json, for example).
+First a plan, one screen: per era of the source, how many sessions and
+messages, how many go to derived scopes (where the assistant routes the
+chat's next message), keep their own id, or stay under their old key and
+why; the target config; the actions (create, append, merge, skip); and
+every problem. --verbose adds the table of every session; the report of an
+applied migration holds it too.
+
+The target config decides the session ids. migrate reads the source
+install's own config (PicoClaw config.json; OpenClaw openclaw.json,
+moltbot.json or clawdbot.json; Clodds clodds.json; JSON5 accepted) and
+proposes one that keys sessions as the install did. The ids follow --config
+FILE if given, else the workspace's config.json if it has one, else the
+proposal; --write-config writes the proposal to the workspace's config.json
+(never over a config that keys sessions differently: it refuses).
 
   --dry-run   print the plan; write nothing
   --yes       apply without asking; without it migrate asks on a terminal,
               and otherwise prints the plan and refuses
   --verify    re-read the source and check every message is in the
               workspace; write nothing
+
+Clodds can encrypt its session contexts (summary, checkpoint): give the
+password in a file (--source-key-file) or in $CLODDS_SESSION_KEY, as Clodds
+reads it; without it they are reported and every message is still imported.
 
 Applying writes through the workspace's locks (assistants may keep running),
 shows progress, verifies, and writes a report (report.json, report.txt and
@@ -96,12 +118,17 @@ EXAMPLES
   picosess migrate --from ~/.picoclaw --dry-run
   picosess migrate --from ~/.openclaw --source openclaw --yes
   picosess migrate --from ~/.pocketpaw --source-tz Europe/Lisbon --yes
+  picosess migrate --from ~/.openclaw --dry-run --verbose
+  picosess migrate --from ~/.picoclaw --write-config --yes
+  CLODDS_SESSION_KEY=... picosess migrate --from ~/.clodds --yes
   picosess migrate --verify --from ~/.picoclaw
 
 EXIT STATUS
   0 migrated (or planned, or verified); 1 bad flags, a directory that is no
-  known install, several systems found without --source, no --yes without a
-  terminal, the source changed while migrating, a failure; 3 partial: damaged
+  known install, several systems found without --source, a source config
+  that cannot be read (without --config), --write-config over a config.json
+  that keys sessions differently, no --yes without a terminal, the source
+  changed while migrating, a failure; 3 partial: damaged
   input was set aside (see the report) or verify found messages missing
   after applying; 4 (--verify) messages of the source are missing from the
   workspace; 10 (--verify) not a workspace; 11 a session stayed locked;
@@ -113,8 +140,10 @@ EXIT STATUS
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.from, "from", "", "the legacy directory: a home (~/.picoclaw) or a sessions directory (required)")
-	f.StringVar(&o.source, "source", "auto", "auto, picoclaw, openclaw or pocketpaw")
-	f.StringVar(&o.config, "config", "", "config.json whose session keying applies (default: the workspace's)")
+	f.StringVar(&o.source, "source", "auto", "auto, picoclaw, openclaw, pocketpaw or clodds")
+	f.StringVar(&o.config, "config", "", "config.json whose session keying applies (default: the workspace's, else the one proposed from the source's)")
+	f.BoolVar(&o.writeConfig, "write-config", false, "write the config proposed from the source install's to the workspace's config.json")
+	f.StringVar(&o.keyFile, "source-key-file", "", "file holding the password of Clodds' encrypted contexts (default $"+CloddsKeyEnv+")")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan; write nothing")
 	f.BoolVarP(&o.yes, "yes", "y", false, "apply without asking")
 	f.BoolVar(&o.verify, "verify", false, "check every source message is in the workspace; write nothing")
@@ -133,10 +162,14 @@ func (a *app) runMigrate(ctx context.Context, o *migrateOptions) error {
 		return usageErrorf("--verify only reads: it cannot be combined with --dry-run or --yes")
 	case o.dryRun && o.yes:
 		return usageErrorf("--dry-run writes nothing: --yes has no effect with it")
+	case o.writeConfig && o.config != "":
+		return usageErrorf("--write-config writes the config proposed from the source install's; with --config FILE, copy FILE to the workspace yourself")
+	case o.writeConfig && o.verify:
+		return usageErrorf("--verify only reads: it cannot be combined with --write-config")
 	}
 	sys, err := migrate.ParseSystem(o.source)
 	if err != nil {
-		return usageErrorf("--source %q: want auto, picoclaw, openclaw or pocketpaw", o.source)
+		return usageErrorf("--source %q: want auto, picoclaw, openclaw, pocketpaw or clodds", o.source)
 	}
 	ropts := migrate.Options{System: sys, Force: o.force}
 	if o.sourceTZ != "" {
@@ -146,19 +179,27 @@ func (a *app) runMigrate(ctx context.Context, o *migrateOptions) error {
 		}
 		ropts.Location = loc
 	}
-	pol, err := a.migratePolicy(o.config)
-	if err != nil {
+	if ropts.Password, err = a.sourcePassword(o.keyFile); err != nil {
 		return err
 	}
-	res, err := migrate.Read(ctx, o.from, ropts)
-	if err != nil {
+	res, srcCfg, err := migrate.ReadInstall(ctx, o.from, ropts)
+	switch {
+	case err != nil && errors.Is(err, migrate.ErrSourceConfig) && res != nil && o.config != "":
+		fmt.Fprintf(a.stderr, "warning: %v (--config is used instead)\n", err)
+	case err != nil && errors.Is(err, migrate.ErrSourceConfig):
+		return fmt.Errorf("%w\n  fix that file, or pass --config FILE to choose how sessions are keyed", err)
+	case err != nil:
 		return migrateReadError(err, o.from)
 	}
-	popts := migrate.PlanOptions{Read: ropts, Policy: &pol}
 	root, err := a.root()
 	if err != nil {
 		return err
 	}
+	pol, tc, err := a.migrateTarget(root, o, srcCfg)
+	if err != nil {
+		return err
+	}
+	popts := migrate.PlanOptions{Read: ropts, Policy: &pol}
 	if o.verify {
 		return a.runMigrateVerify(ctx, res, popts)
 	}
@@ -175,10 +216,17 @@ func (a *app) runMigrate(ctx context.Context, o *migrateOptions) error {
 	if err != nil {
 		return err
 	}
+	plan.Config = tc
 	if o.dryRun {
-		return a.printPlan(plan, root, true)
+		if err := a.printPlan(plan, root, true); err != nil {
+			return err
+		}
+		if o.reportDir != "" {
+			return writePlanFiles(plan, o.reportDir)
+		}
+		return nil
 	}
-	if !o.yes && !nothingToWrite(plan) {
+	if !o.yes && !(nothingToWrite(plan) && !o.writeConfig) {
 		if !isTerminal(a.stdin) {
 			if err := a.printPlan(plan, root, false); err != nil {
 				return err
@@ -202,20 +250,170 @@ func (a *app) runMigrate(ctx context.Context, o *migrateOptions) error {
 		if plan, err = migrate.PlanResult(ctx, res, w, popts); err != nil {
 			return err
 		}
+		plan.Config = tc
+	}
+	if o.writeConfig && srcCfg != nil {
+		change, err := migrate.WriteProposedConfig(w.Root(), srcCfg.Proposal)
+		if err != nil {
+			return err
+		}
+		tc.Write = configChangeWords(change, filepath.Join(w.Root(), workspace.ConfigFile), false)
+		if !a.jsonOut {
+			fmt.Fprintf(a.stderr, "config: %s\n", tc.Write)
+		}
 	}
 	return a.applyMigration(ctx, w, plan, o.reportDir)
 }
 
-// migratePolicy is the keying policy ids are derived under: --config FILE
-// if given, else the workspace's config.json.
-func (a *app) migratePolicy(file string) (keying.Policy, error) {
+// sourcePassword reads the password of Clodds' encrypted contexts from
+// --source-key-file (first line, trailing newline dropped) or
+// $CLODDS_SESSION_KEY. It is never printed or logged.
+func (a *app) sourcePassword(file string) (string, error) {
 	if file == "" {
+		return a.getenv(CloddsKeyEnv), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", usageErrorf("--source-key-file: %v", err)
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return "", usageErrorf("--source-key-file %s is empty", file)
+	}
+	return pw, nil
+}
+
+// migrateTarget chooses the keying policy ids are derived under and says
+// so: --config FILE, else the workspace's config.json, else the config
+// proposed from the source install's own (--write-config writes it).
+func (a *app) migrateTarget(root string, o *migrateOptions, src *migrate.SourceConfig) (keying.Policy, *migrate.TargetConfig, error) {
+	tc := &migrate.TargetConfig{}
+	var prop keying.Policy
+	if src != nil {
+		tc.ProposedFrom, tc.Proposal, tc.Settings = src.Path, src.Proposal, src.Settings
+		prop = src.Policy()
+		tc.Problems = append(tc.Problems, src.Warnings...)
+	}
+	if o.config != "" {
+		pol, err := a.migratePolicy(o.config)
+		if err != nil {
+			return pol, nil, err
+		}
+		tc.Used = "--config " + o.config
+		if src != nil && !migrate.SameKeying(pol, prop) {
+			tc.Problems = append(tc.Problems, fmt.Sprintf("--config %s keys sessions differently from the source install (proposed: %s)", o.config, proposalWords(src)))
+		}
+		return pol, tc, nil
+	}
+	cfgPath := filepath.Join(root, workspace.ConfigFile)
+	if _, err := os.Stat(cfgPath); err == nil {
 		cfg, err := a.loadConfig()
 		if err != nil {
-			return keying.Policy{}, err
+			return keying.Policy{}, nil, err
 		}
-		return cfg.Policy(), nil
+		pol := cfg.Policy()
+		same := src == nil || migrate.SameKeying(pol, prop)
+		switch {
+		case same:
+			tc.Used = "the workspace's config.json (it keys sessions as the source install did)"
+			if o.writeConfig {
+				tc.Write = configChangeWords(migrate.ConfigUnchanged, cfgPath, o.dryRun)
+			}
+		case o.writeConfig:
+			change, err := migrate.CheckProposedConfig(root, src.Proposal)
+			if err != nil {
+				return pol, nil, err // ErrConfigConflict: nothing written
+			}
+			tc.Used = "the workspace's config.json with the source install's session settings added (--write-config)"
+			tc.Write = configChangeWords(change, cfgPath, o.dryRun)
+			return prop, tc, nil
+		default:
+			tc.Used = "the workspace's config.json"
+			tc.Problems = append(tc.Problems, fmt.Sprintf("the workspace's config.json keys sessions differently from the source install (proposed: %s): ids follow config.json; sessions the assistant keyed otherwise will not continue", proposalWords(src)))
+		}
+		return pol, tc, nil
 	}
+	if src == nil {
+		tc.Used = "picosess's defaults"
+		return keying.Policy{}, tc, nil
+	}
+	tc.Used = "the proposed config"
+	if len(src.Settings) == 0 {
+		tc.Used = "picosess's defaults (the source install's config sets no session keying)"
+		if src.Path == "" {
+			tc.Used = "picosess's defaults (the source install has no config file)"
+		}
+	}
+	if o.writeConfig {
+		tc.Write = configChangeWords(migrate.ConfigWritten, cfgPath, o.dryRun)
+	} else if !migrate.SameKeying(prop, keying.Policy{}) {
+		tc.Problems = append(tc.Problems, "ids follow the proposed config, which the workspace lacks: pass --write-config")
+	}
+	return prop, tc, nil
+}
+
+func proposalWords(src *migrate.SourceConfig) string {
+	if len(src.Settings) == 0 {
+		return "picosess's defaults"
+	}
+	return strings.Join(src.Settings, "; ")
+}
+
+func configChangeWords(c migrate.ConfigChange, path string, dry bool) string {
+	switch c {
+	case migrate.ConfigWritten:
+		if dry {
+			return "would write " + path
+		}
+		return "wrote " + path
+	case migrate.ConfigMerged:
+		if dry {
+			return "would add the session settings to " + path + " (its other settings kept)"
+		}
+		return "added the session settings to " + path + " (its other settings kept)"
+	}
+	return path + " already keys sessions this way: left as it is"
+}
+
+// termHeight is the height of the terminal w is, 24 when unknown.
+func termHeight(w io.Writer) int {
+	if f, ok := w.(interface{ Fd() uintptr }); ok {
+		if _, rows, err := term.GetSize(int(f.Fd())); err == nil && rows > 0 {
+			return rows
+		}
+	}
+	return 24
+}
+
+// writePlanFiles writes plan.txt (summary and the table of every session)
+// and plan.json into dir (--dry-run --report DIR).
+func writePlanFiles(p *migrate.Plan, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	var sb strings.Builder
+	if err := p.WriteSummary(&sb, 0, 0); err != nil {
+		return err
+	}
+	sb.WriteString("\n")
+	if err := p.WriteTable(&sb); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plan.txt"), []byte(sb.String()), 0o644); err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plan.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("--report: %w", err)
+	}
+	return nil
+}
+
+// migratePolicy is the keying policy of --config FILE.
+func (a *app) migratePolicy(file string) (keying.Policy, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return keying.Policy{}, usageErrorf("--config: %v", err)
@@ -263,7 +461,8 @@ func planActions(p *migrate.Plan) map[migrate.Action]int {
 	return n
 }
 
-// printPlan prints the plan: JSON on stdout with --json, else a table.
+// printPlan prints the plan: JSON on stdout with --json, else the summary
+// (one screen) and, with --verbose, the table of every session.
 func (a *app) printPlan(p *migrate.Plan, root string, dry bool) error {
 	if a.jsonOut {
 		if p.Sessions == nil {
@@ -272,55 +471,30 @@ func (a *app) printPlan(p *migrate.Plan, root string, dry bool) error {
 		return a.writeJSON(migratePlanOutput{DryRun: dry, Workspace: root, Messages: p.Messages(), Actions: planActions(p), Plan: p})
 	}
 	bw := &errWriter{w: a.stdout}
-	fmt.Fprintf(bw, "plan: %s (%s) into %s\n", p.From, p.System, root)
-	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LEGACY KEY\tSESSION\tMSGS\tACTION")
-	for _, s := range p.Sessions {
-		key := s.Keys[0]
-		if len(s.Keys) > 1 {
-			key += fmt.Sprintf(" (+%d key(s))", len(s.Keys)-1)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", key, s.ID, s.Messages, s.Action)
+	width, height := 0, 0
+	if t := a.term(); t.tty {
+		width, height = t.width, termHeight(a.stdout)
 	}
-	tw.Flush()
-	for _, s := range p.Sessions {
-		for _, w := range s.Warnings {
-			fmt.Fprintf(bw, "warning: %s: %s\n", shortID(s.ID), w)
-		}
+	fmt.Fprintf(bw, "plan: into %s\n", root)
+	if height > 0 {
+		height-- // the line above
 	}
-	for _, w := range p.Warnings {
-		fmt.Fprintf(bw, "warning: %s\n", w)
+	if err := p.WriteSummary(bw, width, height); err != nil {
+		return err
 	}
-	files := map[migrate.Class]int{}
-	for _, f := range p.Files {
-		files[f.Class]++
-		if f.Class == migrate.ClassUnknown || f.Class == migrate.ClassCorrupt {
-			fmt.Fprintf(bw, "%s file: %s: %s\n", f.Class, f.Path, f.Reason)
+	if a.verbose {
+		fmt.Fprintln(bw)
+		if err := p.WriteTable(bw); err != nil {
+			return err
 		}
 	}
-	for _, s := range p.SetAside {
-		fmt.Fprintf(bw, "damaged: %s line %d offset %d (%d bytes): %s: will be set aside\n", s.Path, s.Line, s.Offset, s.Length, s.Reason)
-	}
-	act := planActions(p)
-	fmt.Fprintf(bw, "%d session(s), %d message(s): %d create, %d append, %d merge, %d skip; files: %s\n",
-		len(p.Sessions), p.Messages(), act[migrate.ActionCreate], act[migrate.ActionAppend], act[migrate.ActionMerge], act[migrate.ActionSkip], classCounts(files))
-	if dry {
+	switch {
+	case dry && a.verbose:
 		fmt.Fprintln(bw, "dry run: nothing written")
+	case dry:
+		fmt.Fprintln(bw, "dry run: nothing written; --verbose lists every session")
 	}
 	return bw.err
-}
-
-func classCounts(n map[migrate.Class]int) string {
-	var parts []string
-	for _, c := range []migrate.Class{migrate.ClassImported, migrate.ClassDuplicate, migrate.ClassGeneration, migrate.ClassIgnored, migrate.ClassCorrupt, migrate.ClassUnknown} {
-		if n[c] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n[c], c))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
 }
 
 // applyMigration applies the plan with progress, writes the report and

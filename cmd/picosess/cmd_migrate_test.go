@@ -107,11 +107,24 @@ func TestMigrateDryRunWritesNothing(t *testing.T) {
 	before := treeDigest(t, src)
 	ws := filepath.Join(t.TempDir(), "ws")
 	out := mustRun(t, "--workspace", ws, "migrate", "--from", src, "--dry-run")
-	for _, want := range []string{"plan: " + src + " (picoclaw) into " + ws, "agent:main:telegram:direct:123456789 (+1 key(s))", telegramDM,
-		"10 session(s), 26 message(s): 10 create, 0 append, 0 merge, 0 skip", "names no channel: Rule B", "dry run: nothing written"} {
+	for _, want := range []string{"plan: into " + ws, "PicoClaw: 10 session(s), 26 message(s) from " + src,
+		"under their old key (5), because:", "the old key names no channel", "actions: 10 create, 0 append, 0 merge, 0 skip; files: 11 imported",
+		"problems: none", "dry run: nothing written"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run lacks %q:\n%s", want, out)
 		}
+	}
+	if !hasFields(out, "PicoClaw", "P0-P3", "JSON", "files", "10", "26", "5", "0", "5") {
+		t.Errorf("dry run lacks the era line (10 sessions, 26 messages, 5 derived, 0 own id, 5 old key):\n%s", out)
+	}
+	if strings.Contains(out, telegramDM) || strings.Contains(out, "Rule") {
+		t.Errorf("the summary lists sessions or rule letters:\n%s", out)
+	}
+	// --verbose adds the table of every session
+	out = mustRun(t, "--workspace", ws, "--verbose", "migrate", "--from", src, "--dry-run")
+	if !hasFields(out, "agent:main:telegram:direct:123456789", "(+1)", "PicoClaw", "P0-P3", "JSON", "files", telegramDM, "derived", "8", "create") ||
+		!strings.Contains(out, "agent:main:direct:alice") {
+		t.Errorf("--verbose lacks the session table:\n%s", out)
 	}
 	p := dryRunJSON(t, ws, src)
 	if !p.DryRun || p.System != migrate.SystemPicoClaw || len(p.Sessions) != 10 || p.Messages != 26 || p.Actions[migrate.ActionCreate] != 10 {
@@ -131,7 +144,7 @@ func TestMigrateDryRunWritesNothing(t *testing.T) {
 	}
 	// the refusal without --yes on a non-terminal stdin writes nothing either
 	stdout, stderr, code := runCLI(t, "--workspace", ws, "migrate", "--from", src)
-	if code != exitFailure || !strings.Contains(stderr, "refusing to migrate without --yes") || !strings.Contains(stdout, telegramDM) {
+	if code != exitFailure || !strings.Contains(stderr, "refusing to migrate without --yes") || !strings.Contains(stdout, "PicoClaw: 10 session(s), 26 message(s)") {
 		t.Fatalf("no --yes: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 	if _, err := os.Stat(ws); !os.IsNotExist(err) {
@@ -286,7 +299,7 @@ func TestMigrateDamagedIsPartial(t *testing.T) {
 		}
 	}
 	// the plan says so ahead of time
-	if dry := mustRun(t, "--workspace", t.TempDir(), "migrate", "--from", src, "--dry-run"); !strings.Contains(dry, "will be set aside") {
+	if dry := mustRun(t, "--workspace", t.TempDir(), "migrate", "--from", src, "--dry-run"); !strings.Contains(dry, "set aside, not imported") {
 		t.Errorf("dry run does not report the damage:\n%s", dry)
 	}
 }
@@ -360,8 +373,8 @@ func TestMigrateErrors(t *testing.T) {
 		{[]string{"migrate"}, 1, "--from DIR is required"},
 		{[]string{"migrate", src}, 1, "unknown command"},
 		{[]string{"migrate", "--from", filepath.Join(src, "nope"), "--dry-run"}, 1, "no such file or directory"},
-		{[]string{"migrate", "--from", plain, "--dry-run"}, 1, "holds no PicoClaw, OpenClaw or PocketPaw sessions"},
-		{[]string{"migrate", "--from", src, "--source", "hermes", "--dry-run"}, 1, `--source "hermes": want auto, picoclaw, openclaw or pocketpaw`},
+		{[]string{"migrate", "--from", plain, "--dry-run"}, 1, "holds no PicoClaw, OpenClaw, PocketPaw or Clodds sessions"},
+		{[]string{"migrate", "--from", src, "--source", "hermes", "--dry-run"}, 1, `--source "hermes": want auto, picoclaw, openclaw, pocketpaw or clodds`},
 		{[]string{"migrate", "--from", src, "--source", "openclaw", "--dry-run"}, 1, "no openclaw sessions directory"},
 		{[]string{"migrate", "--from", src, "--source-tz", "Mars/Olympus", "--dry-run"}, 1, `--source-tz "Mars/Olympus"`},
 		{[]string{"migrate", "--from", src, "--verify", "--yes"}, 1, "--verify only reads"},
@@ -384,7 +397,7 @@ func TestBinaryMigrateRefusesWithoutTerminal(t *testing.T) {
 	src := legacyTree(t, "legacy/pocketpaw/dot-pocketpaw")
 	ws := filepath.Join(t.TempDir(), "ws")
 	out, errOut, code := exitOf(t, bin, "--workspace", ws, "migrate", "--from", src)
-	if code != 1 || !strings.Contains(errOut, "refusing to migrate without --yes") || !strings.Contains(out, "(pocketpaw) into") {
+	if code != 1 || !strings.Contains(errOut, "refusing to migrate without --yes") || !strings.Contains(out, "PocketPaw: 3 session(s), 22 message(s)") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	if _, err := os.Stat(ws); !os.IsNotExist(err) {
