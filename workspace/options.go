@@ -17,9 +17,10 @@ type Durability string
 const (
 	// DurabilityAlways fsyncs every append before it returns (the default).
 	DurabilityAlways Durability = "always"
-	// DurabilityBatch is group commit: appends running at the same time in
-	// one process share one fsync; each append still returns only after an
-	// fsync that covers its bytes.
+	// DurabilityBatch is group commit: appends to one session running at
+	// the same time, in one process or several, share fsyncs; each append
+	// still returns only after an fsync that covers its bytes
+	// (docs/crash-safety.md, "Group commit").
 	DurabilityBatch Durability = "batch"
 	// DurabilityNever leaves flushing to the operating system: an append
 	// survives a crash of the process, not of the machine.

@@ -25,6 +25,9 @@ func helperMain(mode string) error {
 	if len(args) < 3 {
 		return fmt.Errorf("bad helper mode %q", mode)
 	}
+	if args[0] == "batchbench" {
+		return batchBenchHelper(args, os.Stdin, os.Stdout)
+	}
 	d := DurabilityNever
 	if args[0] == "turns" {
 		d = DurabilityBatch

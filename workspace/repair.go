@@ -92,6 +92,7 @@ func (s *Session) repair(ctx context.Context, o RepairOptions, rep *RepairReport
 	}
 	defer lk.unlock()
 	s.st.known = false
+	s.st.dropSyncEpoch() // the file may be cut back (syncqueue.go)
 	fr, err := s.w.checkFile(ctx, s.id)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
