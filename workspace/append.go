@@ -77,7 +77,7 @@ type lockedView struct {
 
 // history folds the active history of the locked file.
 func (v lockedView) history(ctx context.Context, limit int) (History, error) {
-	return v.s.openHistory(foldTail(ctx, v.f, v.s.Path(), v.end, limit, v.s.w.log))
+	return v.s.openHistory(foldTail(ctx, v.f, v.s.Path(), v.end, limit, v.s.w.log, v.s.w.readLimit()))
 }
 
 // appendReq is one call of append: what to write, and what came of it.
@@ -286,7 +286,7 @@ func (s *Session) flushInto(reqs []*appendReq, later bool, pend **pendingSync) e
 		// Nothing is appended to a file that does not start with its
 		// header (checked before a torn tail is cut: a refused file stays
 		// as it is).
-		if err := requireHeader(f, path, end, ident.Size); err != nil {
+		if err := requireHeader(f, path, end, ident.Size, w.readLimit()); err != nil {
 			return err
 		}
 		if end < ident.Size {
@@ -295,7 +295,7 @@ func (s *Session) flushInto(reqs []*appendReq, later bool, pend **pendingSync) e
 			}
 			st.dropSyncEpoch() // cut back (syncqueue.go)
 		}
-		if last, err = lastSeq(f, end, path); err != nil {
+		if last, err = lastSeq(f, end, path, w.readLimit()); err != nil {
 			return err
 		}
 	}
@@ -438,7 +438,7 @@ const sessionPrefix = `{"type":"session","seq":1,`
 // a torn tail before writing a new header. A foreign file, another
 // program's JSONL, a header line cut short or a file whose header was lost
 // are refused as they are.
-func requireHeader(f File, path string, end, size int64) error {
+func requireHeader(f File, path string, end, size, limit int64) error {
 	if size == 0 {
 		return nil
 	}
@@ -466,7 +466,7 @@ func requireHeader(f File, path string, end, size int64) error {
 	e := &NoHeaderError{Path: path, Size: size}
 	line := 0
 	errStop := errors.New("stop")
-	_, err = scanLines(io.NewSectionReader(f, 0, end), 0, func(b []byte, _ int64) error {
+	_, err = scanLines(io.NewSectionReader(f, 0, end), 0, limit, func(b []byte, _ int64) error {
 		line++
 		r, hint := decodeRecord(b)
 		if hint != "" {

@@ -352,7 +352,7 @@ func (r *renumbering) ref(old int64) int64 {
 // are copied as they are (repair sets corrupt lines aside before).
 func (w *Workspace) renumber(f File, size int64, path string, r *renumbering) error {
 	r.of = map[int64]int64{}
-	_, err := scanLinesBig(io.NewSectionReader(f, 0, size), 0, func(line []byte, off int64) error {
+	_, err := scanLinesBig(io.NewSectionReader(f, 0, size), 0, w.readLimit(), func(line []byte, off int64) error {
 		r.line++
 		rec, hint := decodeRecord(line)
 		if hint != "" {
