@@ -221,7 +221,7 @@ func (w *Workspace) finishMove(ctx context.Context, m move, dryRun bool, rep *Re
 	if err != nil {
 		return nil
 	}
-	last, err := lastSeq(f, end, from.Path())
+	last, err := lastSeq(f, end, from.Path(), w.readLimit())
 	f.Close()
 	if err != nil || last != m.count+1 {
 		return nil

@@ -77,7 +77,7 @@ type lockedView struct {
 
 // history folds the active history of the locked file.
 func (v lockedView) history(ctx context.Context, limit int) (History, error) {
-	return v.s.openHistory(foldTail(ctx, v.f, v.s.Path(), v.end, limit, v.s.w.log))
+	return v.s.openHistory(foldTail(ctx, v.f, v.s.Path(), v.end, limit, v.s.w.log, v.s.w.readLimit()))
 }
 
 // appendReq is one call of append: what to write, and what came of it.
@@ -110,10 +110,10 @@ func (s *Session) appendReq(ctx context.Context, req *appendReq) ([]int64, error
 }
 
 // appendGrouped is group commit. Calls queue up; one of them, the leader,
-// takes the lock and writes everything queued in one write followed by one
-// fsync, then hands the lead to the first call that queued meanwhile. While
-// the leader waits for its fsync the others gather, so under load each
-// fsync covers many appends, and each call still returns only after an
+// takes the lock, writes everything queued in one write, unlocks, makes
+// the batch durable (syncAfter: its own fsync, or one of another process
+// that began after the write), answers the batch and hands the lead to
+// the first call that queued meanwhile. Each call returns only after an
 // fsync that covers its records.
 func (s *Session) appendGrouped(ctx context.Context, req *appendReq) ([]int64, error) {
 	st := s.st
@@ -122,16 +122,21 @@ func (s *Session) appendGrouped(ctx context.Context, req *appendReq) ([]int64, e
 	st.queue = append(st.queue, req)
 	lead := !st.flushing
 	st.flushing = true
+	shared := st.lastBatch > 1
 	st.qmu.Unlock()
 	if !lead && <-req.ch {
 		return req.seqs, req.err
 	}
 	// Let the callers the last leader just released queue their next
 	// appends too: without this, batches alternate between two halves.
-	runtime.Gosched()
+	// A session whose last batch was one call has nobody to wait for.
+	if !lead || shared {
+		runtime.Gosched()
+	}
 	st.qmu.Lock()
 	batch := st.queue
 	st.queue = nil
+	st.lastBatch = len(batch)
 	st.qmu.Unlock()
 	// The others' appends must not fail because this caller gave up.
 	s.flush(context.WithoutCancel(ctx), batch)
@@ -140,6 +145,9 @@ func (s *Session) appendGrouped(ctx context.Context, req *appendReq) ([]int64, e
 			r.ch <- true
 		}
 	}
+	// The lead goes on after the fsync: the calls that queued during it
+	// make the next batch (handing it on before the fsync made batches
+	// smaller, 4.3-4.6x always instead of 5.7-6.9x).
 	st.qmu.Lock()
 	if len(st.queue) > 0 {
 		next := st.queue[0]
@@ -153,7 +161,8 @@ func (s *Session) appendGrouped(ctx context.Context, req *appendReq) ([]int64, e
 }
 
 // flush takes the lock and appends the records of reqs, setting each
-// one's seqs or err.
+// one's seqs or err. With DurabilityBatch the fsync comes after the
+// unlock (syncAfter), so that other processes write meanwhile.
 func (s *Session) flush(ctx context.Context, reqs []*appendReq) {
 	lk, err := s.w.lock(ctx, s.st)
 	if err != nil {
@@ -162,8 +171,12 @@ func (s *Session) flush(ctx context.Context, reqs []*appendReq) {
 		}
 		return
 	}
-	defer lk.unlock()
-	if err := s.flushLocked(reqs); err != nil {
+	pend, err := s.flushLocked(reqs, s.w.opts.Durability == DurabilityBatch)
+	lk.unlock()
+	if err == nil && pend != nil {
+		err = s.syncAfter(ctx, pend)
+	}
+	if err != nil {
 		for _, r := range reqs {
 			if r.err == nil {
 				r.seqs, r.err = nil, err
@@ -172,10 +185,65 @@ func (s *Session) flush(ctx context.Context, reqs []*appendReq) {
 	}
 }
 
+// pendingSync is a batch written under the lock and not yet fsynced:
+// the open file and where the batch lies in it.
+type pendingSync struct {
+	f          File
+	path       string
+	start, end int64
+	ident      Identity // of the file after the write
+	newFile    bool     // the batch created the file: its directory is synced too
+	ticket     syncSlot
+	ticketed   bool // ticket is valid (syncqueue.go)
+}
+
+// syncAfter makes a batch durable after the lock was released, while
+// other writers, of this process or others, write theirs: by an fsync of
+// its own or by one that another writer began after the batch was
+// written (groupSync, syncqueue.go). If the fsync fails, the batch is cut
+// away as under the lock when nothing was written after it; otherwise
+// records written after it may already be acknowledged, so the batch
+// stays and the error says so.
+func (s *Session) syncAfter(ctx context.Context, p *pendingSync) error {
+	defer p.f.Close()
+	w := s.w
+	var serr error
+	if rf, ok := p.f.(*rawFile); ok && p.ticketed {
+		serr = s.groupSync(rf, p.ticket)
+	} else {
+		serr = p.f.Sync()
+	}
+	if serr == nil {
+		if p.newFile {
+			w.syncDir(w.sessionsDir())
+		}
+		return nil
+	}
+	cause := fmt.Errorf("workspace: append to %s: fsync: %w", p.path, serr)
+	lk, err := w.lock(ctx, s.st)
+	if err != nil {
+		return fmt.Errorf("%w (and the batch could not be cut away: %w; it stays in the file, not known to be durable)", cause, err)
+	}
+	defer lk.unlock()
+	s.st.known = false
+	fi, err := p.f.Stat()
+	if err == nil && identityOf(fi).SameFile(p.ident) && fi.Size() == p.end {
+		return s.undoWrite(p.f, p.start, cause)
+	}
+	return fmt.Errorf("%w; records were appended after this batch, so its bytes %d-%d stay in the file, not known to be durable", cause, p.start, p.end)
+}
+
 // flushLocked does the work of flush under the lock. An error it returns
 // fails every request; an error of one request's build or encoding fails
-// that request only.
-func (s *Session) flushLocked(reqs []*appendReq) error {
+// that request only. With later set, what it wrote is not fsynced but
+// returned, the file still open, for syncAfter.
+func (s *Session) flushLocked(reqs []*appendReq, later bool) (*pendingSync, error) {
+	var pend *pendingSync
+	err := s.flushInto(reqs, later, &pend)
+	return pend, err
+}
+
+func (s *Session) flushInto(reqs []*appendReq, later bool, pend **pendingSync) error {
 	w, st, path := s.w, s.st, s.Path()
 	// Never through a symbolic link, and only into a regular file: the
 	// torn-tail cut below would otherwise truncate whatever it points at.
@@ -198,7 +266,11 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 	if err := regularOpen(f, path); err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() {
+		if *pend == nil {
+			f.Close()
+		}
+	}()
 	fi, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("workspace: stat %s: %w", path, err)
@@ -214,15 +286,16 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 		// Nothing is appended to a file that does not start with its
 		// header (checked before a torn tail is cut: a refused file stays
 		// as it is).
-		if err := requireHeader(f, path, end, ident.Size); err != nil {
+		if err := requireHeader(f, path, end, ident.Size, w.readLimit()); err != nil {
 			return err
 		}
 		if end < ident.Size {
 			if err := w.setTornAside(f, path, end, ident.Size); err != nil {
 				return err
 			}
+			st.dropSyncEpoch() // cut back (syncqueue.go)
 		}
-		if last, err = lastSeq(f, end, path); err != nil {
+		if last, err = lastSeq(f, end, path, w.readLimit()); err != nil {
 			return err
 		}
 	}
@@ -317,6 +390,16 @@ func (s *Session) flushLocked(reqs []*appendReq) error {
 	if err := write(); err != nil {
 		return err
 	}
+	if later && end > start {
+		// Synced after the unlock (syncAfter).
+		ident.Size = end
+		st.known, st.ident, st.lastSeq = true, ident, last
+		w.noteChange(s.id, end)
+		p := &pendingSync{f: f, path: path, start: start, end: end, ident: ident, newFile: start == 0}
+		p.ticket, p.ticketed = st.syncTicket(ident.Inode, end, start == 0)
+		*pend = p
+		return nil
+	}
 	if end > start && w.opts.Durability != DurabilityNever {
 		if err := f.Sync(); err != nil {
 			// Not acknowledged, so not kept: a caller that retries must not
@@ -355,7 +438,7 @@ const sessionPrefix = `{"type":"session","seq":1,`
 // a torn tail before writing a new header. A foreign file, another
 // program's JSONL, a header line cut short or a file whose header was lost
 // are refused as they are.
-func requireHeader(f File, path string, end, size int64) error {
+func requireHeader(f File, path string, end, size, limit int64) error {
 	if size == 0 {
 		return nil
 	}
@@ -383,7 +466,7 @@ func requireHeader(f File, path string, end, size int64) error {
 	e := &NoHeaderError{Path: path, Size: size}
 	line := 0
 	errStop := errors.New("stop")
-	_, err = scanLines(io.NewSectionReader(f, 0, end), 0, func(b []byte, _ int64) error {
+	_, err = scanLines(io.NewSectionReader(f, 0, end), 0, limit, func(b []byte, _ int64) error {
 		line++
 		r, hint := decodeRecord(b)
 		if hint != "" {
@@ -446,6 +529,7 @@ func leftOfHeader(f File, size int64) bool {
 // that it holds complete records only, and forgets what we knew of it.
 func (s *Session) undoWrite(f File, end int64, cause error) error {
 	s.st.known = false
+	s.st.dropSyncEpoch() // cut back (syncqueue.go)
 	if err := f.Truncate(end); err != nil {
 		return fmt.Errorf("%w (and truncating back to %d failed: %w; the next append sets the partial record aside)", cause, end, err)
 	}

@@ -73,7 +73,7 @@ func (s *Session) HistoryMark(ctx context.Context, limit int) (History, Mark, er
 	if err != nil {
 		return History{}, Mark{}, err
 	}
-	h, err := s.openHistory(foldTail(ctx, f, s.Path(), m.End, limit, s.w.log))
+	h, err := s.openHistory(foldTail(ctx, f, s.Path(), m.End, limit, s.w.log, s.w.readLimit()))
 	if err != nil {
 		return History{}, Mark{}, err
 	}
@@ -157,16 +157,16 @@ func (s *Session) markOf(f File) (Mark, error) {
 	if err != nil {
 		return Mark{}, err
 	}
-	return markAt(f, s.Path(), identityOf(fi), end)
+	return markAt(f, s.Path(), identityOf(fi), end, s.w.readLimit())
 }
 
 // markAt builds the mark of a file whose complete lines end at end.
-func markAt(r io.ReaderAt, path string, id Identity, end int64) (Mark, error) {
+func markAt(r io.ReaderAt, path string, id Identity, end, limit int64) (Mark, error) {
 	m := Mark{File: id, End: end}
 	if end == 0 {
 		return m, nil
 	}
-	line, _, err := newBackReader(r, path, end).prev()
+	line, _, err := newBackReader(r, path, end, limit).prev()
 	if err != nil {
 		return Mark{}, err
 	}
@@ -191,7 +191,7 @@ func (s *Session) since(ctx context.Context, f io.ReaderAt, m, now Mark) ([]Reco
 			return nil, fmt.Errorf("workspace: %s: %w (offset %d no longer ends a line)", s.Path(), ErrDiverged, m.End)
 		}
 	}
-	then, err := markAt(f, s.Path(), now.File, m.End)
+	then, err := markAt(f, s.Path(), now.File, m.End, s.w.readLimit())
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +199,7 @@ func (s *Session) since(ctx context.Context, f io.ReaderAt, m, now Mark) ([]Reco
 		return nil, fmt.Errorf("workspace: %s: %w (the line before offset %d changed)", s.Path(), ErrDiverged, m.End)
 	}
 	var out []Record
-	_, err = scanLines(io.NewSectionReader(f, m.End, now.End-m.End), m.End, func(line []byte, off int64) error {
+	_, err = scanLines(io.NewSectionReader(f, m.End, now.End-m.End), m.End, s.w.readLimit(), func(line []byte, off int64) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -9,12 +9,11 @@ import (
 	"testing"
 )
 
-// setReadLimit lowers the read limit for one test (none runs in
-// parallel), so that "oversized" lines need not be megabytes long.
-func setReadLimit(t *testing.T, n int64) {
-	old := readLimit.Load()
-	readLimit.Store(n)
-	t.Cleanup(func() { readLimit.Store(old) })
+// setReadLimit lowers the read limit of w, so that "oversized" lines
+// need not be megabytes long (Options cannot go below
+// DefaultMaxRecordBytes).
+func setReadLimit(w *Workspace, n int64) {
+	w.opts.readLimit = n
 }
 
 // allocated is how many bytes f allocates.
@@ -37,7 +36,7 @@ func TestOversizedLineReadInBoundedMemory(t *testing.T) {
 	s := namedSession(t, w, "big")
 	mustAppend(t, s, msg(RoleUser, "before"))
 	const size = 20 << 20
-	setReadLimit(t, 256<<10)
+	setReadLimit(w, 256<<10)
 	line := `{"type":"message","seq":3,"at":"2026-11-21T09:00:05Z","role":"tool","content":"` + strings.Repeat("x", size) + `","tool_call_id":"c1","tokens":5000000}` + "\n"
 	f, err := os.OpenFile(s.Path(), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -108,7 +107,7 @@ func TestReadLimitIsExact(t *testing.T) {
 	ctx := context.Background()
 	w := openTest(t, &Options{CountTokens: EstimateTokens})
 	s := namedSession(t, w, "edge")
-	setReadLimit(t, 1000)
+	setReadLimit(w, 1000)
 	line := func(seq int, n int) string {
 		l := fmt.Sprintf(`{"type":"message","seq":%d,"at":"2026-11-21T09:00:05Z","role":"user","content":"`, seq)
 		return l + strings.Repeat("y", n-len(l)-2) + `"}` + "\n"
@@ -133,5 +132,33 @@ func TestReadLimitIsExact(t *testing.T) {
 	rep, _ := s.Check(ctx)
 	if len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemOversized || rep.Problems[0].Seq != 3 {
 		t.Fatalf("check %+v", rep.Problems)
+	}
+}
+
+// The read limit belongs to the workspace: opening one that may write
+// bigger records does not change what another reads, in the same process.
+func TestReadLimitIsPerWorkspace(t *testing.T) {
+	ctx := context.Background()
+	const size = DefaultMaxRecordBytes + 1<<20
+	small := openTest(t, &Options{CountTokens: EstimateTokens})
+	big := openTest(t, &Options{CountTokens: EstimateTokens, MaxRecordBytes: 2 * DefaultMaxRecordBytes})
+	line := `{"type":"message","seq":2,"at":"2026-11-21T09:00:05Z","role":"tool","content":"` + strings.Repeat("x", size) + `","tool_call_id":"c1","tokens":5}` + "\n"
+	for _, w := range []*Workspace{small, big} {
+		s := namedSession(t, w, "large")
+		mustAppend(t, s, msg(RoleUser, "first"))
+		f, err := os.OpenFile(s.Path(), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(strings.Replace(line, `"seq":2`, `"seq":3`, 1))
+		f.Close()
+	}
+	hs, err := namedSession(t, small, "large").History(ctx, 0)
+	if err != nil || len(hs.Messages) != 1 || len(hs.Skipped) != 1 || hs.Skipped[0].Limit != DefaultMaxRecordBytes {
+		t.Fatalf("default workspace: %d messages, skipped %+v, %v", len(hs.Messages), hs.Skipped, err)
+	}
+	hb, err := namedSession(t, big, "large").History(ctx, 0)
+	if err != nil || len(hb.Messages) != 2 || len(hb.Skipped) != 0 || len(hb.Messages[1].Content) != size {
+		t.Fatalf("workspace with MaxRecordBytes 16 MB: %d messages, skipped %+v, %v", len(hb.Messages), hb.Skipped, err)
 	}
 }

@@ -229,7 +229,7 @@ func (w *Workspace) checkFile(ctx context.Context, id string) (FileReport, error
 	if err != nil {
 		return FileReport{}, fmt.Errorf("workspace: stat %s: %w", path, err)
 	}
-	fr, err := checkReader(ctx, f, fi.Size(), path, id)
+	fr, err := checkReader(ctx, f, fi.Size(), path, id, w.readLimit())
 	if err == nil {
 		err = w.checkSealed(ctx, f, fi.Size(), &fr) // encrypt_check.go
 	}
@@ -244,7 +244,7 @@ func (w *Workspace) checkFile(ctx context.Context, id string) (FileReport, error
 
 // checkReader is the check of the first size bytes of r, a file of
 // session id.
-func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string) (FileReport, error) {
+func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string, limit int64) (FileReport, error) {
 	fr := FileReport{Path: path, ID: id, Size: size, Problems: []Problem{}}
 	add := func(p Problem) {
 		if p.Severity == "" {
@@ -316,13 +316,13 @@ func checkReader(ctx context.Context, r io.ReaderAt, size int64, path, id string
 		line++
 		rec, ok := l.record()
 		add(Problem{Kind: ProblemOversized, Severity: SeverityWarning, Line: line, Offset: l.Off, Seq: rec.Seq,
-			Hint: fmt.Sprintf("a %s record of %d bytes, over the read limit of %d (Options.MaxRecordBytes): readers pass over it without reading it whole, and show says so; repair keeps it", orUnknown(rec.Type), l.Len, readLimit.Load())})
+			Hint: fmt.Sprintf("a %s record of %d bytes, over the read limit of %d (Options.MaxRecordBytes): readers pass over it without reading it whole, and show says so; repair keeps it", orUnknown(rec.Type), l.Len, l.Limit)})
 		if ok {
 			record(rec, l.Off, l.Len+1, false)
 		}
 		return nil
 	}
-	end, err := scanLinesBig(io.NewSectionReader(r, 0, size), 0, func(b []byte, off int64) error {
+	end, err := scanLinesBig(io.NewSectionReader(r, 0, size), 0, limit, func(b []byte, off int64) error {
 		line++
 		if line%4096 == 0 {
 			if err := ctx.Err(); err != nil {

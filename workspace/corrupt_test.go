@@ -300,7 +300,7 @@ func TestCorruptFixtures(t *testing.T) {
 		b, _ := os.ReadFile(name)
 		var h Record
 		json.Unmarshal(b[:bytes.IndexByte(b, '\n')], &h)
-		rep, err := checkReader(context.Background(), bytes.NewReader(b), int64(len(b)), name, h.ID)
+		rep, err := checkReader(context.Background(), bytes.NewReader(b), int64(len(b)), name, h.ID, DefaultMaxRecordBytes)
 		if err != nil {
 			t.Fatal(err)
 		}

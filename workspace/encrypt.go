@@ -167,7 +167,7 @@ func (s *Session) fileMode(f File, end int64, ident Identity) (fileMode, error) 
 			return m, nil
 		}
 	}
-	h, err := firstHeader(f, end, s.Path())
+	h, err := firstHeader(f, end, s.Path(), s.w.readLimit())
 	if err != nil {
 		return fileMode{}, err
 	}
@@ -343,10 +343,10 @@ func (s *Session) clearHeader() (Record, error) {
 
 // firstHeader returns the first valid record of the file, which
 // requireHeader made sure is the header (corrupt lines may precede it).
-func firstHeader(f io.ReaderAt, end int64, path string) (Record, error) {
+func firstHeader(f io.ReaderAt, end int64, path string, limit int64) (Record, error) {
 	var h Record
 	stop := errors.New("stop")
-	_, err := scanLines(io.NewSectionReader(f, 0, end), 0, func(b []byte, _ int64) error {
+	_, err := scanLines(io.NewSectionReader(f, 0, end), 0, limit, func(b []byte, _ int64) error {
 		r, hint := decodeRecord(b)
 		if hint != "" {
 			k, ok := gluedRecord(b)

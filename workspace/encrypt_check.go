@@ -36,7 +36,7 @@ func (w *Workspace) checkSealed(ctx context.Context, r io.ReaderAt, size int64, 
 	keyID := ""
 	sealed := false
 	line := 0
-	_, err := scanLines(io.NewSectionReader(r, 0, size), 0, func(b []byte, off int64) error {
+	_, err := scanLines(io.NewSectionReader(r, 0, size), 0, w.readLimit(), func(b []byte, off int64) error {
 		line++
 		if line%4096 == 0 {
 			if err := ctx.Err(); err != nil {

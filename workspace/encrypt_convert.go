@@ -224,7 +224,7 @@ func (s *Session) readForConvert(ctx context.Context, target string) ([]Record, 
 	var recs []Record
 	keyID := ""
 	line := 0
-	_, err = scanLines(io.NewSectionReader(f, 0, end), 0, func(b []byte, off int64) error {
+	_, err = scanLines(io.NewSectionReader(f, 0, end), 0, s.w.readLimit(), func(b []byte, off int64) error {
 		line++
 		if line%4096 == 0 {
 			if err := ctx.Err(); err != nil {

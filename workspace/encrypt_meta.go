@@ -36,13 +36,13 @@ func (s *Session) recordBySeq(ctx context.Context, seq int64) (Record, error) {
 		return Record{}, err
 	}
 	defer f.Close()
-	off, err := findSeq(ctx, f, s.Path(), end, seq)
+	off, err := findSeq(ctx, f, s.Path(), end, seq, s.w.readLimit())
 	if err != nil {
 		return Record{}, err
 	}
 	var rec Record
 	var hint string
-	_, err = scanLines(io.NewSectionReader(f, off, end-off), off, func(line []byte, _ int64) error {
+	_, err = scanLines(io.NewSectionReader(f, off, end-off), off, s.w.readLimit(), func(line []byte, _ int64) error {
 		rec, hint = decodeRecord(line)
 		return io.EOF
 	})
@@ -67,7 +67,7 @@ func (s *Session) checkpointsClear(ctx context.Context) ([]Checkpoint, error) {
 	}
 	defer f.Close()
 	var list []Checkpoint
-	_, err = scanLines(io.NewSectionReader(f, 0, end), 0, func(line []byte, _ int64) error {
+	_, err = scanLines(io.NewSectionReader(f, 0, end), 0, s.w.readLimit(), func(line []byte, _ int64) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -120,7 +120,7 @@ func (s *Session) tailPosition(size int64) (end, last int64, err error) {
 	if end, err = completeEnd(f, size, s.Path()); err != nil {
 		return 0, 0, err
 	}
-	last, err = lastSeq(f, end, s.Path())
+	last, err = lastSeq(f, end, s.Path(), s.w.readLimit())
 	return end, last, err
 }
 

@@ -53,15 +53,15 @@ func (s *Session) History(ctx context.Context, limit int) (History, error) {
 	if err != nil {
 		return History{}, err
 	}
-	return s.openHistory(foldTail(ctx, f, s.Path(), end, limit, s.w.log))
+	return s.openHistory(foldTail(ctx, f, s.Path(), end, limit, s.w.log, s.w.readLimit()))
 }
 
 // foldTail walks back from end. It stops at a reset, at the messages a
 // summary covers, or at the limit; a restore makes it jump to the line
 // before its checkpoint, whose history the restore brings back.
-func foldTail(ctx context.Context, r io.ReaderAt, path string, end int64, limit int, log *slog.Logger) (History, error) {
+func foldTail(ctx context.Context, r io.ReaderAt, path string, end int64, limit int, log *slog.Logger, readLimit int64) (History, error) {
 	var h History
-	br := newBackReader(r, path, end)
+	br := newBackReader(r, path, end, readLimit)
 	first := true
 walk:
 	for {
@@ -134,7 +134,7 @@ walk:
 				log.Warn("restore ignored", "file", path, "offset", off, "checkpoint", rec.Checkpoint)
 				continue
 			}
-			at, err := findSeq(ctx, r, path, off, rec.Checkpoint)
+			at, err := findSeq(ctx, r, path, off, rec.Checkpoint, readLimit)
 			if errors.Is(err, errSeqNotFound) {
 				log.Warn("restore names a checkpoint not in the file; ignored", "file", path, "seq", seq, "checkpoint", rec.Checkpoint)
 				continue
@@ -142,7 +142,7 @@ walk:
 			if err != nil {
 				return History{}, err
 			}
-			br = newBackReader(r, path, at)
+			br = newBackReader(r, path, at, readLimit)
 		}
 		if err := ctx.Err(); err != nil {
 			return History{}, err
@@ -158,14 +158,14 @@ var errSeqNotFound = errors.New("seq not found")
 // lines before end. Seqs grow along the file, so it bisects on offsets
 // down to a small range and then scans it: a restore costs O(log n)
 // reads, not a walk over everything after its checkpoint.
-func findSeq(ctx context.Context, r io.ReaderAt, path string, end, seq int64) (int64, error) {
+func findSeq(ctx context.Context, r io.ReaderAt, path string, end, seq, readLimit int64) (int64, error) {
 	lo, hi := int64(0), end
 	for hi-lo > 64<<10 {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
 		mid := lo + (hi-lo)/2
-		start, line, err := lineAfter(r, mid, hi)
+		start, line, err := lineAfter(r, mid, hi, readLimit)
 		if err != nil {
 			return 0, fmt.Errorf("workspace: read %s: %w", path, err)
 		}
@@ -186,7 +186,7 @@ func findSeq(ctx context.Context, r io.ReaderAt, path string, end, seq int64) (i
 		}
 	}
 	found := int64(-1)
-	_, err := scanLines(io.NewSectionReader(r, lo, hi-lo), lo, func(line []byte, off int64) error {
+	_, err := scanLines(io.NewSectionReader(r, lo, hi-lo), lo, readLimit, func(line []byte, off int64) error {
 		if _, s, ok := headOf(line); ok && s == seq {
 			found = off
 			return io.EOF
@@ -204,7 +204,7 @@ func findSeq(ctx context.Context, r io.ReaderAt, path string, end, seq int64) (i
 
 // lineAfter returns the first line that starts after offset at (strictly)
 // and ends before limit, or start -1 if there is none.
-func lineAfter(r io.ReaderAt, at, limit int64) (int64, []byte, error) {
+func lineAfter(r io.ReaderAt, at, limit, readLimit int64) (int64, []byte, error) {
 	buf := make([]byte, 8<<10)
 	pos := at
 	start := int64(-1)
@@ -212,7 +212,7 @@ func lineAfter(r io.ReaderAt, at, limit int64) (int64, []byte, error) {
 	// Of a line over the read limit only the first bytes are kept: they
 	// say its type and seq (headOf), all the bisection needs.
 	keep := func(b []byte) {
-		if lim := int(readLimit.Load()); lim > 0 && len(line)+len(b) > lim {
+		if lim := int(readLimit); lim > 0 && len(line)+len(b) > lim {
 			b = b[:max(lim-len(line), 0)]
 		}
 		line = append(line, b...)

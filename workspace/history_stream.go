@@ -70,7 +70,7 @@ func (s *Session) HistoryStream(ctx context.Context) (*HistoryStream, error) {
 // answers.
 func (h *HistoryStream) fold(ctx context.Context, r io.ReaderAt, end int64) (int64, error) {
 	path, log := h.s.Path(), h.s.w.log
-	br := newBackReader(r, path, end)
+	br := newBackReader(r, path, end, h.s.w.readLimit())
 	first := true
 	sumAt, through := int64(-1), int64(0)
 	for {
@@ -133,7 +133,7 @@ func (h *HistoryStream) fold(ctx context.Context, r io.ReaderAt, end int64) (int
 				log.Warn("restore ignored", "file", path, "offset", off, "checkpoint", rec.Checkpoint)
 				continue
 			}
-			at, err := findSeq(ctx, r, path, off, rec.Checkpoint)
+			at, err := findSeq(ctx, r, path, off, rec.Checkpoint, h.s.w.readLimit())
 			if errors.Is(err, errSeqNotFound) {
 				log.Warn("restore names a checkpoint not in the file; ignored", "file", path, "seq", seq, "checkpoint", rec.Checkpoint)
 				continue
@@ -141,7 +141,7 @@ func (h *HistoryStream) fold(ctx context.Context, r io.ReaderAt, end int64) (int
 			if err != nil {
 				return 0, err
 			}
-			br = newBackReader(r, path, at)
+			br = newBackReader(r, path, at, h.s.w.readLimit())
 		}
 		if err := ctx.Err(); err != nil {
 			return 0, err
@@ -151,7 +151,7 @@ func (h *HistoryStream) fold(ctx context.Context, r io.ReaderAt, end int64) (int
 
 // lastSeqAt is the seq of the line at off (0 if it cannot be read).
 func (h *HistoryStream) lastSeqAt(r io.ReaderAt, off int64) int64 {
-	start, line, err := lineAfter(r, off-1, 1<<62)
+	start, line, err := lineAfter(r, off-1, 1<<62, h.s.w.readLimit())
 	if err != nil || start != off {
 		return 0
 	}

@@ -31,9 +31,10 @@ type sessionState struct {
 	lastSeq int64
 
 	// Group commit (batch durability): calls waiting for a leader.
-	qmu      sync.Mutex
-	queue    []*appendReq
-	flushing bool
+	qmu       sync.Mutex
+	queue     []*appendReq
+	flushing  bool
+	lastBatch int // calls in the last batch
 
 	// holderMu guards holder and is held with the file lock, so that a
 	// trim never closes a descriptor that holds a lock.

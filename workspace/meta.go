@@ -486,7 +486,7 @@ func (c *metaCache) entryFor(id string, now Identity) (*metaEntry, bool, error) 
 			e, tail = &cp, t
 		}
 	}
-	end, err := scanLinesBig(io.NewSectionReader(f, e.Offset, now.Size-e.Offset), e.Offset, func(line []byte, off int64) error {
+	end, err := scanLinesBig(io.NewSectionReader(f, e.Offset, now.Size-e.Offset), e.Offset, c.w.readLimit(), func(line []byte, off int64) error {
 		tail = keepTail(tail, line)
 		r, hint := decodeRecord(line)
 		if hint != "" {
@@ -512,7 +512,7 @@ func (c *metaCache) entryFor(id string, now Identity) (*metaEntry, bool, error) 
 	if e.refold {
 		// Rare (a restore, a partial summary): the fold says what is
 		// active, as History does.
-		h, err := foldTail(context.Background(), f, path, end, 0, c.w.log)
+		h, err := foldTail(context.Background(), f, path, end, 0, c.w.log, c.w.readLimit())
 		if err != nil {
 			return nil, false, err
 		}

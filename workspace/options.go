@@ -17,9 +17,10 @@ type Durability string
 const (
 	// DurabilityAlways fsyncs every append before it returns (the default).
 	DurabilityAlways Durability = "always"
-	// DurabilityBatch is group commit: appends running at the same time in
-	// one process share one fsync; each append still returns only after an
-	// fsync that covers its bytes.
+	// DurabilityBatch is group commit: appends to one session running at
+	// the same time, in one process or several, share fsyncs; each append
+	// still returns only after an fsync that covers its bytes
+	// (docs/crash-safety.md, "Group commit").
 	DurabilityBatch Durability = "batch"
 	// DurabilityNever leaves flushing to the operating system: an append
 	// survives a crash of the process, not of the machine.
@@ -85,13 +86,16 @@ type Options struct {
 	// line (encoded, without its newline) is longer fails with an error
 	// wrapping ErrTooLarge that names its size and the limit, on every
 	// write path (Append, AppendTurn, Update, AppendIf, migrate). 0 means
-	// DefaultMaxRecordBytes; a negative value means no limit. Readers hold
-	// at most max(DefaultMaxRecordBytes, the largest MaxRecordBytes of the
-	// workspaces opened in the process) bytes of one line: a longer one
+	// DefaultMaxRecordBytes; a negative value means no limit. Readers of
+	// this Workspace hold at most max(DefaultMaxRecordBytes,
+	// MaxRecordBytes) bytes of one line (no bound when negative): a longer one
 	// (written by hand, or by a version without the limit) is passed over
 	// in bounded memory and reported (History.Skipped; Meta counts it
 	// from its first and last bytes; Check warns, oversized_record).
 	MaxRecordBytes int
+	// readLimit is what readers hold of one line (scan.go), derived from
+	// MaxRecordBytes when the options are resolved.
+	readLimit int64
 	// Key is the master key of an encrypted workspace (docs/encryption.md):
 	// with it, records of encrypted sessions are opened on reading and
 	// sealed on writing; nil means reading their content fails with
@@ -119,6 +123,7 @@ func (o *Options) resolved() (Options, error) {
 	if r.MaxRecordBytes == 0 {
 		r.MaxRecordBytes = DefaultMaxRecordBytes
 	}
+	r.readLimit = readLimitFor(r.MaxRecordBytes)
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -98,7 +98,7 @@ func (s *Session) HistoryPage(ctx context.Context, o PageOptions) (Page, error) 
 func foldPage(ctx context.Context, r io.ReaderAt, path string, end int64, o PageOptions, w *Workspace) (Page, error) {
 	var p Page
 	limit := o.limit()
-	br := newBackReader(r, path, end)
+	br := newBackReader(r, path, end, w.readLimit())
 	first := true
 	var summary *Record
 	var window [][]byte // forwards: raw lines, newest first
@@ -168,7 +168,7 @@ walk:
 				w.log.Warn("restore ignored", "file", path, "offset", off, "checkpoint", rec.Checkpoint)
 				continue
 			}
-			at, err := findSeq(ctx, r, path, off, rec.Checkpoint)
+			at, err := findSeq(ctx, r, path, off, rec.Checkpoint, w.readLimit())
 			if errors.Is(err, errSeqNotFound) {
 				w.log.Warn("restore names a checkpoint not in the file; ignored", "file", path, "seq", seq, "checkpoint", rec.Checkpoint)
 				continue
@@ -176,7 +176,7 @@ walk:
 			if err != nil {
 				return Page{}, err
 			}
-			br = newBackReader(r, path, at)
+			br = newBackReader(r, path, at, w.readLimit())
 		}
 		if err := ctx.Err(); err != nil {
 			return Page{}, err
@@ -225,16 +225,16 @@ func (s *Session) RecordsPage(ctx context.Context, o PageOptions) (Page, error) 
 	}
 	defer f.Close()
 	var p Page
-	if p.LastSeq, err = lastSeq(f, end, s.Path()); err != nil {
+	if p.LastSeq, err = lastSeq(f, end, s.Path(), s.w.readLimit()); err != nil {
 		return Page{}, err
 	}
 	limit := o.limit()
 	if o.Forward {
-		from, err := seqLowerBound(ctx, f, s.Path(), end, o.After+1)
+		from, err := seqLowerBound(ctx, f, s.Path(), end, o.After+1, s.w.readLimit())
 		if err != nil {
 			return Page{}, err
 		}
-		_, err = scanLines(io.NewSectionReader(f, from, end-from), from, func(line []byte, off int64) error {
+		_, err = scanLines(io.NewSectionReader(f, from, end-from), from, s.w.readLimit(), func(line []byte, off int64) error {
 			_, seq, ok := headOf(line)
 			if !ok || seq <= o.After {
 				return nil
@@ -260,11 +260,11 @@ func (s *Session) RecordsPage(ctx context.Context, o PageOptions) (Page, error) 
 	} else {
 		upTo := end
 		if o.Before > 0 {
-			if upTo, err = seqLowerBound(ctx, f, s.Path(), end, o.Before); err != nil {
+			if upTo, err = seqLowerBound(ctx, f, s.Path(), end, o.Before, s.w.readLimit()); err != nil {
 				return Page{}, err
 			}
 		}
-		br := newBackReader(f, s.Path(), upTo)
+		br := newBackReader(f, s.Path(), upTo, s.w.readLimit())
 		for {
 			line, off, err := br.prev()
 			if err == io.EOF {
@@ -302,14 +302,14 @@ func (s *Session) RecordsPage(ctx context.Context, o PageOptions) (Page, error) 
 // seqLowerBound returns the offset of the first line, among the complete
 // lines before end, whose seq is at least seq (end if there is none). It
 // bisects on offsets down to a small range, then scans it.
-func seqLowerBound(ctx context.Context, r io.ReaderAt, path string, end, seq int64) (int64, error) {
+func seqLowerBound(ctx context.Context, r io.ReaderAt, path string, end, seq, readLimit int64) (int64, error) {
 	lo, hi := int64(0), end
 	for hi-lo > 64<<10 {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
 		mid := lo + (hi-lo)/2
-		start, line, err := lineAfter(r, mid, hi)
+		start, line, err := lineAfter(r, mid, hi, readLimit)
 		if err != nil {
 			return 0, fmt.Errorf("workspace: read %s: %w", path, err)
 		}
@@ -327,7 +327,7 @@ func seqLowerBound(ctx context.Context, r io.ReaderAt, path string, end, seq int
 		}
 	}
 	found := hi
-	_, err := scanLines(io.NewSectionReader(r, lo, hi-lo), lo, func(line []byte, off int64) error {
+	_, err := scanLines(io.NewSectionReader(r, lo, hi-lo), lo, readLimit, func(line []byte, off int64) error {
 		if _, s, ok := headOf(line); ok && s >= seq {
 			found = off
 			return io.EOF

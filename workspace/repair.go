@@ -95,6 +95,7 @@ func (s *Session) repair(ctx context.Context, o RepairOptions, rep *RepairReport
 	}
 	defer lk.unlock()
 	s.st.known = false
+	s.st.dropSyncEpoch() // the file may be cut back (syncqueue.go)
 	fr, err := s.w.checkFile(ctx, s.id)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -359,7 +360,7 @@ func (r *renumbering) ref(old int64) int64 {
 // are copied as they are (repair sets corrupt lines aside before).
 func (w *Workspace) renumber(f File, size int64, path string, r *renumbering) error {
 	r.of = map[int64]int64{}
-	_, err := scanLinesBig(io.NewSectionReader(f, 0, size), 0, func(line []byte, off int64) error {
+	_, err := scanLinesBig(io.NewSectionReader(f, 0, size), 0, w.readLimit(), func(line []byte, off int64) error {
 		r.line++
 		rec, hint := decodeRecord(line)
 		if hint != "" {

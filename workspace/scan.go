@@ -8,38 +8,29 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"sync/atomic"
 	"time"
 )
 
-// readLimit is the most of one line a reader holds (0: no bound): the
-// largest MaxRecordBytes of the workspaces opened in this process, at
-// least DefaultMaxRecordBytes, so that records an append may write are
-// always read whole. A longer line (written by hand, or by an older
-// version without the limit) is passed over in bounded memory: only its
-// first and last bytes are kept (bigLine), which say its type, seq, time,
-// role and tokens when this package wrote it.
-var readLimit atomic.Int64
+// readLimit is the most of one line a reader of w holds (0: no bound):
+// the workspace's MaxRecordBytes, at least DefaultMaxRecordBytes, so that
+// records an append may write are always read whole. A longer line
+// (written by hand, or by an older version without the limit) is passed
+// over in bounded memory: only its first and last bytes are kept
+// (bigLine), which say its type, seq, time, role and tokens when this
+// package wrote it. It is part of the Workspace (Options), never of the
+// process: two workspaces with different limits read each by its own.
+func (w *Workspace) readLimit() int64 { return w.opts.readLimit }
 
-func init() { readLimit.Store(DefaultMaxRecordBytes) }
-
-// raiseReadLimit makes readers hold lines of up to n bytes (n < 0: any).
-func raiseReadLimit(n int) {
-	for {
-		cur := readLimit.Load()
-		next := int64(n)
-		switch {
-		case cur == 0:
-			return
-		case n < 0:
-			next = 0
-		case next <= cur:
-			return
-		}
-		if readLimit.CompareAndSwap(cur, next) {
-			return
-		}
+// readLimitFor is the read limit of a workspace whose appends write
+// records of up to max bytes (max < 0: any).
+func readLimitFor(max int) int64 {
+	switch {
+	case max < 0:
+		return 0
+	case max < DefaultMaxRecordBytes:
+		return DefaultMaxRecordBytes
 	}
+	return int64(max)
 }
 
 // Bytes of an oversized line kept to learn what it was.
@@ -48,12 +39,13 @@ const (
 	bigTailBytes = 256
 )
 
-// bigLine is a line longer than readLimit, passed over without holding
-// it: its offset, its length (without the '\n'), and its first and last
-// bytes.
+// bigLine is a line longer than the read limit, passed over without
+// holding it: its offset, its length (without the '\n'), its first and
+// last bytes, and the limit it is over.
 type bigLine struct {
 	Off, Len   int64
 	Head, Tail []byte
+	Limit      int64
 }
 
 // Skipped is a record a reader passed over without reading it whole: its
@@ -71,7 +63,7 @@ type Skipped struct {
 
 func (l bigLine) skipped() Skipped {
 	r, _ := l.record()
-	return Skipped{Seq: r.Seq, Type: r.Type, Role: r.Role, At: r.At, Offset: l.Off, Bytes: l.Len, Limit: readLimit.Load()}
+	return Skipped{Seq: r.Seq, Type: r.Type, Role: r.Role, At: r.At, Offset: l.Off, Bytes: l.Len, Limit: l.Limit}
 }
 
 // record reads what the head and tail of an oversized line say, for a
@@ -115,17 +107,17 @@ func (l bigLine) record() (r Record, ok bool) {
 // r being positioned at file offset from. It returns the offset after the
 // last complete line; bytes after it (a torn tail, or a line being
 // written) are not passed to fn. The line slice is valid during fn only.
-// A line longer than readLimit is not passed to fn (see scanLinesBig).
-func scanLines(r io.Reader, from int64, fn func(line []byte, off int64) error) (int64, error) {
-	return scanLinesBig(r, from, fn, nil)
+// A line longer than limit (the read limit; 0: none) is not passed to fn
+// (see scanLinesBig).
+func scanLines(r io.Reader, from, limit int64, fn func(line []byte, off int64) error) (int64, error) {
+	return scanLinesBig(r, from, limit, fn, nil)
 }
 
-// scanLinesBig is scanLines that passes each line longer than readLimit
-// to big (when not nil) instead of fn, having held only its first and
-// last bytes.
-func scanLinesBig(r io.Reader, from int64, fn func(line []byte, off int64) error, big func(bigLine) error) (int64, error) {
+// scanLinesBig is scanLines that passes each line longer than limit to
+// big (when not nil) instead of fn, having held only its first and last
+// bytes.
+func scanLinesBig(r io.Reader, from, limit int64, fn func(line []byte, off int64) error, big func(bigLine) error) (int64, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	limit := readLimit.Load()
 	off := from
 	var long []byte
 	var over *bigLine // the line being passed over
@@ -147,7 +139,7 @@ func scanLinesBig(r io.Reader, from int64, fn func(line []byte, off int64) error
 			case limit > 0 && int64(n) > limit:
 				// Too long to hold: keep its head, from now on only its tail.
 				long = append(long, chunk...)
-				over = &bigLine{Off: off, Len: int64(len(long)),
+				over = &bigLine{Off: off, Len: int64(len(long)), Limit: limit,
 					Head: bytes.Clone(long[:min(len(long), bigHeadBytes)]),
 					Tail: bytes.Clone(long[len(long)-min(len(long), bigTailBytes):])}
 				long = nil
@@ -240,7 +232,7 @@ func (s *Session) records(ctx context.Context, from int64, skipped func(Skipped)
 			}
 			return nil
 		}
-		_, err = scanLinesBig(io.NewSectionReader(f, from, 1<<62), from, func(line []byte, off int64) error {
+		_, err = scanLinesBig(io.NewSectionReader(f, from, 1<<62), from, s.w.readLimit(), func(line []byte, off int64) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

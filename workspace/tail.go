@@ -21,7 +21,7 @@ type backReader struct {
 	data  []byte // file bytes [base, base+len(data))
 	end   int64  // lines before this offset are still to be returned
 	block int
-	limit int64 // readLimit: longer lines are passed over, not held
+	limit int64 // the read limit: longer lines are passed over, not held
 	// big is set when the line prev returned last was longer than limit:
 	// prev returned its first bytes only (see bigLine).
 	big *bigLine
@@ -29,8 +29,9 @@ type backReader struct {
 
 // newBackReader reads the lines of r that end before end; end must be 0 or
 // the offset just after a '\n'.
-func newBackReader(r io.ReaderAt, path string, end int64) *backReader {
-	return &backReader{r: r, path: path, base: end, end: end, block: tailFirstBlock, limit: readLimit.Load()}
+// Lines longer than limit (0: none) are passed over (see prev).
+func newBackReader(r io.ReaderAt, path string, end, limit int64) *backReader {
+	return &backReader{r: r, path: path, base: end, end: end, block: tailFirstBlock, limit: limit}
 }
 
 // prev returns the line before the last one returned (without its '\n')
@@ -62,7 +63,7 @@ func (b *backReader) prev() ([]byte, int64, error) {
 			if b.limit > 0 && int64(len(line)) > b.limit {
 				// Read whole within the last block, but over the limit all
 				// the same: passed over like any longer line.
-				b.big = &bigLine{Off: start, Len: int64(len(line)),
+				b.big = &bigLine{Off: start, Len: int64(len(line)), Limit: b.limit,
 					Head: line[:min(len(line), bigHeadBytes)], Tail: line[len(line)-min(len(line), bigTailBytes):]}
 				return b.big.Head, start, nil
 			}
@@ -99,7 +100,7 @@ func (b *backReader) passOver() ([]byte, int64, error) {
 		}
 		pos -= n
 	}
-	l := bigLine{Off: start, Len: b.end - 1 - start}
+	l := bigLine{Off: start, Len: b.end - 1 - start, Limit: b.limit}
 	l.Head = make([]byte, min(l.Len, bigHeadBytes))
 	l.Tail = make([]byte, min(l.Len, bigTailBytes))
 	if _, err := b.r.ReadAt(l.Head, start); err != nil {
@@ -158,8 +159,8 @@ func completeEnd(r io.ReaderAt, size int64, path string) (int64, error) {
 
 // lastSeq walks back from end to the last line that is a valid record and
 // returns its seq (0 for a file with no valid record).
-func lastSeq(r io.ReaderAt, end int64, path string) (int64, error) {
-	br := newBackReader(r, path, end)
+func lastSeq(r io.ReaderAt, end int64, path string, limit int64) (int64, error) {
+	br := newBackReader(r, path, end, limit)
 	for {
 		line, _, err := br.prev()
 		if err == io.EOF {

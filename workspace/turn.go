@@ -282,7 +282,7 @@ func (s *Session) decideReset(ctx context.Context, v lockedView, eff policy.Effe
 // lastRecordAt is the time of the last complete record of the locked
 // file, the header excepted (zero then).
 func lastRecordAt(v lockedView) (time.Time, error) {
-	br := newBackReader(v.f, v.s.Path(), v.end)
+	br := newBackReader(v.f, v.s.Path(), v.end, v.s.w.readLimit())
 	for {
 		line, _, err := br.prev()
 		if err == io.EOF {

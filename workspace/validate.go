@@ -220,7 +220,7 @@ func (s *Session) checkLocked(ctx context.Context, v lockedView, recs []Record, 
 			return nil
 		}
 		if h == nil || foldAt != v.end {
-			got, err := foldTail(ctx, v.f, v.s.Path(), foldAt, 0, s.w.log)
+			got, err := foldTail(ctx, v.f, v.s.Path(), foldAt, 0, s.w.log, s.w.readLimit())
 			if err != nil {
 				return err
 			}
@@ -395,7 +395,7 @@ func (s *Session) namesA(ctx context.Context, v lockedView, seq int64, typ strin
 // bisecting on seqs), and the offset of its line. No such record is a
 // refError.
 func (s *Session) recordAt(ctx context.Context, v lockedView, seq int64) (Record, int64, error) {
-	off, err := findSeq(ctx, v.f, v.s.Path(), v.end, seq)
+	off, err := findSeq(ctx, v.f, v.s.Path(), v.end, seq, s.w.readLimit())
 	if errors.Is(err, errSeqNotFound) {
 		return Record{}, 0, refErrorf("the session has no record with seq %d", seq)
 	}
@@ -404,7 +404,7 @@ func (s *Session) recordAt(ctx context.Context, v lockedView, seq int64) (Record
 	}
 	var rec Record
 	var hint string
-	_, err = scanLines(io.NewSectionReader(v.f, off, v.end-off), off, func(line []byte, _ int64) error {
+	_, err = scanLines(io.NewSectionReader(v.f, off, v.end-off), off, s.w.readLimit(), func(line []byte, _ int64) error {
 		rec, hint = decodeRecord(line)
 		return io.EOF
 	})
@@ -440,7 +440,7 @@ func (s *Session) liveCheckpoint(ctx context.Context, v lockedView, seq int64) (
 	}
 	why := ""
 	stop := errors.New("stop")
-	_, err = scanLines(io.NewSectionReader(v.f, off, v.end-off), off, func(line []byte, at int64) error {
+	_, err = scanLines(io.NewSectionReader(v.f, off, v.end-off), off, s.w.readLimit(), func(line []byte, at int64) error {
 		if at == off {
 			return nil
 		}

@@ -88,7 +88,6 @@ func Open(root string, opts *Options) (*Workspace, error) {
 	if o.Config == nil {
 		o.Config = &config.File{}
 	}
-	raiseReadLimit(o.MaxRecordBytes) // readers read what this workspace may write
 	w := &Workspace{root: abs, opts: o, fs: o.FS, log: o.Logger, host: hostname(), states: map[string]*sessionState{}}
 	for _, dir := range []string{abs, w.sessionsDir(), w.trashDir(), w.locksDir()} {
 		if err := w.ensureDir(dir); err != nil {
