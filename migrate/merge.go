@@ -148,7 +148,7 @@ func align(old, nw []*item, record bool) (out []*item, st alignStats) {
 			keep, drop = drop, keep
 		}
 		if record {
-			keep.also = append(keep.also, drop.prov)
+			keep.also = append(keep.also, Provenance{Path: drop.prov.Path, Line: drop.prov.Line, EntryID: drop.prov.EntryID})
 			keep.also = append(keep.also, drop.also...)
 		}
 		out = append(out, keep)

@@ -651,6 +651,10 @@ func (od *ocDir) emit(res *Result, reports fileReports, s *ocSession) {
 		t := od.trans[n]
 		src.Files = append(src.Files, t.file)
 		reports.set(t.file.Path, ClassDuplicate, s.key, "copy of "+od.archOf[n]+"; every entry is there", 0)
+		// aligned all the same, so that verify can name it as a source
+		// of each message it holds
+		active, _ := t.branches()
+		mergeInto(src, gens, od.archOf[n], convertOC(t.file.Path, active).items)
 	}
 	sort.SliceStable(gens, func(i, j int) bool {
 		a, b := gens[i].first, gens[j].first
