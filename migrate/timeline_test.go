@@ -115,10 +115,32 @@ func TestAlignRules(t *testing.T) {
 				{"u:do x", "a:ok", "u:do y", "a:ok"},
 				{"a:ok", "u:do z", "a:ok"},
 			},
-			// "ok" occurs twice in each copy: no anchor, the tails match
-			// as a run of one from the end; the rest keeps older first
-			want:      []string{"u:do x", "a:ok", "u:do y", "a:ok", "u:do z", "a:ok"},
-			undecided: 5,
+			// "ok" occurs twice in each copy and nothing unique is shared:
+			// no anchor, and the "ok"s that end both copies are no
+			// evidence on their own; nothing is matched, nothing lost,
+			// older first, and the order is reported undecided
+			want:      []string{"u:do x", "a:ok", "u:do y", "a:ok", "a:ok", "u:do z", "a:ok"},
+			undecided: 7,
+		},
+		{
+			name: "copies that begin with the same repeated message: no evidence on its own",
+			// the newer copy was cut at its head and begins with an "ok"
+			// that is not the older copy's first
+			copies: [][]string{
+				{"a:ok", "u:a", "a:ok", "u:b"},
+				{"a:ok", "u:c", "a:ok", "u:d"},
+			},
+			want:      []string{"a:ok", "u:a", "a:ok", "u:b", "a:ok", "u:c", "a:ok", "u:d"},
+			undecided: 8,
+		},
+		{
+			name: "a run of repeated messages beside a unique one is matched",
+			copies: [][]string{
+				{"a:ok", "a:ok", "u:unique", "a:ok", "u:old tail"},
+				{"a:ok", "a:ok", "u:unique", "a:ok", "u:new tail"},
+			},
+			want:      []string{"a:ok", "a:ok", "u:unique", "a:ok", "u:old tail", "u:new tail"},
+			undecided: 2,
 		},
 		{
 			name: "repeated ok between unique anchors",
