@@ -44,6 +44,8 @@ func writeOrphanInstall(t *testing.T) string {
 		mainCur = "33333333-0000-4000-8000-000000000001"
 		wa      = "44444444-0000-4000-8000-000000000001"
 		grp     = "55555555-0000-4000-8000-000000000001"
+		acct1   = "77777777-0000-4000-8000-000000000001"
+		acct2   = "88888888-0000-4000-8000-000000000001"
 		topic   = "66666666-0000-4000-8000-000000000001"
 	)
 	write(t, filepath.Join(dir, "sessions.json"), `{
@@ -55,11 +57,18 @@ func writeOrphanInstall(t *testing.T) string {
     "lastChannel": "telegram", "lastTo": "telegram:222"},
   "agent:main:whatsapp:dm:+15551234567": {"sessionId": "`+wa+`", "updatedAt": 1768924800000, "chatType": "direct",
     "lastChannel": "whatsapp", "lastTo": "+15551234567"},
+  "agent:main:telegram:acct1:direct:333": {"sessionId": "`+acct1+`", "updatedAt": 1768924800000, "chatType": "direct", "lastChannel": "telegram", "lastTo": "telegram:333"},
+  "agent:main:telegram:acct2:direct:333": {"sessionId": "`+acct2+`", "updatedAt": 1768924800000, "chatType": "direct", "lastChannel": "telegram", "lastTo": "telegram:333"},
   "agent:main:telegram:group:-100555": {"sessionId": "`+grp+`", "updatedAt": 1768924800000, "chatType": "group",
     "lastChannel": "telegram", "lastTo": "telegram:-100555", "groupId": "-100555"},
   "agent:main:telegram:group:-100555:topic:42": {"sessionId": "`+topic+`", "updatedAt": 1768924800000, "chatType": "group",
     "lastChannel": "telegram", "lastTo": "telegram:-100555", "groupId": "-100555"}
 }`)
+	// one peer reaching the bot through two accounts: an orphan of that
+	// peer fits both keys
+	ocWriteTranscript(t, dir, acct1+".jsonl", acct1, day(20, 9), "u:[Telegram Dave id:333 Tue 2026-01-20 10:01 CET] via one", "a:one")
+	ocWriteTranscript(t, dir, acct2+".jsonl", acct2, day(20, 9), "u:[Telegram Dave id:333 Tue 2026-01-20 10:01 CET] via two", "a:two")
+	ocWriteTranscript(t, dir, "c3333333-0000-4000-8000-000000000001.jsonl", "c3333333-0000-4000-8000-000000000001", day(12, 8), "u:[Telegram Dave id:333 Mon 2026-01-12 09:01 CET] which account?", "a:unclear")
 	// a forum group and one of its topics, each with an orphan
 	ocWriteTranscript(t, dir, grp+".jsonl", grp, day(20, 9), "u:[Telegram Family id:-100555 Tue 2026-01-20 10:01 CET] group now", "a:group reply")
 	ocWriteTranscript(t, dir, topic+"-topic-42.jsonl", topic, day(20, 9), "u:[Telegram Family id:-100555 Tue 2026-01-20 10:01 CET] topic now", "a:topic reply")
@@ -135,6 +144,7 @@ func TestOpenClawOrphansLinkedByEnvelope(t *testing.T) {
 		"openclaw:main:c1111111-0000-4000-8000-000000000003": "the time does not fit",
 		"openclaw:main:d2222222-0000-4000-8000-000000000001": "which one cannot be decided",
 		"openclaw:main:e0000000-0000-4000-8000-000000000001": "no channel envelope",
+		"openclaw:main:c3333333-0000-4000-8000-000000000001": "which one cannot be decided",
 	}
 	for key, why := range archived {
 		ps := sessionOf(t, p, key)
