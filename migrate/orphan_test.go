@@ -164,6 +164,16 @@ func TestOpenClawOrphansLinkedByEnvelope(t *testing.T) {
 			t.Errorf("the ambiguous orphan's reason does not name both candidates: %q", w)
 		}
 	}
+	// verify proves every transcript's messages present, file by file
+	proved := map[string]bool{}
+	for _, f := range rep.Verify.Files {
+		proved[f.Path] = f.Missing == 0 && f.Messages > 0
+	}
+	for _, f := range p.Files {
+		if strings.HasSuffix(f.Path, ".jsonl") && !proved[f.Path] {
+			t.Errorf("verify does not prove %s: %+v", f.Path, rep.Verify.Files)
+		}
+	}
 	// the files of linked orphans are reported as generations of the key,
 	// with the evidence
 	for _, f := range p.Files {
