@@ -111,8 +111,8 @@ type alignStats struct {
 // end, never on its own. Records of one copy keep their order. In a gap,
 // the older copy's own records come before the newer copy's, unless both
 // carry times that say otherwise; when times do not decide, st.undecided
-// says so. The shared record kept is the newer copy's, or the older one's
-// when only that has a time.
+// says so. The shared record kept is the newer copy's (with the older
+// one's time when only that has one).
 //
 // With record set, the kept record notes the other's provenance (also),
 // for verify; without, align only reads its input.
@@ -144,11 +144,13 @@ func align(old, nw []*item, record bool) (out []*item, st alignStats) {
 			continue
 		}
 		gap(i, j)
+		// the newer copy's record is kept (summaries and checkpoints
+		// point at it); it learns the older one's time if it has none
 		keep, drop := nw[j], old[i]
-		if !keep.timed && drop.timed {
-			keep, drop = drop, keep
-		}
 		if record {
+			if !keep.timed && drop.timed {
+				keep.rec.At, keep.timed = drop.rec.At, true
+			}
 			keep.also = append(keep.also, Provenance{Path: drop.prov.Path, Line: drop.prov.Line, EntryID: drop.prov.EntryID})
 			keep.also = append(keep.also, drop.also...)
 		}
