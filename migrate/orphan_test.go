@@ -1,7 +1,9 @@
 package migrate
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +14,7 @@ import (
 
 // ocWriteTranscript writes a pi-mono v3 transcript begun at start: specs
 // are "u:text" and "a:text", one minute apart.
-func ocWriteTranscript(t *testing.T, dir, name, id string, start time.Time, specs ...string) {
+func ocWriteTranscript(t testing.TB, dir, name, id string, start time.Time, specs ...string) {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, `{"type":"session","version":3,"id":%q,"timestamp":%q,"cwd":"/home/alice/clawd"}`+"\n", id, start.Format("2006-01-02T15:04:05.000Z"))
@@ -28,7 +30,12 @@ func ocWriteTranscript(t *testing.T, dir, name, id string, start time.Time, spec
 		fmt.Fprintf(&b, `{"type":"message","id":%q,"parentId":%s,"timestamp":%q,"message":%s}`+"\n", eid, parent, at.Format("2006-01-02T15:04:05.000Z"), msg)
 		parent = fmt.Sprintf("%q", eid)
 	}
-	write(t, filepath.Join(dir, name), b.String())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A Clawdbot install of January 2026 (resets orphaned the previous
@@ -235,4 +242,53 @@ func TestOrphanEvidence(t *testing.T) {
 			t.Errorf("%q: span %s..%s", c.text, ev.first, ev.last)
 		}
 	}
+}
+
+// BenchmarkOpenClawOrphans reads an install of 2 000 Telegram DM keys,
+// each with its current transcript and one orphan of 20 messages from an
+// earlier reset, every orphan linked by its envelope.
+func BenchmarkOpenClawOrphans(b *testing.B) {
+	const keys, msgs = 2000, 20
+	root := filepath.Join(b.TempDir(), "clawdbot")
+	dir := filepath.Join(root, "agents", "main", "sessions")
+	var store strings.Builder
+	store.WriteString("{\n")
+	day := time.Date(2026, 1, 20, 9, 0, 0, 0, time.UTC)
+	specs := func(peer int, what string) []string {
+		out := make([]string, msgs)
+		for k := range out {
+			if k%2 == 0 {
+				out[k] = fmt.Sprintf("u:[Telegram User%d id:%d Tue 2026-01-20 10:01 CET] %s %d", peer, peer, what, k)
+			} else {
+				out[k] = "a:ok"
+			}
+		}
+		return out
+	}
+	for i := 0; i < keys; i++ {
+		peer := 500000 + i
+		cur := fmt.Sprintf("%08x-0000-4000-8000-000000000001", i)
+		old := fmt.Sprintf("%08x-0000-4000-8000-000000000002", i)
+		if i > 0 {
+			store.WriteString(",\n")
+		}
+		fmt.Fprintf(&store, `"agent:main:telegram:dm:%d": {"sessionId": %q, "updatedAt": 1768924800000, "chatType": "direct", "lastChannel": "telegram", "lastTo": "telegram:%d"}`, peer, cur, peer)
+		ocWriteTranscript(b, dir, cur+".jsonl", cur, day, specs(peer, "now")...)
+		ocWriteTranscript(b, dir, old+".jsonl", old, day.Add(-72*time.Hour), specs(peer, "before")...)
+	}
+	store.WriteString("\n}")
+	if err := os.WriteFile(filepath.Join(dir, "sessions.json"), []byte(store.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := Read(context.Background(), root, Options{System: SystemOpenClaw})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(r.Sources) != keys || r.Messages() != 2*keys*msgs {
+			b.Fatalf("%d sources, %d messages: an orphan was not linked", len(r.Sources), r.Messages())
+		}
+	}
+	b.ReportMetric(float64(2*keys*msgs)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
