@@ -370,7 +370,11 @@ func (od *ocDir) linkByEnvelope(orphans []string, claimed map[string]*ocSession)
 			s := fits[0]
 			readSpans(s)
 			spans[s] = append(spans[s], span{ev.first, ev.last})
-			out[n] = orphanLink{to: s, why: fmt.Sprintf("orphaned transcript (a reset before 2026-02-13): its envelopes name %s, which only %s's store entry holds, and it ended before that key's later conversations began", peer, s.key)}
+			topic := ""
+			if ev.topic != "" {
+				topic = " in topic " + ev.topic
+			}
+			out[n] = orphanLink{to: s, why: fmt.Sprintf("orphaned transcript (left unreferenced by a reset): its envelopes name %s%s, and %s is the one key whose store entry holds that peer and whose later conversations all began after it ended", peer, topic, s.key)}
 		case 0:
 			why := fmt.Sprintf("its envelopes name %s, which no store entry of agent %s holds", peer, od.agent)
 			if len(near) > 0 {
