@@ -92,8 +92,8 @@ type alignStats struct {
 	// report).
 	undecidedAt *item
 	// crossed counts the records unique in both copies that the copies
-	// hold in contradicting orders: only one order could be kept, so
-	// they are also counted in undecided.
+	// hold in contradicting orders: left out of the chain of anchors,
+	// each stays where each copy has it (twice). Counted in undecided too.
 	crossed int
 }
 
@@ -485,7 +485,7 @@ func undecidedNote(st alignStats, newer string) string {
 		if gaps > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "%d messages are in both copies in contradicting orders; %s's order was kept for them and the older copy's placement stays as well", 2*st.crossed, newer)
+		fmt.Fprintf(&b, "%d messages unique to both copies stand in opposite orders in them; one timeline cannot keep both copies' orders, and neither copy is reordered, so %d of them appear twice, once where each copy has it", 2*st.crossed, st.crossed)
 	}
 	return b.String()
 }
