@@ -252,22 +252,14 @@ func recordsToAppend(ps *PlannedSession, st sessionState) []workspace.Record {
 	return out
 }
 
-// created is the time an imported session begins: its earliest message
-// (the earliest record when it has none; zero, meaning now, when it has
-// no record).
+// created is the time an imported session begins: its earliest record
+// (a message, or the legacy session start a leading summary carries), so
+// that no record precedes the header; zero (now) when it has none.
 func (ps *PlannedSession) created() time.Time {
 	var t time.Time
 	for i := range ps.records {
-		r := &ps.records[i]
-		if r.Type == workspace.TypeMessage && !r.At.IsZero() && (t.IsZero() || r.At.Before(t)) {
-			t = r.At
-		}
-	}
-	if t.IsZero() {
-		for i := range ps.records {
-			if at := ps.records[i].At; !at.IsZero() && (t.IsZero() || at.Before(t)) {
-				t = at
-			}
+		if at := ps.records[i].At; !at.IsZero() && (t.IsZero() || at.Before(t)) {
+			t = at
 		}
 	}
 	return t

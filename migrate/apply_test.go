@@ -50,6 +50,22 @@ func TestApplyKilledAndResumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeSyntheticPico(t, src, 150, 60)
+	// every tenth conversation also has its JSON-era copy, holding two
+	// messages the JSONL lost at its head: copies are aligned on every run
+	for i := 0; i < 150; i += 10 {
+		key := fmt.Sprintf("agent:main:telegram:direct:%d", 100000+i)
+		stem := fmt.Sprintf("agent_main_telegram_direct_%d", 100000+i)
+		jl, err := os.ReadFile(filepath.Join(src, stem+".jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := []string{`{"role":"user","content":"older copy only 1"}`, `{"role":"assistant","content":"ok"}`}
+		for _, line := range strings.Split(strings.TrimSpace(string(jl)), "\n")[:30] {
+			msgs = append(msgs, line)
+		}
+		write(t, filepath.Join(src, stem+".json.migrated"), fmt.Sprintf("{\"key\":%q,\"messages\":[%s]}", key, strings.Join(msgs, ",")))
+	}
+	const wantMsgs = 150*60 + 15*2
 	wsDir := filepath.Join(root, "ws")
 	run := func(kill time.Duration) (killed bool) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperApply$", "-test.count=1")
@@ -102,7 +118,7 @@ func TestApplyKilledAndResumed(t *testing.T) {
 		checkSession(t, ws, s) // every record once, in order, same seqs
 	}
 	v, err := Verify(ctx, ws, p)
-	if err != nil || !v.OK() || v.Messages != 150*60 {
+	if err != nil || !v.OK() || v.Messages != wantMsgs {
 		t.Fatalf("verify: %v %+v", err, v)
 	}
 	// the same result as one clean run, byte for byte: every session

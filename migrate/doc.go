@@ -22,13 +22,20 @@
 //     workspace/sessions/, workspace-<agent>/sessions/).
 //   - OpenClaw: sessions.json stores (JSON5-ish; .bak and .tmp snapshots too),
 //     pi-mono transcripts v1/v2/v3 (active branch; side branches apart),
-//     .reset./.deleted. archives, checkpoint and repair copies, orphans.
+//     .reset./.deleted. archives, checkpoint and repair copies, orphans
+//     (linked to their key by their envelopes' channel and peer and by
+//     time, else kept as archived sessions).
 //   - PocketPaw: memory/sessions/<safe>.json arrays, _index.json titles,
 //     _aliases.json (/new generations), <safe>_compaction.json summaries.
 //
 // # Guarantees
 //
-// Sources are opened read-only and never changed. Damaged input is
+// Sources are opened read-only and never changed. The copies of one
+// conversation (JSON-era files and their leftovers, JSONL, promoted
+// copies, checkpoint and repair copies) become one timeline: an
+// order-preserving alignment anchored on messages unique in each copy,
+// the older copy's own messages before the newer's in each gap unless
+// times say otherwise, and a warning where the order was not decided. Damaged input is
 // salvaged line by line (glued and torn lines, truncated arrays, stray
 // bytes): what parses is kept and the rest is returned as SetAside, with
 // path, line, offset and the bytes themselves. Results are deterministic:

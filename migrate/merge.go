@@ -92,8 +92,8 @@ type alignStats struct {
 	// report).
 	undecidedAt *item
 	// crossed counts the records unique in both copies that the copies
-	// hold in contradicting orders: only one order could be kept, so
-	// they are also counted in undecided.
+	// hold in contradicting orders: left out of the chain of anchors,
+	// each stays where each copy has it (twice). Counted in undecided too.
 	crossed int
 }
 
@@ -101,7 +101,8 @@ type alignStats struct {
 // record once. old is the copy written earlier. The records both hold are
 // found by an order-preserving alignment (a common subsequence in the
 // manner of patience diff): equal runs at the ends of the copies are
-// matched directly; then only records unique in each whole copy (by role,
+// matched directly when they are evidence (alignPairs says when); then
+// only records unique in each whole copy (by role,
 // content, tool ids, and time where every occurrence has one) serve as
 // anchors, the longest chain of them increasing in both copies is kept,
 // and each gap between two anchors is matched from its ends while the
@@ -110,8 +111,8 @@ type alignStats struct {
 // end, never on its own. Records of one copy keep their order. In a gap,
 // the older copy's own records come before the newer copy's, unless both
 // carry times that say otherwise; when times do not decide, st.undecided
-// says so. The shared record kept is the newer copy's, or the older one's
-// when only that has a time.
+// says so. The shared record kept is the newer copy's (with the older
+// one's time when only that has one).
 //
 // With record set, the kept record notes the other's provenance (also),
 // for verify; without, align only reads its input.
@@ -143,12 +144,14 @@ func align(old, nw []*item, record bool) (out []*item, st alignStats) {
 			continue
 		}
 		gap(i, j)
+		// the newer copy's record is kept (summaries and checkpoints
+		// point at it); it learns the older one's time if it has none
 		keep, drop := nw[j], old[i]
-		if !keep.timed && drop.timed {
-			keep, drop = drop, keep
-		}
 		if record {
-			keep.also = append(keep.also, drop.prov)
+			if !keep.timed && drop.timed {
+				keep.rec.At, keep.timed = drop.rec.At, true
+			}
+			keep.also = append(keep.also, Provenance{Path: drop.prov.Path, Line: drop.prov.Line, EntryID: drop.prov.EntryID})
 			keep.also = append(keep.also, drop.also...)
 		}
 		out = append(out, keep)
@@ -211,11 +214,16 @@ func mergeGap(out, og, ng []*item, st *alignStats) []*item {
 }
 
 // alignPairs returns, for each record of b, the index of the record of a
-// it is aligned with, or -1. Equal runs at the ends of the copies are
-// matched first (linear: the common case of a copy that only grew or was
-// only cut); in what is left, records unique in each whole copy are the
-// anchors, and each gap between two anchors is matched from both its ends
-// while the records there are equal.
+// it is aligned with, or -1.
+//
+// The equal runs at the two ends of the copies are matched first when
+// they cover one copy whole (the common case, linear and without a map:
+// a copy that only grew, or lost only a middle part), or when a run holds
+// a message unique in both copies or one with the same time in both;
+// a run of repeated messages alone ("ok" at both starts) is no evidence.
+// In what is left, records unique in each whole copy are the anchors, and
+// each gap is matched outward from its anchors while the records there
+// are equal.
 //
 // crossed counts the unique records left out of the chain: the copies
 // hold them in contradicting orders.
@@ -224,57 +232,68 @@ func alignPairs(a, b []*item) (match []int, crossed int) {
 	for j := range match {
 		match[j] = -1
 	}
-	extend := func(alo, ahi, blo, bhi int) {
-		for alo < ahi && blo < bhi && sameItem(a[alo], b[blo]) {
+	p := 0
+	for p < len(a) && p < len(b) && sameItem(a[p], b[p]) {
+		p++
+	}
+	q := 0
+	for q < len(a)-p && q < len(b)-p && sameItem(a[len(a)-1-q], b[len(b)-1-q]) {
+		q++
+	}
+	whole := p+q == len(a) || p+q == len(b)
+	var occs map[string]*occ
+	if !whole {
+		occs = countOccurrences(a, b)
+		if !runIsEvidence(occs, a[:p]) {
+			p = 0
+		}
+		if !runIsEvidence(occs, a[len(a)-q:]) {
+			q = 0
+		}
+	}
+	for k := 0; k < p; k++ {
+		match[k] = k
+	}
+	for k := 1; k <= q; k++ {
+		match[len(b)-k] = len(a) - k
+	}
+	if whole {
+		return match, 0
+	}
+	alo, ahi, blo, bhi := p, len(a)-q, p, len(b)-q
+	// fwd: match forward from the start of a gap (it follows an anchor or
+	// a matched run); back: match backward from its end
+	extend := func(alo, ahi, blo, bhi int, fwd, back bool) {
+		for fwd && alo < ahi && blo < bhi && sameItem(a[alo], b[blo]) {
 			match[blo] = alo
 			alo++
 			blo++
 		}
-		for alo < ahi && blo < bhi && sameItem(a[ahi-1], b[bhi-1]) {
+		for back && alo < ahi && blo < bhi && sameItem(a[ahi-1], b[bhi-1]) {
 			match[bhi-1] = ahi - 1
 			ahi--
 			bhi--
 		}
 	}
-	alo, ahi, blo, bhi := 0, len(a), 0, len(b)
-	for alo < ahi && blo < bhi && sameItem(a[alo], b[blo]) {
-		match[blo] = alo
-		alo++
-		blo++
-	}
-	for alo < ahi && blo < bhi && sameItem(a[ahi-1], b[bhi-1]) {
-		match[bhi-1] = ahi - 1
-		ahi--
-		bhi--
-	}
-	if alo == ahi || blo == bhi {
-		return match, 0
-	}
-	pa, pb := alo, blo
-	anchors, crossed := uniqueAnchors(a, b, alo, ahi, blo, bhi)
+	anchors, crossed := uniqueAnchors(occs, a, b, alo, ahi, blo, bhi)
+	pa, pb, fwd := alo, blo, p > 0
 	for _, an := range anchors {
 		match[an[1]] = an[0]
-		extend(pa, an[0], pb, an[1])
-		pa, pb = an[0]+1, an[1]+1
+		extend(pa, an[0], pb, an[1], fwd, true)
+		pa, pb, fwd = an[0]+1, an[1]+1, true
 	}
-	extend(pa, ahi, pb, bhi)
+	extend(pa, ahi, pb, bhi, fwd, q > 0)
 	return match, crossed
 }
 
-// uniqueAnchors returns the pairs (i, j), i in a[alo:ahi] and j in
-// b[blo:bhi], of records that occur once in the whole of a and once in
-// the whole of b and are the same record, reduced to the longest chain
-// increasing in both i and j. A record is told apart by its fingerprint,
-// and also by its time where every occurrence of that fingerprint in both
-// copies has one: "ok" at 10:02 is unique even if "ok" is not.
-func uniqueAnchors(a, b []*item, alo, ahi, blo, bhi int) (chain [][2]int, crossed int) {
-	type occ struct {
-		na, nb, ia int
-		allTimed   bool
-	}
-	m := make(map[string]*occ, ahi-alo)
-	// candidates are looked up only for the records in the range, but
-	// counted over the whole copies
+// occ counts one fingerprint in two copies.
+type occ struct {
+	na, nb, ia int // occurrences in a and b; index of the last in a
+	allTimed   bool
+}
+
+func countOccurrences(a, b []*item) map[string]*occ {
+	m := make(map[string]*occ, len(a))
 	for i, x := range a {
 		o := m[x.fp()]
 		if o == nil {
@@ -291,6 +310,31 @@ func uniqueAnchors(a, b []*item, alo, ahi, blo, bhi int) (chain [][2]int, crosse
 			o.allTimed = o.allTimed && x.timed
 		}
 	}
+	return m
+}
+
+// runIsEvidence reports whether an equal run (of a, matched by sameItem)
+// holds a message unique in both copies, or a timed one (sameItem found
+// the same time on both sides).
+func runIsEvidence(m map[string]*occ, run []*item) bool {
+	for _, x := range run {
+		if x.timed {
+			return true
+		}
+		if o := m[x.fp()]; o != nil && o.na == 1 && o.nb == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// uniqueAnchors returns the pairs (i, j), i in a[alo:ahi] and j in
+// b[blo:bhi], of records that occur once in the whole of a and once in
+// the whole of b and are the same record, reduced to the longest chain
+// increasing in both i and j. A record is told apart by its fingerprint,
+// and also by its time where every occurrence of that fingerprint in both
+// copies has one: "ok" at 10:02 is unique even if "ok" is not.
+func uniqueAnchors(m map[string]*occ, a, b []*item, alo, ahi, blo, bhi int) (chain [][2]int, crossed int) {
 	var timedA map[timedFP][2]int // count, index in a
 	var timedB map[timedFP]int
 	var pairs [][2]int
@@ -441,7 +485,7 @@ func undecidedNote(st alignStats, newer string) string {
 		if gaps > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "%d messages are in both copies in contradicting orders; %s's order was kept for them and the older copy's placement stays as well", 2*st.crossed, newer)
+		fmt.Fprintf(&b, "%d messages unique to both copies stand in opposite orders in them; one timeline cannot keep both copies' orders, and neither copy is reordered, so %d of them appear twice, once where each copy has it", 2*st.crossed, st.crossed)
 	}
 	return b.String()
 }

@@ -54,6 +54,11 @@ type ocDir struct {
 	archTS  map[string]time.Time
 	// linkWhy says, per orphan linked by its envelopes, what linked it
 	linkWhy map[string]string
+	// preComp indexes the entries by the transcripts their compaction
+	// checkpoints name (built on first use)
+	preComp map[string][]*ocEntry
+	// forks indexes transcripts by their header's parentSession base name
+	forks map[string][]string
 	// storeFiles are the stores read, part of every source's origin
 	storeFiles []FileInfo
 }
@@ -513,37 +518,55 @@ func (od *ocDir) linkOrphan(name string, claimed map[string]*ocSession, kind str
 		base = a
 	}
 	sid := sessionIDOf(base)
+	ofEntry := func(e *ocEntry) *ocSession {
+		return firstClaimed(claimed, func(f string) bool { return sessionIDOf(f) == e.sessionID })
+	}
 	for _, e := range od.entries {
 		if e.sessionID == sid || e.fileBase == base {
-			for _, f := range sortedKeys(claimed) {
-				s := claimed[f]
-				if sessionIDOf(f) == e.sessionID {
-					return s
-				}
+			if s := ofEntry(e); s != nil {
+				return s
 			}
+		}
+	}
+	if od.preComp == nil {
+		// compactionCheckpoints[].preCompaction.sessionFile, by base name
+		od.preComp = map[string][]*ocEntry{}
+		for _, e := range od.entries {
+			e.raw.Get("compactionCheckpoints").ForEach(func(_, c gjson.Result) bool {
+				if f := c.Get("preCompaction.sessionFile").String(); f != "" {
+					b := path.Base(f)
+					od.preComp[b] = append(od.preComp[b], e)
+				}
+				return true
+			})
 		}
 	}
 	for _, e := range od.entries {
-		var hit bool
-		e.raw.Get("compactionCheckpoints").ForEach(func(_, c gjson.Result) bool {
-			if path.Base(c.Get("preCompaction.sessionFile").String()) == name || path.Base(c.Get("preCompaction.sessionFile").String()) == base {
-				hit = true
-				return false
-			}
-			return true
-		})
+		hit := false
+		for _, x := range od.preComp[name] {
+			hit = hit || x == e
+		}
+		for _, x := range od.preComp[base] {
+			hit = hit || x == e
+		}
 		if hit {
-			for _, f := range sortedKeys(claimed) {
-				s := claimed[f]
-				if sessionIDOf(f) == e.sessionID {
-					return s
-				}
+			if s := ofEntry(e); s != nil {
+				return s
 			}
 		}
 	}
-	for _, f := range sortedKeys(claimed) {
-		s := claimed[f]
-		if t := od.trans[f]; t != nil && t.parentSession != "" && path.Base(t.parentSession) == base {
+	if od.forks == nil {
+		// transcripts by the base name of the parentSession their header
+		// names, in name order
+		od.forks = map[string][]string{}
+		for _, f := range sortedKeys(od.trans) {
+			if p := od.trans[f].parentSession; p != "" {
+				od.forks[path.Base(p)] = append(od.forks[path.Base(p)], f)
+			}
+		}
+	}
+	for _, f := range od.forks[base] {
+		if s := claimed[f]; s != nil {
 			return s
 		}
 	}
@@ -572,6 +595,21 @@ func (od *ocDir) linkOrphan(name string, claimed map[string]*ocSession, kind str
 		}
 	}
 	return nil
+}
+
+// firstClaimed returns the session of the first claimed transcript, in
+// name order, that ok accepts (without sorting every name each call).
+func firstClaimed(claimed map[string]*ocSession, ok func(f string) bool) *ocSession {
+	best := ""
+	for f := range claimed {
+		if (best == "" || f < best) && ok(f) {
+			best = f
+		}
+	}
+	if best == "" {
+		return nil
+	}
+	return claimed[best]
 }
 
 // emit builds the Source of one session: its generations ordered by first
@@ -651,6 +689,10 @@ func (od *ocDir) emit(res *Result, reports fileReports, s *ocSession) {
 		t := od.trans[n]
 		src.Files = append(src.Files, t.file)
 		reports.set(t.file.Path, ClassDuplicate, s.key, "copy of "+od.archOf[n]+"; every entry is there", 0)
+		// aligned all the same, so that verify can name it as a source
+		// of each message it holds
+		active, _ := t.branches()
+		mergeInto(src, gens, od.archOf[n], convertOC(t.file.Path, active).items)
 	}
 	sort.SliceStable(gens, func(i, j int) bool {
 		a, b := gens[i].first, gens[j].first

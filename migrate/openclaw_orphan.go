@@ -45,6 +45,36 @@ var (
 	topicRe    = regexp.MustCompile(`-topic-(.+?)\.jsonl`)
 )
 
+// transcriptSpan reads only the times of a transcript: its header's and
+// its entries' earliest and latest.
+func transcriptSpan(t *ocTranscript) (first, last time.Time) {
+	first = t.headerTime
+	for _, e := range t.entries {
+		at, ok := entryTime(e)
+		if !ok {
+			continue
+		}
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	if last.IsZero() {
+		last = first
+	}
+	return first, last
+}
+
+func entryTime(e *ocLine) (time.Time, bool) {
+	at, ok := parseISO(gjson.GetBytes(e.data, "timestamp").String())
+	if ms := gjson.GetBytes(e.data, "message.timestamp").Int(); !ok && ms > 0 {
+		at, ok = time.UnixMilli(ms).UTC(), true
+	}
+	return at, ok
+}
+
 // orphanEvidence reads the envelopes and times of a transcript.
 func orphanEvidence(t *ocTranscript) ocEvidence {
 	ev := ocEvidence{peers: map[string]map[string]bool{}, first: t.headerTime}
@@ -82,23 +112,25 @@ func orphanEvidence(t *ocTranscript) ocEvidence {
 			continue
 		}
 		text := blocksText(g.Get("message.content"))
-		if m := envHeadRe.FindStringSubmatch(text); m != nil {
+		if m := envHeadRe.FindStringSubmatch(text); strings.HasPrefix(text, "[") && m != nil {
 			ch, label := m[1], m[2]
-			for _, id := range envIDRe.FindAllStringSubmatch(label, -1) {
-				add(ch, id[1])
+			each := func(re *regexp.Regexp, hint string) {
+				if strings.Contains(label, hint) {
+					for _, id := range re.FindAllStringSubmatch(label, -1) {
+						add(ch, id[1])
+					}
+				}
 			}
-			for _, id := range envTelRe.FindAllStringSubmatch(label, -1) {
-				add(ch, id[1])
-			}
-			for _, id := range envJIDRe.FindAllStringSubmatch(label, -1) {
-				add(ch, id[1])
-			}
-			for _, id := range envGroupRe.FindAllStringSubmatch(label, -1) {
-				add(ch, id[1])
-			}
-			if t := envTopicRe.FindStringSubmatch(label); t != nil && ev.topic == "" {
+			each(envIDRe, "id:")
+			each(envTelRe, "+")
+			each(envJIDRe, "@")
+			each(envGroupRe, "group:")
+			if t := envTopicRe.FindStringSubmatch(label); ev.topic == "" && t != nil {
 				ev.topic = strings.ToLower(t[1])
 			}
+		}
+		if !strings.Contains(text, "untrusted metadata") {
+			continue
 		}
 		if m := untrustedRe.FindStringSubmatch(text); m != nil {
 			b := gjson.Parse(m[1])
@@ -209,19 +241,69 @@ func (od *ocDir) linkByEnvelope(orphans []string, claimed map[string]*ocSession)
 		}
 		return orphans[i] < orphans[j]
 	})
-	// the conversations each session already has: [first, last]
+	if len(orphans) == 0 {
+		return out
+	}
+	// the conversations each session already has: [first, last], read
+	// only for the sessions an orphan's peer names
 	type span struct{ first, last time.Time }
 	spans := map[*ocSession][]span{}
 	current := map[*ocSession]time.Time{} // header time of the key's current transcript
+	filesOf := map[*ocSession][]string{}
 	for _, f := range sortedKeys(claimed) {
-		s, t := claimed[f], od.trans[f]
-		if t == nil {
+		filesOf[claimed[f]] = append(filesOf[claimed[f]], f)
+	}
+	read := map[*ocSession]bool{}
+	readSpans := func(s *ocSession) {
+		if read[s] {
+			return
+		}
+		read[s] = true
+		for _, f := range filesOf[s] {
+			t := od.trans[f]
+			if t == nil {
+				continue
+			}
+			first, last := transcriptSpan(t)
+			spans[s] = append(spans[s], span{first, last})
+			if od.kinds[f] == "live" && len(s.gens) > 0 && s.gens[0] == f {
+				current[s] = first
+			}
+		}
+	}
+	// each entry's session and peers, once
+	bySID := map[string]*ocSession{}
+	for _, f := range sortedKeys(claimed) {
+		if _, ok := bySID[sessionIDOf(f)]; !ok {
+			bySID[sessionIDOf(f)] = claimed[f]
+		}
+	}
+	type cand struct {
+		s     *ocSession
+		chans map[string]bool
+		ids   map[string]bool
+	}
+	var cands []cand
+	for _, e := range od.entries {
+		s := bySID[e.sessionID]
+		if s == nil && e.fileBase != "" {
+			s = claimed[e.fileBase]
+		}
+		if s == nil {
 			continue
 		}
-		ev := orphanEvidence(t)
-		spans[s] = append(spans[s], span{ev.first, ev.last})
-		if od.kinds[f] == "live" && len(s.gens) > 0 && s.gens[0] == f {
-			current[s] = ev.first
+		chans, ids := entryPeers(e)
+		cands = append(cands, cand{s, chans, ids})
+	}
+	// candidates by channel and id, and by id alone (for an envelope that
+	// names no channel)
+	byPeer, byID := map[string][]int{}, map[string][]int{}
+	for i, c := range cands {
+		for id := range c.ids {
+			byID[id] = append(byID[id], i)
+			for ch := range c.chans {
+				byPeer[ch+"\x00"+id] = append(byPeer[ch+"\x00"+id], i)
+			}
 		}
 	}
 	for _, n := range orphans {
@@ -237,15 +319,30 @@ func (od *ocDir) linkByEnvelope(orphans []string, claimed map[string]*ocSession)
 		var fits []*ocSession
 		var near []string // keys matching the peer but not the time
 		seen := map[*ocSession]bool{}
-		for _, e := range od.entries {
-			s := sessionOfEntry(e, claimed)
-			if s == nil || seen[s] {
-				continue
+		hit := map[int]bool{}
+		for ch, ids := range ev.peers {
+			for id := range ids {
+				list := byPeer[ch+"\x00"+id]
+				if ch == anyChannel {
+					list = byID[id]
+				}
+				for _, i := range list {
+					hit[i] = true
+				}
 			}
-			if !peersMatch(ev, e) || !topicMatches(ev, s) {
+		}
+		idx := make([]int, 0, len(hit))
+		for i := range hit {
+			idx = append(idx, i)
+		}
+		sort.Ints(idx) // store order, as the entries were sorted
+		for _, i := range idx {
+			s := cands[i].s
+			if seen[s] || !topicMatches(ev, s) {
 				continue
 			}
 			seen[s] = true
+			readSpans(s)
 			cur, ok := current[s]
 			switch {
 			case !ok || cur.IsZero() || ev.last.IsZero():
@@ -271,8 +368,13 @@ func (od *ocDir) linkByEnvelope(orphans []string, claimed map[string]*ocSession)
 		switch len(fits) {
 		case 1:
 			s := fits[0]
+			readSpans(s)
 			spans[s] = append(spans[s], span{ev.first, ev.last})
-			out[n] = orphanLink{to: s, why: fmt.Sprintf("orphaned transcript (a reset before 2026-02-13): its envelopes name %s, which only %s's store entry holds, and it ended before that key's later conversations began", peer, s.key)}
+			topic := ""
+			if ev.topic != "" {
+				topic = " in topic " + ev.topic
+			}
+			out[n] = orphanLink{to: s, why: fmt.Sprintf("orphaned transcript (left unreferenced by a reset): its envelopes name %s%s, and %s is the one key whose store entry holds that peer and whose later conversations all began after it ended", peer, topic, s.key)}
 		case 0:
 			why := fmt.Sprintf("its envelopes name %s, which no store entry of agent %s holds", peer, od.agent)
 			if len(near) > 0 {
@@ -289,31 +391,6 @@ func (od *ocDir) linkByEnvelope(orphans []string, claimed map[string]*ocSession)
 		}
 	}
 	return out
-}
-
-// sessionOfEntry is the session whose transcript an entry names.
-func sessionOfEntry(e *ocEntry, claimed map[string]*ocSession) *ocSession {
-	for _, f := range sortedKeys(claimed) {
-		if sessionIDOf(f) == e.sessionID || f == e.fileBase {
-			return claimed[f]
-		}
-	}
-	return nil
-}
-
-func peersMatch(ev ocEvidence, e *ocEntry) bool {
-	chans, ids := entryPeers(e)
-	for ch, pids := range ev.peers {
-		if !chans[ch] && ch != anyChannel {
-			continue
-		}
-		for id := range pids {
-			if ids[id] {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // topicMatches: an orphan begun in a topic or thread belongs to a key of

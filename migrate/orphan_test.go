@@ -1,7 +1,9 @@
 package migrate
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +14,7 @@ import (
 
 // ocWriteTranscript writes a pi-mono v3 transcript begun at start: specs
 // are "u:text" and "a:text", one minute apart.
-func ocWriteTranscript(t *testing.T, dir, name, id string, start time.Time, specs ...string) {
+func ocWriteTranscript(t testing.TB, dir, name, id string, start time.Time, specs ...string) {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, `{"type":"session","version":3,"id":%q,"timestamp":%q,"cwd":"/home/alice/clawd"}`+"\n", id, start.Format("2006-01-02T15:04:05.000Z"))
@@ -28,7 +30,12 @@ func ocWriteTranscript(t *testing.T, dir, name, id string, start time.Time, spec
 		fmt.Fprintf(&b, `{"type":"message","id":%q,"parentId":%s,"timestamp":%q,"message":%s}`+"\n", eid, parent, at.Format("2006-01-02T15:04:05.000Z"), msg)
 		parent = fmt.Sprintf("%q", eid)
 	}
-	write(t, filepath.Join(dir, name), b.String())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A Clawdbot install of January 2026 (resets orphaned the previous
@@ -44,6 +51,8 @@ func writeOrphanInstall(t *testing.T) string {
 		mainCur = "33333333-0000-4000-8000-000000000001"
 		wa      = "44444444-0000-4000-8000-000000000001"
 		grp     = "55555555-0000-4000-8000-000000000001"
+		acct1   = "77777777-0000-4000-8000-000000000001"
+		acct2   = "88888888-0000-4000-8000-000000000001"
 		topic   = "66666666-0000-4000-8000-000000000001"
 	)
 	write(t, filepath.Join(dir, "sessions.json"), `{
@@ -55,11 +64,18 @@ func writeOrphanInstall(t *testing.T) string {
     "lastChannel": "telegram", "lastTo": "telegram:222"},
   "agent:main:whatsapp:dm:+15551234567": {"sessionId": "`+wa+`", "updatedAt": 1768924800000, "chatType": "direct",
     "lastChannel": "whatsapp", "lastTo": "+15551234567"},
+  "agent:main:telegram:acct1:direct:333": {"sessionId": "`+acct1+`", "updatedAt": 1768924800000, "chatType": "direct", "lastChannel": "telegram", "lastTo": "telegram:333"},
+  "agent:main:telegram:acct2:direct:333": {"sessionId": "`+acct2+`", "updatedAt": 1768924800000, "chatType": "direct", "lastChannel": "telegram", "lastTo": "telegram:333"},
   "agent:main:telegram:group:-100555": {"sessionId": "`+grp+`", "updatedAt": 1768924800000, "chatType": "group",
     "lastChannel": "telegram", "lastTo": "telegram:-100555", "groupId": "-100555"},
   "agent:main:telegram:group:-100555:topic:42": {"sessionId": "`+topic+`", "updatedAt": 1768924800000, "chatType": "group",
     "lastChannel": "telegram", "lastTo": "telegram:-100555", "groupId": "-100555"}
 }`)
+	// one peer reaching the bot through two accounts: an orphan of that
+	// peer fits both keys
+	ocWriteTranscript(t, dir, acct1+".jsonl", acct1, day(20, 9), "u:[Telegram Dave id:333 Tue 2026-01-20 10:01 CET] via one", "a:one")
+	ocWriteTranscript(t, dir, acct2+".jsonl", acct2, day(20, 9), "u:[Telegram Dave id:333 Tue 2026-01-20 10:01 CET] via two", "a:two")
+	ocWriteTranscript(t, dir, "c3333333-0000-4000-8000-000000000001.jsonl", "c3333333-0000-4000-8000-000000000001", day(12, 8), "u:[Telegram Dave id:333 Mon 2026-01-12 09:01 CET] which account?", "a:unclear")
 	// a forum group and one of its topics, each with an orphan
 	ocWriteTranscript(t, dir, grp+".jsonl", grp, day(20, 9), "u:[Telegram Family id:-100555 Tue 2026-01-20 10:01 CET] group now", "a:group reply")
 	ocWriteTranscript(t, dir, topic+"-topic-42.jsonl", topic, day(20, 9), "u:[Telegram Family id:-100555 Tue 2026-01-20 10:01 CET] topic now", "a:topic reply")
@@ -135,6 +151,7 @@ func TestOpenClawOrphansLinkedByEnvelope(t *testing.T) {
 		"openclaw:main:c1111111-0000-4000-8000-000000000003": "the time does not fit",
 		"openclaw:main:d2222222-0000-4000-8000-000000000001": "which one cannot be decided",
 		"openclaw:main:e0000000-0000-4000-8000-000000000001": "no channel envelope",
+		"openclaw:main:c3333333-0000-4000-8000-000000000001": "which one cannot be decided",
 	}
 	for key, why := range archived {
 		ps := sessionOf(t, p, key)
@@ -152,6 +169,16 @@ func TestOpenClawOrphansLinkedByEnvelope(t *testing.T) {
 	for _, w := range rep.Warnings {
 		if strings.Contains(w, "d2222222") && !(strings.Contains(w, "agent:main:main") && strings.Contains(w, "agent:main:telegram:dm:222")) {
 			t.Errorf("the ambiguous orphan's reason does not name both candidates: %q", w)
+		}
+	}
+	// verify proves every transcript's messages present, file by file
+	proved := map[string]bool{}
+	for _, f := range rep.Verify.Files {
+		proved[f.Path] = f.Missing == 0 && f.Messages > 0
+	}
+	for _, f := range p.Files {
+		if strings.HasSuffix(f.Path, ".jsonl") && !proved[f.Path] {
+			t.Errorf("verify does not prove %s: %+v", f.Path, rep.Verify.Files)
 		}
 	}
 	// the files of linked orphans are reported as generations of the key,
@@ -215,4 +242,53 @@ func TestOrphanEvidence(t *testing.T) {
 			t.Errorf("%q: span %s..%s", c.text, ev.first, ev.last)
 		}
 	}
+}
+
+// BenchmarkOpenClawOrphans reads an install of 2 000 Telegram DM keys,
+// each with its current transcript and one orphan of 20 messages from an
+// earlier reset, every orphan linked by its envelope.
+func BenchmarkOpenClawOrphans(b *testing.B) {
+	const keys, msgs = 2000, 20
+	root := filepath.Join(b.TempDir(), "clawdbot")
+	dir := filepath.Join(root, "agents", "main", "sessions")
+	var store strings.Builder
+	store.WriteString("{\n")
+	day := time.Date(2026, 1, 20, 9, 0, 0, 0, time.UTC)
+	specs := func(peer int, what string) []string {
+		out := make([]string, msgs)
+		for k := range out {
+			if k%2 == 0 {
+				out[k] = fmt.Sprintf("u:[Telegram User%d id:%d Tue 2026-01-20 10:01 CET] %s %d", peer, peer, what, k)
+			} else {
+				out[k] = "a:ok"
+			}
+		}
+		return out
+	}
+	for i := 0; i < keys; i++ {
+		peer := 500000 + i
+		cur := fmt.Sprintf("%08x-0000-4000-8000-000000000001", i)
+		old := fmt.Sprintf("%08x-0000-4000-8000-000000000002", i)
+		if i > 0 {
+			store.WriteString(",\n")
+		}
+		fmt.Fprintf(&store, `"agent:main:telegram:dm:%d": {"sessionId": %q, "updatedAt": 1768924800000, "chatType": "direct", "lastChannel": "telegram", "lastTo": "telegram:%d"}`, peer, cur, peer)
+		ocWriteTranscript(b, dir, cur+".jsonl", cur, day, specs(peer, "now")...)
+		ocWriteTranscript(b, dir, old+".jsonl", old, day.Add(-72*time.Hour), specs(peer, "before")...)
+	}
+	store.WriteString("\n}")
+	if err := os.WriteFile(filepath.Join(dir, "sessions.json"), []byte(store.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := Read(context.Background(), root, Options{System: SystemOpenClaw})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(r.Sources) != keys || r.Messages() != 2*keys*msgs {
+			b.Fatalf("%d sources, %d messages: an orphan was not linked", len(r.Sources), r.Messages())
+		}
+	}
+	b.ReportMetric(float64(2*keys*msgs)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }

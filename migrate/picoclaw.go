@@ -554,7 +554,7 @@ func buildPicoGroup(g *picoGroup) {
 	// the JSONL from them
 	items, st := align(fromCopies, fromLogs, true)
 	if st.oldOnly > 0 && len(fromLogs) > 0 {
-		s.warnf("%d messages found only in JSON copies (.json/.json.migrated/temp) were added to the JSONL history, each before the JSONL's own messages of the same gap", st.oldOnly)
+		s.warnf("%d messages found only in JSON copies (.json/.json.migrated/temp) were added to the JSONL history, where the copies have them", st.oldOnly)
 	}
 	if st.undecided > 0 && len(fromCopies) > 0 {
 		s.Warnings = append(s.Warnings, undecidedNote(st, "the JSONL history"))

@@ -569,16 +569,22 @@ func addPPCompaction(res *Result, reports fileReports, s *ppSession, rel string)
 }
 
 // unionByID merges two copies of a PocketPaw session by message id.
+// A message both hold is kept once, noting the other copy (also) for
+// verify.
 func unionByID(a, b []*item) ([]*item, int) {
-	ids := map[string]bool{}
+	ids := map[string]*item{}
 	for _, x := range a {
-		ids[x.prov.EntryID] = true
+		if x.prov.EntryID != "" {
+			ids[x.prov.EntryID] = x
+		}
 	}
 	var extra []*item
 	for _, x := range b {
-		if x.prov.EntryID == "" || !ids[x.prov.EntryID] {
-			extra = append(extra, x)
+		if have := ids[x.prov.EntryID]; x.prov.EntryID != "" && have != nil {
+			have.also = append(have.also, Provenance{Path: x.prov.Path, Line: x.prov.Line, EntryID: x.prov.EntryID})
+			continue
 		}
+		extra = append(extra, x)
 	}
 	return mergeByTime(a, extra), len(extra)
 }

@@ -115,10 +115,32 @@ func TestAlignRules(t *testing.T) {
 				{"u:do x", "a:ok", "u:do y", "a:ok"},
 				{"a:ok", "u:do z", "a:ok"},
 			},
-			// "ok" occurs twice in each copy: no anchor, the tails match
-			// as a run of one from the end; the rest keeps older first
-			want:      []string{"u:do x", "a:ok", "u:do y", "a:ok", "u:do z", "a:ok"},
-			undecided: 5,
+			// "ok" occurs twice in each copy and nothing unique is shared:
+			// no anchor, and the "ok"s that end both copies are no
+			// evidence on their own; nothing is matched, nothing lost,
+			// older first, and the order is reported undecided
+			want:      []string{"u:do x", "a:ok", "u:do y", "a:ok", "a:ok", "u:do z", "a:ok"},
+			undecided: 7,
+		},
+		{
+			name: "copies that begin with the same repeated message: no evidence on its own",
+			// the newer copy was cut at its head and begins with an "ok"
+			// that is not the older copy's first
+			copies: [][]string{
+				{"a:ok", "u:a", "a:ok", "u:b"},
+				{"a:ok", "u:c", "a:ok", "u:d"},
+			},
+			want:      []string{"a:ok", "u:a", "a:ok", "u:b", "a:ok", "u:c", "a:ok", "u:d"},
+			undecided: 8,
+		},
+		{
+			name: "a run of repeated messages beside a unique one is matched",
+			copies: [][]string{
+				{"a:ok", "a:ok", "u:unique", "a:ok", "u:old tail"},
+				{"a:ok", "a:ok", "u:unique", "a:ok", "u:new tail"},
+			},
+			want:      []string{"a:ok", "a:ok", "u:unique", "a:ok", "u:old tail", "u:new tail"},
+			undecided: 2,
 		},
 		{
 			name: "repeated ok between unique anchors",
@@ -594,5 +616,35 @@ func TestAlignRandomCopies(t *testing.T) {
 				t.Fatalf("round %d (timed %v):\n got  %q\n want %q", round, timed, got, want)
 			}
 		}
+	}
+}
+
+// The JSONL (no times) and its JSON-era copy (timed) share every message;
+// the meta's summary covers the first two lines. The shared messages are
+// the JSONL's, with the copy's times, and the summary still follows the
+// last skipped line.
+func TestPicoClawSharedMessagesKeepSummaryPlace(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sessions")
+	key := "agent:main:telegram:direct:99"
+	stem := "agent_main_telegram_direct_99"
+	day := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	picoJSON(t, filepath.Join(dir, stem+".json.migrated"), key, day, "u:one@1", "a:ok@2", "u:two@3", "a:ok@4")
+	picoJSONL(t, dir, stem, key, day.Add(time.Hour), "u:one", "a:ok", "u:two", "a:ok")
+	write(t, filepath.Join(dir, stem+".meta.json"), fmt.Sprintf(`{"key":%q,"summary":"the user said one","skip":2,"count":4}`, key))
+	p, _, ws := migrateDir(t, dir)
+	ps := sessionOf(t, p, key)
+	_, recs := sessionMessages(t, ws, ps.ID)
+	var got []string
+	for _, r := range recs[1:] {
+		switch r.Type {
+		case workspace.TypeMessage:
+			got = append(got, fmt.Sprintf("%s:%s@%s", r.Role[:1], r.Content, r.At.Sub(t0)))
+		case workspace.TypeSummary:
+			got = append(got, fmt.Sprintf("summary:%s through %d", r.Text, r.Through))
+		}
+	}
+	want := []string{"u:one@1m0s", "a:ok@2m0s", "summary:the user said one through 3", "u:two@3m0s", "a:ok@4m0s"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("records:\n got  %q\n want %q", got, want)
 	}
 }
