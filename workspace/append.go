@@ -155,6 +155,10 @@ func (s *Session) appendGrouped(ctx context.Context, req *appendReq) ([]int64, e
 // flush takes the lock and appends the records of reqs, setting each
 // one's seqs or err.
 func (s *Session) flush(ctx context.Context, reqs []*appendReq) {
+	if s.w.store != nil {
+		s.flushStore(ctx, reqs) // store_append.go
+		return
+	}
 	lk, err := s.w.lock(ctx, s.st)
 	if err != nil {
 		for _, r := range reqs {
