@@ -91,7 +91,7 @@ With --json, errors are one JSON object on stderr:
 		newSearchCmd(a), newReindexCmd(a),
 		newSummarizeCmd(a),
 		newContextCmd(a),
-		newMigrateCmd(a),
+		newMigrateCmd(a), newStoreCmd(a),
 		newServeCmd(a),
 		newManCmd(a),
 		newKeygenCmd(a), newEncryptCmd(a), newDecryptCmd(a), newRekeyCmd(a),
