@@ -63,10 +63,11 @@ type migrateVerifyOutput struct {
 func newMigrateCmd(a *app) *cobra.Command {
 	var o migrateOptions
 	cmd := &cobra.Command{
-		Use:   "migrate --from DIR [--source auto|picoclaw|openclaw|pocketpaw] [--config FILE] [--dry-run | --yes | --verify]",
+		Use:   "migrate --from DIR|URL [--source auto|picoclaw|openclaw|pocketpaw|redischat] [--config FILE] [--dry-run | --yes | --verify]",
 		Short: "Bring the sessions of a PicoClaw, OpenClaw or PocketPaw install into the workspace",
 		Long: `Read the sessions of an older assistant install (PicoClaw of every era,
-OpenClaw and its earlier names, PocketPaw) and write them into the workspace
+OpenClaw and its earlier names, PocketPaw; the Redis chat CLI's named sessions
+with --from redis://host:port/db) and write them into the workspace
 (created if needed). The source is only read, never changed. docs/migration.md
 says what is read and how keys map.
 
@@ -97,6 +98,7 @@ EXAMPLES
   picosess migrate --from ~/.openclaw --source openclaw --yes
   picosess migrate --from ~/.pocketpaw --source-tz Europe/Lisbon --yes
   picosess migrate --verify --from ~/.picoclaw
+  picosess migrate --from redis://127.0.0.1:6379/0 --source redischat --yes
 
 EXIT STATUS
   0 migrated (or planned, or verified); 1 bad flags, a directory that is no
@@ -113,7 +115,7 @@ EXIT STATUS
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.from, "from", "", "the legacy directory: a home (~/.picoclaw) or a sessions directory (required)")
-	f.StringVar(&o.source, "source", "auto", "auto, picoclaw, openclaw or pocketpaw")
+	f.StringVar(&o.source, "source", "auto", "auto, picoclaw, openclaw, pocketpaw or redischat")
 	f.StringVar(&o.config, "config", "", "config.json whose session keying applies (default: the workspace's)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan; write nothing")
 	f.BoolVarP(&o.yes, "yes", "y", false, "apply without asking")
@@ -136,7 +138,7 @@ func (a *app) runMigrate(ctx context.Context, o *migrateOptions) error {
 	}
 	sys, err := migrate.ParseSystem(o.source)
 	if err != nil {
-		return usageErrorf("--source %q: want auto, picoclaw, openclaw or pocketpaw", o.source)
+		return usageErrorf("--source %q: want auto, picoclaw, openclaw, pocketpaw or redischat", o.source)
 	}
 	ropts := migrate.Options{System: sys, Force: o.force}
 	if o.sourceTZ != "" {
