@@ -120,3 +120,41 @@ func TestStoreRefusesRepair(t *testing.T) {
 		t.Fatalf("repair on redis: exit %d %s", code, errOut)
 	}
 }
+
+// check on a Redis store says what the server keeps on disk, and warns
+// when a restart would lose the sessions.
+func TestCheckWarnsPersistenceOff(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		warn string
+	}{
+		{[]string{"--appendonly", "no"}, "persistence off"},
+		{[]string{"--appendonly", "yes", "--appendfsync", "everysec"}, "up to about a second"},
+		{[]string{"--appendonly", "yes", "--appendfsync", "always"}, ""},
+	} {
+		srv := redistest.StartServer(t, c.args...)
+		ws := t.TempDir()
+		// The store named in config.json: check reads it although it
+		// opens the workspace without its config.
+		cfg := `{"store": {"kind": "redis", "url": "` + srv.URL() + `"}}`
+		if err := os.WriteFile(filepath.Join(ws, "config.json"), []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, "--workspace", ws, "append", "--session", "x", "--role", "user", "--content", "hi")
+		out, errOut, code := runCLI(t, "--workspace", ws, "check", "--json")
+		if code != 0 {
+			t.Fatalf("%v: exit %d %s", c.args, code, errOut)
+		}
+		var got checkOutput
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Checked != 1 || got.Store == nil || got.Store.Kind != "redis" {
+			t.Fatalf("%v: %s", c.args, out)
+		}
+		if c.warn == "" && (got.Store.Warning != "" || got.Warnings != 0) || c.warn != "" && !strings.Contains(got.Store.Warning, c.warn) {
+			t.Fatalf("%v: warning %q, want %q", c.args, got.Store.Warning, c.warn)
+		}
+		srv.Kill()
+	}
+}

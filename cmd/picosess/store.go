@@ -57,8 +57,8 @@ func (a *app) storeSpec(cfg *config.File) (config.Store, string, error) {
 // config reads as no).
 func (a *app) onStore() bool {
 	var cfg *config.File
-	if !a.noConfig {
-		cfg, _ = a.loadConfig()
+	if root, err := a.root(); err == nil {
+		cfg, _, _ = config.Load(root)
 	}
 	spec, _, err := a.storeSpec(cfg)
 	return err == nil && spec.Kind == config.StoreRedis
@@ -67,6 +67,13 @@ func (a *app) onStore() bool {
 // openStore opens the store the flags, environment and config choose; nil
 // for the files.
 func (a *app) openStore(cfg *config.File) (workspace.Store, error) {
+	if cfg == nil {
+		// Opened without its config (check, repair): the store block
+		// still says where the records are, if the file can be read.
+		if root, err := a.root(); err == nil {
+			cfg, _, _ = config.Load(root)
+		}
+	}
 	spec, from, err := a.storeSpec(cfg)
 	if err != nil || spec.Kind == "" || spec.Kind == config.StoreFiles {
 		return nil, err
@@ -116,4 +123,25 @@ func isStoreURL(s string) bool {
 		}
 	}
 	return false
+}
+
+// storeHealth is what check says of the store.
+type storeHealth struct {
+	Kind        string                  `json:"kind"`
+	Addr        string                  `json:"addr"`
+	Persistence *redisstore.Persistence `json:"persistence,omitempty"`
+	Warning     string                  `json:"warning,omitempty"`
+}
+
+// checkStore reads the store's persistence settings; nil for the files.
+func checkStore(ctx context.Context, w *workspace.Workspace) (*storeHealth, error) {
+	st, ok := w.Store().(*redisstore.Store)
+	if !ok {
+		return nil, nil
+	}
+	p, err := st.Persistence(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &storeHealth{Kind: st.Kind(), Addr: st.Addr(), Persistence: &p, Warning: p.Warning()}, nil
 }
