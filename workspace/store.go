@@ -32,7 +32,7 @@ import (
 //     without a lock; a token makes a retried call land once.
 //   - List: every live session with its Stat.
 //   - Trash, Restore, Purge, ListTrash: the trash.
-//   - Changes: wake-ups for followers, from a resumable cursor.
+//   - Follow: wake-ups for followers.
 //
 // Errors: a missing session wraps ErrNotFound; a server that cannot be
 // reached (or lost a call half-way) wraps ErrStoreUnavailable.
@@ -59,10 +59,13 @@ type Store interface {
 	// a live session id exists.
 	Restore(ctx context.Context, name, id string) error
 	Purge(ctx context.Context, name string) error
-	// Changes blocks until a session changes after cursor (or block
-	// passes, or ctx ends) and returns the ids that changed and the cursor
-	// to pass next. "" starts from now.
-	Changes(ctx context.Context, cursor string, block time.Duration) (ids []string, next string, err error)
+	// Follow returns a channel that receives the id of a session after
+	// each append to it, until ctx ends (then it is closed). The ids are
+	// hints that wake followers: one may be lost while the connection is
+	// down, so a follower also rescans on its poll; its cursor, where it
+	// stopped in each session (byte offset, last seq), is what makes it
+	// miss and repeat nothing.
+	Follow(ctx context.Context) (<-chan string, error)
 }
 
 // StoreStat is a session as a Store holds it.

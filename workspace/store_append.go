@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -284,8 +283,6 @@ func storeMeta(m map[string]string, r *Record, sealed bool) {
 		}
 	case TypeMessage:
 		m["updated"] = r.At.UTC().Format(time.RFC3339Nano)
-		k, _ := strconv.Atoi(m["+messages"])
-		m["+messages"] = strconv.Itoa(k + 1)
 	case TypeTitle:
 		if !sealed {
 			m["title"] = r.Text

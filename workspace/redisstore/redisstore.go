@@ -8,13 +8,14 @@
 // # Keys (P is the prefix, "picosess:" by default)
 //
 //	P{<id>}:log                 string: the session's lines, byte for byte a session file
-//	P{<id>}:meta                hash: size, seq, gen, mtime (µs), records, messages, created,
-//	                            updated, name, scope, aliases, title (not for sealed sessions)
+//	P{<id>}:meta                hash: size, seq (= the number of records), gen, mtime (µs),
+//	                            created, updated (last message), name, scope, aliases,
+//	                            title (not for sealed sessions)
 //	P{<id>}:tok:<token>         string: the first seq an append call stored (expires)
 //	P{<id>}:trash:<name>:log    a deleted session (and :meta), until purged
 //	Psessions                   sorted set: live session ids by last activity (ms)
 //	Ptrash                      sorted set: trash names by deletion time (ms)
-//	Pchanges                    stream: one entry (id) per append, for followers
+//	Pchanges                    pub/sub channel: the id of each session appended to
 //
 // One session's keys share the hash tag {<id>}, so they live in one slot
 // of a Redis Cluster and an append is one Lua script on one node: it
@@ -50,9 +51,6 @@ const (
 	DefaultReadTimeout  = 3 * time.Second
 	DefaultWriteTimeout = 3 * time.Second
 	DefaultPoolSize     = 16
-	// DefaultChangesLen bounds the changes stream (approximately): a
-	// follower further behind than that catches up by its poll.
-	DefaultChangesLen = 100000
 )
 
 // Options configure a Store; zero fields take the defaults, and the URL's
@@ -262,76 +260,90 @@ func (s *Store) fail(op string, err error) error {
 }
 
 // appendScript is Store.Append's one atomic step.
-// KEYS: log, meta, token. ARGV: end, gen, data, first, last, records,
-// token ttl (s), then meta field/value pairs ("+messages": add;
-// "+aliases": merge into the JSON list).
+// KEYS: log, meta, token; on a single server also the sessions sorted set
+// and the changes stream (on a Cluster they are in other slots: written
+// after the script, in the same round trip).
+// ARGV: end, gen, data, first, last, token ttl (s), id, time (µs; the
+// caller's clock: the session's mtime), then meta field/value pairs
+// ("+aliases": merge into the JSON list).
+// The token is set first (SET NX GET: one call tells a retry and stores
+// the token) and removed again when the size check fails.
 var appendScript = redis.NewScript(`
+local t = redis.call('SET', KEYS[3], ARGV[4], 'NX', 'GET', 'EX', ARGV[6])
 local m = redis.call('HMGET', KEYS[2], 'size', 'gen', 'mtime', 'seq')
-local t = redis.call('GET', KEYS[3])
 if t then
   return {'dup', t, m[1] or '0', m[2] or '0', m[3] or '0', m[4] or '0'}
 end
-local size = tonumber(m[1] or '0')
-if size ~= tonumber(ARGV[1]) or (size > 0 and m[2] ~= ARGV[2]) then
+if (m[1] or '0') ~= ARGV[1] or (m[1] and m[2] ~= ARGV[2]) then
+  redis.call('DEL', KEYS[3])
   return {'conflict', '', m[1] or '0', m[2] or '0', m[3] or '0', m[4] or '0'}
 end
 local n = redis.call('APPEND', KEYS[1], ARGV[3])
-local tm = redis.call('TIME')
-local mt = tm[1] .. string.format('%06d', tonumber(tm[2]))
-redis.call('HSET', KEYS[2], 'size', n, 'gen', ARGV[2], 'mtime', mt, 'seq', ARGV[5])
-redis.call('HINCRBY', KEYS[2], 'records', ARGV[6])
-for i = 8, #ARGV, 2 do
-  local k, v = ARGV[i], ARGV[i+1]
-  if k == '+messages' then
-    redis.call('HINCRBY', KEYS[2], 'messages', v)
-  elseif k == '+aliases' then
+local mt = ARGV[8]
+local h = {'size', n, 'gen', ARGV[2], 'mtime', mt, 'seq', ARGV[5]}
+for i = 9, #ARGV, 2 do
+  if ARGV[i] == '+aliases' then
     local cur = redis.call('HGET', KEYS[2], 'aliases')
-    local have = {}
-    local list = {}
+    local have, list = {}, {}
     if cur then list = cjson.decode(cur) end
     for _, a in ipairs(list) do have[a] = true end
-    for _, a in ipairs(cjson.decode(v)) do
+    for _, a in ipairs(cjson.decode(ARGV[i+1])) do
       if not have[a] then table.insert(list, a); have[a] = true end
     end
-    redis.call('HSET', KEYS[2], 'aliases', cjson.encode(list))
+    table.insert(h, 'aliases'); table.insert(h, cjson.encode(list))
   else
-    redis.call('HSET', KEYS[2], k, v)
+    table.insert(h, ARGV[i]); table.insert(h, ARGV[i+1])
   end
 end
-redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[7])
-return {'ok', '', tostring(n), ARGV[2], mt, ARGV[5]}
+redis.call('HSET', KEYS[2], unpack(h))
+if KEYS[4] then
+  -- Activity for listing, at one-second resolution: a burst of appends
+  -- moves the session once.
+  if not m[3] or tonumber(mt) - tonumber(m[3]) >= 1000000 then
+    redis.call('ZADD', KEYS[4], math.floor(tonumber(mt) / 1000), ARGV[7])
+  end
+  redis.call('PUBLISH', KEYS[5], ARGV[7])
+end
+return {'ok', '', n, ARGV[2], mt, ARGV[5]}
 `)
 
 // Append stores a.Data at the end of the session if it is still as the
 // caller saw it (workspace.Store).
 func (s *Store) Append(ctx context.Context, a workspace.StoreAppend) (workspace.StoreResult, error) {
-	args := make([]any, 0, 7+2*len(a.Meta))
-	args = append(args, a.End, a.Gen, a.Data, a.First, a.LastSeq, a.Records, int64(s.tokTTL/time.Second))
+	args := make([]any, 0, 8+2*len(a.Meta))
+	now := a.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	args = append(args, a.End, a.Gen, a.Data, a.First, a.LastSeq, int64(s.tokTTL/time.Second), a.ID, now.UnixMicro())
 	for k, v := range a.Meta {
 		args = append(args, k, v)
 	}
 	keys := []string{s.key(a.ID, "log"), s.key(a.ID, "meta"), s.key(a.ID, "tok:"+a.Token)}
-	pipe := s.c.Pipeline()
-	run := appendScript.EvalSha(ctx, pipe, keys, args...)
-	// Indexes: activity for listing, a wake-up for followers. In the same
-	// round trip, after the script (another slot on a Cluster).
-	pipe.ZAdd(ctx, s.sessionsKey(), redis.Z{Score: float64(a.Now.UnixMilli()), Member: a.ID})
-	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.changesKey(), MaxLen: DefaultChangesLen, Approx: true, Values: []any{"id", a.ID}})
-	_, err := pipe.Exec(ctx)
-	if err != nil && redis.HasErrorPrefix(run.Err(), "NOSCRIPT") {
-		// A restarted server forgot the script: once more, with its text.
-		run = appendScript.Eval(ctx, s.c, keys, args...)
-		err = run.Err()
-		if err == nil {
-			s.c.ZAdd(ctx, s.sessionsKey(), redis.Z{Score: float64(a.Now.UnixMilli()), Member: a.ID})
-			s.c.XAdd(ctx, &redis.XAddArgs{Stream: s.changesKey(), MaxLen: DefaultChangesLen, Approx: true, Values: []any{"id", a.ID}})
+	var run *redis.Cmd
+	if !s.cluster {
+		// One command: the indexes are written by the script too.
+		keys = append(keys, s.sessionsKey(), s.changesKey())
+		run = appendScript.Run(ctx, s.c, keys, args...)
+	} else {
+		pipe := s.c.Pipeline()
+		run = appendScript.EvalSha(ctx, pipe, keys, args...)
+		pipe.ZAdd(ctx, s.sessionsKey(), redis.Z{Score: float64(a.Now.UnixMilli()), Member: a.ID})
+		pipe.Publish(ctx, s.changesKey(), a.ID)
+		_, _ = pipe.Exec(ctx)
+		if redis.HasErrorPrefix(run.Err(), "NOSCRIPT") {
+			// A restarted server forgot the script: once more, with its text.
+			if run = appendScript.Eval(ctx, s.c, keys, args...); run.Err() == nil {
+				s.c.ZAdd(ctx, s.sessionsKey(), redis.Z{Score: float64(a.Now.UnixMilli()), Member: a.ID})
+				s.c.Publish(ctx, s.changesKey(), a.ID)
+			}
 		}
+		// An error of the index writes alone (the script ran) is not an
+		// error of the append: the next append writes them again.
 	}
 	if err := run.Err(); err != nil {
 		return workspace.StoreResult{}, s.fail("append to "+a.ID+" at", err)
 	}
-	// An error of the index writes alone (the script ran) is not an error
-	// of the append: the next append writes them again.
 	res, err := run.Slice()
 	if err != nil || len(res) != 6 {
 		return workspace.StoreResult{}, fmt.Errorf("redisstore: append to %s at %s: unexpected reply %v (%v)", a.ID, s.addr, res, err)
@@ -559,7 +571,7 @@ func (s *Store) Restore(ctx context.Context, name, id string) error {
 	pipe := s.c.Pipeline()
 	pipe.ZRem(ctx, s.trashIndex(), name)
 	pipe.ZAdd(ctx, s.sessionsKey(), redis.Z{Score: float64(us / 1000), Member: id})
-	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.changesKey(), MaxLen: DefaultChangesLen, Approx: true, Values: []any{"id", id}})
+	pipe.Publish(ctx, s.changesKey(), id)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return s.fail("restore "+name+" at", err)
 	}
@@ -581,36 +593,33 @@ func (s *Store) Purge(ctx context.Context, name string) error {
 	return nil
 }
 
-// Changes waits for appends after cursor (a stream entry id) on the
-// changes stream. "" returns the cursor of now at once.
-func (s *Store) Changes(ctx context.Context, cursor string, block time.Duration) ([]string, string, error) {
-	if cursor == "" {
-		last, err := s.c.XRevRangeN(ctx, s.changesKey(), "+", "-", 1).Result()
-		if err != nil {
-			return nil, "", s.fail("follow", err)
-		}
-		if len(last) == 0 {
-			return nil, "0-0", nil
-		}
-		return nil, last[0].ID, nil
+// Follow subscribes to the changes channel: the id of each session
+// appended to.
+func (s *Store) Follow(ctx context.Context) (<-chan string, error) {
+	ps := s.c.Subscribe(ctx, s.changesKey())
+	if _, err := ps.Receive(ctx); err != nil {
+		ps.Close()
+		return nil, s.fail("follow", err)
 	}
-	res, err := s.c.XRead(ctx, &redis.XReadArgs{Streams: []string{s.changesKey(), cursor}, Count: 1000, Block: block}).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, cursor, nil
-	}
-	if err != nil {
-		return nil, cursor, s.fail("follow", err)
-	}
-	var ids []string
-	seen := map[string]bool{}
-	for _, st := range res {
-		for _, m := range st.Messages {
-			cursor = m.ID
-			if id, ok := m.Values["id"].(string); ok && !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
+	out := make(chan string, 64)
+	go func() {
+		defer close(out)
+		defer ps.Close()
+		ch := ps.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-ch:
+				if !ok {
+					return
+				}
+				select {
+				case out <- m.Payload:
+				default: // a hint: the follower is scanning already
+				}
 			}
 		}
-	}
-	return ids, cursor, nil
+	}()
+	return out, nil
 }
