@@ -289,3 +289,100 @@ func TestDownAndBack(t *testing.T) {
 		t.Fatalf("after restart: %+v %v", h.Messages, err)
 	}
 }
+
+// A Redis Cluster of three local nodes: one session's keys share a slot,
+// so appends (from two "machines"), listing, trash and restore work; the
+// sessions land on different nodes.
+func TestCluster(t *testing.T) {
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("redis-cli is not installed under CI")
+		}
+		t.Skip("redis-cli is not installed")
+	}
+	var nodes []*redistest.Server
+	var addrs []string
+	for i := 0; i < 3; i++ {
+		n := redistest.StartServer(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--appendonly", "yes")
+		nodes = append(nodes, n)
+		addrs = append(addrs, strings.TrimSuffix(strings.TrimPrefix(n.URL(), "redis://"), "/0"))
+	}
+	out, err := exec.Command(cli, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "0", "--cluster-yes")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster create: %v\n%s", err, out)
+	}
+	url := "redis://" + addrs[0] + "?cluster=true&addr=" + addrs[1] + "&addr=" + addrs[2]
+	ctx := context.Background()
+	var st *redisstore.Store
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err = redisstore.Open(ctx, url, nil)
+		if err == nil {
+			var state string
+			state, err = st.Client().ClusterInfo(ctx).Result()
+			if err == nil && strings.Contains(state, "cluster_state:ok") {
+				break
+			}
+			st.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster did not come up: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	defer st.Close()
+	a := openWS(t, st, nil)
+	b := openWS(t, st, nil)
+	for i := 0; i < 6; i++ {
+		s, err := a.Session(ctx, workspace.Target{Name: fmt.Sprintf("c%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(ctx, workspace.UserMessage("u", "q")); err != nil {
+			t.Fatal(err)
+		}
+		s2, err := b.Lookup(ctx, fmt.Sprintf("c%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s2.Append(ctx, workspace.AssistantMessage("m", "a")); err != nil {
+			t.Fatal(err)
+		}
+		h, err := s.History(ctx, 0)
+		if err != nil || len(h.Messages) != 2 || h.Messages[1].Seq != 3 {
+			t.Fatalf("c%d: %+v %v", i, h.Messages, err)
+		}
+	}
+	l, err := b.List(ctx, workspace.ListOptions{})
+	if err != nil || len(l) != 6 {
+		t.Fatalf("list: %d %v", len(l), err)
+	}
+	s, _ := a.Lookup(ctx, "c0")
+	name, err := s.Delete(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.RestoreFromTrash(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	// The sessions are spread over the nodes.
+	used := 0
+	for _, n := range nodes {
+		c, err := redisstore.Open(ctx, n.URL(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, _ := c.Client().Keys(ctx, redisstore.DefaultPrefix+"{*}:log").Result()
+		c.Close()
+		if len(keys) > 0 {
+			used++
+		}
+	}
+	if used < 2 {
+		t.Fatalf("the sessions are on %d node(s)", used)
+	}
+	if p, err := st.Persistence(ctx); err != nil || !p.AOF {
+		t.Fatalf("persistence of the cluster: %+v %v", p, err)
+	}
+}
