@@ -59,6 +59,8 @@ type Store interface {
 	// a live session id exists.
 	Restore(ctx context.Context, name, id string) error
 	Purge(ctx context.Context, name string) error
+	// ReadTrashAt reads the bytes of trash entry name (size: its Trashed.Size).
+	ReadTrashAt(ctx context.Context, name string, p []byte, off int64) (int, error)
 	// Follow returns a channel that receives the id of a session after
 	// each append to it, until ctx ends (then it is closed). The ids are
 	// hints that wake followers: one may be lost while the connection is
@@ -199,8 +201,15 @@ func (f *storeFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error
 		}
 		return f.disk.OpenFile(name, flag, perm)
 	}
-	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND) != 0 || tn != "" {
+	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND) != 0 {
 		return nil, f.unsupported("open", name)
+	}
+	if tn != "" {
+		fi, err := f.Stat(name)
+		if err != nil {
+			return nil, err
+		}
+		return &storeFile{fs: f, name: name, st: StoreStat{ID: trashID(tn), Size: fi.Size(), ModTime: fi.ModTime()}, trash: tn}, nil
 	}
 	st, err := f.store.Stat(context.Background(), id)
 	if err != nil {
@@ -351,6 +360,8 @@ type storeFile struct {
 	// pending: bytes an append is about to store after st.Size, seen by
 	// the builders of its later records.
 	pending []byte
+	// trash: the trash entry read, when not a live session.
+	trash string
 }
 
 func (f *storeFile) Read(b []byte) (int, error) {
@@ -373,7 +384,13 @@ func (f *storeFile) ReadAt(b []byte, off int64) (int, error) {
 	if rest := f.st.Size - off; int64(len(want)) > rest {
 		want = want[:rest]
 	}
-	n, err := f.fs.store.ReadAt(context.Background(), f.st.ID, want, off)
+	var n int
+	var err error
+	if f.trash != "" {
+		n, err = f.fs.store.ReadTrashAt(context.Background(), f.trash, want, off)
+	} else {
+		n, err = f.fs.store.ReadAt(context.Background(), f.st.ID, want, off)
+	}
 	if err != nil {
 		return n, &fs.PathError{Op: "read", Path: f.name, Err: err}
 	}

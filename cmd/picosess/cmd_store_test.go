@@ -158,3 +158,24 @@ func TestCheckWarnsPersistenceOff(t *testing.T) {
 		srv.Kill()
 	}
 }
+
+// The trash on Redis: rm, rm --trash (with the title), rm --restore.
+func TestStoreTrash(t *testing.T) {
+	url := redisURL(t)
+	ws := t.TempDir()
+	mustRun(t, "--workspace", ws, "--store", url, "append", "--session", "gone", "--role", "user", "--content", "remember the milk")
+	mustRun(t, "--workspace", ws, "--store", url, "rm", "gone", "--yes")
+	list := mustRun(t, "--workspace", t.TempDir(), "--store", url, "rm", "--trash")
+	if !strings.Contains(list, "remember the milk") {
+		t.Fatalf("rm --trash on redis:\n%s", list)
+	}
+	var trash []map[string]any
+	_ = json.Unmarshal([]byte(mustRun(t, "--workspace", ws, "--store", url, "rm", "--trash", "--json")), &trash)
+	if len(trash) != 1 {
+		t.Fatalf("trash: %v", trash)
+	}
+	mustRun(t, "--workspace", ws, "--store", url, "rm", "--restore", trash[0]["name"].(string))
+	if out := mustRun(t, "--workspace", ws, "--store", url, "show", "gone"); !strings.Contains(out, "remember the milk") {
+		t.Fatalf("restored:\n%s", out)
+	}
+}

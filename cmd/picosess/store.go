@@ -78,7 +78,16 @@ func (a *app) openStore(cfg *config.File) (workspace.Store, error) {
 	if err != nil || spec.Kind == "" || spec.Kind == config.StoreFiles {
 		return nil, err
 	}
-	return openStoreSpec(context.Background(), spec, from, a.getenv)
+	st, err := openStoreSpec(context.Background(), spec, from, a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil && cfg.Cleanup.PurgeAfter > 0 {
+		// cleanup.purge_after as Redis expiry of deleted sessions: the
+		// trash empties itself even where nobody runs cleanup.
+		st.SetTrashTTL(time.Duration(cfg.Cleanup.PurgeAfter))
+	}
+	return st, nil
 }
 
 // openStoreSpec opens a Redis store from a store block.

@@ -199,6 +199,10 @@ func scrub(err error, rawURL string) string {
 	return msg
 }
 
+// SetTrashTTL makes Redis expire sessions moved to the trash from now on
+// after d (cleanup.purge_after); 0: they stay until purged.
+func (s *Store) SetTrashTTL(d time.Duration) { s.trTTL = d }
+
 // Close closes the connections.
 func (s *Store) Close() error { return s.c.Close() }
 
@@ -591,6 +595,18 @@ func (s *Store) Purge(ctx context.Context, name string) error {
 		return s.fail("purge "+name+" at", err)
 	}
 	return nil
+}
+
+// ReadTrashAt reads the bytes of a deleted session.
+func (s *Store) ReadTrashAt(ctx context.Context, name string, p []byte, off int64) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	b, err := s.c.GetRange(ctx, s.trashKey(trashID(name), name, "log"), off, off+int64(len(p))-1).Bytes()
+	if err != nil {
+		return 0, s.fail("read "+name+" at", err)
+	}
+	return copy(p, b), nil
 }
 
 // Follow subscribes to the changes channel: the id of each session

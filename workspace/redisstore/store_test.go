@@ -395,3 +395,31 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatal("bad token_ttl accepted")
 	}
 }
+
+// A trash TTL (cleanup.purge_after) makes Redis expire deleted sessions.
+func TestTrashTTL(t *testing.T) {
+	ctx := context.Background()
+	st := redistest.Open(t)
+	st.SetTrashTTL(time.Hour)
+	w := openWS(t, st, nil)
+	s, err := w.Session(ctx, workspace.Target{Name: "ttl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, err := s.Delete(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"log", "meta"} {
+		ttl, err := st.Client().PTTL(ctx, st.Prefix()+"{"+s.ID()+"}:trash:"+name+":"+k).Result()
+		if err != nil || ttl <= 59*time.Minute || ttl > time.Hour {
+			t.Fatalf("%s: ttl %v %v", k, ttl, err)
+		}
+	}
+	if _, err := w.RestoreFromTrash(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if ttl, _ := st.Client().PTTL(ctx, st.Prefix()+"{"+s.ID()+"}:log").Result(); ttl != -1 {
+		t.Fatalf("restored session still expires: %v", ttl)
+	}
+}
