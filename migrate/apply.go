@@ -133,6 +133,9 @@ func checkUnchanged(p *Plan) error {
 	if p.Read == nil {
 		return nil
 	}
+	if p.Read.redisURL != "" {
+		return redisChatUnchanged(p.Read) // redischat.go
+	}
 	for _, s := range p.Read.Sources {
 		for _, f := range s.Files {
 			st, err := os.Stat(filepath.Join(p.From, filepath.FromSlash(f.Path)))
@@ -172,7 +175,7 @@ func applySession(ctx context.Context, ws *workspace.Workspace, ps *PlannedSessi
 		case ActionSkip:
 			return first, 0, nil
 		case ActionCreate:
-			c, err := ws.Session(ctx, workspace.Target{ID: ps.ID, Scope: ps.Scope, Aliases: ps.Aliases, Origin: ps.Origin, Created: ps.created()})
+			c, err := ws.Session(ctx, workspace.Target{ID: ps.ID, Scope: ps.Scope, Aliases: ps.Aliases, Origin: ps.Origin, Created: ps.created(), Name: ps.Name})
 			if err != nil {
 				return "", 0, err
 			}

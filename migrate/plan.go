@@ -52,6 +52,7 @@ type PlannedSession struct {
 	Scope  *keying.Scope `json:"scope,omitempty"`
 	// Aliases go into the header; Aliases[0] is the raw key.
 	Aliases     []string `json:"aliases"`
+	Name        string   `json:"name,omitempty"` // a named session (redischat)
 	Messages    int      `json:"messages"`
 	Records     int      `json:"records"`
 	Present     int      `json:"present,omitempty"` // records already in the workspace
@@ -205,7 +206,7 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 		sort.SliceStable(group, func(i, j int) bool {
 			return sourceStart(group[i].src).Before(sourceStart(group[j].src))
 		})
-		ps := &PlannedSession{ID: id, Rule: group[0].rule, Scope: group[0].scope, Era: eraOf(group[0].src), explain: map[string]bool{}}
+		ps := &PlannedSession{ID: id, Rule: group[0].rule, Scope: group[0].scope, Era: eraOf(group[0].src), explain: map[string]bool{}, Name: group[0].src.Name}
 		// the key that names the session first: for Rule B the one whose
 		// hash is the id, for Rule K the id itself
 		var keys []string
@@ -649,7 +650,7 @@ type origin struct {
 
 // extraKeys are the provenance facts carried into the header (usage, API
 // and metadata stay in the migration report only).
-var extraKeys = []string{"reasoning_signatures", "thought_only", "legacy_role", "custom_message", "custom_type", "delivery_mirror", "stale", "provider"}
+var extraKeys = []string{"reasoning_signatures", "thought_only", "legacy_role", "custom_message", "custom_type", "delivery_mirror", "stale", "provider", "redischat"}
 
 type originFile struct {
 	Path   string `json:"path"`

@@ -40,6 +40,12 @@ const maxDepth = 5
 // sessions directory itself or a home above it (~/.picoclaw, ~/.openclaw,
 // ~/.pocketpaw). Nothing is written; files are opened read-only.
 func Read(ctx context.Context, dir string, opts Options) (*Result, error) {
+	if opts.System == SystemRedisChat || IsRedisURL(dir) {
+		if !IsRedisURL(dir) {
+			return nil, fmt.Errorf("migrate: --source redischat reads a Redis server: want --from redis://host:port/db, got %s: %w", dir, ErrUsage)
+		}
+		return ReadRedisChat(ctx, dir) // redischat.go
+	}
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: source %s: %w", dir, err)

@@ -28,14 +28,14 @@ func ParseSystem(s string) (System, error) {
 	switch System(s) {
 	case SystemAuto, "":
 		return SystemAuto, nil
-	case SystemPicoClaw, SystemOpenClaw, SystemPocketPaw, SystemClodds:
+	case SystemPicoClaw, SystemOpenClaw, SystemPocketPaw, SystemClodds, SystemRedisChat:
 		return System(s), nil
 	case "clawdbot", "moltbot", "clawdis":
 		return SystemOpenClaw, nil
 	case "pocketclaw":
 		return SystemPocketPaw, nil
 	}
-	return "", fmt.Errorf("migrate: unknown source system %q (want auto, picoclaw, openclaw, pocketpaw or clodds): %w", s, ErrUsage)
+	return "", fmt.Errorf("migrate: unknown source system %q (want auto, picoclaw, openclaw, pocketpaw, clodds or redischat): %w", s, ErrUsage)
 }
 
 // Errors of the package; match with errors.Is.
@@ -131,6 +131,8 @@ type Source struct {
 	// its channel, account, chat and user columns). When set, the id is
 	// derived from it rather than from the key's shape.
 	Route *keying.Inbound `json:"route,omitempty"`
+	// Name makes the session a named one (header "name"; redischat).
+	Name string `json:"name,omitempty"`
 	// KeyInferred is set when the raw key was reconstructed, not read.
 	KeyInferred bool `json:"key_inferred,omitempty"`
 	// Meta holds what the legacy store knew about the route and settings
@@ -170,6 +172,9 @@ type Result struct {
 	Warnings []string     `json:"warnings,omitempty"`
 	// SetAside lists damaged bytes of files that reached no Source.
 	SetAside []SetAside `json:"set_aside,omitempty"`
+	// redisURL is the server a redischat read came from (with its
+	// password: never printed), to check it is unchanged before Apply.
+	redisURL string
 }
 
 // Messages counts the message records of every source.

@@ -119,10 +119,12 @@ func (w *Workspace) adopt(ctx context.Context, t Target, from *Session) (*Sessio
 	}
 	var recs []Record
 	var skipped int
+	var end int64
 	for e, err := range from.records(ctx, 0, func(Skipped) { skipped++ }) {
 		if err != nil {
 			return nil, err
 		}
+		end = e.End
 		if e.Type != TypeSession {
 			recs = append(recs, e.Record)
 		}
@@ -154,7 +156,14 @@ func (w *Workspace) adopt(ctx context.Context, t Target, from *Session) (*Sessio
 	}
 	// From here the conversation is in both files until the move below; a
 	// crash in between leaves the imported file live, which check reports
-	// and repair moves to the trash.
+	// and repair moves to the trash. The lock keeps this process's and this
+	// machine's writers out; on a shared store (Options.Store) a writer on
+	// another machine could still have appended meanwhile: then the file
+	// stays live, with its records after the move, for check to report.
+	if fi, err := w.fs.Stat(from.Path()); err != nil || fi.Size() != end {
+		w.log.Warn("imported session written to during its move: left live", "session", from.ID(), "into", to.ID())
+		return to, nil
+	}
 	if _, err := from.moveToTrashLocked(); err != nil {
 		w.log.Error("imported session moved but not put in the trash", "session", from.ID(), "into", to.ID(), "err", err)
 		return to, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -133,7 +134,12 @@ func TestRouteAdoptsImportedConversation(t *testing.T) {
 	if !ok {
 		t.Fatal("the imported session is not in the trash")
 	}
-	b, err := os.ReadFile(filepath.Join(w.trashDir(), tr.Name))
+	f, err := w.fs.OpenFile(filepath.Join(w.trashDir(), tr.Name), os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(f)
+	f.Close()
 	if err != nil || strings.Count(string(b), "\n") != len(before) {
 		t.Fatalf("trash copy: %d lines, %v", strings.Count(string(b), "\n"), err)
 	}

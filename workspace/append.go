@@ -164,6 +164,10 @@ func (s *Session) appendGrouped(ctx context.Context, req *appendReq) ([]int64, e
 // one's seqs or err. With DurabilityBatch the fsync comes after the
 // unlock (syncAfter), so that other processes write meanwhile.
 func (s *Session) flush(ctx context.Context, reqs []*appendReq) {
+	if s.w.store != nil {
+		s.flushStore(ctx, reqs) // store_append.go
+		return
+	}
 	lk, err := s.w.lock(ctx, s.st)
 	if err != nil {
 		for _, r := range reqs {

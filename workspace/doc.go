@@ -50,6 +50,11 @@
 //     Workspace.Trash, RestoreFromTrash, Purge; Policy and MaySend say what
 //     the config's resets and send policy decide.
 //   - Listing: Workspace.List (ListOptions: agent, channel, since, limit).
+//   - Stores: Options.Store keeps the records in a Store shared by several
+//     machines instead of sessions/ (workspace/redisstore; docs/redis.md):
+//     every API above works on it; Repair and Convert refuse
+//     (ErrStoreUnsupported); CopySession copies between two workspaces of
+//     either kind; WithAppendToken makes a retried append land once.
 //   - Health: Workspace.Check / Session.Check (read-only FileReports),
 //     Workspace.Repair / Session.Repair (RepairOptions{DryRun}).
 //   - Encryption (docs/encryption.md): Options.Key and the config's

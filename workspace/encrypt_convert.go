@@ -71,6 +71,9 @@ var ErrConvert = errors.New("workspace: session not converted")
 // and listed in Failed; the error then wraps ErrConvert.
 func (w *Workspace) Convert(ctx context.Context, o ConvertOptions) (ConvertReport, error) {
 	rep := ConvertReport{Sessions: []ConvertedSession{}}
+	if err := w.filesOnly("encrypt, decrypt or rekey"); err != nil {
+		return rep, err
+	}
 	if o.To != nil {
 		// Pin the target key first: a wrong key is refused before any
 		// session is written with it.

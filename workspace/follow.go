@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -128,7 +127,7 @@ func (f *follower) ids() ([]string, error) {
 	if f.only != "" {
 		return []string{f.only}, nil
 	}
-	entries, err := os.ReadDir(f.w.sessionsDir())
+	entries, err := f.w.fs.ReadDir(f.w.sessionsDir())
 	if err != nil {
 		return nil, fmt.Errorf("workspace: watch: %w", err)
 	}

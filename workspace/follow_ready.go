@@ -27,6 +27,13 @@ func (w *Workspace) WatchReady(ctx context.Context, o WatchOptions, ready func()
 	if err := watcher.Add(w.sessionsDir()); err != nil {
 		return fmt.Errorf("workspace: watch %s: %w", w.sessionsDir(), err)
 	}
+	// On a store, its changes stream wakes the scans (store_follow.go);
+	// its cursor is taken before the first scan, so nothing appended
+	// after that scan goes unnoticed.
+	wake, err := w.storeWakeups(ctx, o.Session, poll)
+	if err != nil {
+		return err
+	}
 	f := &follower{w: w, only: o.Session, files: map[string]*followed{}}
 	if err := f.scan(ctx, true, o, fn); err != nil {
 		return ignoreDone(ctx, err)
@@ -52,6 +59,7 @@ func (w *Workspace) WatchReady(ctx context.Context, o WatchOptions, ready func()
 				return nil
 			}
 			w.log.Warn("watch: fsnotify error; polling continues", "err", err)
+		case <-wake:
 		case <-tick.C:
 		}
 		if err := f.scan(ctx, false, o, fn); err != nil {

@@ -95,7 +95,7 @@ func TestGoldenFormat(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := openTest(t, &Options{Now: fixedClock()})
 			s := tc.build(t, w)
-			got, err := os.ReadFile(s.Path())
+			got, err := readSessionBytes(s)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,11 +14,6 @@ import (
 func writeSessionFile(t testing.TB, w *Workspace, name string, n int) *Session {
 	t.Helper()
 	s := namedSession(t, w, name)
-	f, err := os.OpenFile(s.Path(), os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var buf []byte
 	for i := 0; i < n; i++ {
@@ -31,15 +26,11 @@ func writeSessionFile(t testing.TB, w *Workspace, name string, n int) *Session {
 		buf, _ = appendRecord(buf, &r)
 		buf = append(buf, '\n')
 		if len(buf) > 1<<20 {
-			if _, err := f.Write(buf); err != nil {
-				t.Fatal(err)
-			}
+			appendRawLines(t, s, buf)
 			buf = buf[:0]
 		}
 	}
-	if _, err := f.Write(buf); err != nil {
-		t.Fatal(err)
-	}
+	appendRawLines(t, s, buf)
 	return s
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -206,6 +207,22 @@ func (w *Workspace) Trash(ctx context.Context) ([]Trashed, error) {
 		out = append(out, Trashed{Name: de.Name(), ID: id, Deleted: changeTime(fi), Size: fi.Size()})
 	}
 	return out, nil
+}
+
+// OpenTrashed opens a session in the trash for reading (its lines, as a
+// session file holds them), from the files or the store.
+func (w *Workspace) OpenTrashed(t Trashed) (io.ReadCloser, error) {
+	if trashID(t.Name) == "" {
+		return nil, fmt.Errorf("%w: %q is not a trash name", ErrNotFound, t.Name)
+	}
+	f, err := w.fs.OpenFile(filepath.Join(w.trashDir(), t.Name), os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
+	if err := regularOpen(f, t.Name); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // trashID returns the id of a trash file name (<id>.jsonl or

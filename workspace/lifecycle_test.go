@@ -70,7 +70,7 @@ func TestAppendFillsAndKeepsRecords(t *testing.T) {
 	if recs[1].Tokens != TokenCounter(c)(recs[1]) || recs[1].Tokens != 6 || !recs[1].At.Equal(recs[2].At) {
 		t.Fatalf("tokens or time not filled: %+v", recs[1])
 	}
-	raw, _ := os.ReadFile(s.Path())
+	raw, _ := readSessionBytes(s)
 	if !strings.Contains(string(raw), `"role":"assistant","content":""`) {
 		t.Fatalf("empty content missing from %s", raw)
 	}

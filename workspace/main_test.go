@@ -38,7 +38,7 @@ func fixedClock() func() time.Time {
 
 func openTest(t testing.TB, o *Options) *Workspace {
 	t.Helper()
-	w, err := Open(t.TempDir(), o)
+	w, err := Open(t.TempDir(), withTestStore(t, o))
 	if err != nil {
 		t.Fatal(err)
 	}

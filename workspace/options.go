@@ -102,6 +102,11 @@ type Options struct {
 	// ErrKeyRequired, and so does writing to them. Config's
 	// encryption.enabled decides whether new sessions are encrypted.
 	Key *seal.Key
+	// Store keeps the records in a store that several machines share
+	// (workspace/redisstore) instead of the files of sessions/; nil means
+	// the files. The directory still holds config.json, cache/, locks/
+	// and the search index. Durability then is the server's (docs/redis.md).
+	Store Store
 }
 
 // resolved returns a copy of o with every default filled in.

@@ -61,6 +61,9 @@ type RepairReport struct {
 // copy, and the report names every byte range moved. Running it again
 // finds nothing to do.
 func (w *Workspace) Repair(ctx context.Context, o RepairOptions) (*RepairReport, error) {
+	if err := w.filesOnly("repair"); err != nil {
+		return nil, err
+	}
 	ids, err := w.sessionIDs()
 	if err != nil {
 		return nil, err
@@ -84,6 +87,9 @@ func (w *Workspace) Repair(ctx context.Context, o RepairOptions) (*RepairReport,
 
 // Repair repairs one session file (see Workspace.Repair).
 func (s *Session) Repair(ctx context.Context, o RepairOptions) (*RepairReport, error) {
+	if err := s.w.filesOnly("repair"); err != nil {
+		return nil, err
+	}
 	rep := &RepairReport{DryRun: o.DryRun, SetAside: []SetAside{}, Headers: []string{}, Renumbered: []Renumbered{}, Remaining: []FileReport{}, Trashed: []string{}}
 	return rep, s.repair(ctx, o, rep)
 }

@@ -23,7 +23,7 @@ func TestUsageRoundTrip(t *testing.T) {
 	cached.Usage = &Usage{InputTokens: 2000, OutputTokens: 10, CacheReadTokens: 1800, CacheWriteTokens: 200}
 	mustAppend(t, s, UserMessage("alice", "hi"), AssistantMessage("gpt-5.4", "hello").WithUsage(1200, 85), cached,
 		AssistantMessage("", "reported as nothing").WithUsage(0, 0))
-	b, err := os.ReadFile(s.Path())
+	b, err := readSessionBytes(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestUsageRefused(t *testing.T) {
 	w := openTest(t, nil)
 	s := namedSession(t, w, "refused")
 	mustAppend(t, s, UserMessage("", "question"))
-	before, _ := os.ReadFile(s.Path())
+	before, _ := readSessionBytes(s)
 	for _, tc := range []struct {
 		name string
 		rec  Record
@@ -101,7 +101,7 @@ func TestUsageRefused(t *testing.T) {
 			if !errors.Is(err, ErrInvalidRecord) || !errors.As(err, &re) || re.Field != "usage" || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want an invalid record (field usage) naming %q", err, tc.want)
 			}
-			if after, _ := os.ReadFile(s.Path()); !bytes.Equal(after, before) {
+			if after, _ := readSessionBytes(s); !bytes.Equal(after, before) {
 				t.Fatalf("the file changed:\n%s", after)
 			}
 		})

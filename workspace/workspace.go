@@ -34,8 +34,10 @@ type Workspace struct {
 	root string
 	opts Options
 	fs   FS
-	log  *slog.Logger
-	host string // for the holder line of lock files
+	// store holds the records when they are not in files (store.go).
+	store Store
+	log   *slog.Logger
+	host  string // for the holder line of lock files
 
 	openLocks atomic.Int64 // holder files open
 
@@ -89,6 +91,10 @@ func Open(root string, opts *Options) (*Workspace, error) {
 		o.Config = &config.File{}
 	}
 	w := &Workspace{root: abs, opts: o, fs: o.FS, log: o.Logger, host: hostname(), states: map[string]*sessionState{}}
+	if o.Store != nil {
+		w.store = o.Store
+		w.fs = newStoreFS(o.FS, abs, o.Store)
+	}
 	for _, dir := range []string{abs, w.sessionsDir(), w.trashDir(), w.locksDir()} {
 		if err := w.ensureDir(dir); err != nil {
 			return nil, err

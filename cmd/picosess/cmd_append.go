@@ -89,7 +89,9 @@ EXIT STATUS
   count, --usage-in without --usage-out), unknown or ambiguous SESSION, empty content,
   --at before the session's last record, a session in the trash, a config
   error; 10 not a workspace (a file in the way, no permission); 11 the session is
-  locked by another process for longer than --lock-timeout; 130 interrupted.`,
+  locked by another process for longer than --lock-timeout; 14 the Redis store
+  cannot be reached (the record was not acknowledged; docs/redis.md);
+  130 interrupted.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runAppend(cmd, &o, args)

@@ -24,6 +24,9 @@ type checkOutput struct {
 	Warnings     int                    `json:"warnings"`
 	Files        []workspace.FileReport `json:"files"`
 	Index        *indexHealth           `json:"index,omitempty"`
+	// Store: where the records are, when not in files, and what its
+	// server keeps on disk (a warning when a restart would lose data).
+	Store *storeHealth `json:"store,omitempty"`
 }
 
 // indexHealth is what check says about the search index (workspace/index),
@@ -116,7 +119,7 @@ func (a *app) openForCheck() (*workspace.Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(root, workspace.SessionsDir)); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(root, workspace.SessionsDir)); errors.Is(err, fs.ErrNotExist) && !a.onStore() {
 		return nil, fmt.Errorf("%w: %s has no %s/ directory", workspace.ErrNotWorkspace, root, workspace.SessionsDir)
 	}
 	o, err := a.options()
@@ -191,6 +194,12 @@ EXIT STATUS
 			if out.Index.State == "damaged" {
 				out.Repairable++
 			}
+			if out.Store, err = checkStore(ctx, w); err != nil {
+				return err
+			}
+			if out.Store != nil && out.Store.Warning != "" {
+				out.Warnings++
+			}
 			out.Clean = out.Repairable == 0 && out.Unrepairable == 0
 			if a.jsonOut {
 				if err := a.writeJSON(out); err != nil {
@@ -222,6 +231,16 @@ func writeCheckText(w io.Writer, out checkOutput) error {
 			fmt.Fprintf(ew, " (%s)", out.Index.Detail)
 		}
 		fmt.Fprintln(ew)
+	}
+	if st := out.Store; st != nil {
+		fmt.Fprintf(ew, "store: %s %s", st.Kind, st.Addr)
+		if st.Persistence != nil && st.Persistence.AOF {
+			fmt.Fprintf(ew, " (appendonly, appendfsync %s)", st.Persistence.Fsync)
+		}
+		fmt.Fprintln(ew)
+		if st.Warning != "" {
+			fmt.Fprintf(ew, "  warning store_persistence: %s\n", st.Warning)
+		}
 	}
 	fmt.Fprintf(ew, "checked %d session file(s): %d repairable error(s), %d unrepairable, %d warning(s)\n",
 		out.Checked, out.Repairable, out.Unrepairable, out.Warnings)

@@ -73,10 +73,11 @@ type migrateVerifyOutput struct {
 func newMigrateCmd(a *app) *cobra.Command {
 	var o migrateOptions
 	cmd := &cobra.Command{
-		Use:   "migrate --from DIR [--source auto|picoclaw|openclaw|pocketpaw|clodds] [--config FILE | --write-config] [--dry-run | --yes | --verify]",
-		Short: "Bring the sessions of a PicoClaw, OpenClaw, PocketPaw or Clodds install into the workspace",
+		Use:   "migrate --from DIR|URL [--source auto|picoclaw|openclaw|pocketpaw|clodds|redischat] [--config FILE | --write-config] [--dry-run | --yes | --verify]",
+		Short: "Bring the sessions of a PicoClaw, OpenClaw, PocketPaw or Clodds install, or of the Redis chat CLI, into the workspace",
 		Long: `Read the sessions of an older assistant install (PicoClaw of every era,
-OpenClaw and its earlier names, PocketPaw, Clodds) and write them into the
+OpenClaw and its earlier names, PocketPaw, Clodds; the Redis chat CLI's named
+sessions with --from redis://host:port/db) and write them into the
 workspace (created if needed). The source is only read, never changed.
 docs/migration.md says what is read and how old keys map to sessions.
 
@@ -122,6 +123,7 @@ EXAMPLES
   picosess migrate --from ~/.picoclaw --write-config --yes
   CLODDS_SESSION_KEY=... picosess migrate --from ~/.clodds --yes
   picosess migrate --verify --from ~/.picoclaw
+  picosess migrate --from redis://127.0.0.1:6379/0 --source redischat --yes
 
 EXIT STATUS
   0 migrated (or planned, or verified); 1 bad flags, a directory that is no
@@ -140,7 +142,7 @@ EXIT STATUS
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.from, "from", "", "the legacy directory: a home (~/.picoclaw) or a sessions directory (required)")
-	f.StringVar(&o.source, "source", "auto", "auto, picoclaw, openclaw, pocketpaw or clodds")
+	f.StringVar(&o.source, "source", "auto", "auto, picoclaw, openclaw, pocketpaw, clodds or redischat")
 	f.StringVar(&o.config, "config", "", "config.json whose session keying applies (default: the workspace's, else the one proposed from the source's)")
 	f.BoolVar(&o.writeConfig, "write-config", false, "write the config proposed from the source install's to the workspace's config.json")
 	f.StringVar(&o.keyFile, "source-key-file", "", "file holding the password of Clodds' encrypted contexts (default $"+CloddsKeyEnv+")")
@@ -169,7 +171,7 @@ func (a *app) runMigrate(ctx context.Context, o *migrateOptions) error {
 	}
 	sys, err := migrate.ParseSystem(o.source)
 	if err != nil {
-		return usageErrorf("--source %q: want auto, picoclaw, openclaw, pocketpaw or clodds", o.source)
+		return usageErrorf("--source %q: want auto, picoclaw, openclaw, pocketpaw, clodds or redischat", o.source)
 	}
 	ropts := migrate.Options{System: sys, Force: o.force}
 	if o.sourceTZ != "" {

@@ -374,7 +374,7 @@ func TestMigrateErrors(t *testing.T) {
 		{[]string{"migrate", src}, 1, "unknown command"},
 		{[]string{"migrate", "--from", filepath.Join(src, "nope"), "--dry-run"}, 1, "no such file or directory"},
 		{[]string{"migrate", "--from", plain, "--dry-run"}, 1, "holds no PicoClaw, OpenClaw, PocketPaw or Clodds sessions"},
-		{[]string{"migrate", "--from", src, "--source", "hermes", "--dry-run"}, 1, `--source "hermes": want auto, picoclaw, openclaw, pocketpaw or clodds`},
+		{[]string{"migrate", "--from", src, "--source", "hermes", "--dry-run"}, 1, `--source "hermes": want auto, picoclaw, openclaw, pocketpaw, clodds or redischat`},
 		{[]string{"migrate", "--from", src, "--source", "openclaw", "--dry-run"}, 1, "no openclaw sessions directory"},
 		{[]string{"migrate", "--from", src, "--source-tz", "Mars/Olympus", "--dry-run"}, 1, `--source-tz "Mars/Olympus"`},
 		{[]string{"migrate", "--from", src, "--verify", "--yes"}, 1, "--verify only reads"},

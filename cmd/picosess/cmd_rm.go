@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -243,7 +241,7 @@ func trashRefs(list []workspace.Trashed) map[string]string {
 // as a listing would compute it: the last title record, else the first
 // user message, else the session's name. "" when the file cannot be read.
 func trashTitle(w *workspace.Workspace, t workspace.Trashed) string {
-	f, err := os.Open(filepath.Join(w.Root(), workspace.SessionsDir, workspace.TrashDir, t.Name))
+	f, err := w.OpenTrashed(t)
 	if err != nil {
 		return ""
 	}

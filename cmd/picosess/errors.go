@@ -73,6 +73,10 @@ var errorCodes = []struct {
 	code string
 }{
 	{workspace.ErrLocked, exitLocked, codeLocked},
+	// The store (Redis) is away or lost the call: the append was not
+	// acknowledged; a files-only command on a store is refused.
+	{workspace.ErrStoreUnavailable, exitStore, codeStoreUnavailable},
+	{workspace.ErrStoreUnsupported, exitFailure, codeStoreUnsupported},
 	{workspace.ErrNotWorkspace, exitNotWS, codeNotWorkspace},
 	{workspace.ErrTrashed, exitFailure, codeTrashed},
 	{workspace.ErrNotFound, exitFailure, codeNotFound},

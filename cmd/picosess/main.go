@@ -13,8 +13,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 )
+
+// silentRedisLog drops go-redis's own log lines.
+type silentRedisLog struct{}
+
+func (silentRedisLog) Printf(context.Context, string, ...any) {}
 
 // Exit codes, as docs/cli.md ("Exit codes") documents them.
 const (
@@ -28,6 +34,9 @@ const (
 )
 
 func main() {
+	// go-redis logs its connection retries on stderr by itself; the
+	// error a command returns says what failed (and --verbose is ours).
+	redis.SetLogger(silentRedisLog{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

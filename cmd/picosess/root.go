@@ -42,6 +42,8 @@ type app struct {
 	// keyFile is --key-file: the master key of an encrypted workspace
 	// (keysource.go).
 	keyFile string
+	// storeFlag is --store: files, or a redis:// URL (store.go).
+	storeFlag string
 }
 
 func newRootCmd(a *app) *cobra.Command {
@@ -77,6 +79,7 @@ With --json, errors are one JSON object on stderr:
 	f.DurationVar(&a.lockTimeout, "lock-timeout", 10*time.Second, "how long to wait for a lock held by another process")
 	f.BoolVarP(&a.quiet, "quiet", "q", false, "print only data and errors (no progress, notes or warnings)")
 	f.BoolVar(&a.verbose, "verbose", false, "print more detail on stderr (info-level logs)")
+	f.StringVar(&a.storeFlag, "store", "", "where the records are: files, or redis://host:port/db (default $PICOSESS_STORE, then config.json's store block; docs/redis.md)")
 	f.StringVar(&a.keyFile, "key-file", "", "master key file of an encrypted workspace (default $PICOSESS_KEY, then encryption.key_file; docs/encryption.md)")
 
 	root.AddCommand(
@@ -88,7 +91,7 @@ With --json, errors are one JSON object on stderr:
 		newSearchCmd(a), newReindexCmd(a),
 		newSummarizeCmd(a),
 		newContextCmd(a),
-		newMigrateCmd(a),
+		newMigrateCmd(a), newStoreCmd(a),
 		newServeCmd(a),
 		newManCmd(a),
 		newKeygenCmd(a), newEncryptCmd(a), newDecryptCmd(a), newRekeyCmd(a),
@@ -138,6 +141,9 @@ func (a *app) options() (*workspace.Options, error) {
 	if o.Key, err = a.masterKey(root, o.Config); err != nil {
 		return nil, err
 	}
+	if o.Store, err = a.openStore(o.Config); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -161,7 +167,9 @@ func (a *app) openWorkspace() (*workspace.Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(root, workspace.SessionsDir)); errors.Is(err, fs.ErrNotExist) {
+	// On a store, this directory is only this machine's config, cache
+	// and index: it is made when missing.
+	if _, err := os.Stat(filepath.Join(root, workspace.SessionsDir)); errors.Is(err, fs.ErrNotExist) && !a.onStore() {
 		return nil, fmt.Errorf("%w: %s has no %s/ directory (create one with append, migrate or demo)", workspace.ErrNotWorkspace, root, workspace.SessionsDir)
 	}
 	o, err := a.options()

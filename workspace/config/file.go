@@ -32,6 +32,7 @@ type File struct {
 	SendPolicy *SendPolicy `json:"send_policy,omitempty"`
 	Cleanup    Cleanup     `json:"cleanup"`
 	Encryption Encryption  `json:"encryption"`
+	Store      Store       `json:"store"`
 
 	// PicoClaw's blocks that picosess does not use, accepted silently.
 	Bindings    json.RawMessage `json:"bindings,omitempty"`
@@ -214,6 +215,9 @@ func syntaxError(name string, data []byte, err error) error {
 // validate checks every value, naming the first bad one by its path.
 func (f *File) validate() error {
 	if err := f.Encryption.validate("encryption"); err != nil {
+		return err
+	}
+	if err := f.Store.validate("store"); err != nil {
 		return err
 	}
 	dims := func(path string, list []string) error {

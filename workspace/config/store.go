@@ -1,0 +1,64 @@
+package config
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Store is the store block: where the sessions' records are kept. Absent
+// or kind "files": the files of sessions/ (the default). Kind "redis": a
+// Redis server (or Cluster) that several machines share; the workspace
+// directory still holds config.json, the listing cache, the locks and the
+// search index (docs/redis.md).
+type Store struct {
+	Kind string `json:"kind,omitempty"`
+	// URL is redis://[user@]host:port/db (rediss:// for TLS). A password
+	// belongs in the environment variable PasswordEnv names, not here.
+	URL string `json:"url,omitempty"`
+	// PasswordEnv names the environment variable that holds the password.
+	PasswordEnv string `json:"password_env,omitempty"`
+	// Prefix of every key; "" means "picosess:".
+	Prefix string `json:"prefix,omitempty"`
+	// Cluster: URL names a node of a Redis Cluster.
+	Cluster bool `json:"cluster,omitempty"`
+	// Timeouts and the pool; zero takes the defaults (docs/redis.md).
+	DialTimeout  Duration `json:"dial_timeout,omitempty"`
+	ReadTimeout  Duration `json:"read_timeout,omitempty"`
+	WriteTimeout Duration `json:"write_timeout,omitempty"`
+	PoolSize     int      `json:"pool_size,omitempty"`
+	// TokenTTL is how long a retried append is recognised; "" means 24h.
+	TokenTTL Duration `json:"token_ttl,omitempty"`
+}
+
+// Store kinds.
+const (
+	StoreFiles = "files"
+	StoreRedis = "redis"
+)
+
+func (s Store) validate(path string) error {
+	switch s.Kind {
+	case "", StoreFiles:
+		if s.URL != "" {
+			return fieldErr(path+".kind", "a url without kind \"redis\"")
+		}
+		return nil
+	case StoreRedis:
+	default:
+		return fieldErr(path+".kind", "unknown store %q (known: files, redis)", s.Kind)
+	}
+	if s.URL == "" {
+		return fieldErr(path+".url", "kind \"redis\" needs a url (redis://host:port/db)")
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil || !strings.HasPrefix(u.Scheme, "redis") && u.Scheme != "unix" {
+		return fieldErr(path+".url", "want redis://host:port/db, rediss:// or unix://")
+	}
+	if _, ok := u.User.Password(); ok {
+		return fieldErr(path+".url", "holds a password: config.json is not the place for it; put it in an environment variable and name it in %s.password_env", path)
+	}
+	if s.PoolSize < 0 {
+		return fieldErr(path+".pool_size", "want a positive number, got %d", s.PoolSize)
+	}
+	return nil
+}
