@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -63,6 +64,12 @@ func (w *Workspace) WatchReady(ctx context.Context, o WatchOptions, ready func()
 		case <-tick.C:
 		}
 		if err := f.scan(ctx, false, o, fn); err != nil {
+			if errors.Is(err, ErrStoreUnavailable) && ctx.Err() == nil {
+				// The store is away: the next tick reads on from where
+				// each session stopped (store_follow.go).
+				w.log.Warn("watch: store unavailable; retrying", "err", err)
+				continue
+			}
 			return ignoreDone(ctx, err)
 		}
 	}

@@ -199,7 +199,7 @@ func TestTrash(t *testing.T) {
 	if trash, _ := w.Trash(ctx); len(trash) != 0 {
 		t.Fatalf("trash after purge %+v", trash)
 	}
-	if _, err := os.Stat(r.Path()); err != nil {
+	if _, err := r.Identity(); err != nil {
 		t.Fatal("purge touched a live session")
 	}
 }
@@ -266,7 +266,7 @@ func TestList(t *testing.T) {
 
 	// The cache follows appends by other processes, survives its own
 	// deletion, and is not fooled by a corrupt cache file.
-	w2, _ := Open(w.Root(), nil)
+	w2, _ := Open(w.Root(), sameStore(w, nil))
 	mustAppend(t, namedSessionByID(t, w2, a.ID()), msg(RoleUser, "from elsewhere"))
 	if m := metaOf(t, w, a.ID()); m.Messages != 2 {
 		t.Fatalf("after another writer: %+v", m)
@@ -275,12 +275,12 @@ func TestList(t *testing.T) {
 	if err := os.WriteFile(cache, []byte("{garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w3, _ := Open(w.Root(), nil)
+	w3, _ := Open(w.Root(), sameStore(w, nil))
 	if m := metaOf(t, w3, a.ID()); m.Messages != 2 || m.Title != "newest now" {
 		t.Fatalf("after a corrupt cache: %+v", m)
 	}
 	os.Remove(cache)
-	w4, _ := Open(w.Root(), nil)
+	w4, _ := Open(w.Root(), sameStore(w, nil))
 	if m := metaOf(t, w4, a.ID()); m.Messages != 2 {
 		t.Fatalf("after cache removal: %+v", m)
 	}

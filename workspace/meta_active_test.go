@@ -25,7 +25,7 @@ func TestMetaActiveAgreesWithHistory(t *testing.T) {
 		for _, fresh := range []bool{false, true} {
 			if fresh {
 				os.RemoveAll(filepath.Join(w.Root(), CacheDir))
-				w2, err := Open(w.Root(), nil)
+				w2, err := Open(w.Root(), sameStore(w, nil))
 				if err != nil {
 					t.Fatal(err)
 				}

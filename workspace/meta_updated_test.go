@@ -46,7 +46,7 @@ func TestUpdatedIsTheLastMessage(t *testing.T) {
 	if got := order(w); len(got) != 2 || got[0] != "recent" {
 		t.Fatalf("listing after a rename: %v, want recent first", got)
 	}
-	w2, err := Open(w.Root(), nil)
+	w2, err := Open(w.Root(), sameStore(w, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

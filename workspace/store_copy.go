@@ -105,6 +105,14 @@ func completeBytes(s *Session) ([]byte, error) {
 func (s *Session) copyRest(ctx context.Context, data []byte) (int64, error) {
 	w := s.w
 	if w.store != nil {
+		// The in-process semaphore guards what this process remembers of
+		// the session (flushStore takes it too).
+		select {
+		case s.st.sem <- struct{}{}:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		defer func() { <-s.st.sem }()
 		for {
 			cur, err := w.store.Stat(ctx, s.id)
 			if errors.Is(err, ErrNotFound) {

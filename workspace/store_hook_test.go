@@ -83,3 +83,14 @@ func appendRawLines(t testing.TB, s *Session, b []byte) {
 	}
 	s.st.known = false
 }
+
+// sameStore returns o (or empty options) with the store of w: a second
+// Workspace on the same sessions, as another process would open them.
+func sameStore(w *Workspace, o *Options) *Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	c.Store = w.store
+	return &c
+}

@@ -65,7 +65,7 @@ func TestUsageRoundTrip(t *testing.T) {
 
 func reopen(t *testing.T, w *Workspace) *Workspace {
 	t.Helper()
-	w2, err := Open(w.Root(), nil)
+	w2, err := Open(w.Root(), sameStore(w, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

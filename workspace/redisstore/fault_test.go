@@ -386,3 +386,69 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("persistence of the cluster: %+v %v", p, err)
 	}
 }
+
+// A watch outlives a restart of the server: what is appended after it
+// comes back is delivered, nothing twice, nothing missed.
+func TestWatchResumesAfterRestart(t *testing.T) {
+	srv := redistest.StartServer(t, "--appendonly", "yes", "--appendfsync", "always")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// No retries inside go-redis: the scans while the server is down fail
+	// at once, and the watch must outlive them.
+	st, err := redisstore.Open(ctx, srv.URL()+"?max_retries=-1", &redisstore.Options{DialTimeout: 100 * time.Millisecond, ReadTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	w := openWS(t, st, nil)
+	s, err := w.Session(ctx, workspace.Target{Name: "followed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 100)
+	ready := make(chan struct{})
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- w.WatchReady(wctx, workspace.WatchOptions{Poll: 100 * time.Millisecond}, func() { close(ready) }, func(id string, e workspace.Entry) error {
+			got <- e.Content
+			return nil
+		})
+	}()
+	<-ready
+	if _, err := s.Append(ctx, workspace.UserMessage("u", "one")); err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	time.Sleep(time.Second) // scans (every 100 ms) fail meanwhile
+	srv.Start()
+	for {
+		if _, err := s.Append(ctx, workspace.UserMessage("u", "two")); err == nil {
+			break
+		} else if !errors.Is(err, workspace.ErrStoreUnavailable) {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	for len(seen) < 2 {
+		select {
+		case c := <-got:
+			seen = append(seen, c)
+		case err := <-done:
+			t.Fatalf("the watch ended (%v) after delivering %v", err, seen)
+		case <-ctx.Done():
+			t.Fatalf("watch delivered %v", seen)
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("watch ended with %v", err)
+	}
+	close(got)
+	for c := range got {
+		seen = append(seen, c)
+	}
+	if strings.Join(seen, ",") != "one,two" {
+		t.Fatalf("watch delivered %v", seen)
+	}
+}
