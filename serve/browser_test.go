@@ -380,3 +380,45 @@ func TestBrowserSidebarPages(t *testing.T) {
 		t.Fatalf("after scrolling: %s", got)
 	}
 }
+
+// A live event about a session older than every loaded one (restored from
+// the trash, or an event the watcher delivers late) does not put it at the
+// top of the list: it comes with its page, once, in its place.
+func TestBrowserLateEventKeepsTheOrder(t *testing.T) {
+	now := at("2026-03-11T12:00:00Z")
+	ts := newTestServer(t, &Options{Now: func() time.Time { return now }}, &workspace.Options{Durability: workspace.DurabilityNever})
+	base := now.Add(-time.Hour)
+	const n = 250 // two pages of 200
+	var oldest *workspace.Session
+	for i := 0; i < n; i++ {
+		oldest = ts.session(fmt.Sprintf("s%03d", i), workspace.Record{Type: workspace.TypeMessage, Role: "user",
+			Content: fmt.Sprint("session ", i), At: base.Add(-time.Duration(i) * time.Hour)})
+	}
+	ctx := tab(t, 1280, 800)
+	ts.open(t, ctx)
+	waitJS(t, ctx, `document.getElementById('live').classList.contains('on')`, 10*time.Second)
+	if got := eval[int](t, ctx, `document.querySelectorAll('#list .item').length`); got != 200 {
+		t.Fatalf("first page: %d items", got)
+	}
+	// Through this server, which tells the dashboard: deleted, then
+	// restored (the oldest session, not loaded yet).
+	var del struct {
+		Trash string `json:"trash"`
+	}
+	ts.want(200, &del, "DELETE", "/api/sessions/"+oldest.ID(), "{}")
+	waitJS(t, ctx, `document.getElementById('count').textContent === '249 sessions'`, 10*time.Second)
+	ts.want(200, nil, "POST", "/api/trash/"+del.Trash+"/restore", "{}")
+	waitJS(t, ctx, `document.getElementById('count').textContent === '250 sessions'`, 10*time.Second)
+	time.Sleep(500 * time.Millisecond) // the list's own 250 ms debounce of the event
+	if first := eval[string](t, ctx, `document.querySelector('#list .item .t').textContent`); first != "session 0" {
+		t.Fatalf("the restored oldest session went to the top: first item %q", first)
+	}
+	for i := 0; i < 20 && eval[int](t, ctx, `document.querySelectorAll('#list .item').length`) < n; i++ {
+		do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('sidebar').scrollTop = 1e9`), chromedp.Sleep(150*time.Millisecond))
+	}
+	got := eval[string](t, ctx, `(() => { const ts = Array.from(document.querySelectorAll('#list .item .t')).map(e => e.textContent);
+		return ts.length + ' ' + new Set(ts).size + ' ' + ts[ts.length - 1]; })()`)
+	if want := fmt.Sprintf("%d %d session %d", n, n, n-1); got != want {
+		t.Fatalf("after scrolling: %q, want %q", got, want)
+	}
+}

@@ -186,7 +186,9 @@ async function loadList(reset) {
     const page = await api('/api/sessions?' + p);
     if (gen !== state.listGen) return;
     const from = state.sessions.length;
-    state.sessions.push(...page.sessions);
+    // A session a live event placed already stays where it is.
+    const have = new Set(state.sessions.map((x) => x.id));
+    state.sessions.push(...page.sessions.filter((x) => !have.has(x.id)));
     state.cursor = page.next_cursor;
     $('count').textContent = page.total === 1 ? '1 session' : page.total + ' sessions';
     fillFilter($('f-agent'), page.agents, 'All agents');
@@ -247,8 +249,16 @@ function touchSession(id) {
       if (f.get('agent') && f.get('agent') !== m.agent || f.get('channel') && f.get('channel') !== m.channel) return;
       const known = state.sessions.findIndex((x) => x.id === id);
       if (known >= 0) state.sessions.splice(known, 1);
-      state.sessions.unshift(m);
-      if (known < 0) bumpCount(1);
+      if (known < 0) refreshCount();
+      // In its place by last activity (newest first), as the server pages
+      // the list. One older than every loaded session while more pages
+      // remain comes with its page instead (an event that arrives late,
+      // an import with old times): placed now it would be out of order
+      // and then listed twice.
+      const t = Date.parse(m.updated) || 0;
+      let at = state.sessions.findIndex((x) => (Date.parse(x.updated) || 0) < t);
+      if (at < 0) at = state.sessions.length;
+      if (known >= 0 || at < state.sessions.length || !state.cursor) state.sessions.splice(at, 0, m);
       renderList();
       if (state.current && state.current.id === id) showMeta(m);
     } catch (e) { /* deleted meanwhile */ }
@@ -260,12 +270,30 @@ function bumpCount(d) {
   $('count').textContent = (n + d) === 1 ? '1 session' : (n + d) + ' sessions';
 }
 
+// refreshCount asks the server for the count under the current filters:
+// after an event about a session the list has not loaded, whether it
+// counts is the server's to say.
+let countTimer = 0;
+function refreshCount() {
+  clearTimeout(countTimer);
+  countTimer = setTimeout(async () => {
+    try {
+      const p = filters();
+      p.set('limit', 1);
+      const page = await api('/api/sessions?' + p);
+      $('count').textContent = page.total === 1 ? '1 session' : page.total + ' sessions';
+    } catch (e) { /* the next event or page says it */ }
+  }, 300);
+}
+
 function dropSession(id) {
   const i = state.sessions.findIndex((x) => x.id === id);
   if (i >= 0) {
     state.sessions.splice(i, 1);
     bumpCount(-1);
     renderList();
+  } else {
+    refreshCount();
   }
   if (state.current && state.current.id === id) closeSession();
 }
