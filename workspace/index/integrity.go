@@ -24,6 +24,14 @@ const verifiedFile = "picosess-verified.json"
 type fileStamp struct {
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"mtime"`
+	// Ctime is the inode change time: a file written over and given its
+	// old modification time back (or damaged by a tool that keeps times)
+	// has a new one, so it is checked again.
+	Ctime time.Time `json:"ctime"`
+}
+
+func (a fileStamp) same(b fileStamp) bool {
+	return a.Size == b.Size && a.ModTime.Equal(b.ModTime) && a.Ctime.Equal(b.Ctime)
 }
 
 // verifySegments checks the files the index is made of before bleve opens
@@ -32,7 +40,8 @@ type fileStamp struct {
 // segments through mmap without checking that CRC, and a damaged segment
 // can make a background merge panic, which no recover can catch; so damage
 // is looked for here, in the caller's goroutine, and answered by a rebuild.
-// Files already verified at the same size and mtime are not read again.
+// Files already verified at the same size, mtime and inode change time are
+// not read again.
 func verifySegments(dir string, save bool) error {
 	store := filepath.Join(dir, "store") // where scorch keeps root.bolt and the segments
 	live, err := liveSegments(filepath.Join(store, "root.bolt"))
@@ -49,15 +58,15 @@ func verifySegments(dir string, save bool) error {
 		if err != nil {
 			return fmt.Errorf("segment %s: %w", name, err)
 		}
-		st := fileStamp{Size: fi.Size(), ModTime: fi.ModTime().UTC()}
-		if k, ok := known[name]; !ok || k.Size != st.Size || !k.ModTime.Equal(st.ModTime) {
+		st := fileStamp{Size: fi.Size(), ModTime: fi.ModTime().UTC(), Ctime: changeTime(fi)}
+		if k, ok := known[name]; !ok || !k.same(st) {
 			if err := checkSegmentCRC(filepath.Join(store, name)); err != nil {
 				return err
 			}
 		}
 		next[name] = st
 	}
-	if maps.EqualFunc(known, next, func(a, b fileStamp) bool { return a.Size == b.Size && a.ModTime.Equal(b.ModTime) }) {
+	if maps.EqualFunc(known, next, fileStamp.same) {
 		return nil // nothing new verified: no write (a search that changed nothing writes nothing here)
 	}
 	if b, err := json.Marshal(next); save && err == nil {
