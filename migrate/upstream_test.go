@@ -1,0 +1,351 @@
+package migrate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/picosess/picosess/keying"
+	"github.com/picosess/picosess/workspace"
+)
+
+// The installs under testdata/upstream were written by PicoClaw's own
+// session code at released versions (testdata/upstream/README.md says how);
+// expected.json says what each conversation holds and how PicoClaw routes
+// it. These tests migrate each install the way `picosess migrate` does
+// (the source's own config, proposed config written into the workspace)
+// and check that every message is in the session the assistant will use
+// next, once, in order.
+
+const upstreamRoot = "../testdata/upstream"
+
+type upstreamMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type upstreamConversation struct {
+	Name        string            `json:"name"`
+	Channel     string            `json:"channel"`
+	Account     string            `json:"account"`
+	ChatType    string            `json:"chat_type"`
+	ChatID      string            `json:"chat_id"`
+	Sender      string            `json:"sender"`
+	Topic       string            `json:"topic"`
+	LegacyKey   string            `json:"legacy_key"`
+	UpstreamKey string            `json:"upstream_key"`
+	Aliases     []string          `json:"aliases"`
+	Summary     string            `json:"summary"`
+	Messages    []upstreamMessage `json:"messages"`
+}
+
+type upstreamManifest struct {
+	Versions      []string                `json:"versions"`
+	Conversations []*upstreamConversation `json:"conversations"`
+}
+
+func readUpstreamManifest(t *testing.T, dir string) *upstreamManifest {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m upstreamManifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s/expected.json: %v", dir, err)
+	}
+	if len(m.Conversations) == 0 {
+		t.Fatalf("%s/expected.json lists no conversation", dir)
+	}
+	return &m
+}
+
+// inbound is the message the assistant's adapter delivers next for c.
+func (c *upstreamConversation) inbound() keying.Inbound {
+	return keying.Inbound{
+		Channel: c.Channel, Account: c.Account, ChatType: c.ChatType, ChatID: c.ChatID,
+		SenderID: c.Sender, TopicID: c.Topic,
+	}
+}
+
+// derivable says whether the id the assistant routes c to next follows
+// from c's legacy key alone: a Telegram or WhatsApp DM (the DM's chat id is
+// the peer in the key; docs/migration.md), or a group or topic when the
+// policy has no sender dimension (no sender is in a group's legacy key).
+// A Discord DM's chat id is another snowflake than the author id in the
+// key.
+func (c *upstreamConversation) derivable(dims []string) bool {
+	if c.ChatType == "direct" {
+		return c.Channel == "telegram" || c.Channel == "whatsapp"
+	}
+	for _, d := range dims {
+		if d == keying.DimSender {
+			return false
+		}
+	}
+	return true
+}
+
+// explicit: the conversation was stored under a key the caller gave
+// (`picoclaw agent`'s cli:default), not routed.
+func (c *upstreamConversation) explicit() bool { return c.ChatType == "explicit" }
+
+// migrateUpstream copies the install under dir/home, migrates it into a
+// new workspace as the CLI does with --write-config, and returns the
+// workspace, the copy and the keying policy used.
+func migrateUpstream(t *testing.T, dir string) (*workspace.Workspace, string, keying.Policy) {
+	t.Helper()
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "home")
+	copyTree(t, filepath.Join(dir, "home"), src)
+	res, sc, err := ReadInstall(ctx, src, Options{})
+	if err != nil {
+		t.Fatalf("read %s: %v", dir, err)
+	}
+	if sc == nil || sc.Path == "" {
+		t.Fatalf("read %s: the install's config.json was not read: %+v", dir, sc)
+	}
+	checkSessionFilesAccounted(t, src, res)
+	wsDir := t.TempDir()
+	if _, err := WriteProposedConfig(wsDir, sc.Proposal); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := workspace.Open(wsDir, &workspace.Options{Durability: workspace.DurabilityNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	pol := sc.Policy()
+	p, err := PlanResult(ctx, res, ws, PlanOptions{Policy: &pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Apply(ctx, ws, p, ApplyOptions{ReportDir: filepath.Join(t.TempDir(), "report")})
+	if err != nil {
+		t.Fatalf("apply %s: %v", dir, err)
+	}
+	if !rep.Verify.OK() {
+		t.Fatalf("verify %s: %+v", dir, rep.Verify)
+	}
+	return ws, src, pol
+}
+
+// checkSessionFilesAccounted asserts that every file of the install's
+// sessions directories is reported exactly once (the config and its
+// backups beside them are not session files).
+func checkSessionFilesAccounted(t *testing.T, home string, r *Result) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, f := range r.Files {
+		seen[f.Path]++
+	}
+	dir := filepath.Join(home, "workspace", "sessions")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		rel := "workspace/sessions/" + e.Name()
+		if seen[rel] != 1 {
+			t.Errorf("%s reported %d times, want exactly once", rel, seen[rel])
+		}
+	}
+}
+
+// upstreamSessionMessages returns every message record of s, all conversations
+// (segments) in file order.
+func upstreamSessionMessages(t *testing.T, s *workspace.Session) []workspace.Record {
+	t.Helper()
+	segs, err := s.Segments(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []workspace.Record
+	for _, g := range segs {
+		out = append(out, g.Messages()...)
+	}
+	return out
+}
+
+// sameMessages says how got differs from want (role and content, in
+// order), or "".
+func sameMessages(got []workspace.Record, want []upstreamMessage) string {
+	n := max(len(got), len(want))
+	for i := range n {
+		switch {
+		case i >= len(got):
+			return fmt.Sprintf("message %d (%s %q) missing; %d messages, want %d", i, want[i].Role, want[i].Content, len(got), len(want))
+		case i >= len(want):
+			return fmt.Sprintf("extra message %d (%s %q); %d messages, want %d", i, got[i].Role, got[i].Content, len(got), len(want))
+		case got[i].Role != want[i].Role || got[i].Content != want[i].Content:
+			return fmt.Sprintf("message %d is %s %q, want %s %q", i, got[i].Role, got[i].Content, want[i].Role, want[i].Content)
+		}
+	}
+	return ""
+}
+
+func hasSummary(t *testing.T, s *workspace.Session, text string) bool {
+	t.Helper()
+	segs, err := s.Segments(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range segs {
+		for _, r := range g.Records {
+			if r.Type == workspace.TypeSummary && r.Text == text {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func liveMessageCount(t *testing.T, ws *workspace.Workspace) (int, []string) {
+	t.Helper()
+	ctx := context.Background()
+	metas, err := ws.List(ctx, workspace.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var ids []string
+	for _, m := range metas {
+		s, err := ws.OpenID(m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(upstreamSessionMessages(t, s))
+		ids = append(ids, m.ID)
+	}
+	return n, ids
+}
+
+func TestUpstreamPicoClaw(t *testing.T) {
+	for _, v := range []string{"v0.2.0", "v0.2.6", "v0.2.9"} {
+		t.Run(v, func(t *testing.T) {
+			testUpstreamPicoClaw(t, filepath.Join(upstreamRoot, "picoclaw", v))
+		})
+	}
+}
+
+func testUpstreamPicoClaw(t *testing.T, dir string) {
+	ctx := context.Background()
+	man := readUpstreamManifest(t, dir)
+	ws, src, pol := migrateUpstream(t, dir)
+	before := treeHashes(t, src)
+
+	total := 0
+	var adopt []*upstreamConversation
+	for _, c := range man.Conversations {
+		total += len(c.Messages)
+		if c.explicit() {
+			// Kept under the key it was stored under: the old assistant
+			// (and `picosess show cli:default`) find it by that key.
+			s, err := ws.Lookup(ctx, c.LegacyKey)
+			if err != nil {
+				t.Errorf("%s: lookup %q: %v", c.Name, c.LegacyKey, err)
+				continue
+			}
+			if d := sameMessages(upstreamSessionMessages(t, s), c.Messages); d != "" {
+				t.Errorf("%s (%s): %s", c.Name, c.LegacyKey, d)
+			}
+			continue
+		}
+		r, err := ws.Route("main", c.inbound())
+		if err != nil {
+			t.Fatalf("%s: route: %v", c.Name, err)
+		}
+		if c.UpstreamKey != "" && r.ID != c.UpstreamKey {
+			t.Errorf("%s: our route id %s, PicoClaw allocated %s", c.Name, r.ID, c.UpstreamKey)
+		}
+		s, err := ws.OpenID(r.ID)
+		switch {
+		case err == nil:
+		case errors.Is(err, workspace.ErrNotFound):
+			// Not derivable offline: kept under its legacy key, and
+			// continued by the route's first message below.
+			if c.derivable(pol.Dimensions) {
+				t.Errorf("%s: the route id follows from legacy key %q, but nothing was imported under route id %s", c.Name, c.LegacyKey, r.ID)
+			}
+			adopt = append(adopt, c)
+			if s, err = ws.Lookup(ctx, c.LegacyKey); err != nil {
+				t.Errorf("%s: neither route id %s nor legacy key %q: %v", c.Name, r.ID, c.LegacyKey, err)
+				continue
+			}
+		default:
+			t.Fatalf("%s: open %s: %v", c.Name, r.ID, err)
+		}
+		if d := sameMessages(upstreamSessionMessages(t, s), c.Messages); d != "" {
+			t.Errorf("%s (%s): %s", c.Name, c.LegacyKey, d)
+		}
+		if c.Summary != "" && !hasSummary(t, s, c.Summary) {
+			t.Errorf("%s: no summary record %q", c.Name, c.Summary)
+		}
+	}
+	// Once: no message is in two live sessions (a promoted copy or a
+	// .json.migrated copy imported beside its conversation would be).
+	if n, ids := liveMessageCount(t, ws); n != total {
+		t.Errorf("%d messages in %d live sessions %v, want %d (each message once)", n, len(ids), ids, total)
+	}
+
+	// Migrating again writes nothing.
+	sessDir := ws.SessionsDir()
+	wsBefore := treeHashes(t, sessDir)
+	res, sc, err := ReadInstall(ctx, src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol2 := sc.Policy()
+	p2, err := PlanResult(ctx, res, ws, PlanOptions{Policy: &pol2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p2.Sessions {
+		if s.Action != ActionSkip {
+			t.Errorf("second plan: %s %v (%s)", s.ID, s.Action, s.Keys)
+		}
+	}
+	if _, err := Apply(ctx, ws, p2, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !equalMaps(wsBefore, treeHashes(t, sessDir)) {
+		t.Error("the second migration changed the workspace")
+	}
+	if !equalMaps(before, treeHashes(t, src)) {
+		t.Error("the source tree changed")
+	}
+
+	// The first routed message of a conversation kept under its legacy
+	// key continues it in the route's session, every message once.
+	for _, c := range adopt {
+		s, err := ws.SessionFor(ctx, "main", c.inbound())
+		if err != nil {
+			t.Fatalf("%s: SessionFor: %v", c.Name, err)
+		}
+		m, err := s.Meta(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := ws.Route("main", c.inbound())
+		if m.ID != r.ID {
+			t.Errorf("%s: SessionFor gave %s, route id %s", c.Name, m.ID, r.ID)
+		}
+		if d := sameMessages(upstreamSessionMessages(t, s), c.Messages); d != "" {
+			t.Errorf("%s after adoption: %s", c.Name, d)
+		}
+		if old, err := ws.Lookup(ctx, c.LegacyKey); err != nil {
+			t.Errorf("%s: legacy key %q after adoption: %v", c.Name, c.LegacyKey, err)
+		} else if om, _ := old.Meta(ctx); om.ID != r.ID {
+			t.Errorf("%s: legacy key %q names %s after adoption, want the route's %s", c.Name, c.LegacyKey, om.ID, r.ID)
+		}
+	}
+	if len(adopt) > 0 {
+		if n, ids := liveMessageCount(t, ws); n != total {
+			t.Errorf("after adoption: %d messages in %d live sessions %v, want %d", n, len(ids), ids, total)
+		}
+	}
+}
