@@ -552,7 +552,7 @@ func buildPicoGroup(g *picoGroup) {
 	}
 	// the JSON-era copies are older than any JSONL: the conversion wrote
 	// the JSONL from them
-	items, st := align(fromCopies, fromLogs, true)
+	items, st := alignConverted(fromCopies, fromLogs)
 	if st.oldOnly > 0 && len(fromLogs) > 0 {
 		s.warnf("%d messages found only in JSON copies (.json/.json.migrated/temp) were added to the JSONL history, where the copies have them", st.oldOnly)
 	}
@@ -919,4 +919,64 @@ func lastTime(items []*item) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// alignConverted merges the JSON-era copies of a key (older) with its
+// JSONL history. The JSON->JSONL conversion wrote the JSONL from the copy,
+// so the JSONL began with the copy's messages, and PicoClaw then only
+// appends to it, except that a summary (TruncateHistory, then Save, which
+// compacts the file) or a forced compression rewrites it without its
+// head. So when the copy's first record is nowhere in the JSONL, the head
+// was cut (or the conversion dropped it, as it drops thought-only
+// messages), and the records the two share can only be a run at the end
+// of the copy that is also the start of the JSONL: the longest such run
+// is matched, and nothing else. Aligning by content instead would take a
+// "thanks" of the copy and a later "thanks" of the JSONL, each unique in
+// its copy, for one message and drop one of them. Where both sides carry
+// times, times tell equal messages apart, and otherwise the copies are
+// aligned as any two copies are (align).
+func alignConverted(copies, logs []*item) ([]*item, alignStats) {
+	if len(copies) == 0 || len(logs) == 0 || (anyTimed(copies) && anyTimed(logs)) {
+		return align(copies, logs, true)
+	}
+	for _, it := range logs {
+		if sameItem(it, copies[0]) {
+			return align(copies, logs, true)
+		}
+	}
+	k := min(len(copies)-1, len(logs))
+	for ; k > 0; k-- {
+		run := true
+		for i := 0; i < k && run; i++ {
+			run = sameItem(copies[len(copies)-k+i], logs[i])
+		}
+		if run {
+			break
+		}
+	}
+	out := make([]*item, 0, len(copies)+len(logs)-k)
+	out = append(out, copies[:len(copies)-k]...)
+	for i, keep := range logs {
+		if i < k {
+			// as align does: the newer copy's record is kept, with the
+			// older one's time if it has none and its provenance
+			drop := copies[len(copies)-k+i]
+			if !keep.timed && drop.timed {
+				keep.rec.At, keep.timed = drop.rec.At, true
+			}
+			keep.also = append(keep.also, Provenance{Path: drop.prov.Path, Line: drop.prov.Line, EntryID: drop.prov.EntryID})
+			keep.also = append(keep.also, drop.also...)
+		}
+		out = append(out, keep)
+	}
+	return out, alignStats{matched: k, oldOnly: len(copies) - k, newOnly: len(logs) - k}
+}
+
+func anyTimed(items []*item) bool {
+	for _, it := range items {
+		if it.timed {
+			return true
+		}
+	}
+	return false
 }

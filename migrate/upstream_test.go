@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/picosess/picosess/keying"
 	"github.com/picosess/picosess/workspace"
@@ -347,5 +349,44 @@ func testUpstreamPicoClaw(t *testing.T, dir string) {
 		if n, ids := liveMessageCount(t, ws); n != total {
 			t.Errorf("after adoption: %d messages in %d live sessions %v, want %d", n, len(ids), ids, total)
 		}
+	}
+}
+
+// A JSONL whose head PicoClaw cut (a summary, then Save compacting the
+// file) after the JSON->JSONL conversion: the JSON copy's messages that the
+// JSONL lost come first, and a message repeated in the two ("thanks",
+// "You're welcome.", untimed, each unique in its copy) is not taken for one.
+func TestPicoClawCompactedJSONLAfterConversion(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sessions")
+	key := "agent:main:telegram:group:-100777"
+	day := time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
+	picoJSON(t, filepath.Join(dir, "agent_main_telegram_group_-100777.json.migrated"), key, day,
+		"u:what time is it?", "a:21:03", "u:thanks", "a:You're welcome.")
+	// converted, then "u:weather?" "a:12 degrees" "u:thanks" "a:You're
+	// welcome." appended, summarized keeping 2, compacted, then one more turn
+	picoJSONL(t, dir, "agent_main_telegram_group_-100777", key, day.Add(time.Hour),
+		"u:thanks", "a:You're welcome.", "u:and tomorrow?", "a:rain")
+	p, _, ws := migrateDir(t, dir)
+	ps := sessionOf(t, p, key)
+	got, _ := sessionMessages(t, ws, ps.ID)
+	// The JSONL's "thanks" pair may be the copy's (cut exactly after the
+	// conversion) or a new one: the copy's end and the JSONL's start are
+	// the only place the two can share records, so it is taken as shared.
+	want := []string{"u:what time is it?", "a:21:03", "u:thanks", "a:You're welcome.", "u:and tomorrow?", "a:rain"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("overlapping cut:\n got  %q\n want %q", got, want)
+	}
+
+	dir = filepath.Join(t.TempDir(), "sessions")
+	picoJSON(t, filepath.Join(dir, "agent_main_telegram_group_-100777.json.migrated"), key, day,
+		"u:what time is it?", "a:21:03", "u:thanks", "a:You're welcome.")
+	picoJSONL(t, dir, "agent_main_telegram_group_-100777", key, day.Add(time.Hour),
+		"a:12 degrees", "u:thanks", "a:You're welcome.", "u:and tomorrow?", "a:rain")
+	p, _, ws = migrateDir(t, dir)
+	ps = sessionOf(t, p, key)
+	got, _ = sessionMessages(t, ws, ps.ID)
+	want = []string{"u:what time is it?", "a:21:03", "u:thanks", "a:You're welcome.", "a:12 degrees", "u:thanks", "a:You're welcome.", "u:and tomorrow?", "a:rain"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("cut past the copy:\n got  %q\n want %q", got, want)
 	}
 }
