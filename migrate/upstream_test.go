@@ -42,7 +42,10 @@ type upstreamConversation struct {
 	UpstreamKey string            `json:"upstream_key"`
 	Aliases     []string          `json:"aliases"`
 	Summary     string            `json:"summary"`
-	Messages    []upstreamMessage `json:"messages"`
+	// Resets: how many times the conversation was reset ("/new"); its
+	// messages then span Resets+1 conversations of one session.
+	Resets   int               `json:"resets"`
+	Messages []upstreamMessage `json:"messages"`
 }
 
 type upstreamManifest struct {
@@ -99,11 +102,11 @@ func (c *upstreamConversation) explicit() bool { return c.ChatType == "explicit"
 // migrateUpstream copies the install under dir/home, migrates it into a
 // new workspace as the CLI does with --write-config, and returns the
 // workspace, the copy and the keying policy used.
-func migrateUpstream(t *testing.T, dir string) (*workspace.Workspace, string, keying.Policy) {
+func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace.Workspace, string, keying.Policy) {
 	t.Helper()
 	ctx := context.Background()
-	src := filepath.Join(t.TempDir(), "home")
-	copyTree(t, filepath.Join(dir, "home"), src)
+	src := filepath.Join(t.TempDir(), inst.root)
+	copyTree(t, filepath.Join(dir, inst.root), src)
 	res, sc, err := ReadInstall(ctx, src, Options{})
 	if err != nil {
 		t.Fatalf("read %s: %v", dir, err)
@@ -111,7 +114,7 @@ func migrateUpstream(t *testing.T, dir string) (*workspace.Workspace, string, ke
 	if sc == nil || sc.Path == "" {
 		t.Fatalf("read %s: the install's config.json was not read: %+v", dir, sc)
 	}
-	checkSessionFilesAccounted(t, src, res)
+	checkSessionFilesAccounted(t, src, inst.sessions, res)
 	wsDir := t.TempDir()
 	if _, err := WriteProposedConfig(wsDir, sc.Proposal); err != nil {
 		t.Fatal(err)
@@ -139,19 +142,18 @@ func migrateUpstream(t *testing.T, dir string) (*workspace.Workspace, string, ke
 // checkSessionFilesAccounted asserts that every file of the install's
 // sessions directories is reported exactly once (the config and its
 // backups beside them are not session files).
-func checkSessionFilesAccounted(t *testing.T, home string, r *Result) {
+func checkSessionFilesAccounted(t *testing.T, home, sessions string, r *Result) {
 	t.Helper()
 	seen := map[string]int{}
 	for _, f := range r.Files {
 		seen[f.Path]++
 	}
-	dir := filepath.Join(home, "workspace", "sessions")
-	ents, err := os.ReadDir(dir)
+	ents, err := os.ReadDir(filepath.Join(home, filepath.FromSlash(sessions)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range ents {
-		rel := "workspace/sessions/" + e.Name()
+		rel := sessions + "/" + e.Name()
 		if seen[rel] != 1 {
 			t.Errorf("%s reported %d times, want exactly once", rel, seen[rel])
 		}
@@ -226,18 +228,35 @@ func liveMessageCount(t *testing.T, ws *workspace.Workspace) (int, []string) {
 	return n, ids
 }
 
+// upstreamInstall says where an install keeps its files: the dir migrate
+// is pointed at, and its sessions directory below it.
+type upstreamInstall struct{ root, sessions string }
+
+var (
+	picoInstall = upstreamInstall{"home", "workspace/sessions"}
+	clawInstall = upstreamInstall{"state", "agents/main/sessions"}
+)
+
 func TestUpstreamPicoClaw(t *testing.T) {
 	for _, v := range []string{"v0.2.0", "v0.2.6", "v0.2.9"} {
 		t.Run(v, func(t *testing.T) {
-			testUpstreamPicoClaw(t, filepath.Join(upstreamRoot, "picoclaw", v))
+			testUpstream(t, filepath.Join(upstreamRoot, "picoclaw", v), picoInstall)
 		})
 	}
 }
 
-func testUpstreamPicoClaw(t *testing.T, dir string) {
+func TestUpstreamClawdbot(t *testing.T) {
+	for _, v := range []string{"2026.1.24"} {
+		t.Run(v, func(t *testing.T) {
+			testUpstream(t, filepath.Join(upstreamRoot, "openclaw", v), clawInstall)
+		})
+	}
+}
+
+func testUpstream(t *testing.T, dir string, inst upstreamInstall) {
 	ctx := context.Background()
 	man := readUpstreamManifest(t, dir)
-	ws, src, pol := migrateUpstream(t, dir)
+	ws, src, pol := migrateUpstream(t, dir, inst)
 	before := treeHashes(t, src)
 
 	total := 0
@@ -283,6 +302,9 @@ func testUpstreamPicoClaw(t *testing.T, dir string) {
 		}
 		if d := sameMessages(upstreamSessionMessages(t, s), c.Messages); d != "" {
 			t.Errorf("%s (%s): %s", c.Name, c.LegacyKey, d)
+		}
+		if segs, err := s.Segments(ctx); err != nil || len(segs) != c.Resets+1 {
+			t.Errorf("%s: %d conversations (err %v), want %d: one per reset and the first", c.Name, len(segs), err, c.Resets+1)
 		}
 		if c.Summary != "" && !hasSummary(t, s, c.Summary) {
 			t.Errorf("%s: no summary record %q", c.Name, c.Summary)
