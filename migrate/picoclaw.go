@@ -769,7 +769,7 @@ func mergePromoted(res *Result, groups map[string]*picoGroup, keys []string, rep
 		}
 		// the legacy history is the older copy: what only it holds goes
 		// before the promoted session's own messages
-		merged, st := align(lg.items, into.items, true)
+		merged, st := mergeLegacyIntoPromoted(lg.items, into.items)
 		added := len(onlyMessages(merged)) - len(onlyMessages(into.items))
 		into.items = merged
 		// sharing nothing, the order is known: the legacy key was last
@@ -856,7 +856,14 @@ func stripMainCopy(g *picoGroup, main []*item) int {
 		n := 0
 		for n < len(msgIdx) && s+n < len(main) {
 			a, b := g.items[msgIdx[n]], main[s+n]
-			if !(a.timed && b.timed) || !sameItem(a, b) {
+			if !sameItem(a, b) {
+				break
+			}
+			// Untimed (v0.2.7-v0.2.9 wrote no message times), a run is
+			// taken for the copy only when it starts at main's first
+			// message: the copy was main's whole active history, so it
+			// starts there unless main was summarized before the copy.
+			if !(a.timed && b.timed) && s != 0 {
 				break
 			}
 			n++
@@ -979,4 +986,37 @@ func anyTimed(items []*item) bool {
 		}
 	}
 	return false
+}
+
+// mergeLegacyIntoPromoted folds a legacy key's history into the P5 session
+// whose meta lists it. Promotion copied the legacy key's active history
+// (its last messages) to the start of the new session, so either the
+// session's messages begin with a tail of the legacy history (a promoted
+// copy: the two are aligned, each message once), or the legacy history is
+// not in it at all (the v0.2.7-v0.2.9 promotion copied main's history
+// instead, picoclaw#2972) and it goes whole before the session's own
+// messages. It is never matched in the middle of the session: a "thanks"
+// or "ok" there is a later message, not the legacy one.
+func mergeLegacyIntoPromoted(legacy, promoted []*item) ([]*item, alignStats) {
+	lm, pm := onlyMessages(legacy), onlyMessages(promoted)
+	if len(lm) == 0 || len(pm) == 0 {
+		return align(legacy, promoted, true)
+	}
+	for s := range lm {
+		n := len(lm) - s
+		if n > len(pm) {
+			continue
+		}
+		run := true
+		for i := 0; i < n && run; i++ {
+			run = sameItem(lm[s+i], pm[i])
+		}
+		if run {
+			return align(legacy, promoted, true)
+		}
+	}
+	out := make([]*item, 0, len(legacy)+len(promoted))
+	out = append(out, legacy...)
+	out = append(out, promoted...)
+	return out, alignStats{oldOnly: len(legacy), newOnly: len(promoted)}
 }

@@ -31,17 +31,18 @@ type upstreamMessage struct {
 }
 
 type upstreamConversation struct {
-	Name        string            `json:"name"`
-	Channel     string            `json:"channel"`
-	Account     string            `json:"account"`
-	ChatType    string            `json:"chat_type"`
-	ChatID      string            `json:"chat_id"`
-	Sender      string            `json:"sender"`
-	Topic       string            `json:"topic"`
-	LegacyKey   string            `json:"legacy_key"`
-	UpstreamKey string            `json:"upstream_key"`
-	Aliases     []string          `json:"aliases"`
-	Summary     string            `json:"summary"`
+	Name        string   `json:"name"`
+	Channel     string   `json:"channel"`
+	Account     string   `json:"account"`
+	ChatType    string   `json:"chat_type"`
+	ChatID      string   `json:"chat_id"`
+	Sender      string   `json:"sender"`
+	Topic       string   `json:"topic"`
+	LegacyKey   string   `json:"legacy_key"`
+	Main        bool     `json:"main"`
+	UpstreamKey string   `json:"upstream_key"`
+	Aliases     []string `json:"aliases"`
+	Summary     string   `json:"summary"`
 	// Resets: how many times the conversation was reset ("/new"); its
 	// messages then span Resets+1 conversations of one session.
 	Resets   int               `json:"resets"`
@@ -96,8 +97,9 @@ func (c *upstreamConversation) derivable(dims []string) bool {
 }
 
 // explicit: the conversation was stored under a key the caller gave
-// (`picoclaw agent`'s cli:default), not routed.
-func (c *upstreamConversation) explicit() bool { return c.ChatType == "explicit" }
+// (`picoclaw agent`'s cli:default), or is the agent's main session, not a
+// routed chat: the assistant reaches it by that key.
+func (c *upstreamConversation) explicit() bool { return c.ChatType == "explicit" || c.Main }
 
 // migrateUpstream copies the install under dir/home, migrates it into a
 // new workspace as the CLI does with --write-config, and returns the
@@ -410,5 +412,78 @@ func TestPicoClawCompactedJSONLAfterConversion(t *testing.T) {
 	want = []string{"u:what time is it?", "a:21:03", "u:thanks", "a:You're welcome.", "a:12 degrees", "u:thanks", "a:You're welcome.", "u:and tomorrow?", "a:rain"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("cut past the copy:\n got  %q\n want %q", got, want)
+	}
+}
+
+// p5Install writes a P5 sessions dir as PicoClaw v0.2.7-v0.2.9 leave it
+// (no message times): main's history, a legacy DM, and the DM's sk_v1_
+// session whose meta lists main and the DM's legacy key.
+func p5Install(t *testing.T, main, legacy, promoted []string) (dir, sk string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "sessions")
+	lines := func(specs []string) string {
+		var b strings.Builder
+		for _, sp := range specs {
+			role := map[byte]string{'u': "user", 'a': "assistant"}[sp[0]]
+			fmt.Fprintf(&b, "{\"role\":%q,\"content\":%q}\n", role, sp[2:])
+		}
+		return b.String()
+	}
+	meta := func(key, extra string) string {
+		return fmt.Sprintf(`{"key":%q,"summary":"","skip":0,"count":0,"created_at":"2026-05-30T10:00:00Z","updated_at":"2026-05-30T10:00:00Z"%s}`, key, extra)
+	}
+	write(t, filepath.Join(dir, "agent_main_main.jsonl"), lines(main))
+	write(t, filepath.Join(dir, "agent_main_main.meta.json"), meta("agent:main:main", ""))
+	if legacy != nil {
+		write(t, filepath.Join(dir, "agent_main_telegram_direct_42.jsonl"), lines(legacy))
+		write(t, filepath.Join(dir, "agent_main_telegram_direct_42.meta.json"), meta("agent:main:telegram:direct:42", ""))
+	}
+	sk = keying.Opaque("v=1|agent=main|channel=telegram|account=default|chat=direct:42")
+	write(t, filepath.Join(dir, sk+".jsonl"), lines(promoted))
+	write(t, filepath.Join(dir, sk+".meta.json"), meta(sk, `,"scope":{"version":1,"agent_id":"main","channel":"telegram","account":"default","dimensions":["chat"],"values":{"chat":"direct:42"}},"aliases":["agent:main:main","agent:main:direct:42","agent:main:telegram:direct:42","agent:main:telegram:default:direct:42"]`))
+	return dir, sk
+}
+
+// v0.2.7-v0.2.9 promotion copied main's history, not the DM's, into the
+// DM's new session (picoclaw#2972), and wrote no message times: the copy is
+// dropped (it stays in main), the legacy DM history goes whole before the
+// session's own messages, and an "ok" pair in both is two pairs.
+func TestPicoClawUntimedMainCopyAndMissingLegacy(t *testing.T) {
+	main := []string{"u:status?", "a:all good"}
+	dir, sk := p5Install(t, main,
+		[]string{"u:hi", "a:hello", "u:ok", "a:ok"},
+		[]string{"u:status?", "a:all good", "u:back", "a:welcome", "u:ok", "a:ok"})
+	p, _, ws := migrateDir(t, dir)
+	got, _ := sessionMessages(t, ws, sessionOf(t, p, sk).ID)
+	want := []string{"u:hi", "a:hello", "u:ok", "a:ok", "u:back", "a:welcome", "u:ok", "a:ok"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("DM:\n got  %q\n want %q", got, want)
+	}
+	got, _ = sessionMessages(t, ws, sessionOf(t, p, "agent:main:main").ID)
+	if strings.Join(got, "|") != strings.Join([]string{"u:status?", "a:all good"}, "|") {
+		t.Fatalf("main: %q", got)
+	}
+
+	// A promoted copy of the DM's own history (a build that skipped main)
+	// is a duplicate: each message once.
+	dir, sk = p5Install(t, main,
+		[]string{"u:hi", "a:hello", "u:ok", "a:ok"},
+		[]string{"u:hi", "a:hello", "u:ok", "a:ok", "u:back", "a:welcome"})
+	p, _, ws = migrateDir(t, dir)
+	got, _ = sessionMessages(t, ws, sessionOf(t, p, sk).ID)
+	want = []string{"u:hi", "a:hello", "u:ok", "a:ok", "u:back", "a:welcome"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("promoted copy:\n got  %q\n want %q", got, want)
+	}
+
+	// Untimed, a chat's opening equal to messages in the middle of main is
+	// the chat's own: the copy would have started at main's first message.
+	dir, sk = p5Install(t, []string{"u:status?", "a:all good", "u:hi", "a:hello"}, nil,
+		[]string{"u:hi", "a:hello", "u:x", "a:y"})
+	p, _, ws = migrateDir(t, dir)
+	got, _ = sessionMessages(t, ws, sessionOf(t, p, sk).ID)
+	want = []string{"u:hi", "a:hello", "u:x", "a:y"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("chat opening like main's middle:\n got  %q\n want %q", got, want)
 	}
 }

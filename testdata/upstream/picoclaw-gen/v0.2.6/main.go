@@ -35,16 +35,19 @@ type Message struct {
 
 // Conversation is one chat as the assistant saw it.
 type Conversation struct {
-	Name      string    `json:"name"`
-	Channel   string    `json:"channel"`
-	Account   string    `json:"account,omitempty"`
-	ChatType  string    `json:"chat_type"`
-	ChatID    string    `json:"chat_id"`
-	Sender    string    `json:"sender,omitempty"`
-	Topic     string    `json:"topic,omitempty"`
-	LegacyKey string    `json:"legacy_key"`
-	Summary   string    `json:"summary,omitempty"`
-	Messages  []Message `json:"messages"`
+	Name      string `json:"name"`
+	Channel   string `json:"channel"`
+	Account   string `json:"account,omitempty"`
+	ChatType  string `json:"chat_type"`
+	ChatID    string `json:"chat_id"`
+	Sender    string `json:"sender,omitempty"`
+	Topic     string `json:"topic,omitempty"`
+	LegacyKey string `json:"legacy_key"`
+	// Main: the conversation is the agent's main session (a message
+	// without a peer); the assistant reaches it by that key, not a route.
+	Main     bool      `json:"main,omitempty"`
+	Summary  string    `json:"summary,omitempty"`
+	Messages []Message `json:"messages"`
 }
 
 // Manifest is expected.json.
@@ -124,6 +127,10 @@ func main() {
 	g.summarize(grp, "The group asked for Tokyo's time and weather.", 4)
 	g.turn(grp, "and tomorrow?", nil, "Rain is expected tomorrow.")
 	g.direct("cli:default", "cli", "what's left today?", "Only the taxes.")
+	// A message without a peer (as system and heartbeat messages are
+	// routed) goes to agent:main:main, so the main session has content
+	// when v0.2.9 starts.
+	g.turn(&Conversation{Name: "main", Channel: "telegram", ChatType: "direct", Main: true}, "status check: are you alive?", nil, "Yes, all systems go.")
 
 	if c, ok := g.sm.(interface{ Close() error }); ok {
 		if err := c.Close(); err != nil {

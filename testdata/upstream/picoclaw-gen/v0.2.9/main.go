@@ -47,6 +47,9 @@ type Conversation struct {
 	Sender    string `json:"sender,omitempty"`
 	Topic     string `json:"topic,omitempty"`
 	LegacyKey string `json:"legacy_key"`
+	// Main: the conversation is the agent's main session (a message
+	// without a peer); the assistant reaches it by that key, not a route.
+	Main bool `json:"main,omitempty"`
 	// UpstreamKey and Aliases: what PicoClaw v0.2.7+ allocates (sk_v1_).
 	UpstreamKey string    `json:"upstream_key,omitempty"`
 	Aliases     []string  `json:"aliases,omitempty"`
