@@ -951,14 +951,15 @@ func alignConverted(copies, logs []*item) ([]*item, alignStats) {
 			return align(copies, logs, true)
 		}
 	}
-	k := min(len(copies)-1, len(logs))
-	for ; k > 0; k-- {
-		run := true
-		for i := 0; i < k && run; i++ {
-			run = sameItem(copies[len(copies)-k+i], logs[i])
+	// the longest run: try the copy's records equal to the JSONL's first,
+	// earliest first (each try stops at its first difference)
+	k := 0
+	for s := 1; s < len(copies) && k == 0; s++ {
+		if !sameItem(copies[s], logs[0]) || len(copies)-s > len(logs) {
+			continue
 		}
-		if run {
-			break
+		if runEqual(copies[s:], logs) {
+			k = len(copies) - s
 		}
 	}
 	out := make([]*item, 0, len(copies)+len(logs)-k)
@@ -1003,15 +1004,7 @@ func mergeLegacyIntoPromoted(legacy, promoted []*item) ([]*item, alignStats) {
 		return align(legacy, promoted, true)
 	}
 	for s := range lm {
-		n := len(lm) - s
-		if n > len(pm) {
-			continue
-		}
-		run := true
-		for i := 0; i < n && run; i++ {
-			run = sameItem(lm[s+i], pm[i])
-		}
-		if run {
+		if len(lm)-s <= len(pm) && sameItem(lm[s], pm[0]) && runEqual(lm[s:], pm) {
 			return align(legacy, promoted, true)
 		}
 	}
@@ -1019,4 +1012,17 @@ func mergeLegacyIntoPromoted(legacy, promoted []*item) ([]*item, alignStats) {
 	out = append(out, legacy...)
 	out = append(out, promoted...)
 	return out, alignStats{oldOnly: len(legacy), newOnly: len(promoted)}
+}
+
+// runEqual reports whether a is, record for record, the start of b.
+func runEqual(a, b []*item) bool {
+	if len(a) > len(b) {
+		return false
+	}
+	for i := range a {
+		if !sameItem(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -487,3 +487,62 @@ func TestPicoClawUntimedMainCopyAndMissingLegacy(t *testing.T) {
 		t.Fatalf("chat opening like main's middle:\n got  %q\n want %q", got, want)
 	}
 }
+
+func benchItems(prefix string, n int) []*item {
+	out := make([]*item, n)
+	for i := range out {
+		role := workspace.RoleUser
+		if i%2 == 1 {
+			role = workspace.RoleAssistant
+		}
+		c := fmt.Sprintf("%s message %d", prefix, i)
+		if i%10 == 5 {
+			c = "ok" // repeated messages, as real chats have
+		}
+		out[i] = &item{rec: workspace.Record{Type: workspace.TypeMessage, Role: role, Content: c}}
+	}
+	return out
+}
+
+// cloneItems copies items as a second source file's reading of the same
+// messages would be: other objects, same records.
+func cloneItems(items []*item) []*item {
+	out := make([]*item, len(items))
+	for i, it := range items {
+		out[i] = &item{rec: it.rec}
+	}
+	return out
+}
+
+// A 20 000-message JSON-era copy and its JSONL cut at the head: the
+// copy's second half, then 20 000 new messages.
+func BenchmarkAlignConvertedCut(b *testing.B) {
+	old := benchItems("old", 20000)
+	newer := benchItems("new", 20000)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		copies := cloneItems(old)
+		logs := append(cloneItems(old[10000:]), cloneItems(newer)...)
+		b.StartTimer()
+		out, st := alignConverted(copies, logs)
+		if len(out) != 40000 || st.matched != 10000 {
+			b.Fatalf("%d records, %d matched", len(out), st.matched)
+		}
+	}
+	b.ReportMetric(40000*float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}
+
+// A 20 000-message legacy history absent from its promoted session.
+func BenchmarkMergeLegacyIntoPromotedAbsent(b *testing.B) {
+	legacy := benchItems("legacy", 20000)
+	promoted := benchItems("promoted", 20000)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		out, _ := mergeLegacyIntoPromoted(legacy, promoted)
+		if len(out) != 40000 {
+			b.Fatalf("%d records", len(out))
+		}
+	}
+	b.ReportMetric(40000*float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}
