@@ -15,8 +15,9 @@ import (
 	"github.com/picosess/picosess/workspace"
 )
 
-// The installs under testdata/upstream were written by PicoClaw's own
-// session code at released versions (testdata/upstream/README.md says how);
+// The installs under testdata/upstream were written by PicoClaw's and
+// Clawdbot's own session code at released versions (testdata/upstream/
+// README.md says how);
 // expected.json says what each conversation holds and how PicoClaw routes
 // it. These tests migrate each install the way `picosess migrate` does
 // (the source's own config, proposed config written into the workspace)
