@@ -552,7 +552,7 @@ func buildPicoGroup(g *picoGroup) {
 	}
 	// the JSON-era copies are older than any JSONL: the conversion wrote
 	// the JSONL from them
-	items, st := align(fromCopies, fromLogs, true)
+	items, st := alignConverted(fromCopies, fromLogs)
 	if st.oldOnly > 0 && len(fromLogs) > 0 {
 		s.warnf("%d messages found only in JSON copies (.json/.json.migrated/temp) were added to the JSONL history, where the copies have them", st.oldOnly)
 	}
@@ -769,7 +769,7 @@ func mergePromoted(res *Result, groups map[string]*picoGroup, keys []string, rep
 		}
 		// the legacy history is the older copy: what only it holds goes
 		// before the promoted session's own messages
-		merged, st := align(lg.items, into.items, true)
+		merged, st := mergeLegacyIntoPromoted(lg.items, into.items)
 		added := len(onlyMessages(merged)) - len(onlyMessages(into.items))
 		into.items = merged
 		// sharing nothing, the order is known: the legacy key was last
@@ -856,7 +856,14 @@ func stripMainCopy(g *picoGroup, main []*item) int {
 		n := 0
 		for n < len(msgIdx) && s+n < len(main) {
 			a, b := g.items[msgIdx[n]], main[s+n]
-			if !(a.timed && b.timed) || !sameItem(a, b) {
+			if !sameItem(a, b) {
+				break
+			}
+			// Untimed (v0.2.7-v0.2.9 wrote no message times), a run is
+			// taken for the copy only when it starts at main's first
+			// message: the copy was main's whole active history, so it
+			// starts there unless main was summarized before the copy.
+			if !(a.timed && b.timed) && s != 0 {
 				break
 			}
 			n++
@@ -919,4 +926,103 @@ func lastTime(items []*item) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// alignConverted merges the JSON-era copies of a key (older) with its
+// JSONL history. The JSON->JSONL conversion wrote the JSONL from the copy,
+// so the JSONL began with the copy's messages, and PicoClaw then only
+// appends to it, except that a summary (TruncateHistory, then Save, which
+// compacts the file) or a forced compression rewrites it without its
+// head. So when the copy's first record is nowhere in the JSONL, the head
+// was cut (or the conversion dropped it, as it drops thought-only
+// messages), and the records the two share can only be a run at the end
+// of the copy that is also the start of the JSONL: the longest such run
+// is matched, and nothing else. Aligning by content instead would take a
+// "thanks" of the copy and a later "thanks" of the JSONL, each unique in
+// its copy, for one message and drop one of them. Where both sides carry
+// times, times tell equal messages apart, and otherwise the copies are
+// aligned as any two copies are (align).
+func alignConverted(copies, logs []*item) ([]*item, alignStats) {
+	if len(copies) == 0 || len(logs) == 0 || (anyTimed(copies) && anyTimed(logs)) {
+		return align(copies, logs, true)
+	}
+	for _, it := range logs {
+		if sameItem(it, copies[0]) {
+			return align(copies, logs, true)
+		}
+	}
+	// the longest run: try the copy's records equal to the JSONL's first,
+	// earliest first (each try stops at its first difference)
+	k := 0
+	for s := 1; s < len(copies) && k == 0; s++ {
+		if !sameItem(copies[s], logs[0]) || len(copies)-s > len(logs) {
+			continue
+		}
+		if runEqual(copies[s:], logs) {
+			k = len(copies) - s
+		}
+	}
+	out := make([]*item, 0, len(copies)+len(logs)-k)
+	out = append(out, copies[:len(copies)-k]...)
+	for i, keep := range logs {
+		if i < k {
+			// as align does: the newer copy's record is kept, with the
+			// older one's time if it has none and its provenance
+			drop := copies[len(copies)-k+i]
+			if !keep.timed && drop.timed {
+				keep.rec.At, keep.timed = drop.rec.At, true
+			}
+			keep.also = append(keep.also, Provenance{Path: drop.prov.Path, Line: drop.prov.Line, EntryID: drop.prov.EntryID})
+			keep.also = append(keep.also, drop.also...)
+		}
+		out = append(out, keep)
+	}
+	return out, alignStats{matched: k, oldOnly: len(copies) - k, newOnly: len(logs) - k}
+}
+
+func anyTimed(items []*item) bool {
+	for _, it := range items {
+		if it.timed {
+			return true
+		}
+	}
+	return false
+}
+
+// mergeLegacyIntoPromoted folds a legacy key's history into the P5 session
+// whose meta lists it. Promotion copied the legacy key's active history
+// (its last messages) to the start of the new session, so either the
+// session's messages begin with a tail of the legacy history (a promoted
+// copy: the two are aligned, each message once), or the legacy history is
+// not in it at all (the v0.2.7-v0.2.9 promotion copied main's history
+// instead, picoclaw#2972) and it goes whole before the session's own
+// messages. It is never matched in the middle of the session: a "thanks"
+// or "ok" there is a later message, not the legacy one.
+func mergeLegacyIntoPromoted(legacy, promoted []*item) ([]*item, alignStats) {
+	lm, pm := onlyMessages(legacy), onlyMessages(promoted)
+	if len(lm) == 0 || len(pm) == 0 {
+		return align(legacy, promoted, true)
+	}
+	for s := range lm {
+		if len(lm)-s <= len(pm) && sameItem(lm[s], pm[0]) && runEqual(lm[s:], pm) {
+			return align(legacy, promoted, true)
+		}
+	}
+	out := make([]*item, 0, len(legacy)+len(promoted))
+	out = append(out, legacy...)
+	out = append(out, promoted...)
+	return out, alignStats{oldOnly: len(legacy), newOnly: len(promoted)}
+}
+
+// runEqual reports whether a is, record for record, the start of b.
+func runEqual(a, b []*item) bool {
+	if len(a) > len(b) {
+		return false
+	}
+	for i := range a {
+		if !sameItem(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }
