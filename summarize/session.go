@@ -264,6 +264,23 @@ func (k *Compactor) buildContext(ctx context.Context, s *workspace.Session, b Bu
 		limit = 0
 	}
 	maxMsgs, maxToks := max(k.Settings.Limits.MaxMessages, 0), max(k.Settings.Limits.MaxTokens, 0)
+	if limit == 0 && maxMsgs == 0 && maxToks == 0 {
+		// The whole active history, read one message at a time into the
+		// one slice BuildContext reads (History(ctx, 0) and Records(h)
+		// held two copies of it).
+		hs, err := s.HistoryStream(ctx)
+		if err != nil {
+			return Context{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+		}
+		recs := make([]workspace.Record, 0, hs.Len()+1)
+		if hs.Summary != nil {
+			recs = append(recs, *hs.Summary)
+		}
+		if err := hs.Each(ctx, func(r workspace.Record) error { recs = append(recs, r); return nil }); err != nil {
+			return Context{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+		}
+		return BuildContext(recs, b, k.counter())
+	}
 	for {
 		h, err := s.History(ctx, limit)
 		if err != nil {
