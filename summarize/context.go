@@ -96,21 +96,35 @@ type block struct {
 // returns what fits, with Truncated set and Notes saying what was left out.
 // Records carrying a stored token count (Record.Tokens) are not recounted.
 func BuildContext(history []workspace.Record, b Budget, c Counter) (Context, error) {
+	if err := checkBudget(&b); err != nil {
+		return Context{}, err
+	}
+	if c == nil {
+		c = Estimate{}
+	}
+	return buildActive(Split(history), b, c), nil
+}
+
+// checkBudget refuses a budget BuildContext cannot fill and fills in the
+// default strategy.
+func checkBudget(b *Budget) error {
 	if b.Strategy == "" {
 		b.Strategy = DefaultStrategy
 	}
 	switch b.Strategy {
 	case StrategyRecent, StrategySmart, StrategySummarize:
 	default:
-		return Context{}, fmt.Errorf("%w: strategy %q (want recent, smart or summarize)", ErrBudget, b.Strategy)
+		return fmt.Errorf("%w: strategy %q (want recent, smart or summarize)", ErrBudget, b.Strategy)
 	}
 	if b.MaxTokens <= 0 {
-		return Context{}, fmt.Errorf("%w: max tokens %d (want a positive number)", ErrBudget, b.MaxTokens)
+		return fmt.Errorf("%w: max tokens %d (want a positive number)", ErrBudget, b.MaxTokens)
 	}
-	if c == nil {
-		c = Estimate{}
-	}
-	a := Split(history)
+	return nil
+}
+
+// buildActive is BuildContext of a history already split, with a valid
+// budget and a counter.
+func buildActive(a Active, b Budget, c Counter) Context {
 	blocks, repairs := buildBlocks(a.Messages, c)
 	f := &fitter{blocks: blocks, chosen: make([]bool, len(blocks)), left: b.MaxTokens - TokensReplyPrime,
 		out: Context{Budget: b, Strategy: b.Strategy, Available: len(a.Messages), Repairs: repairs}}
@@ -130,7 +144,7 @@ func BuildContext(history []workspace.Record, b Budget, c Counter) (Context, err
 		f.pinned(b.Pinned)
 		f.recent()
 	}
-	return f.assemble(), nil
+	return f.assemble()
 }
 
 // fitter fills a budget with blocks, one kind of block after another.

@@ -130,7 +130,10 @@ func (a *app) runContext(ctx context.Context, cmd *cobra.Command, o *contextOpti
 // builder counted it: the count stored in its record, or a recount when
 // the message differs from its record (a repaired tool call). The library
 // does not return these (summarize.Context has only the total), so the
-// records of the seqs sent are read again: the tail that holds them.
+// records of the seqs sent are read again: the tail that holds them, or,
+// when one of them lies further back (a system message, a pinned one),
+// every record once, keeping only those sent (a 100 000-message history
+// is never held whole for this).
 func messageTokens(ctx context.Context, s *workspace.Session, c summarize.Context, counter summarize.Counter) ([]int, error) {
 	if counter == nil {
 		counter = summarize.Estimate{}
@@ -142,20 +145,28 @@ func messageTokens(ctx context.Context, s *workspace.Session, c summarize.Contex
 		}
 	}
 	limit := len(c.Messages) + len(c.Repairs) + 16
-	var h workspace.History
-	for {
-		var err error
-		if h, err = s.History(ctx, limit); err != nil {
-			return nil, err
-		}
-		if !h.More || limit == 0 || oldest < 0 || (len(h.Messages) > 0 && h.Messages[0].Seq <= oldest) {
-			break
-		}
-		limit = 0 // read the whole active history
+	h, err := s.History(ctx, limit)
+	if err != nil {
+		return nil, err
 	}
-	bySeq := make(map[int64]workspace.Record, len(h.Messages)+1)
-	for _, r := range summarize.Records(h) {
-		bySeq[r.Seq] = r
+	bySeq := make(map[int64]workspace.Record, len(c.Seqs)+1)
+	if !h.More || oldest < 0 || (len(h.Messages) > 0 && h.Messages[0].Seq <= oldest) {
+		for _, r := range summarize.Records(h) {
+			bySeq[r.Seq] = r
+		}
+	} else {
+		want := make(map[int64]bool, len(c.Seqs))
+		for _, seq := range c.Seqs {
+			want[seq] = true
+		}
+		for e, err := range s.Records(ctx, 0) {
+			if err != nil {
+				return nil, err
+			}
+			if want[e.Seq] && (e.Type == workspace.TypeMessage || e.Type == workspace.TypeSummary) {
+				bySeq[e.Seq] = e.Record
+			}
+		}
 	}
 	out := make([]int, len(c.Messages))
 	for i, m := range c.Messages {

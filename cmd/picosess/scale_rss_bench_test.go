@@ -152,9 +152,20 @@ func BenchmarkScaleRSS(b *testing.B) {
 		{"show-limit-0-json", []string{"--json", "show", long.ID(), "--limit", "0"}},
 		{"export-markdown", []string{"export", long.ID()}},
 		{"export-json", []string{"export", long.ID(), "--format", "json"}},
+		{"context-smart", []string{"context", long.ID(), "--max-tokens", "4000", "--strategy", "smart"}},
+		{"context-recent", []string{"context", long.ID(), "--max-tokens", "4000", "--strategy", "recent"}},
 	} {
 		b.Run(fmt.Sprintf("%s/messages=%d", c.name, messages), func(b *testing.B) {
 			measure(b, nil, append([]string{"--workspace", longWS}, c.args...)...)
 		})
 	}
+	// The first search of the long session: the index is built from
+	// nothing (its catch-up reads all the messages) before every run.
+	b.Run(fmt.Sprintf("search-first/messages=%d", messages), func(b *testing.B) {
+		measure(b, func() {
+			if err := os.RemoveAll(filepath.Join(longWS, workspace.IndexDir)); err != nil {
+				b.Fatal(err)
+			}
+		}, "--workspace", longWS, "search", "realistic")
+	})
 }

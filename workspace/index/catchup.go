@@ -109,6 +109,13 @@ func (x *Index) catchUpStats(ctx context.Context, o *owner, progress func(Progre
 
 	c := &catcher{x: x, o: o, b: o.bi.NewBatch(), pending: map[string]*Watermark{}, removed: map[string]bool{},
 		suspect: o.cs.Dirty}
+	// A batch still in flight when reading stops (an error, ctx) is
+	// waited for: nothing writes the index after this returns.
+	defer func() {
+		if werr := c.wait(); err == nil {
+			err = werr
+		}
+	}()
 	for _, id := range p.gone {
 		if err = c.removeSession(ctx, id); err != nil {
 			return st, err
@@ -146,7 +153,9 @@ func (x *Index) catchUpStats(ctx context.Context, o *owner, progress func(Progre
 	return st, nil
 }
 
-// catcher accumulates one batch of a catch-up.
+// catcher accumulates one batch of a catch-up. While bleve indexes one
+// batch (and the watermarks that account for it are written), the next
+// one is read: at most one batch is in flight (start, wait).
 type catcher struct {
 	x       *Index
 	o       *owner
@@ -158,15 +167,30 @@ type catcher struct {
 	dirty   bool         // the store is marked dirty (a batch was written)
 	final   *changeState // with the last flush: the change state to store
 	suspect bool         // the last catch-up did not finish: a watermark's Docs may be short
+
+	inflight chan error // the batch being written, nil if none
+	applied  func()     // what its success changes in the owner's memory
 }
 
-// flush writes the batch (documents and deletions), then the watermarks
-// that account for it, in this order: after a crash in between a
-// watermark is behind its documents, never ahead (store.go). Before the
-// first batch the store is marked dirty; the last flush stores the change
-// state, clean.
+// flush writes the batch and waits for it.
 func (c *catcher) flush() error {
-	if c.b.Size() > 0 {
+	if err := c.start(); err != nil {
+		return err
+	}
+	return c.wait()
+}
+
+// start waits for the batch in flight, then sends this one off: the
+// batch (documents and deletions), then the watermarks that account for
+// it, in this order: after a crash in between a watermark is behind its
+// documents, never ahead (store.go). Before the first batch the store is
+// marked dirty; the last flush stores the change state, clean.
+func (c *catcher) start() error {
+	if err := c.wait(); err != nil {
+		return err
+	}
+	b, pending, removed, final := c.b, c.pending, c.removed, c.final
+	if b.Size() > 0 {
 		if !c.dirty && !c.o.cs.Dirty {
 			d := c.o.cs
 			d.Dirty = true
@@ -182,43 +206,74 @@ func (c *catcher) flush() error {
 			c.o.cs.Dirty = true
 		}
 		c.dirty = true
-		err := within(batchLimit, func() error { return c.o.bi.Batch(c.b) })
-		if errors.Is(err, errStuck) {
-			// The index's own goroutines are stuck (a persister that
-			// failed on a damaged store waits for ever): leave this
-			// instance behind, unclosed, and let the caller rebuild.
-			c.o.bi = nil
-			return fmt.Errorf("%w: writing a batch: %v", ErrDamaged, err)
-		}
-		if err != nil {
-			if unwritable(err) {
-				return c.x.asUnwritable("write a batch to", err)
-			}
-			return fmt.Errorf("%w: writing a batch: %v", ErrDamaged, err)
-		}
+		c.b = c.o.bi.NewBatch()
 	}
-	if len(c.pending) > 0 || len(c.removed) > 0 || c.final != nil {
-		if err := c.o.st.commit(c.pending, c.removed, c.final); err != nil {
-			return c.x.storeError(err)
-		}
-	}
-	for id, wm := range c.pending {
-		c.o.wms[id] = wm
-	}
-	for id := range c.removed {
-		delete(c.o.wms, id)
-	}
-	if len(c.pending) > 0 || len(c.removed) > 0 {
-		c.o.resets = nil
-	}
-	if c.final != nil {
-		c.o.cs = *c.final
-	}
-	c.b.Reset()
+	c.pending, c.removed = map[string]*Watermark{}, map[string]bool{}
 	c.docs = 0
-	clear(c.pending)
-	clear(c.removed)
+	bi, st := c.o.bi, c.o.st
+	done := make(chan error, 1)
+	go func() {
+		if b.Size() > 0 {
+			if err := within(batchLimit, func() error { return bi.Batch(b) }); err != nil {
+				done <- err
+				return
+			}
+		}
+		if len(pending) > 0 || len(removed) > 0 || final != nil {
+			if err := st.commit(pending, removed, final); err != nil {
+				done <- storeErr{err}
+				return
+			}
+		}
+		done <- nil
+	}()
+	c.inflight = done
+	c.applied = func() {
+		for id, wm := range pending {
+			c.o.wms[id] = wm
+		}
+		for id := range removed {
+			delete(c.o.wms, id)
+		}
+		if len(pending) > 0 || len(removed) > 0 {
+			c.o.resets = nil
+		}
+		if final != nil {
+			c.o.cs = *final
+		}
+	}
 	return nil
+}
+
+// storeErr is an error of the watermark store, from a batch in flight.
+type storeErr struct{ err error }
+
+func (e storeErr) Error() string { return e.err.Error() }
+
+// wait waits for the batch in flight, if any, and applies it.
+func (c *catcher) wait() error {
+	if c.inflight == nil {
+		return nil
+	}
+	err := <-c.inflight
+	c.inflight = nil
+	var se storeErr
+	switch {
+	case err == nil:
+		c.applied()
+		return nil
+	case errors.As(err, &se):
+		return c.x.storeError(se.err)
+	case errors.Is(err, errStuck):
+		// The index's own goroutines are stuck (a persister that failed
+		// on a damaged store waits for ever): leave this instance behind,
+		// unclosed, and let the caller rebuild.
+		c.o.bi = nil
+		return fmt.Errorf("%w: writing a batch: %v", ErrDamaged, err)
+	case unwritable(err):
+		return c.x.asUnwritable("write a batch to", err)
+	}
+	return fmt.Errorf("%w: writing a batch: %v", ErrDamaged, err)
 }
 
 // removeSession deletes every document of a session and its watermark.
@@ -357,7 +412,7 @@ func (c *catcher) readFrom(ctx context.Context, s *workspace.Session, w work) (n
 			part := cloneWM(&wm)
 			part.File.Size = wm.Offset
 			c.pending[w.id] = part
-			if err := c.flush(); err != nil {
+			if err := c.start(); err != nil {
 				return 0, 0, 0, err
 			}
 		}
