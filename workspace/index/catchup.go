@@ -170,7 +170,13 @@ type catcher struct {
 
 	inflight chan error // the batch being written, nil if none
 	applied  func()     // what its success changes in the owner's memory
+	sinceWM  int        // batches sent since the watermarks were last written
 }
+
+// wmEvery is how many batches a catch-up sends between two writes of
+// the watermarks: after a crash at most that many batches are read again
+// (their documents replace themselves: ids are session and seq).
+const wmEvery = 8
 
 // flush writes the batch and waits for it.
 func (c *catcher) flush() error {
@@ -208,7 +214,18 @@ func (c *catcher) start() error {
 		c.dirty = true
 		c.b = c.o.bi.NewBatch()
 	}
-	c.pending, c.removed = map[string]*Watermark{}, map[string]bool{}
+	// Watermarks go to the store with every wmEvery-th batch (and with
+	// the last, and with removals), not with each: the ids are hashes, so
+	// the watermarks of one batch of many small sessions fall on nearly
+	// every page of the store, and each commit wrote them all again. Held
+	// back, a watermark is behind its documents, never ahead.
+	c.sinceWM++
+	if final == nil && len(removed) == 0 && c.sinceWM < wmEvery {
+		pending = nil // kept in c.pending for a later batch
+	} else {
+		c.pending, c.sinceWM = map[string]*Watermark{}, 0
+	}
+	c.removed = map[string]bool{}
 	c.docs = 0
 	bi, st := c.o.bi, c.o.st
 	done := make(chan error, 1)

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/picosess/picosess/workspace"
@@ -204,7 +206,9 @@ func (s *store) state() (changeState, error) {
 func (s *store) commit(put map[string]*Watermark, del map[string]bool, cs *changeState) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		wb, rb := tx.Bucket(bucketWM), tx.Bucket(bucketResets)
-		for id, wm := range put {
+		// In key order: bolt inserts sorted keys with one walk down the tree.
+		for _, id := range slices.Sorted(maps.Keys(put)) {
+			wm := put[id]
 			if err := wb.Put([]byte(id), encodeWM(wm)); err != nil {
 				return err
 			}
