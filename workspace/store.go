@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -330,17 +329,14 @@ func (f *storeFS) Remove(name string) error {
 // Sys is a *syscall.Stat_t, so that identityOf and changeTime read its
 // generation as the inode and its time as the change time.
 func storeInfo(st StoreStat, name string, mod time.Time) fs.FileInfo {
-	ts := syscall.NsecToTimespec(mod.UnixNano())
-	return &storeFileInfo{name: name, size: st.Size, mod: mod, sys: &syscall.Stat_t{
-		Dev: storeDev, Ino: st.Gen, Size: st.Size, Mode: syscall.S_IFREG | 0o644, Mtim: ts, Ctim: ts,
-	}}
+	return &storeFileInfo{name: name, size: st.Size, mod: mod, sys: storeSys(st, mod)}
 }
 
 type storeFileInfo struct {
 	name string
 	size int64
 	mod  time.Time
-	sys  *syscall.Stat_t
+	sys  any
 }
 
 func (i *storeFileInfo) Name() string       { return i.name }
