@@ -23,15 +23,11 @@ func TestServeOnRedis(t *testing.T) {
 	}
 	defer other.Close()
 	ctx := context.Background()
-	s, err := other.Session(ctx, workspace.Target{Name: "shared"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Append(ctx, workspace.UserMessage("u", "before")); err != nil {
-		t.Fatal(err)
-	}
 	ev := ts.stream(t, "", "")
-	// Give the feed its first scan (ready), then append elsewhere.
+	// Give the feed its first scan (ready), then make the session and
+	// append elsewhere: a session that existed at the first scan would be
+	// followed from its end instead (and whether one made just before the
+	// scan existed then is a race).
 	deadline := time.Now().Add(5 * time.Second)
 	for ready := false; !ready && time.Now().Before(deadline); {
 		select {
@@ -39,6 +35,13 @@ func TestServeOnRedis(t *testing.T) {
 			ready = e.Name == eventReady
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+	s, err := other.Session(ctx, workspace.Target{Name: "shared"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, workspace.UserMessage("u", "before")); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := s.Append(ctx, workspace.AssistantMessage("m", "live from elsewhere")); err != nil {
 		t.Fatal(err)
