@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 )
 
 // Append writes records at the end of the session, in one write, and
@@ -362,33 +363,13 @@ func (s *Session) flushInto(reqs []*appendReq, later bool, pend **pendingSync) e
 			continue
 		}
 		mark, seq0 := len(buf), last
-		seqs := make([]int64, 0, len(recs))
-		for i := range recs {
-			rec := recs[i] // a copy: the caller's records stay as they were
-			last++
-			rec.Seq = last
-			if rec.At.IsZero() {
-				rec.At = now
-			}
-			if (rec.Type == TypeMessage || rec.Type == TypeSummary) && rec.Tokens == 0 {
-				rec.Tokens = w.opts.CountTokens(rec)
-			}
-			at := len(buf)
-			if buf, err = encode(buf, &rec); err != nil {
-				break
-			}
-			if err = w.sizeCheck(rec.Type, len(buf)-at); err != nil {
-				err = fmt.Errorf("record %d: %w; nothing was written", i+1, err)
-				break
-			}
-			buf = append(buf, '\n')
-			seqs = append(seqs, rec.Seq)
-		}
-		if err != nil {
+		var seqs []int64
+		if buf, seqs, err = w.encodeRecords(buf, recs, last, now, encode, nil); err != nil {
 			buf, last = buf[:mark], seq0
 			r.err = fmt.Errorf("workspace: append to %s: %w", s.id, err)
 			continue
 		}
+		last += int64(len(seqs))
 		r.seqs = seqs
 	}
 	if err := write(); err != nil {
@@ -629,4 +610,39 @@ func (w *Workspace) syncDir(dir string) {
 		_ = d.Sync()
 		d.Close()
 	}
+}
+
+// encodeRecords appends recs to buf as lines, seqs following last: each a
+// copy (the caller's records stay as they were) given its seq, the time
+// now when it has none, and its token count when a message or summary
+// has none; one over the size limit stops it. each (when not nil) sees
+// every record as written. On an error buf may hold part of the records:
+// the caller cuts it back.
+func (w *Workspace) encodeRecords(buf []byte, recs []Record, last int64, now time.Time, encode recordEncoder, each func(*Record)) ([]byte, []int64, error) {
+	seqs := make([]int64, 0, len(recs))
+	for i := range recs {
+		rec := recs[i]
+		last++
+		rec.Seq = last
+		if rec.At.IsZero() {
+			rec.At = now
+		}
+		if (rec.Type == TypeMessage || rec.Type == TypeSummary) && rec.Tokens == 0 {
+			rec.Tokens = w.opts.CountTokens(rec)
+		}
+		at := len(buf)
+		var err error
+		if buf, err = encode(buf, &rec); err != nil {
+			return buf, nil, err
+		}
+		if err := w.sizeCheck(rec.Type, len(buf)-at); err != nil {
+			return buf, nil, fmt.Errorf("record %d: %w; nothing was written", i+1, err)
+		}
+		buf = append(buf, '\n')
+		seqs = append(seqs, rec.Seq)
+		if each != nil {
+			each(&rec)
+		}
+	}
+	return buf, seqs, nil
 }

@@ -204,36 +204,21 @@ func (s *Session) flushStoreOnce(ctx context.Context, reqs []*appendReq, token s
 			r.err = err
 			continue
 		}
-		mark, seq0, n0 := len(buf), last, n
-		seqs := make([]int64, 0, len(recs))
-		for i := range recs {
-			rec := recs[i]
-			last++
-			rec.Seq = last
-			if rec.At.IsZero() {
-				rec.At = now
-			}
-			if (rec.Type == TypeMessage || rec.Type == TypeSummary) && rec.Tokens == 0 {
-				rec.Tokens = w.opts.CountTokens(rec)
-			}
-			at := len(buf)
-			if buf, err = encode(buf, &rec); err != nil {
-				break
-			}
-			if err = w.sizeCheck(rec.Type, len(buf)-at); err != nil {
-				err = fmt.Errorf("record %d: %w; nothing was written", i+1, err)
-				break
-			}
-			buf = append(buf, '\n')
-			n++
-			seqs = append(seqs, rec.Seq)
-			storeMeta(meta, &rec, sealed)
-		}
-		if err != nil {
-			buf, last, n = buf[:mark], seq0, n0
+		mark, seq0 := len(buf), last
+		// The listing fields of the call's records go into meta only once
+		// the whole call is encoded: a call refused leaves meta as it was.
+		var these []*Record
+		var seqs []int64
+		if buf, seqs, err = w.encodeRecords(buf, recs, last, now, encode, func(r *Record) { c := *r; these = append(these, &c) }); err != nil {
+			buf, last = buf[:mark], seq0
 			r.err = fmt.Errorf("workspace: append to %s: %w", s.id, err)
 			continue
 		}
+		for _, rec := range these {
+			storeMeta(meta, rec, sealed)
+		}
+		last += int64(len(seqs))
+		n += len(seqs)
 		r.seqs = seqs
 	}
 	if len(buf) == 0 {
