@@ -27,18 +27,15 @@ import (
 // the look and the locked write.
 var errAdoptRace = errors.New("workspace: the session exists already")
 
-// adoptImported returns the route's session with the imported conversation
-// moved into it, or nil when there is nothing to adopt: the session exists,
-// none of the route's aliases names an imported session kept under its
+// adoptImported returns the route's session, which does not exist yet,
+// with the imported conversation moved into it, or nil when there is
+// nothing to adopt: none of the route's aliases names an imported session kept under its
 // legacy key, two do (ambiguous: both are left alone and the log says so),
 // or the move could not be made (logged; the caller then creates the
 // session as usual, and the imported one stays where it is, whole).
 func (w *Workspace) adoptImported(ctx context.Context, t Target) (*Session, error) {
-	if len(t.Aliases) == 0 || checkID(t.ID) != nil {
+	if len(t.Aliases) == 0 {
 		return nil, nil
-	}
-	if fi, err := w.fs.Stat(w.SessionPath(t.ID)); err == nil && fi.Size() > 0 {
-		return nil, nil // the usual case: one stat
 	}
 	from, err := w.importedFor(ctx, t)
 	if err != nil || from == nil {

@@ -109,12 +109,19 @@ func (w *Workspace) handle(t Target) (*Session, error) {
 func (w *Workspace) SessionForRoute(ctx context.Context, r keying.Route) (*Session, error) {
 	sc := r.Scope
 	t := Target{ID: r.ID, Scope: &sc, Aliases: r.Aliases}
-	if s, err := w.adoptImported(ctx, t); s != nil || err != nil {
-		return s, err
-	}
-	s, err := w.Session(ctx, t)
+	s, err := w.handle(t)
 	if err != nil {
 		return nil, err
+	}
+	// One stat on the usual path, a session that exists; only a new one
+	// looks for an imported conversation to take over.
+	if fi, err := w.fs.Stat(s.Path()); err != nil || fi.Size() == 0 {
+		if a, err := w.adoptImported(ctx, t); a != nil || err != nil {
+			return a, err
+		}
+		if s, err = w.Session(ctx, t); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.AddAliases(ctx, r.Aliases...); err != nil {
 		return nil, err
