@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -149,16 +150,45 @@ type ChangeLog struct {
 	// End is just after the last complete line read: where the next read
 	// starts.
 	End int64
-	// Torn reports a line that is not a hint (a torn or foreign write):
-	// hints may be lost, and the reader must look at every file.
+	// Cursor is End with the CRC of the bytes before it, for ReadChangesAt.
+	Cursor ChangeCursor
+	// Torn reports a line that is not a hint (a torn or foreign write), or
+	// a journal emptied since the reader's cursor: hints may be lost, and
+	// the reader must look at every file.
 	Torn bool
 }
+
+// ChangeCursor is where a reader stopped in the change journal: the end of
+// the last whole line it read, and the CRC-32C of the bytes before it (at
+// most changesTailBytes: more than one line). A journal emptied and written
+// past the cursor again since (another reader rotated it) is told apart by
+// those bytes: the line that ends there now is another hint.
+type ChangeCursor struct {
+	End  int64  `json:"end"`
+	Tail uint32 `json:"tail"`
+}
+
+// changesTailBytes is how much of the journal before a cursor its CRC
+// covers: a hint line is at most 93 bytes.
+const changesTailBytes = 96
 
 // ReadChanges reads the change journal from offset from (a line start
 // that an earlier ReadChanges returned as End, or 0). A journal smaller
 // than from was emptied or replaced: the caller compares File with what
 // it read before. A missing journal is an error wrapping fs.ErrNotExist.
 func (w *Workspace) ReadChanges(from int64) (ChangeLog, error) {
+	return w.readChanges(ChangeCursor{End: from}, false)
+}
+
+// ReadChangesAt is ReadChanges from a cursor a reader kept: when the bytes
+// before it are not those it was taken after, or the journal is shorter,
+// the journal was emptied since; the ChangeLog is then Torn and holds the
+// hints of the whole journal (and its Cursor, the journal's end).
+func (w *Workspace) ReadChangesAt(cur ChangeCursor) (ChangeLog, error) {
+	return w.readChanges(cur, true)
+}
+
+func (w *Workspace) readChanges(cur ChangeCursor, check bool) (ChangeLog, error) {
 	var l ChangeLog
 	f, err := os.OpenFile(w.ChangesPath(), os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
@@ -173,29 +203,44 @@ func (w *Workspace) ReadChanges(from int64) (ChangeLog, error) {
 		return l, fmt.Errorf("workspace: change journal %s is not a regular file", w.ChangesPath())
 	}
 	l.File = identityOf(fi)
-	l.End = from
+	from := cur.End
 	if from < 0 || from > l.File.Size {
-		l.Torn = true
-		l.End = 0
-		return l, nil
+		if !check {
+			l.Torn = true
+			return l, nil
+		}
+		from = -1
 	}
-	if from == l.File.Size {
-		return l, nil
-	}
-	buf := make([]byte, l.File.Size-from)
-	n, err := f.ReadAt(buf, from)
+	start := max(0, from-changesTailBytes)
+	buf := make([]byte, l.File.Size-start)
+	n, err := f.ReadAt(buf, start)
 	if err != nil && err != io.EOF {
 		return l, fmt.Errorf("workspace: change journal: %w", err)
 	}
 	buf = buf[:n]
+	if check && from > 0 && crc32.Checksum(buf[:from-start], castagnoli) != cur.Tail {
+		from = -1
+	}
+	if from < 0 {
+		// Emptied since the cursor: every hint the journal holds now.
+		l.Torn, from = true, 0
+		if start > 0 {
+			start = 0
+			if buf, err = readAllAt(f, l.File.Size); err != nil {
+				return l, fmt.Errorf("workspace: change journal: %w", err)
+			}
+		}
+	}
+	l.End = from
 	seen := make(map[string]int, 16)
+	rest := buf[from-start:]
 	for {
-		i := bytes.IndexByte(buf, '\n')
+		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
 			break // an incomplete line: read it when it is whole
 		}
-		line := buf[:i]
-		buf = buf[i+1:]
+		line := rest[:i]
+		rest = rest[i+1:]
 		l.End += int64(i + 1)
 		c, ok := parseChange(line)
 		if !ok {
@@ -209,7 +254,18 @@ func (w *Workspace) ReadChanges(from int64) (ChangeLog, error) {
 		seen[c.ID] = len(l.Changes)
 		l.Changes = append(l.Changes, c)
 	}
+	l.Cursor = ChangeCursor{End: l.End, Tail: crc32.Checksum(buf[max(0, l.End-changesTailBytes)-start:l.End-start], castagnoli)}
 	return l, nil
+}
+
+// readAllAt reads the first size bytes of f.
+func readAllAt(f *os.File, size int64) ([]byte, error) {
+	b := make([]byte, size)
+	n, err := f.ReadAt(b, 0)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	return b[:n], nil
 }
 
 // parseChange parses one journal line.

@@ -65,21 +65,22 @@ func writeListFixture(b *testing.B, n int) string {
 // BenchmarkListScale lists benchSessions sessions from a new Workspace
 // each op, as a new ls process does: "warm" with the listing log of an
 // earlier listing, "after-append" with one session appended to since (the
-// log grows by one frame), "cold" with no cache at all.
+// log grows by one frame and a state frame), "cold" with no cache at all.
 func BenchmarkListScale(b *testing.B) {
 	n := benchSessions(b)
 	dir := writeListFixture(b, n)
 	ctx := context.Background()
-	list := func(b *testing.B) {
+	listWith := func(b *testing.B, rescan bool) {
 		w, err := Open(dir, &Options{NoConfig: true, Durability: DurabilityNever})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer w.Close()
-		if l, err := w.List(ctx, ListOptions{}); err != nil || len(l) != n {
+		if l, err := w.List(ctx, ListOptions{Rescan: rescan}); err != nil || len(l) != n {
 			b.Fatalf("%d listed, %v", len(l), err)
 		}
 	}
+	list := func(b *testing.B) { listWith(b, false) }
 	logSize := func() int64 {
 		fi, _ := os.Stat(filepath.Join(dir, CacheDir, listingLogName))
 		if fi == nil {
@@ -98,6 +99,16 @@ func BenchmarkListScale(b *testing.B) {
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			list(b)
+		}
+	})
+	// warm-rescan: the same with a stat of every file (ListOptions.Rescan),
+	// as every listing did before it followed the change journal, and as
+	// one does every DefaultListingRescan.
+	b.Run(fmt.Sprintf("sessions=%d/warm-rescan", n), func(b *testing.B) {
+		list(b)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			listWith(b, true)
 		}
 	})
 	b.Run(fmt.Sprintf("sessions=%d/after-append", n), func(b *testing.B) {

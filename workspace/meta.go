@@ -354,12 +354,19 @@ func (c *metaCache) replaceFile(path string, v any) error {
 const tmpInfix = ".tmp-"
 
 // refresh brings the entries of every live session up to date and drops
-// those of files that are gone. It returns them sorted by id.
-func (c *metaCache) refresh(ctx context.Context) ([]*cacheSlot, error) {
+// those of files that are gone. It returns them in no particular order.
+// It looks at the sessions the change journal and the directory name
+// (meta_trust.go), or at every file when those cannot be trusted or
+// rescan is set.
+func (c *metaCache) refresh(ctx context.Context, rescan bool) ([]*cacheSlot, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	defer c.closeSrc()
 	c.loadIfChanged()
+	p, err := c.plan(time.Now(), rescan)
+	if err != nil {
+		return nil, err
+	}
 	// changed: ids whose entry this listing brought up to date (or took
 	// from an entry file), for the log; gone: ids of files that are gone.
 	var changed, gone []string
@@ -373,7 +380,7 @@ func (c *metaCache) refresh(ctx context.Context) ([]*cacheSlot, error) {
 	var files map[string]bool
 	var other []string
 	listed := false
-	err := c.statSessions(ctx, func(id string, now Identity) error {
+	visit := func(id string, now Identity) error {
 		took := false
 		// One map lookup in the common case, an entry up to date (at
 		// 100 000 sessions the lookups were a tenth of a warm listing).
@@ -415,7 +422,18 @@ func (c *metaCache) refresh(ctx context.Context) ([]*cacheSlot, error) {
 		c.entries[id] = s
 		out = append(out, s)
 		return nil
-	})
+	}
+	if p.full {
+		err = c.statSessions(ctx, visit)
+	} else {
+		err = c.visitChanged(ctx, p.look, visit)
+		for id, s := range c.entries {
+			if s.gen != gen && !p.look[id] {
+				s.gen = gen // trusted: nothing says it changed
+				out = append(out, s)
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -430,16 +448,37 @@ func (c *metaCache) refresh(ctx context.Context) ([]*cacheSlot, error) {
 			files, other = c.entryFiles()
 		}
 		c.tidyEntryFiles(files, other, seen)
-		if err := c.save(changed, gone); err != nil {
-			c.w.log.Warn("metadata cache not saved", "file", c.logPath(), "err", err)
-		}
+	}
+	if err := c.save(changed, gone, p.next); err != nil {
+		c.w.log.Warn("metadata cache not saved", "file", c.logPath(), "err", err)
 	}
 	return out, nil
 }
 
+// visitChanged calls visit with the identity of each session of look
+// whose file is there.
+func (c *metaCache) visitChanged(ctx context.Context, look map[string]bool, visit func(string, Identity) error) error {
+	for id := range look {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		now, ok, err := c.statOne(id)
+		if err != nil {
+			return fmt.Errorf("workspace: stat %s: %w", c.w.SessionPath(id), err)
+		}
+		if !ok {
+			continue
+		}
+		if err := visit(id, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // refreshEntries is refresh with every entry decoded.
 func (c *metaCache) refreshEntries(ctx context.Context) ([]*metaEntry, error) {
-	slots, err := c.refresh(ctx)
+	slots, err := c.refresh(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -548,6 +587,9 @@ type ListOptions struct {
 	Channel string    // only sessions of this channel
 	Since   time.Time // only sessions updated at or after this time
 	Limit   int       // at most this many (newest first); 0 = all
+	// Rescan looks at every session file, as if the change journal could
+	// not be trusted (meta_trust.go).
+	Rescan bool
 }
 
 // List returns the metadata of the live sessions, newest first (by last
@@ -583,7 +625,7 @@ func listingOrder(a, b *cacheSlot) int {
 // 1 000 000 sessions holds one Meta at a time, plus the cache's compact
 // form of the others. An error from fn stops it and is returned.
 func (w *Workspace) ListEach(ctx context.Context, o ListOptions, fn func(Meta) error) error {
-	slots, err := w.meta.refresh(ctx)
+	slots, err := w.meta.refresh(ctx, o.Rescan)
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,9 @@ type logState struct {
 	end    int64    // the end of its last whole frame
 	frames int      // whole frames up to end
 	bad    bool     // damaged, of another version or missing: compact on the next save
+	// state is the last state frame read or written (meta_trust.go): what
+	// a listing may trust of the entries; nil when there is none.
+	state *listingState
 }
 
 func (c *metaCache) logPath() string { return filepath.Join(c.w.root, CacheDir, listingLogName) }
@@ -156,6 +159,16 @@ func (c *metaCache) readLog(r *bufio.Reader, from int64) (int64, int, error) {
 		if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(hdr[4:]) {
 			return end, frames, errors.New("frame CRC mismatch")
 		}
+		if payload[0] == entryKindState {
+			st, err := d.decodeState(payload)
+			if err != nil {
+				return end, frames, err
+			}
+			c.log.state = st
+			end += frameHeader + int64(n)
+			frames++
+			continue
+		}
 		id, ident, updated, gone, err := d.peek(payload)
 		if err != nil {
 			return end, frames, err
@@ -175,12 +188,17 @@ func (c *metaCache) readLog(r *bufio.Reader, from int64) (int64, int, error) {
 // save records the entries of changed (ids of live sessions) and forgets
 // those of gone: by appending frames to the log, or by writing the log
 // anew when it is damaged, missing, or more than half stale.
-func (c *metaCache) save(changed, gone []string) error {
-	if len(changed) == 0 && len(gone) == 0 {
+//
+// state, when not nil, is written last: the entries the log holds once
+// these are appended are up to date as it says (meta_trust.go). It is
+// written only to the log this process read (another one's compaction
+// may lack entries this process took from the old log).
+func (c *metaCache) save(changed, gone []string, state *listingState) error {
+	if len(changed) == 0 && len(gone) == 0 && (state == nil || state.equal(c.log.state)) {
 		return nil
 	}
 	if c.log.bad || c.log.frames+len(changed)+len(gone) > 2*len(c.entries)+1024 {
-		return c.compact()
+		return c.compact(state)
 	}
 	var b []byte
 	var payload []byte
@@ -211,7 +229,7 @@ func (c *metaCache) save(changed, gone []string) error {
 	// be a damaged log).
 	f, err := c.w.fs.OpenFile(c.logPath(), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		return c.compact()
+		return c.compact(state)
 	}
 	// Whether another process appended or compacted since this one read
 	// the log: then this one's knowledge stops where it read, and the
@@ -219,6 +237,14 @@ func (c *metaCache) save(changed, gone []string) error {
 	// which change nothing).
 	fi, err := f.Stat()
 	alone := err == nil && identityOf(fi).equal(c.log.ident)
+	// The state goes only to the file this process read: frames others
+	// appended since change nothing it says, but a compaction may have
+	// dropped what this process read.
+	ownLog := err == nil && identityOf(fi).SameFile(c.log.ident) && fi.Size() >= c.log.end
+	if state != nil && ownLog {
+		payload = appendState(payload[:0], state)
+		b = appendFrame(b, payload)
+	}
 	_, err = f.Write(b)
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -237,6 +263,10 @@ func (c *metaCache) save(changed, gone []string) error {
 			}
 			c.log.ident, c.log.end = identityOf(fi), fi.Size()
 			c.log.frames += len(changed) + len(gone)
+			if state != nil {
+				c.log.frames++
+				c.log.state = state
+			}
 		}
 	}
 	return nil
@@ -257,7 +287,9 @@ func (c *metaCache) payload(s *cacheSlot, buf *[]byte) []byte {
 
 // compact writes every entry held to a new log and renames it into
 // place.
-func (c *metaCache) compact() error {
+// state, when not nil, is written last, unless an entry could not be
+// written (then the log is not known to be whole).
+func (c *metaCache) compact(state *listingState) error {
 	dir := filepath.Join(c.w.root, CacheDir)
 	if err := c.w.fs.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -292,12 +324,20 @@ func (c *metaCache) compact() error {
 		p := c.payload(s, &payload)
 		if p == nil {
 			delete(c.entries, id) // its payload is gone: read the session again
+			state = nil
 			continue
 		}
 		frame = appendFrame(frame[:0], p)
 		bw.Write(frame)
 		places = append(places, placed{s, off + frameHeader, uint32(len(p)), crc32.Checksum(p, castagnoli)})
 		off += int64(len(frame))
+	}
+	frames := len(places)
+	if state != nil {
+		payload = appendState(payload[:0], state)
+		frame = appendFrame(frame[:0], payload)
+		bw.Write(frame)
+		frames++
 	}
 	err = bw.Flush()
 	if cerr := f.Close(); err == nil {
@@ -314,7 +354,7 @@ func (c *metaCache) compact() error {
 	for _, pl := range places {
 		c.entries[pl.s.id] = &cacheSlot{id: pl.s.id, off: pl.off, n: pl.n, crc: pl.crc, ident: pl.s.ident, updated: pl.s.updated, gen: pl.s.gen}
 	}
-	c.log = logState{frames: len(places)}
+	c.log = logState{frames: frames, state: state}
 	if fi, err := c.w.fs.Stat(c.logPath()); err == nil {
 		c.log.ident, c.log.end = identityOf(fi), fi.Size()
 	}

@@ -102,6 +102,11 @@ type Options struct {
 	// ErrKeyRequired, and so does writing to them. Config's
 	// encryption.enabled decides whether new sessions are encrypted.
 	Key *seal.Key
+	// ListingRescan is how often a listing that follows the change
+	// journal looks at every session file anyway (meta_trust.go); 0 means
+	// DefaultListingRescan, a negative value means every listing does
+	// (one stat per session, as before the journal).
+	ListingRescan time.Duration
 	// Store keeps the records in a store that several machines share
 	// (workspace/redisstore) instead of the files of sessions/; nil means
 	// the files. The directory still holds config.json, cache/, locks/

@@ -24,6 +24,7 @@ import (
 type lsOptions struct {
 	agent, channel, since string
 	limit                 int
+	rescan                bool
 }
 
 // lsEntry is one element of the --json array of ls (docs/cli.md).
@@ -52,7 +53,7 @@ type lsEntry struct {
 func newLsCmd(a *app) *cobra.Command {
 	var o lsOptions
 	cmd := &cobra.Command{
-		Use:   "ls [--agent A] [--channel C] [--since DUR] [--limit N]",
+		Use:   "ls [--agent A] [--channel C] [--since DUR] [--limit N] [--rescan]",
 		Short: "List sessions, newest first",
 		Long: `List the sessions of the workspace, most recently updated first.
 
@@ -66,6 +67,11 @@ prefix that every SESSION argument accepts. --json prints one JSON array.
 (2026-12-01T08:30, RFC 3339), in local time unless it names its zone; the
 same forms as search --since.
 
+A listing reads the sessions that the change journal (cache/changes, which
+every append writes) names, and those created or removed since the last one;
+every five minutes it looks at every session file anyway. --rescan looks at
+every file now: after a session file was changed by another program.
+
 EXAMPLES
   picosess ls --channel telegram --since 7d
   picosess ls --json | jq -r '.[] | select(.messages > 100) | .id'
@@ -74,7 +80,7 @@ EXIT STATUS
   0 listed (also when nothing matches); 1 bad flags; 10 not a workspace.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			lo := workspace.ListOptions{Agent: o.agent, Channel: o.channel, Limit: o.limit}
+			lo := workspace.ListOptions{Agent: o.agent, Channel: o.channel, Limit: o.limit, Rescan: o.rescan}
 			if o.limit < 0 {
 				return usageErrorf("--limit %d: want 0 (all) or more", o.limit)
 			}
@@ -109,6 +115,7 @@ EXIT STATUS
 	fl.StringVar(&o.channel, "channel", "", "only sessions of this channel")
 	fl.StringVar(&o.since, "since", "", "only sessions active since then (7d, yesterday, 2026-12-01, ...)")
 	fl.IntVar(&o.limit, "limit", 0, "at most N sessions (0: all)")
+	fl.BoolVar(&o.rescan, "rescan", false, "look at every session file, not only those the change journal names")
 	return cmd
 }
 

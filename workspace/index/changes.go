@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/picosess/picosess/workspace"
@@ -48,44 +46,6 @@ var journalRotate int64 = 1 << 20
 // journal was missing or replaced: longer than a writer takes to notice.
 const journalSoon = 3 * time.Second
 
-// dirSettle: a directory whose times are this recent is looked at again
-// by the next operation. File times tick coarsely (a kernel tick), so a
-// change in the same tick as the owner's look leaves them as they were.
-const (
-	dirSettle     = 2 * time.Second
-	dirSettleFine = 50 * time.Millisecond
-)
-
-// dirIdentity identifies a directory's state.
-type dirIdentity struct {
-	Dev   uint64 `json:"dev"`
-	Ino   uint64 `json:"ino"`
-	Mtime int64  `json:"mtime"`
-	Ctime int64  `json:"ctime"`
-}
-
-// settled reports whether the directory's times are old enough at now to
-// be trusted: older than a tick of the filesystem's clock. Times with
-// nanoseconds come from a clock that ticks every few milliseconds (the
-// kernel's coarse clock: ext4, xfs, btrfs, tmpfs): dirSettleFine; whole
-// seconds may come from a filesystem that keeps no less (ext3, FAT, some
-// network filesystems): dirSettle.
-func (d dirIdentity) settled(now time.Time) bool {
-	margin := dirSettle
-	if d.Mtime%1e9 != 0 || d.Ctime%1e9 != 0 {
-		margin = dirSettleFine
-	}
-	return now.UnixNano()-max(d.Mtime, d.Ctime) > int64(margin)
-}
-
-var bootOnce = sync.OnceValue(func() string {
-	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-})
-
 // plan is what one catch-up must do.
 type plan struct {
 	todo   []work
@@ -97,7 +57,7 @@ type plan struct {
 
 // changed reports whether next differs from cs in what is stored.
 func (c changeState) same(o changeState) bool {
-	return c.Journal.SameFile(o.Journal) && c.Cursor == o.Cursor && c.Dir == o.Dir &&
+	return c.Journal.SameFile(o.Journal) && c.Cursor == o.Cursor && c.Tail == o.Tail && c.Dir == o.Dir &&
 		c.Full.Equal(o.Full) && c.Boot == o.Boot && c.Dirty == o.Dirty
 }
 
@@ -111,12 +71,12 @@ func (x *Index) plan(ctx context.Context, o *owner) (plan, error) {
 	// Look at the journal and the directory before the files: whatever
 	// changes after this is for the next catch-up.
 	full := cs.Dirty || cs.Full.IsZero() || now.Sub(cs.Full) > x.opts.rescan() || cs.Full.Sub(now) > time.Minute ||
-		cs.Boot != bootOnce() || (x.opts.Hold && cs.Searches > RescanSearches)
+		cs.Boot != workspace.BootID() || (x.opts.Hold && cs.Searches > RescanSearches)
 	// A journal found missing or replaced: writers that had the old one
 	// open write there until they notice (workspace.journalRecheck), so
 	// the next full rescan comes soon after this one.
 	soon := false
-	jl, err := x.ws.ReadChanges(cs.Cursor)
+	jl, err := x.ws.ReadChangesAt(workspace.ChangeCursor{End: cs.Cursor, Tail: cs.Tail})
 	if err == nil && !jl.File.SameFile(cs.Journal) {
 		full, soon = true, !cs.Journal.SameFile(workspace.Identity{}) // another journal than the one read: hints may be lost
 		if cs.Cursor > 0 {
@@ -140,18 +100,18 @@ func (x *Index) plan(ctx context.Context, o *owner) (plan, error) {
 	if err != nil {
 		return plan{}, x.journalError(err)
 	}
-	dir, err := statDir(sessions)
+	dir, err := workspace.StatDir(sessions)
 	if err != nil {
 		return plan{}, err
 	}
-	cs.Journal, cs.Cursor, cs.Dirty = jl.File, jl.End, false
+	cs.Journal, cs.Cursor, cs.Tail, cs.Dirty = jl.File, jl.Cursor.End, jl.Cursor.Tail, false
 	cs.Journal.Size = 0
 	cs.Dir = dir
-	if !dir.settled(now) {
-		cs.Dir = dirIdentity{}
+	if !dir.Settled(now) {
+		cs.Dir = workspace.DirState{}
 	}
 	if full {
-		cs.Full, cs.Boot, cs.Searches = now, bootOnce(), 0
+		cs.Full, cs.Boot, cs.Searches = now, workspace.BootID(), 0
 		if r := x.opts.rescan(); soon && r > journalSoon {
 			cs.Full = now.Add(journalSoon - r)
 		}
@@ -163,12 +123,12 @@ func (x *Index) plan(ctx context.Context, o *owner) (plan, error) {
 		look[c.ID] = true
 	}
 	if dir != o.cs.Dir {
-		files, evidence, ok, err := listDir(sessions)
+		files, evidence, ok, err := workspace.ListSessionDir(sessions)
 		if err != nil {
 			return plan{}, err
 		}
 		if !ok {
-			cs.Full, cs.Boot, cs.Searches = now, bootOnce(), 0
+			cs.Full, cs.Boot, cs.Searches = now, workspace.BootID(), 0
 			return x.planFull(ctx, o, cs)
 		}
 		known, err := o.inodes()

@@ -27,7 +27,7 @@ func catchUp(t *testing.T, x *Index) Stats {
 // trusted (dirSettleFine, or dirSettle on a filesystem of whole seconds), so that a catch-up after it need not list it.
 func settle(t *testing.T, x *Index) {
 	t.Helper()
-	time.Sleep(dirSettle + 100*time.Millisecond)
+	time.Sleep(workspace.DirSettle + 100*time.Millisecond)
 	catchUp(t, x)
 }
 
@@ -164,6 +164,25 @@ func TestJournalTroubleMeansFullRescan(t *testing.T) {
 			say(t, s, workspace.RoleUser, "u", "hello again")
 			catchUp(t, x)
 			os.Truncate(ws.ChangesPath(), 0)
+		}},
+		{"emptied and refilled past the cursor", func() {
+			// Another reader (a listing) empties it, and appends fill
+			// it up to the owner's cursor and past: only the bytes
+			// before the cursor tell it from the journal read.
+			say(t, s, workspace.RoleUser, "u", "before")
+			catchUp(t, x)
+			before, err := ws.ReadChanges(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			line := fmt.Sprintf("%s %d\n", s.ID(), 1)
+			fill := strings.Repeat(line, int(before.End)/len(line)-1)
+			fill += fmt.Sprintf("%s %0*d\n", s.ID(), int(before.End)-len(fill)-len(s.ID())-2, 1)
+			if len(fill) != int(before.End) {
+				t.Fatalf("refill of %d bytes, want %d", len(fill), before.End)
+			}
+			os.WriteFile(ws.ChangesPath(), []byte(fill), 0o644)
+			say(t, s, workspace.RoleUser, "u", "after")
 		}},
 		{"big", func() {
 			journalRotate = 10

@@ -43,14 +43,18 @@ var (
 type changeState struct {
 	Journal workspace.Identity `json:"journal"` // the journal read (Size unused)
 	Cursor  int64              `json:"cursor"`  // read up to here
+	// Tail is the CRC of the journal's bytes before Cursor: a journal
+	// emptied by another reader (a listing rotates it too) and written
+	// past Cursor again is told apart (workspace.ChangeCursor).
+	Tail uint32 `json:"tail,omitempty"`
 	// Dir is the sessions directory's identity after the last look at
 	// every name in it; zero when that look was too close to the
 	// directory's last change to trust its time.
-	Dir      dirIdentity `json:"dir"`
-	Full     time.Time   `json:"full"`            // last full rescan
-	Boot     string      `json:"boot,omitempty"`  // boot id at that rescan
-	Dirty    bool        `json:"dirty,omitempty"` // a catch-up began and did not end
-	Searches int         `json:"-"`               // operations since the full rescan (this process)
+	Dir      workspace.DirState `json:"dir"`
+	Full     time.Time          `json:"full"`            // last full rescan
+	Boot     string             `json:"boot,omitempty"`  // boot id at that rescan
+	Dirty    bool               `json:"dirty,omitempty"` // a catch-up began and did not end
+	Searches int                `json:"-"`               // operations since the full rescan (this process)
 }
 
 // store is the open watermark store.

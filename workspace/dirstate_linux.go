@@ -1,4 +1,4 @@
-package index
+package workspace
 
 import (
 	"encoding/binary"
@@ -6,31 +6,29 @@ import (
 	"strings"
 
 	"github.com/picosess/picosess/keying"
-	"github.com/picosess/picosess/workspace"
 	"golang.org/x/sys/unix"
 )
 
-// statDir returns the identity of a directory: a file created, removed or
-// renamed in it changes its modification and change times.
-func statDir(path string) (dirIdentity, error) {
+// StatDir returns the DirState of a directory.
+func StatDir(path string) (DirState, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
-		return dirIdentity{}, fmt.Errorf("index: stat %s: %w", path, err)
+		return DirState{}, fmt.Errorf("workspace: stat %s: %w", path, err)
 	}
-	return dirIdentity{Dev: st.Dev, Ino: st.Ino, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}, nil
+	return DirState{Dev: st.Dev, Ino: st.Ino, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}, nil
 }
 
-// listDir reads the names and inode numbers of a sessions directory
+// ListSessionDir reads the names and inode numbers of a sessions directory
 // (getdents: no stat per file). It returns the session files (id → inode;
-// a symbolic link or other non-regular entry is left out, as
-// workspace.SessionFiles does) and the ids named by set-aside evidence
-// (<id>.jsonl.torn-*, .corrupt-*, .orig-*, .repair), whose session file a
-// repair may have changed in place. ok is false where the platform gives
-// no inode numbers.
-func listDir(path string) (files map[string]uint64, evidence []string, ok bool, err error) {
+// a symbolic link or other non-regular entry is left out, as SessionFiles
+// does) and the ids named by set-aside evidence (<id>.jsonl.torn-*,
+// .corrupt-*, .orig-*, .repair), whose session file a repair may have
+// changed in place. ok is false where the platform gives no inode numbers:
+// the caller must then look at every file.
+func ListSessionDir(path string) (files map[string]uint64, evidence []string, ok bool, err error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("index: list %s: %w", path, err)
+		return nil, nil, false, fmt.Errorf("workspace: list %s: %w", path, err)
 	}
 	defer unix.Close(fd)
 	files = map[string]uint64{}
@@ -41,7 +39,7 @@ func listDir(path string) (files map[string]uint64, evidence []string, ok bool, 
 			continue
 		}
 		if err != nil {
-			return nil, nil, false, fmt.Errorf("index: list %s: %w", path, err)
+			return nil, nil, false, fmt.Errorf("workspace: list %s: %w", path, err)
 		}
 		if n <= 0 {
 			return files, evidence, true, nil
@@ -52,14 +50,14 @@ func listDir(path string) (files map[string]uint64, evidence []string, ok bool, 
 			reclen := int(binary.NativeEndian.Uint16(b[16:]))
 			typ := b[18]
 			if reclen < 19 || reclen > len(b) {
-				return nil, nil, false, fmt.Errorf("index: list %s: bad directory entry", path)
+				return nil, nil, false, fmt.Errorf("workspace: list %s: bad directory entry", path)
 			}
 			name := b[19:reclen]
 			if i := strings.IndexByte(string(name), 0); i >= 0 {
 				name = name[:i]
 			}
 			b = b[reclen:]
-			id, rest, found := strings.Cut(string(name), workspace.SessionExt)
+			id, rest, found := strings.Cut(string(name), SessionExt)
 			if !found || !keying.IsID(id) {
 				continue
 			}
