@@ -159,21 +159,20 @@ func (c *metaCache) readLog(r *bufio.Reader, from int64) (int64, int, error) {
 		if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(hdr[4:]) {
 			return end, frames, errors.New("frame CRC mismatch")
 		}
-		if payload[0] == entryKindState {
-			st, err := d.decodeState(payload)
-			if err != nil {
-				return end, frames, err
-			}
-			c.log.state = st
-			end += frameHeader + int64(n)
-			frames++
-			continue
-		}
 		id, ident, updated, gone, err := d.peek(payload)
 		if err != nil {
 			return end, frames, err
 		}
 		if gone {
+			if st, ok, err := d.stateOf(id); ok {
+				if err != nil {
+					return end, frames, err
+				}
+				c.log.state = st // meta_trust.go
+				end += frameHeader + int64(n)
+				frames++
+				continue
+			}
 			delete(c.entries, id)
 		} else {
 			// Only its place is kept: the payload is read back when used.

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -52,8 +53,12 @@ var listingJournalRotate int64 = 4 << 20
 // (journalRecheck); hints written meanwhile may be lost.
 const listingJournalSoon = 3 * time.Second
 
-// entryKindState is the payload kind of a state frame (meta_codec.go).
-const entryKindState = 3
+// A state frame is a gone frame (meta_codec.go) of a reserved id that no
+// session has: stateIDPrefix, then the state. Readers of listing log 1
+// that know nothing of states (versions before this one, which may share
+// the workspace) forget the entry of that id, which they never had, and
+// read on; a new kind of frame would have made them call the log damaged.
+const stateIDPrefix = "\x00listing-state 1\x00"
 
 // listingState is what a state frame says.
 type listingState struct {
@@ -71,26 +76,29 @@ func (s *listingState) equal(o *listingState) bool {
 
 // appendState appends the payload of a state frame to b.
 func appendState(b []byte, s *listingState) []byte {
-	b = append(b, entryKindState)
-	b = binary.AppendUvarint(b, s.Journal.Dev)
-	b = binary.AppendUvarint(b, s.Journal.Inode)
-	b = binary.AppendVarint(b, s.Cursor.End)
-	b = binary.AppendUvarint(b, uint64(s.Cursor.Tail))
-	b = binary.AppendUvarint(b, s.Dir.Dev)
-	b = binary.AppendUvarint(b, s.Dir.Ino)
-	b = binary.AppendVarint(b, s.Dir.Mtime)
-	b = binary.AppendVarint(b, s.Dir.Ctime)
-	b = binary.AppendVarint(b, s.Full.UnixNano())
-	return appendStr(b, s.Boot)
+	st := []byte(stateIDPrefix)
+	st = binary.AppendUvarint(st, s.Journal.Dev)
+	st = binary.AppendUvarint(st, s.Journal.Inode)
+	st = binary.AppendVarint(st, s.Cursor.End)
+	st = binary.AppendUvarint(st, uint64(s.Cursor.Tail))
+	st = binary.AppendUvarint(st, s.Dir.Dev)
+	st = binary.AppendUvarint(st, s.Dir.Ino)
+	st = binary.AppendVarint(st, s.Dir.Mtime)
+	st = binary.AppendVarint(st, s.Dir.Ctime)
+	st = binary.AppendVarint(st, s.Full.UnixNano())
+	st = appendStr(st, s.Boot)
+	return appendGone(b, string(st))
 }
 
-// decodeState decodes the payload of a state frame.
-func (d *entryDecoder) decodeState(p []byte) (*listingState, error) {
-	if len(p) == 0 || p[0] != entryKindState {
-		return nil, errEntryCodec
+// stateOf decodes the state of the id of a gone frame; ok is false for
+// the id of a session.
+func (d *entryDecoder) stateOf(id string) (s *listingState, ok bool, err error) {
+	rest, ok := strings.CutPrefix(id, stateIDPrefix)
+	if !ok {
+		return nil, false, nil
 	}
-	d.b, d.err = p[1:], false
-	s := &listingState{}
+	d.b, d.err = []byte(rest), false
+	s = &listingState{}
 	s.Journal.Dev, s.Journal.Inode = d.uvarint(), d.uvarint()
 	s.Cursor.End = d.varint()
 	tail := d.uvarint()
@@ -100,9 +108,9 @@ func (d *entryDecoder) decodeState(p []byte) (*listingState, error) {
 	s.Full = time.Unix(0, d.varint())
 	s.Boot = d.str()
 	if d.err || len(d.b) != 0 || tail > 1<<32-1 {
-		return nil, errEntryCodec
+		return nil, true, errEntryCodec
 	}
-	return s, nil
+	return s, true, nil
 }
 
 // listingPlan is what one listing must look at.

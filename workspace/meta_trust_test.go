@@ -2,12 +2,16 @@ package workspace
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/picosess/picosess/keying"
 )
 
 // These tests are about the files and this machine's change journal: they
@@ -297,5 +301,43 @@ func TestListingWhileProcessesAppend(t *testing.T) {
 		if id := namedSession(t, w, fmt.Sprintf("s%02d", p*2)).ID(); got[id] != 1002 {
 			t.Fatalf("s%02d: %d messages, want 1002", p*2, got[id])
 		}
+	}
+}
+
+// A state frame reads, to a reader that knows nothing of states (listing
+// log 1 of earlier versions), as a gone frame of an id no session has:
+// such a reader passes over it instead of calling the log damaged.
+func TestStateFrameIsAGoneFrame(t *testing.T) {
+	dir := t.TempDir()
+	w := openTrust(t, dir, nil)
+	fixtureSessions(t, w, 3)
+	listBy(t, openTrust(t, dir, nil), false)
+	b, err := os.ReadFile(filepath.Join(dir, CacheDir, listingLogName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = b[len(listingMagic):]
+	d := newEntryDecoder()
+	states, entries := 0, 0
+	for len(b) > 0 {
+		n := int(binary.LittleEndian.Uint32(b))
+		p := b[frameHeader : frameHeader+n]
+		b = b[frameHeader+n:]
+		id, _, _, gone, err := d.peek(p) // what an earlier version does
+		if err != nil {
+			t.Fatalf("frame %d: %v", states+entries, err)
+		}
+		switch {
+		case gone && strings.HasPrefix(id, stateIDPrefix):
+			states++
+			if keying.IsID(id) {
+				t.Fatalf("the state's id %q is a session id", id)
+			}
+		case !gone:
+			entries++
+		}
+	}
+	if states != 1 || entries != 3 {
+		t.Fatalf("%d state frames, %d entries", states, entries)
 	}
 }
