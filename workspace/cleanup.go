@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -113,7 +115,15 @@ func (r *CleanupReport) add(d CleanupDecision) {
 // (reading the session); it may be nil when o.KeepCheckpoints is false.
 // Decisions come in the order of metas; o.OlderThan <= 0 selects nothing
 // and returns nil. It reads no file and does nothing.
+//
+// A candidate brought back from the trash (an untrash record after its
+// last message) within o.OlderThan stays: untrashed, when not nil, says
+// when that was (zero: never), and is asked about candidates only.
 func SelectCleanup(metas []Meta, hasCheckpoint func(id string) bool, o CleanupOptions, now time.Time) []CleanupDecision {
+	return selectCleanup(metas, hasCheckpoint, nil, o, now)
+}
+
+func selectCleanup(metas []Meta, hasCheckpoint func(id string) bool, untrashed func(id string) time.Time, o CleanupOptions, now time.Time) []CleanupDecision {
 	if o.OlderThan <= 0 {
 		return nil
 	}
@@ -132,6 +142,8 @@ func SelectCleanup(metas []Meta, hasCheckpoint func(id string) bool, o CleanupOp
 			d.Reason = "no record time (see picosess check)"
 		case idle <= o.OlderThan:
 			d.Reason = "active " + FormatAge(idle) + " ago"
+		case untrashed != nil && restoredWithin(untrashed(m.ID), now, o.OlderThan):
+			d.Reason = "brought back from the trash " + FormatAge(now.Sub(untrashed(m.ID))) + " ago"
 		case o.KeepCheckpoints && hasCheckpoint != nil && hasCheckpoint(m.ID):
 			d.Reason = "has checkpoint"
 		default:
@@ -205,7 +217,27 @@ func (w *Workspace) cleanupSessions(ctx context.Context, o CleanupOptions, now t
 		cpErr = fmt.Errorf("workspace: cleanup: checkpoints of %s: %w", id, err)
 		return true
 	}
-	decisions := SelectCleanup(metas, hasCheckpoint, o, now)
+	var utErr error
+	untrashed := func(id string) time.Time {
+		if utErr != nil {
+			return time.Time{}
+		}
+		s, err := w.OpenID(id)
+		if err == nil {
+			var at time.Time
+			if at, err = s.untrashedAt(ctx); err == nil {
+				return at
+			}
+		}
+		if !errors.Is(err, ErrNotFound) {
+			utErr = fmt.Errorf("workspace: cleanup: %s: %w", id, err)
+		}
+		return time.Time{}
+	}
+	decisions := selectCleanup(metas, hasCheckpoint, untrashed, o, now)
+	if utErr != nil {
+		return nil, utErr
+	}
 	if cpErr != nil {
 		return nil, cpErr
 	}
@@ -428,6 +460,55 @@ func (w *Workspace) CleanupEvery(ctx context.Context, report func(CleanupReport,
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// restoredWithin reports whether at (an untrash record's time; zero:
+// none) is at most d before now.
+func restoredWithin(at, now time.Time, d time.Duration) bool {
+	return !at.IsZero() && now.Sub(at) <= d
+}
+
+// untrashedAt returns the time of the last untrash record after the
+// session's last message (zero when there is none): reading back from the
+// end of the file to the last message, which is most often a line or two.
+func (s *Session) untrashedAt(ctx context.Context) (time.Time, error) {
+	f, err := s.w.fs.OpenFile(s.Path(), os.O_RDONLY, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return time.Time{}, fmt.Errorf("%w: session %s", ErrNotFound, s.id)
+		}
+		return time.Time{}, fmt.Errorf("workspace: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("workspace: %w", err)
+	}
+	end, err := completeEnd(f, fi.Size(), s.Path())
+	if err != nil {
+		return time.Time{}, err
+	}
+	br := newBackReader(f, s.Path(), end, s.w.readLimit())
+	for {
+		if err := ctx.Err(); err != nil {
+			return time.Time{}, err
+		}
+		line, _, err := br.prev()
+		if err == io.EOF {
+			return time.Time{}, nil
+		}
+		if err != nil {
+			return time.Time{}, err
+		}
+		switch typ, _, _ := headOf(line); typ {
+		case TypeMessage, TypeSession:
+			return time.Time{}, nil
+		case TypeUntrash:
+			if r, hint := decodeRecord(line); hint == "" {
+				return r.At, nil
+			}
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -258,11 +259,40 @@ func TestCleanupMovesToTrashAndRestores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := os.ReadFile(r.Path()); err != nil || string(got) != string(oldBytes) {
+	// The file comes back whole, with one record more that says so.
+	got, err := os.ReadFile(r.Path())
+	if err != nil || !strings.HasPrefix(string(got), string(oldBytes)) {
 		t.Fatalf("restored file differs (%v)", err)
+	}
+	if note := strings.TrimPrefix(string(got), string(oldBytes)); !strings.HasPrefix(note, `{"type":"untrash","seq":4,"at":"`+clk.t.Format(time.RFC3339)) || strings.Count(note, "\n") != 1 {
+		t.Fatalf("after the restored records: %q", note)
 	}
 	if h, err := r.History(ctx, 0); err != nil || len(h.Messages) != 2 || h.Messages[0].Content != "old question" {
 		t.Fatalf("restored history %+v %v", h.Messages, err)
+	}
+	// The next cleanup leaves it, and says why; the policy counts its
+	// expiry from the restore; once idle that long since, it goes again.
+	rep3, err := w.Cleanup(ctx, CleanupOptions{OlderThan: 30 * day, Agent: "main"})
+	if err != nil || len(rep3.Trashed) != 0 {
+		t.Fatalf("cleanup right after the restore: trashed %+v, %v", rep3.Trashed, err)
+	}
+	var kept CleanupDecision
+	for _, d := range rep3.Kept {
+		if d.ID == r.ID() {
+			kept = d
+		}
+	}
+	if kept.Reason != "brought back from the trash 0s ago" {
+		t.Fatalf("kept with %q", kept.Reason)
+	}
+	w.opts.Config.Cleanup.OlderThan = config.Duration(30 * day)
+	if pol, err := r.Policy(ctx, time.Time{}); err != nil || !pol.ExpiresAt.Equal(clk.t.Add(30*day)) {
+		t.Fatalf("expires at %v (%v), want 30 days after the restore", pol.ExpiresAt, err)
+	}
+	clk.t = clk.t.Add(31 * day)
+	rep4, err := w.Cleanup(ctx, CleanupOptions{OlderThan: 30 * day, Agent: "main"})
+	if err != nil || !slices.Contains(reportIDs(rep4.Trashed), r.ID()) {
+		t.Fatalf("31 days after the restore: trashed %+v, %v", rep4.Trashed, err)
 	}
 }
 

@@ -119,6 +119,7 @@ func encodeRecord(b []byte, r *Record) ([]byte, error) {
 		b = appendStrings(b, r.Aliases)
 		b = appendStringField(b, "continues", r.Continues)
 		b = appendIntField(b, "moved", r.Moved)
+	case TypeUntrash:
 	default:
 		return nil, fmt.Errorf("workspace: cannot encode record of unknown type %q", r.Type)
 	}

@@ -280,46 +280,68 @@ func (w *Workspace) RestoreFromTrash(ctx context.Context, ref string) (*Session,
 	if err != nil {
 		return nil, err
 	}
+	if err := w.untrash(ctx, t); err != nil {
+		return nil, err
+	}
+	s, err := w.OpenID(t.ID)
+	if err != nil {
+		return nil, err
+	}
+	// Said in the session, so that cleanup counts its idle time from now
+	// (TypeUntrash); a session that was empty stays empty.
+	// A failure to note it (an encrypted session without the key, a
+	// damaged file) does not undo the restore: it is said.
+	if t.Size > 0 {
+		if _, err := s.Append(ctx, Record{Type: TypeUntrash}); err != nil {
+			w.log.Warn("session back from the trash, but not noted in it: the next cleanup may move it again unless it is written to", "session", t.ID, "err", err)
+		}
+	}
+	return s, nil
+}
+
+// untrash moves the trash entry t back into place under its session's
+// lock.
+func (w *Workspace) untrash(ctx context.Context, t Trashed) error {
 	st := w.state(t.ID)
 	lk, err := w.lock(ctx, st)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer lk.unlock()
 	dst := w.SessionPath(t.ID)
 	if _, err := w.lstat(dst); err == nil {
 		if nr := w.inTheWay(dst); nr != nil {
-			return nil, nr
+			return nr
 		}
-		return nil, fmt.Errorf("%w: session %s is live again; delete or rename it before restoring %s from the trash", ErrExists, t.ID, t.Name)
+		return fmt.Errorf("%w: session %s is live again; delete or rename it before restoring %s from the trash", ErrExists, t.ID, t.Name)
 	}
 	if err := w.trashReady(); err != nil {
-		return nil, err
+		return err
 	}
 	// Only a regular file comes back: a symbolic link in the trash would
 	// become a session file that points elsewhere.
 	src := filepath.Join(w.trashDir(), t.Name)
 	if _, err := w.lstatRegular(src); err != nil {
 		if errors.Is(err, ErrNotRegular) {
-			return nil, err
+			return err
 		}
-		return nil, fmt.Errorf("workspace: restore %s: %w", t.Name, err)
+		return fmt.Errorf("workspace: restore %s: %w", t.Name, err)
 	}
 	// Link, not rename, so a file that appeared meanwhile is never
 	// overwritten; only possible with the real filesystem.
 	if _, ok := w.fs.(OSFS); ok {
 		if err := os.Link(src, dst); err != nil {
-			return nil, fmt.Errorf("workspace: restore %s: %w", t.Name, err)
+			return fmt.Errorf("workspace: restore %s: %w", t.Name, err)
 		}
 		if err := os.Remove(src); err != nil {
-			return nil, fmt.Errorf("workspace: restore %s: %w", t.Name, err)
+			return fmt.Errorf("workspace: restore %s: %w", t.Name, err)
 		}
 	} else if err := w.fs.Rename(src, dst); err != nil {
-		return nil, fmt.Errorf("workspace: restore %s: %w", t.Name, err)
+		return fmt.Errorf("workspace: restore %s: %w", t.Name, err)
 	}
 	w.syncDir(w.sessionsDir())
 	st.known = false
-	return w.OpenID(t.ID)
+	return nil
 }
 
 // PurgeOptions select what Purge removes. The zero value removes nothing;

@@ -33,7 +33,8 @@ type PolicyReport struct {
 	Limits policy.Limits `json:"limits"`
 	// ExpirySeconds is the inactivity after which cleanup moves the
 	// session to the trash (cleanup.older_than or cleanup.ttl; 0 never),
-	// and ExpiresAt when that is, from the session's last message.
+	// and ExpiresAt when that is, from the session's last message (or its
+	// return from the trash, when later).
 	ExpirySeconds int64     `json:"expiry_seconds"`
 	ExpiresAt     time.Time `json:"expires_at,omitzero"`
 }
@@ -58,7 +59,11 @@ func (s *Session) Policy(ctx context.Context, at time.Time) (PolicyReport, error
 	if exp := s.w.opts.Config.Cleanup.Expiry(); exp > 0 {
 		rep.ExpirySeconds = int64(exp / time.Second)
 		if m, err := s.Meta(ctx); err == nil && !m.Updated.IsZero() {
-			rep.ExpiresAt = m.Updated.Add(exp).UTC()
+			from := m.Updated
+			if at, err := s.untrashedAt(ctx); err == nil && at.After(from) {
+				from = at // brought back from the trash since: cleanup counts from then
+			}
+			rep.ExpiresAt = from.Add(exp).UTC()
 		}
 	}
 	return rep, nil

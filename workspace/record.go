@@ -26,6 +26,11 @@ const (
 	// its header (a routing change, a shared session reached from a new
 	// channel), without a new file.
 	TypeAliases = "aliases"
+	// TypeUntrash says the session came back from the trash (rm --restore,
+	// RestoreFromTrash) at its time: cleanup counts a session's idle time
+	// from it when it is later than the last message, so that a session
+	// brought back is not moved again by the next cleanup.
+	TypeUntrash = "untrash"
 )
 
 // Message roles.

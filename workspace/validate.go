@@ -99,6 +99,7 @@ func validateAppend(r *Record) error {
 		if r.Moved < 0 || r.Moved > 0 && r.Continues == "" {
 			return invalid(r.Type, "moved", "moved needs continues and a count of records (got %d)", r.Moved)
 		}
+	case TypeUntrash:
 	case TypeSession:
 		return invalid(r.Type, "", "the session header is written by the workspace, not appended")
 	default:

@@ -145,8 +145,21 @@ func TestCleanupDryRunThenRunThenRestore(t *testing.T) {
 	if out := mustRun(t, "--workspace", ws, "rm", "--restore", shortID(ids["old"])); !strings.Contains(out, "restored "+shortID(ids["old"])) {
 		t.Fatalf("rm --restore: %q", out)
 	}
-	if got, err := os.ReadFile(oldPath); err != nil || string(got) != oldBytes {
-		t.Fatalf("restored file differs from the original (%v)", err)
+	got, err := os.ReadFile(oldPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRestored(t, string(got), oldBytes)
+}
+
+// checkRestored fails unless a session file brought back from the trash is
+// the original, whole, and then one untrash record (which cleanup counts
+// the session's idle time from).
+func checkRestored(t *testing.T, got, orig string) {
+	t.Helper()
+	note, ok := strings.CutPrefix(got, orig)
+	if !ok || !strings.HasPrefix(note, `{"type":"untrash","seq":`) || strings.Count(note, "\n") != 1 || !strings.HasSuffix(note, "}\n") {
+		t.Fatalf("the restored session is not the original and an untrash record:\n%s\nafter the original: %q", got, note)
 	}
 }
 

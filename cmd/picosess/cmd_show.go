@@ -382,6 +382,8 @@ func writeRecordStyled(w io.Writer, r workspace.Record, t *termOut) {
 		text = fmt.Sprintf("[checkpoint #%d deleted]", r.Checkpoint)
 	case workspace.TypeReset:
 		text = fmt.Sprintf("[reset: %s]", flat(r.Reason))
+	case workspace.TypeUntrash:
+		text = "[brought back from the trash]"
 	case workspace.TypeAliases:
 		switch {
 		case r.Moved > 0:

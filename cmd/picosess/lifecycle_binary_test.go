@@ -279,7 +279,6 @@ func TestBinaryCleanupThenRestore(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("rm --restore: exit %d %s %s", code, out, errOut)
 	}
-	if got, _ := os.ReadFile(filepath.Join(ws, workspace.SessionsDir, stale.ID+workspace.SessionExt)); string(got) != string(staleBytes) {
-		t.Fatal("the restored session differs from the original")
-	}
+	got, _ := os.ReadFile(filepath.Join(ws, workspace.SessionsDir, stale.ID+workspace.SessionExt))
+	checkRestored(t, string(got), string(staleBytes))
 }

@@ -596,6 +596,8 @@ func Describe(r workspace.Record) string {
 		return fmt.Sprintf("[checkpoint #%d deleted]", r.Checkpoint)
 	case workspace.TypeReset:
 		return fmt.Sprintf("[reset: %s]", r.Reason)
+	case workspace.TypeUntrash:
+		return "[brought back from the trash]"
 	}
 	return "[" + r.Type + "]"
 }
