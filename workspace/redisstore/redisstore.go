@@ -62,9 +62,9 @@ const (
 // wait_timeout: ours). A redis+sentinel:// URL names Sentinels
 // (sentinel.go).
 type Options struct {
-	Prefix       string
-	TokenTTL     time.Duration // how long a retried append is recognised
-	TrashTTL     time.Duration // > 0: Redis expires deleted sessions after this (cleanup's purge_after)
+	Prefix   string
+	TokenTTL time.Duration // how long a retried append is recognised
+	TrashTTL time.Duration // > 0: Redis expires deleted sessions after this (cleanup's purge_after)
 	// LockTTL is how long a lease (Session.TryLock) outlives its last
 	// renewal; it is renewed every third of it while held.
 	LockTTL time.Duration
@@ -76,10 +76,10 @@ type Options struct {
 	// SentinelPassword authenticates to the Sentinels of a
 	// redis+sentinel:// URL (the URL's own password is the servers').
 	SentinelPassword string
-	DialTimeout  time.Duration
-	ReadTimeout  time.Duration
-	WriteTimeout time.Duration
-	PoolSize     int
+	DialTimeout      time.Duration
+	ReadTimeout      time.Duration
+	WriteTimeout     time.Duration
+	PoolSize         int
 	// Cluster: the URL names nodes of a Redis Cluster (more with
 	// ?addr=host:port).
 	Cluster bool
