@@ -126,7 +126,7 @@ func openStoreSpec(ctx context.Context, spec config.Store, from string, getenv f
 // isStoreURL says whether a --from/--to names a Redis store rather than a
 // directory.
 func isStoreURL(s string) bool {
-	for _, p := range []string{"redis://", "rediss://", "unix://"} {
+	for _, p := range []string{"redis://", "rediss://", "unix://", "redis+sentinel://", "rediss+sentinel://"} {
 		if strings.HasPrefix(s, p) {
 			return true
 		}
