@@ -15,11 +15,11 @@ import (
 
 // storeCopyOutput is the --json shape of store copy (docs/cli.md).
 type storeCopyOutput struct {
-	From     string                   `json:"from"`
-	To       string                   `json:"to"`
-	Sessions []workspace.CopyReport   `json:"sessions"`
-	Records  int                      `json:"records"`
-	Copied   int                      `json:"copied"`
+	From     string                 `json:"from"`
+	To       string                 `json:"to"`
+	Sessions []workspace.CopyReport `json:"sessions"`
+	Records  int                    `json:"records"`
+	Copied   int                    `json:"copied"`
 	// Trash: the deleted sessions, copied under their trash names.
 	Trash        []workspace.TrashCopyReport `json:"trash"`
 	TrashRecords int                         `json:"trash_records"`
