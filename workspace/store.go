@@ -334,6 +334,25 @@ func (f *storeFS) Rename(oldpath, newpath string) error {
 	return f.unsupported("rename", oldpath)
 }
 
+// renameToTrash moves a session into the trash; on a store with ifSize
+// >= 0 only if it still holds that many bytes (an error wrapping
+// ErrChanged otherwise).
+func (w *Workspace) renameToTrash(oldpath, newpath string, ifSize int64) error {
+	f, ok := w.fs.(*storeFS)
+	if !ok || ifSize < 0 {
+		return w.fs.Rename(oldpath, newpath)
+	}
+	oid, _ := f.where(oldpath)
+	_, ntn := f.where(newpath)
+	if oid == "" || ntn == "" || trashID(ntn) != oid {
+		return f.unsupported("rename", oldpath)
+	}
+	if err := f.store.Trash(context.Background(), oid, ntn, time.Now(), ifSize); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
+}
+
 func (f *storeFS) Remove(name string) error {
 	id, tn := f.where(name)
 	switch {

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,82 @@ func TestLease(t *testing.T) {
 	}
 	if _, err := sa.TryLock(ctx, "Bad Name"); err == nil {
 		t.Fatal("a bad lease name was taken")
+	}
+}
+
+// PutTrash continues a part an interrupted copy left, refuses one that is
+// not the start of the source, and leaves a whole entry alone.
+func TestPutTrashResumes(t *testing.T) {
+	st := redistest.Open(t)
+	ctx := context.Background()
+	w := openWS(t, st, nil)
+	s, err := w.Session(ctx, workspace.Target{Name: "src"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := s.Append(ctx, workspace.UserMessage("u", strings.Repeat("x", 100))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := make([]byte, 0, 1024)
+	recs, _ := st.Client().Get(ctx, st.Prefix()+"{"+s.ID()+"}:log").Bytes()
+	data = append(data, recs...)
+	name := s.ID() + ".20260101T000000.000000000Z.jsonl"
+	tr := workspace.Trashed{Name: name, ID: s.ID(), Deleted: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	part := st.Prefix() + "{" + s.ID() + "}:trash:" + name + ":part"
+	// An interrupted copy wrote the first 100 bytes.
+	if err := st.Client().Set(ctx, part, data[:100], 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if had, err := st.PutTrash(ctx, tr, data, 6, nil); err != nil || had {
+		t.Fatalf("resume: %v %v", had, err)
+	}
+	list, err := st.ListTrash(ctx)
+	if err != nil || len(list) != 1 || list[0].Name != name || list[0].Size != int64(len(data)) || !list[0].Deleted.Equal(tr.Deleted) {
+		t.Fatalf("trash after the copy: %+v %v", list, err)
+	}
+	buf := make([]byte, len(data))
+	if n, err := st.ReadTrashAt(ctx, name, buf, 0); err != nil || string(buf[:n]) != string(data) {
+		t.Fatalf("entry bytes differ (%d, %v)", n, err)
+	}
+	if had, err := st.PutTrash(ctx, tr, data, 6, nil); err != nil || !had {
+		t.Fatalf("again: %v %v", had, err)
+	}
+	// A part that is not the source's start.
+	tr2 := tr
+	tr2.Name = s.ID() + ".20260102T000000.000000000Z.jsonl"
+	if err := st.Client().Set(ctx, st.Prefix()+"{"+s.ID()+"}:trash:"+tr2.Name+":part", "something else", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.PutTrash(ctx, tr2, data, 6, nil); !errors.Is(err, workspace.ErrCopyDiffers) {
+		t.Fatalf("foreign part: %v", err)
+	}
+}
+
+// Trash with a size moves a session only if it still holds that size.
+func TestTrashIfSize(t *testing.T) {
+	st := redistest.Open(t)
+	ctx := context.Background()
+	w := openWS(t, st, nil)
+	s, err := w.Session(ctx, workspace.Target{Name: "cond"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, workspace.UserMessage("u", "one")); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := st.Stat(ctx, s.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Trash(ctx, s.ID(), s.ID()+".jsonl", time.Now(), cur.Size-1); !errors.Is(err, workspace.ErrChanged) {
+		t.Fatalf("trash at a stale size: %v", err)
+	}
+	if _, err := st.Stat(ctx, s.ID()); err != nil {
+		t.Fatalf("moved anyway: %v", err)
+	}
+	if err := st.Trash(ctx, s.ID(), s.ID()+".jsonl", time.Now(), cur.Size); err != nil {
+		t.Fatal(err)
 	}
 }
