@@ -22,6 +22,13 @@ import (
 const helperEnv = "PICOSESS_REDISSTORE_HELPER"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(failoverHelperEnv) != "" {
+		if err := helperFailover(); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv(helperEnv) != "" {
 		if err := helperAppend(); err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
