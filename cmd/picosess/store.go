@@ -41,7 +41,7 @@ func (a *app) storeSpec(cfg *config.File) (config.Store, string, error) {
 	}
 	u, err := url.Parse(v)
 	if err != nil || !strings.HasPrefix(u.Scheme, "redis") && u.Scheme != "unix" {
-		return config.Store{}, from, usageErrorf("%s: want files or redis://host:port/db, got %q", from, redisstore.Redact(v))
+		return config.Store{}, from, usageErrorf("%s: want files, redis://host:port/db or redis+sentinel://host:port/mastername, got %q", from, redisstore.Redact(v))
 	}
 	st := config.Store{Kind: config.StoreRedis, URL: v}
 	if cfg != nil && cfg.Store.Kind == config.StoreRedis {
@@ -113,6 +113,14 @@ func openStoreSpec(ctx context.Context, spec config.Store, from string, getenv f
 		WriteTimeout: time.Duration(spec.WriteTimeout),
 		PoolSize:     spec.PoolSize,
 		TokenTTL:     time.Duration(spec.TokenTTL),
+		LockTTL:      time.Duration(spec.LockTTL),
+		MinReplicas:  spec.MinReplicas,
+		WaitTimeout:  time.Duration(spec.WaitTimeout),
+	}
+	if spec.SentinelPasswordEnv != "" {
+		if o.SentinelPassword = getenv(spec.SentinelPasswordEnv); o.SentinelPassword == "" {
+			return nil, fmt.Errorf("%w: %s: store.sentinel_password_env names $%s, which is empty", workspace.ErrConfig, from, spec.SentinelPasswordEnv)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
