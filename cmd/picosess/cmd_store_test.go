@@ -292,3 +292,27 @@ func TestStoreCopyTrashBothWaysBinary(t *testing.T) {
 		t.Fatalf("diverged trash entry: exit %d %+v %s", code, rep, errOut)
 	}
 }
+
+// min_replicas on a primary without replicas: check warns
+// (store_replicas), and an append exits 14, saying it was not
+// acknowledged rather than not written (the primary may hold it).
+func TestStoreMinReplicasCheckAndAppend(t *testing.T) {
+	srv := redistest.StartServer(t)
+	url := srv.URL() + "?min_replicas=1&wait_timeout=100ms"
+	ws := t.TempDir()
+	out, errOut, code := runCLI(t, "--workspace", ws, "--store", url, "append", "--session", "x", "--role", "user", "--content", "hi")
+	if code != exitStore || !strings.Contains(errOut, "not acknowledged") || !strings.Contains(errOut, "replicas") {
+		t.Fatalf("append: exit %d %s%s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, "--workspace", ws, "--store", url, "check")
+	if code != 0 || !strings.Contains(out, "warning store_replicas: min_replicas is 1 but the primary has 0 replica(s)") {
+		t.Fatalf("check: exit %d %s%s", code, out, errOut)
+	}
+	var rep struct {
+		Store storeHealth `json:"store"`
+	}
+	out, _, _ = runCLI(t, "--workspace", ws, "--store", url, "--json", "check")
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Store.Replication == nil || rep.Store.Replication.Connected != 0 || rep.Store.ReplicaWarning == "" {
+		t.Fatalf("check --json: %s %v", out, err)
+	}
+}

@@ -148,6 +148,9 @@ type storeHealth struct {
 	Addr        string                  `json:"addr"`
 	Persistence *redisstore.Persistence `json:"persistence,omitempty"`
 	Warning     string                  `json:"warning,omitempty"`
+	// Replication: the primary's replicas against min_replicas.
+	Replication    *redisstore.Replication `json:"replication,omitempty"`
+	ReplicaWarning string                  `json:"replica_warning,omitempty"`
 }
 
 // checkStore reads the store's persistence settings; nil for the files.
@@ -160,5 +163,12 @@ func checkStore(ctx context.Context, w *workspace.Workspace) (*storeHealth, erro
 	if err != nil {
 		return nil, err
 	}
-	return &storeHealth{Kind: st.Kind(), Addr: st.Addr(), Persistence: &p, Warning: p.Warning()}, nil
+	h := &storeHealth{Kind: st.Kind(), Addr: st.Addr(), Persistence: &p, Warning: p.Warning()}
+	if h.Replication, err = st.Replication(ctx); err != nil {
+		return nil, err
+	}
+	if h.Replication != nil {
+		h.ReplicaWarning = h.Replication.Warning()
+	}
+	return h, nil
 }

@@ -113,3 +113,36 @@ func waitReadTimeout(read, wait time.Duration) time.Duration {
 	}
 	return read
 }
+
+// Replication is what the primary says of its replicas (check).
+type Replication struct {
+	MinReplicas int `json:"min_replicas"` // the store's setting
+	Connected   int `json:"connected"`    // replicas the primary has now
+}
+
+// Warning says why appends would fail or not survive a failover, or "".
+func (r Replication) Warning() string {
+	if r.MinReplicas > 0 && r.Connected < r.MinReplicas {
+		return fmt.Sprintf("min_replicas is %d but the primary has %d replica(s) connected: every append fails until enough replicas follow it (docs/redis.md)", r.MinReplicas, r.Connected)
+	}
+	return ""
+}
+
+// Replication reads INFO replication of the primary; nil on a Cluster
+// (min_replicas is refused there).
+func (s *Store) Replication(ctx context.Context) (*Replication, error) {
+	if s.cluster {
+		return nil, nil
+	}
+	info, err := s.c.Info(ctx, "replication").Result()
+	if err != nil {
+		return nil, s.fail("replication of", err)
+	}
+	r := &Replication{MinReplicas: s.minRepl}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
+			r.Connected, _ = strconv.Atoi(v)
+		}
+	}
+	return r, nil
+}
