@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,8 +30,8 @@ type Lease interface {
 	Release()
 }
 
-// LeaseName is the form of a lease name: lower-case letters, digits and
-// dashes (it becomes part of a file name and of a key).
+// checkLeaseName checks the form of a lease name: lower-case letters,
+// digits and dashes (it becomes part of a file name and of a key).
 func checkLeaseName(name string) error {
 	if name == "" || len(name) > 64 {
 		return fmt.Errorf("workspace: lease name %q: want 1 to 64 of a-z, 0-9, -", name)
@@ -101,3 +102,29 @@ type fileLease struct {
 
 func (l *fileLease) Lost() <-chan struct{} { return nil } // never: the lock dies with the process
 func (l *fileLease) Release()              { l.once.Do(func() { _ = l.fl.Unlock() }) }
+
+// LeaseHolder says who holds (or, on files, last held) lease name of the
+// session: "pid P host H since T", or "" when nothing says.
+func (s *Session) LeaseHolder(ctx context.Context, name string) (string, error) {
+	if err := checkLeaseName(name); err != nil {
+		return "", err
+	}
+	if s.w.store != nil {
+		h, ok := s.w.store.(interface {
+			LeaseHolder(ctx context.Context, id, name string) (string, error)
+		})
+		if !ok {
+			return "", nil
+		}
+		return h.LeaseHolder(ctx, s.id, name)
+	}
+	f, err := os.OpenFile(s.w.LeasePath(s.id, name), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return "", nil // never taken
+	}
+	defer f.Close()
+	b := make([]byte, 256)
+	n, _ := f.Read(b)
+	line, _, _ := strings.Cut(string(b[:n]), "\n")
+	return strings.TrimSpace(line), nil
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,4 +117,18 @@ func (l *lease) Release() {
 		// expire on its own.
 		_ = releaseScript.Run(ctx, l.s.c, []string{l.key}, l.val).Err()
 	})
+}
+
+// LeaseHolder returns the holder text of lease name of session id, ""
+// when it is not held.
+func (s *Store) LeaseHolder(ctx context.Context, id, name string) (string, error) {
+	v, err := s.c.Get(ctx, s.LeaseKey(id, name)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", s.fail("read lease "+name+" of "+id+" at", err)
+	}
+	holder, _, _ := strings.Cut(v, " token ")
+	return holder, nil
 }

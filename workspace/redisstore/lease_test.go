@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +63,10 @@ func TestLease(t *testing.T) {
 	if err != nil || !strings.Contains(v, "pid ") || !strings.Contains(v, " host ") {
 		t.Fatalf("lease value %q %v", v, err)
 	}
+	// Another machine can say who holds it (without the token).
+	if h, err := sb.LeaseHolder(ctx, "summarize"); err != nil || !strings.HasPrefix(h, fmt.Sprintf("pid %d host ", os.Getpid())) || strings.Contains(h, "token") {
+		t.Fatalf("holder %q %v", h, err)
+	}
 	// Another lease name of the same session is independent.
 	if lo, err := sb.TryLock(ctx, "other"); err != nil || lo == nil {
 		t.Fatalf("other name: %v %v", lo, err)
@@ -69,6 +75,9 @@ func TestLease(t *testing.T) {
 	}
 	la.Release()
 	la.Release() // twice is harmless
+	if h, err := sb.LeaseHolder(ctx, "summarize"); err != nil || h != "" {
+		t.Fatalf("holder after release %q %v", h, err)
+	}
 	lb, err := sb.TryLock(ctx, "summarize")
 	if err != nil || lb == nil {
 		t.Fatalf("after release: %v %v", lb, err)
