@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,7 +40,7 @@ func CopyTrashed(ctx context.Context, src, dst *Workspace, t Trashed) (TrashCopy
 	if trashID(t.Name) == "" || trashID(t.Name) != t.ID {
 		return rep, fmt.Errorf("workspace: %q is not a trash entry name", t.Name)
 	}
-	data, torn, err := readTrashEntry(src, t.Name)
+	data, torn, err := readTrashEntry(ctx, src, t.Name)
 	if err != nil {
 		return rep, err
 	}
@@ -55,7 +56,7 @@ func CopyTrashed(ctx context.Context, src, dst *Workspace, t Trashed) (TrashCopy
 		return rep, fmt.Errorf("workspace: copy %s from the trash: %w", t.Name, err)
 	}
 	rep.Copied = !had
-	back, _, err := readTrashEntry(dst, t.Name)
+	back, _, err := readTrashEntry(ctx, dst, t.Name)
 	if err != nil {
 		return rep, fmt.Errorf("workspace: copy %s from the trash: read back: %w", t.Name, err)
 	}
@@ -64,8 +65,27 @@ func CopyTrashed(ctx context.Context, src, dst *Workspace, t Trashed) (TrashCopy
 }
 
 // readTrashEntry reads the complete lines of a trash entry, and says how
-// many bytes of an unfinished last line it left out.
-func readTrashEntry(w *Workspace, name string) ([]byte, int64, error) {
+// many bytes of an unfinished last line it left out. An entry missing
+// from a store reads as empty.
+func readTrashEntry(ctx context.Context, w *Workspace, name string) ([]byte, int64, error) {
+	if w.store != nil {
+		// Straight from the store: through storeFS every open would list
+		// the whole trash to find the entry's size.
+		var b []byte
+		buf := make([]byte, 1<<20)
+		for {
+			n, err := w.store.ReadTrashAt(ctx, name, buf, int64(len(b)))
+			if err != nil {
+				return nil, 0, fmt.Errorf("workspace: trash entry %s: %w", name, err)
+			}
+			b = append(b, buf[:n]...)
+			if n < len(buf) {
+				break
+			}
+		}
+		end := bytes.LastIndexByte(b, '\n') + 1
+		return b[:end], int64(len(b) - end), nil
+	}
 	path := filepath.Join(w.trashDir(), name)
 	if _, err := w.lstatRegular(path); err != nil {
 		return nil, 0, fmt.Errorf("workspace: trash entry %s: %w", name, err)

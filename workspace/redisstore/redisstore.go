@@ -151,6 +151,9 @@ func Open(ctx context.Context, rawURL string, o *Options) (*Store, error) {
 	if opt.LockTTL <= 0 {
 		opt.LockTTL = DefaultLockTTL
 	}
+	if opt.LockTTL < 100*time.Millisecond {
+		return nil, fmt.Errorf("redisstore: %s: lock_ttl %s: want at least 100ms", safe, opt.LockTTL)
+	}
 	if opt.WaitTimeout <= 0 {
 		opt.WaitTimeout = DefaultWaitTimeout
 	}

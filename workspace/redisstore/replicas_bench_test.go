@@ -105,3 +105,60 @@ func BenchmarkLease(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCopyTrash copies a trash of 20 deleted sessions of 200
+// messages each from files into a fresh prefix of Redis (store copy's
+// trash step: read, PutTrash, read back and verify), and the same back
+// into a fresh file workspace; it reports records per second each way.
+func BenchmarkCopyTrash(b *testing.B) {
+	ctx := context.Background()
+	url := redistest.URL(b)
+	src := openWS(b, nil, nil)
+	for i := 0; i < 20; i++ {
+		s, err := src.Session(ctx, workspace.Target{Name: "t" + strconv.Itoa(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs := make([]workspace.Record, 200)
+		for k := range recs {
+			recs[k] = benchRecord()
+		}
+		if _, err := s.Append(ctx, recs...); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Delete(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	trash, err := src.Trash(ctx)
+	if err != nil || len(trash) != 20 {
+		b.Fatal(len(trash), err)
+	}
+	var toRedis, toFiles time.Duration
+	records := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		st := redistest.OpenURL(b, url, redistest.Prefix())
+		mid := openWS(b, st, nil)
+		back := openWS(b, nil, nil)
+		b.StartTimer()
+		t0 := time.Now()
+		for _, t := range trash {
+			rep, err := workspace.CopyTrashed(ctx, src, mid, t)
+			if err != nil || !rep.Copied {
+				b.Fatal(rep, err)
+			}
+			records += rep.Records
+		}
+		t1 := time.Now()
+		for _, t := range trash {
+			if rep, err := workspace.CopyTrashed(ctx, mid, back, t); err != nil || !rep.Copied {
+				b.Fatal(rep, err)
+			}
+		}
+		toRedis, toFiles = toRedis+t1.Sub(t0), toFiles+time.Since(t1)
+	}
+	b.ReportMetric(float64(records)/toRedis.Seconds(), "records/s-to-redis")
+	b.ReportMetric(float64(records)/toFiles.Seconds(), "records/s-to-files")
+}
