@@ -45,6 +45,11 @@ func CopyTrashed(ctx context.Context, src, dst *Workspace, t Trashed) (TrashCopy
 		return rep, err
 	}
 	rep.Bytes, rep.TornBytes = int64(len(data)), torn
+	if len(data) == 0 {
+		// Purged (or expired) since it was listed, or no complete line:
+		// nothing that restore could bring back.
+		return rep, fmt.Errorf("%w: trash entry %s is gone or holds no complete record", ErrNotFound, t.Name)
+	}
 	had := false
 	if dst.store != nil {
 		last, _ := lastSeqOf(data)
