@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/picosess/picosess/workspace/redisstore/redistest"
 )
@@ -314,5 +316,31 @@ func TestStoreMinReplicasCheckAndAppend(t *testing.T) {
 	out, _, _ = runCLI(t, "--workspace", ws, "--store", url, "--json", "check")
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Store.Replication == nil || rep.Store.Replication.Connected != 0 || rep.Store.ReplicaWarning == "" {
 		t.Fatalf("check --json: %s %v", out, err)
+	}
+}
+
+// A redis+sentinel:// store through the CLI: append and show, store copy
+// to it, and check (the primary's replica counted against min_replicas).
+func TestStoreSentinelURL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts three servers")
+	}
+	master := redistest.StartServer(t)
+	redistest.StartServer(t, "--replicaof", "127.0.0.1", strconv.Itoa(master.Port()))
+	sentinel := redistest.StartSentinel(t, "pm", master.Addr(), 5*time.Second, 10*time.Second)
+	url := "redis+sentinel://" + sentinel.Addr() + "/pm?min_replicas=1&wait_timeout=2s"
+	ws := t.TempDir()
+	mustRun(t, "--workspace", ws, "--store", url, "append", "--session", "s", "--role", "user", "--content", "through sentinel")
+	if out := mustRun(t, "--workspace", ws, "--store", url, "show", "s"); !strings.Contains(out, "through sentinel") {
+		t.Fatalf("show: %s", out)
+	}
+	src := seedConversations(t)
+	var rep storeCopyOutput
+	if err := json.Unmarshal([]byte(mustRun(t, "store", "copy", "--from", src, "--to", url, "--json")), &rep); err != nil || len(rep.Sessions) != 1 || rep.Copied == 0 {
+		t.Fatalf("copy: %+v %v", rep, err)
+	}
+	out, errOut, code := runCLI(t, "--workspace", ws, "--store", url, "check")
+	if code != 0 || strings.Contains(out, "store_replicas") || !strings.Contains(out, "redis+sentinel://") {
+		t.Fatalf("check: exit %d %s%s", code, out, errOut)
 	}
 }
