@@ -12,7 +12,9 @@
 //	                            created, updated (last message), name, scope, aliases,
 //	                            title (not for sealed sessions)
 //	P{<id>}:tok:<token>         string: the first seq an append call stored (expires)
+//	P{<id>}:lease:<name>        string: a lease's holder and token (expires; lease.go)
 //	P{<id>}:trash:<name>:log    a deleted session (and :meta), until purged
+//	P{<id>}:trash:<name>:part   a trash entry being copied in (trashcopy.go)
 //	Psessions                   sorted set: live session ids by last activity (ms)
 //	Ptrash                      sorted set: trash names by deletion time (ms)
 //	Pchanges                    pub/sub channel: the id of each session appended to
