@@ -4,13 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
-
-	"github.com/gofrs/flock"
 
 	"github.com/picosess/picosess/workspace"
 )
@@ -95,9 +89,10 @@ func (k *Compactor) Maybe(ctx context.Context, s *workspace.Session) (Outcome, e
 
 // Summarize summarizes the session now, due or not (there must still be
 // something Select may fold). Two processes never summarize the same range
-// twice: the work happens under an exclusive lock on
-// <root>/locks/<id>.summarize.lock (a second process finds it held and
-// returns Busy), and the decision is re-made under that lock when the
+// twice: the work happens under an exclusive lock, on
+// <root>/locks/<id>.summarize.lock or, on a store, a lease in the store
+// that every machine sees (a second process finds it held and returns
+// Busy), and the decision is re-made under that lock when the
 // session changed in a way that matters since it was read.
 //
 // Writers are never held up by a summary: the active history is read, the
@@ -146,7 +141,7 @@ func (k *Compactor) run(ctx context.Context, s *workspace.Session, force bool) (
 			beforeLock(s)
 		}
 	}
-	unlock, ok, err := lockSummarize(s)
+	ctx, unlock, ok, err := lockSummarize(ctx, s)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -190,35 +185,38 @@ func (k *Compactor) run(ctx context.Context, s *workspace.Session, force bool) (
 	return out, nil
 }
 
-// SummarizeLockPath is the lock file taken while a session is summarized.
+// SummarizeLockPath is the lock file taken while a session of a file
+// workspace is summarized (on a store the lock is a lease in the store).
 func SummarizeLockPath(s *workspace.Session) string {
-	return filepath.Join(s.Workspace().Root(), workspace.LocksDir, s.ID()+".summarize.lock")
+	return s.Workspace().LeasePath(s.ID(), "summarize")
 }
 
 // lockSummarize takes the summarize lock without waiting. ok is false when
-// another process (or another Compactor of this one) holds it. The lock
-// file is never deleted; it names its last holder for operators.
-func lockSummarize(s *workspace.Session) (unlock func(), ok bool, err error) {
-	path := SummarizeLockPath(s)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, false, fmt.Errorf("summarize: %w", err)
-	}
-	// Not through a symbolic link (it would create, lock and truncate a
-	// file elsewhere), nor blocking on a named pipe.
-	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK))
-	ok, err = fl.TryLock()
+// another process (or another Compactor of this one) holds it: of this
+// machine on a file workspace (an flock on SummarizeLockPath), of any
+// machine that shares the store on a workspace with one (a lease in the
+// store; docs/redis.md). The returned context ends when the lock is lost
+// (a lease that could not be renewed in time), so that the summary's work
+// stops; AppendAfter still refuses a summary made stale meanwhile.
+func lockSummarize(ctx context.Context, s *workspace.Session) (held context.Context, unlock func(), ok bool, err error) {
+	l, err := s.TryLock(ctx, "summarize")
 	if err != nil {
-		return nil, false, fmt.Errorf("summarize: lock %s: %w", path, err)
+		return nil, nil, false, fmt.Errorf("summarize: %w", err)
 	}
-	if !ok {
-		return nil, false, nil
+	if l == nil {
+		return nil, nil, false, nil
 	}
-	host, _ := os.Hostname()
-	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644); err == nil {
-		fmt.Fprintf(f, "pid %d host %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
-		f.Close()
+	held, cancel := context.WithCancel(ctx)
+	if lost := l.Lost(); lost != nil {
+		go func() {
+			select {
+			case <-lost:
+				cancel()
+			case <-held.Done():
+			}
+		}()
 	}
-	return func() { fl.Unlock() }, true, nil
+	return held, func() { cancel(); l.Release() }, true, nil
 }
 
 // tailFirst guesses how many of the newest messages to read for a

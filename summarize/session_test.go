@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/picosess/picosess/workspace"
+	"github.com/picosess/picosess/workspace/redisstore"
 )
 
 func openSession(t testing.TB, root, name string) *workspace.Session {
@@ -170,7 +171,7 @@ func TestMaybeIsBusyWhileAnotherHolderSummarizes(t *testing.T) {
 	ctx := context.Background()
 	s := openSession(t, t.TempDir(), "busy")
 	appendTurns(t, s, 0, 12)
-	unlock, ok, err := lockSummarize(s)
+	_, unlock, ok, err := lockSummarize(ctx, s)
 	if err != nil || !ok {
 		t.Fatalf("lock: %v %v", ok, err)
 	}
@@ -212,7 +213,18 @@ func (g gated) Summarize(ctx context.Context, req Request) (Result, error) {
 func sessionHelper() int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w, err := workspace.Open(os.Getenv("SH_ROOT"), &workspace.Options{Durability: workspace.Durability(os.Getenv("SH_DURABILITY"))})
+	opts := &workspace.Options{Durability: workspace.Durability(os.Getenv("SH_DURABILITY"))}
+	if u := os.Getenv("SH_STORE_URL"); u != "" {
+		// A "machine" of its own on a shared store (store_lock_test.go).
+		st, err := redisstore.Open(ctx, u, &redisstore.Options{Prefix: os.Getenv("SH_STORE_PREFIX")})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer st.Close()
+		opts.Store = st
+	}
+	w, err := workspace.Open(os.Getenv("SH_ROOT"), opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -242,10 +254,10 @@ func sessionHelper() int {
 	return 0
 }
 
-func startHelper(t *testing.T, root, name, gate string) (*exec.Cmd, *bytes.Buffer) {
+func startHelper(t *testing.T, root, name, gate string, env ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), sessionHelperEnv+"=1", "SH_ROOT="+root, "SH_NAME="+name, "SH_GATE="+gate)
+	cmd.Env = append(append(os.Environ(), sessionHelperEnv+"=1", "SH_ROOT="+root, "SH_NAME="+name, "SH_GATE="+gate), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -161,7 +161,7 @@ func (w *Workspace) adopt(ctx context.Context, t Target, from *Session) (*Sessio
 		w.log.Warn("imported session written to during its move: left live", "session", from.ID(), "into", to.ID())
 		return to, nil
 	}
-	if _, err := from.moveToTrashLocked(); err != nil {
+	if _, err := from.moveToTrashIf(end); err != nil {
 		w.log.Error("imported session moved but not put in the trash", "session", from.ID(), "into", to.ID(), "err", err)
 		return to, nil
 	}

@@ -351,13 +351,23 @@ func (w *Workspace) trashIfIdle(ctx context.Context, listed CleanupDecision, idl
 	if m.Size != listed.Size || !m.Updated.Equal(listed.Updated) || !m.Updated.Before(idleBefore) {
 		return "", fmt.Errorf("%w: %s (last message %s, listed %s)", errWrittenMeanwhile, s.id, m.Updated.Format(time.RFC3339), listed.Updated.Format(time.RFC3339))
 	}
-	return s.moveToTrashLocked()
+	name, err := s.moveToTrashIf(m.Size)
+	if errors.Is(err, ErrChanged) {
+		// On a store: another machine appended after the look above.
+		return "", fmt.Errorf("%w: %w", errWrittenMeanwhile, err)
+	}
+	return name, err
 }
 
 // moveToTrashLocked moves the session file into sessions/.trash/, as
 // Delete does; the caller holds the session's lock and syncs the two
 // directories afterwards.
-func (s *Session) moveToTrashLocked() (string, error) {
+func (s *Session) moveToTrashLocked() (string, error) { return s.moveToTrashIf(-1) }
+
+// moveToTrashIf is moveToTrashLocked that, on a store, moves the session
+// only if it still holds ifSize bytes (>= 0), in the store's atomic step:
+// there the session lock does not keep other machines' appends out.
+func (s *Session) moveToTrashIf(ifSize int64) (string, error) {
 	if _, err := s.w.lstatRegular(s.Path()); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("%w: session %s", ErrNotFound, s.id)
@@ -382,7 +392,7 @@ func (s *Session) moveToTrashLocked() (string, error) {
 			name = fmt.Sprintf("%s.%s-%d%s", s.id, stamp, i, SessionExt)
 		}
 	}
-	if err := s.w.fs.Rename(s.Path(), filepath.Join(s.w.trashDir(), name)); err != nil {
+	if err := s.w.renameToTrash(s.Path(), filepath.Join(s.w.trashDir(), name), ifSize); err != nil {
 		return "", fmt.Errorf("workspace: move %s to trash: %w", s.Path(), err)
 	}
 	// The directories are synced once at the end of cleanup, not per move:

@@ -32,6 +32,9 @@ import (
 //   - List: every live session with its Stat.
 //   - Trash, Restore, Purge, ListTrash: the trash.
 //   - Follow: wake-ups for followers.
+//   - TryLock: a named lease on a session that every machine sees (the
+//     summarize lock), taken without waiting.
+//   - PutTrash: a trash entry written whole (store copy).
 //
 // Errors: a missing session wraps ErrNotFound; a server that cannot be
 // reached (or lost a call half-way) wraps ErrStoreUnavailable.
@@ -51,8 +54,11 @@ type Store interface {
 	Append(ctx context.Context, a StoreAppend) (StoreResult, error)
 	List(ctx context.Context) ([]StoreStat, error)
 	// Trash moves session id to the trash under name; ErrNotFound when
-	// it is not live, ErrExists when name is taken.
-	Trash(ctx context.Context, id, name string, at time.Time) error
+	// it is not live, ErrExists when name is taken. With ifSize >= 0 it
+	// moves it only if it still holds ifSize bytes (else an error
+	// wrapping ErrChanged), in the same atomic step: a session another
+	// machine appended to after the caller looked stays live.
+	Trash(ctx context.Context, id, name string, at time.Time, ifSize int64) error
 	ListTrash(ctx context.Context) ([]Trashed, error)
 	// Restore brings trash entry name back as session id; ErrExists when
 	// a live session id exists.
@@ -67,7 +73,24 @@ type Store interface {
 	// stopped in each session (byte offset, last seq), is what makes it
 	// miss and repeat nothing.
 	Follow(ctx context.Context) (<-chan string, error)
+	// TryLock takes lease name of session id for holder (a text naming
+	// the process, kept for operators) without waiting: nil and no
+	// error when another process, of any machine, holds it. See Lease.
+	TryLock(ctx context.Context, id, name, holder string) (Lease, error)
+	// PutTrash stores data (complete lines) as trash entry t (t.Name,
+	// t.ID, t.Deleted), with lastSeq its last record's seq and meta its
+	// listing fields (as StoreAppend.Meta), so that Restore brings it
+	// back as a live session. Nothing is visible in ListTrash until the
+	// entry is complete. An entry of that name already there is left as
+	// it is (had is true; the caller compares its bytes); a copy cut
+	// short resumes where it stopped, after checking that what it wrote
+	// is the start of data (else an error wrapping ErrCopyDiffers).
+	PutTrash(ctx context.Context, t Trashed, data []byte, lastSeq int64, meta map[string]string) (had bool, err error)
 }
+
+// ErrChanged wraps the refusal of a conditional step (Store.Trash with a
+// size) on a session that changed since the caller looked.
+var ErrChanged = errors.New("workspace: session changed meanwhile")
 
 // StoreStat is a session as a Store holds it.
 type StoreStat struct {
@@ -296,7 +319,7 @@ func (f *storeFS) Rename(oldpath, newpath string) error {
 	ctx := context.Background()
 	switch {
 	case oid != "" && ntn != "" && trashID(ntn) == oid:
-		if err := f.store.Trash(ctx, oid, ntn, time.Now()); err != nil {
+		if err := f.store.Trash(ctx, oid, ntn, time.Now(), -1); err != nil {
 			return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 		}
 		return nil
@@ -309,6 +332,25 @@ func (f *storeFS) Rename(oldpath, newpath string) error {
 		return f.disk.Rename(oldpath, newpath)
 	}
 	return f.unsupported("rename", oldpath)
+}
+
+// renameToTrash moves a session into the trash; on a store with ifSize
+// >= 0 only if it still holds that many bytes (an error wrapping
+// ErrChanged otherwise).
+func (w *Workspace) renameToTrash(oldpath, newpath string, ifSize int64) error {
+	f, ok := w.fs.(*storeFS)
+	if !ok || ifSize < 0 {
+		return w.fs.Rename(oldpath, newpath)
+	}
+	oid, _ := f.where(oldpath)
+	_, ntn := f.where(newpath)
+	if oid == "" || ntn == "" || trashID(ntn) != oid {
+		return f.unsupported("rename", oldpath)
+	}
+	if err := f.store.Trash(context.Background(), oid, ntn, time.Now(), ifSize); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
 }
 
 func (f *storeFS) Remove(name string) error {

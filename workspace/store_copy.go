@@ -58,24 +58,38 @@ func CopySession(ctx context.Context, src, dst *Workspace, id string) (CopyRepor
 		return rep, fmt.Errorf("%w: session %s: %d bytes written, %d read back", ErrCopyDiffers, id, len(data), len(back))
 	}
 	back = back[:len(data)] // appended to meanwhile: that is not ours to check
+	rep.Records, err = verifyLines("session "+id, data, back)
+	return rep, err
+}
+
+// verifyLines compares a copy with its source line by line (each line's
+// bytes, and the seqs going up) and returns the number of lines.
+func verifyLines(what string, data, back []byte) (int, error) {
 	var seq int64
+	n := 0
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		j := bytes.IndexByte(back, '\n')
+		if i < 0 {
+			i = len(data)
+		}
 		a, b := data[:i], back[:max(j, 0)]
 		if j != i || !bytes.Equal(a, b) {
-			return rep, fmt.Errorf("%w: session %s: record %d differs after the copy", ErrCopyDiffers, id, rep.Records+1)
+			return n, fmt.Errorf("%w: %s: record %d differs after the copy", ErrCopyDiffers, what, n+1)
 		}
 		if r, hint := decodeRecord(a); hint == "" {
 			if r.Seq <= seq && r.Seq != 0 {
-				return rep, fmt.Errorf("%w: session %s: seq %d after %d", ErrCorrupt, id, r.Seq, seq)
+				return n, fmt.Errorf("%w: %s: seq %d after %d", ErrCorrupt, what, r.Seq, seq)
 			}
 			seq = r.Seq
 		}
-		rep.Records++
-		data, back = data[i+1:], back[j+1:]
+		n++
+		data, back = data[min(i+1, len(data)):], back[j+1:]
 	}
-	return rep, nil
+	if len(back) > 0 {
+		return n, fmt.Errorf("%w: %s: the copy holds %d bytes more than the source", ErrCopyDiffers, what, len(back))
+	}
+	return n, nil
 }
 
 // completeBytes reads a session's complete lines.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -173,6 +174,11 @@ func (a *app) runAppend(cmd *cobra.Command, o *appendOptions, args []string) err
 		turn.Seqs, err = s.Append(ctx, rec)
 	} else {
 		turn, err = s.AppendTurn(ctx, rec)
+	}
+	if errors.Is(err, workspace.ErrStoreUnavailable) {
+		// The store lost the call, or (min_replicas) not enough replicas
+		// acknowledged it: it may be stored, it was not acknowledged.
+		return fmt.Errorf("append to %s failed; the message was not acknowledged (the store may hold it): %w", s.ID(), err)
 	}
 	if err != nil {
 		return fmt.Errorf("append to %s failed; the message was not written: %w", s.ID(), err)

@@ -200,6 +200,9 @@ EXIT STATUS
 			if out.Store != nil && out.Store.Warning != "" {
 				out.Warnings++
 			}
+			if out.Store != nil && out.Store.ReplicaWarning != "" {
+				out.Warnings++
+			}
 			out.Clean = out.Repairable == 0 && out.Unrepairable == 0
 			if a.jsonOut {
 				if err := a.writeJSON(out); err != nil {
@@ -240,6 +243,9 @@ func writeCheckText(w io.Writer, out checkOutput) error {
 		fmt.Fprintln(ew)
 		if st.Warning != "" {
 			fmt.Fprintf(ew, "  warning store_persistence: %s\n", st.Warning)
+		}
+		if st.ReplicaWarning != "" {
+			fmt.Fprintf(ew, "  warning store_replicas: %s\n", st.ReplicaWarning)
 		}
 	}
 	fmt.Fprintf(ew, "checked %d session file(s): %d repairable error(s), %d unrepairable, %d warning(s)\n",

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 
@@ -13,16 +15,21 @@ import (
 
 // storeCopyOutput is the --json shape of store copy (docs/cli.md).
 type storeCopyOutput struct {
-	From     string                   `json:"from"`
-	To       string                   `json:"to"`
-	Sessions []workspace.CopyReport   `json:"sessions"`
-	Records  int                      `json:"records"`
-	Copied   int                      `json:"copied"`
-	Failed   []storeCopyFailureOutput `json:"failed"`
+	From     string                 `json:"from"`
+	To       string                 `json:"to"`
+	Sessions []workspace.CopyReport `json:"sessions"`
+	Records  int                    `json:"records"`
+	Copied   int                    `json:"copied"`
+	// Trash: the deleted sessions, copied under their trash names.
+	Trash        []workspace.TrashCopyReport `json:"trash"`
+	TrashRecords int                         `json:"trash_records"`
+	TrashCopied  int                         `json:"trash_copied"` // entries written now
+	Failed       []storeCopyFailureOutput    `json:"failed"`
 }
 
 type storeCopyFailureOutput struct {
 	ID    string `json:"id"`
+	Trash string `json:"trash,omitempty"` // a trash entry's name
 	Error string `json:"error"`
 }
 
@@ -34,7 +41,7 @@ func newStoreCmd(a *app) *cobra.Command {
 	var from, to string
 	cp := &cobra.Command{
 		Use:   "copy --from DIR|URL --to DIR|URL",
-		Short: "Copy every live session from one store to another, verified record by record",
+		Short: "Copy every session and the trash from one store to another, verified record by record",
 		Long: `Copy every live session of a workspace from one store to another: a workspace
 directory (the files) or a Redis URL (redis://host:port/db; docs/redis.md), in
 either direction. Each session's lines are copied byte for byte, so a file
@@ -46,9 +53,12 @@ it is), and only the rest is written; run it again after an interruption and it
 finishes, run it once more and it writes nothing. After writing, every record
 of the destination is read back and compared with the source's.
 
-The trash is not copied, nor are config.json, the search index (rebuild it
-with reindex) or encryption.json: copy encryption.json yourself to a new
-workspace directory of an encrypted workspace.
+The trash is copied too, each deleted session under its trash name, so that
+rm --restore works on the destination; an entry there already must be byte
+for byte the source's. A copy into files counts as deleted when it was
+copied (cleanup.purge_after starts again). Not copied: config.json, the
+search index (rebuild it with reindex) and encryption.json (copy it
+yourself to a new workspace directory of an encrypted workspace).
 
 EXIT STATUS
   0 every session copied and verified; 3 some sessions were not (listed);
@@ -132,7 +142,11 @@ func (a *app) storeCopy(ctx context.Context, from, to string) error {
 		return err
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].ID < files[j].ID })
-	out := storeCopyOutput{From: srcName, To: dstName, Sessions: []workspace.CopyReport{}, Failed: []storeCopyFailureOutput{}}
+	trash, err := src.Trash(ctx)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	out := storeCopyOutput{From: srcName, To: dstName, Sessions: []workspace.CopyReport{}, Trash: []workspace.TrashCopyReport{}, Failed: []storeCopyFailureOutput{}}
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -150,15 +164,38 @@ func (a *app) storeCopy(ctx context.Context, from, to string) error {
 		out.Records += rep.Records
 		out.Copied += rep.Copied
 	}
+	for _, t := range trash {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rep, err := workspace.CopyTrashed(ctx, src, dst, t)
+		if err != nil {
+			if _, code := classify(ctx, err); code == codeStoreUnavailable || code == codeInterrupted {
+				return err
+			}
+			out.Failed = append(out.Failed, storeCopyFailureOutput{ID: t.ID, Trash: t.Name, Error: err.Error()})
+			fmt.Fprintf(a.stderr, "trash %s: not copied: %v\n", t.Name, err)
+			continue
+		}
+		if rep.TornBytes > 0 {
+			fmt.Fprintf(a.stderr, "trash %s: its last %d bytes are an unfinished line (a crash before the deletion): not copied\n", t.Name, rep.TornBytes)
+		}
+		out.Trash = append(out.Trash, rep)
+		out.TrashRecords += rep.Records
+		if rep.Copied {
+			out.TrashCopied++
+		}
+	}
 	if a.jsonOut {
 		if err := a.writeJSON(out); err != nil {
 			return err
 		}
 	} else {
 		fmt.Fprintf(a.stdout, "%d sessions, %d records verified in %s (%d records written now)\n", len(out.Sessions), out.Records, dstName, out.Copied)
+		fmt.Fprintf(a.stdout, "trash: %d deleted sessions, %d records verified (%d entries written now)\n", len(out.Trash), out.TrashRecords, out.TrashCopied)
 	}
 	if len(out.Failed) > 0 {
-		return &exitError{code: exitRepairable, msg: fmt.Sprintf("%d of %d sessions not copied", len(out.Failed), len(files))}
+		return &exitError{code: exitRepairable, msg: fmt.Sprintf("%d of %d sessions and trash entries not copied", len(out.Failed), len(files)+len(trash))}
 	}
 	return nil
 }

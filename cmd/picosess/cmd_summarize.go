@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -164,8 +163,8 @@ func (a *app) runSummarize(ctx context.Context, o *summarizeOptions, ref string)
 	}
 	if res.Busy {
 		msg := fmt.Sprintf("another process is summarizing %s; nothing done", s.ID())
-		if b, rerr := os.ReadFile(summarize.SummarizeLockPath(s)); rerr == nil && len(b) > 0 {
-			msg += " (lock held by " + strings.TrimSpace(string(b)) + ")"
+		if h, rerr := s.LeaseHolder(ctx, "summarize"); rerr == nil && h != "" {
+			msg += " (lock held by " + h + ")"
 		}
 		if a.jsonOut {
 			if err := a.writeJSON(res); err != nil {

@@ -41,7 +41,7 @@ func (a *app) storeSpec(cfg *config.File) (config.Store, string, error) {
 	}
 	u, err := url.Parse(v)
 	if err != nil || !strings.HasPrefix(u.Scheme, "redis") && u.Scheme != "unix" {
-		return config.Store{}, from, usageErrorf("%s: want files or redis://host:port/db, got %q", from, redisstore.Redact(v))
+		return config.Store{}, from, usageErrorf("%s: want files, redis://host:port/db or redis+sentinel://host:port/mastername, got %q", from, redisstore.Redact(v))
 	}
 	st := config.Store{Kind: config.StoreRedis, URL: v}
 	if cfg != nil && cfg.Store.Kind == config.StoreRedis {
@@ -113,6 +113,14 @@ func openStoreSpec(ctx context.Context, spec config.Store, from string, getenv f
 		WriteTimeout: time.Duration(spec.WriteTimeout),
 		PoolSize:     spec.PoolSize,
 		TokenTTL:     time.Duration(spec.TokenTTL),
+		LockTTL:      time.Duration(spec.LockTTL),
+		MinReplicas:  spec.MinReplicas,
+		WaitTimeout:  time.Duration(spec.WaitTimeout),
+	}
+	if spec.SentinelPasswordEnv != "" {
+		if o.SentinelPassword = getenv(spec.SentinelPasswordEnv); o.SentinelPassword == "" {
+			return nil, fmt.Errorf("%w: %s: store.sentinel_password_env names $%s, which is empty", workspace.ErrConfig, from, spec.SentinelPasswordEnv)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -126,7 +134,7 @@ func openStoreSpec(ctx context.Context, spec config.Store, from string, getenv f
 // isStoreURL says whether a --from/--to names a Redis store rather than a
 // directory.
 func isStoreURL(s string) bool {
-	for _, p := range []string{"redis://", "rediss://", "unix://"} {
+	for _, p := range []string{"redis://", "rediss://", "unix://", "redis+sentinel://", "rediss+sentinel://"} {
 		if strings.HasPrefix(s, p) {
 			return true
 		}
@@ -140,6 +148,9 @@ type storeHealth struct {
 	Addr        string                  `json:"addr"`
 	Persistence *redisstore.Persistence `json:"persistence,omitempty"`
 	Warning     string                  `json:"warning,omitempty"`
+	// Replication: the primary's replicas against min_replicas.
+	Replication    *redisstore.Replication `json:"replication,omitempty"`
+	ReplicaWarning string                  `json:"replica_warning,omitempty"`
 }
 
 // checkStore reads the store's persistence settings; nil for the files.
@@ -152,5 +163,12 @@ func checkStore(ctx context.Context, w *workspace.Workspace) (*storeHealth, erro
 	if err != nil {
 		return nil, err
 	}
-	return &storeHealth{Kind: st.Kind(), Addr: st.Addr(), Persistence: &p, Warning: p.Warning()}, nil
+	h := &storeHealth{Kind: st.Kind(), Addr: st.Addr(), Persistence: &p, Warning: p.Warning()}
+	if h.Replication, err = st.Replication(ctx); err != nil {
+		return nil, err
+	}
+	if h.Replication != nil {
+		h.ReplicaWarning = h.Replication.Warning()
+	}
+	return h, nil
 }

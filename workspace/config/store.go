@@ -28,6 +28,16 @@ type Store struct {
 	PoolSize     int      `json:"pool_size,omitempty"`
 	// TokenTTL is how long a retried append is recognised; "" means 24h.
 	TokenTTL Duration `json:"token_ttl,omitempty"`
+	// LockTTL is how long a lease (the summarize lock) outlives its
+	// holder's last renewal; "" means 15s.
+	LockTTL Duration `json:"lock_ttl,omitempty"`
+	// MinReplicas > 0: an append is acknowledged only when that many
+	// replicas have it, within WaitTimeout ("" means 1s).
+	MinReplicas int      `json:"min_replicas,omitempty"`
+	WaitTimeout Duration `json:"wait_timeout,omitempty"`
+	// SentinelPasswordEnv names the environment variable holding the
+	// password of the Sentinels of a redis+sentinel:// URL.
+	SentinelPasswordEnv string `json:"sentinel_password_env,omitempty"`
 }
 
 // Store kinds.
@@ -52,10 +62,19 @@ func (s Store) validate(path string) error {
 	}
 	u, err := url.Parse(s.URL)
 	if err != nil || !strings.HasPrefix(u.Scheme, "redis") && u.Scheme != "unix" {
-		return fieldErr(path+".url", "want redis://host:port/db, rediss:// or unix://")
+		return fieldErr(path+".url", "want redis://host:port/db, rediss://, unix:// or redis+sentinel://host:port[,host:port]/mastername")
 	}
 	if _, ok := u.User.Password(); ok {
 		return fieldErr(path+".url", "holds a password: config.json is not the place for it; put it in an environment variable and name it in %s.password_env", path)
+	}
+	if s.MinReplicas < 0 {
+		return fieldErr(path+".min_replicas", "want 0 or a positive number of replicas, got %d", s.MinReplicas)
+	}
+	if s.MinReplicas > 0 && s.Cluster {
+		return fieldErr(path+".min_replicas", "not supported with cluster")
+	}
+	if strings.HasSuffix(u.Scheme, "+sentinel") && s.Cluster {
+		return fieldErr(path+".cluster", "a redis+sentinel:// url names Sentinels, not a Cluster")
 	}
 	if s.PoolSize < 0 {
 		return fieldErr(path+".pool_size", "want a positive number, got %d", s.PoolSize)

@@ -17,6 +17,14 @@ func TestStoreBlock(t *testing.T) {
 		time.Duration(s.DialTimeout) != 500*time.Millisecond || time.Duration(s.TokenTTL) != 2*time.Hour {
 		t.Fatalf("store = %+v", s)
 	}
+	f, _, err = Parse("config.json", []byte(`{"store": {"kind": "redis", "url": "redis+sentinel://10.0.0.5:26379,10.0.0.6:26379/main/2",
+	  "min_replicas": 1, "wait_timeout": "500ms", "lock_ttl": "30s", "sentinel_password_env": "SPW"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Store; s.MinReplicas != 1 || time.Duration(s.WaitTimeout) != 500*time.Millisecond || time.Duration(s.LockTTL) != 30*time.Second || s.SentinelPasswordEnv != "SPW" {
+		t.Fatalf("sentinel store = %+v", s)
+	}
 	if f, _, err := Parse("config.json", []byte(`{}`)); err != nil || f.Store.Kind != "" {
 		t.Fatalf("no block: %+v %v", f.Store, err)
 	}
@@ -27,6 +35,9 @@ func TestStoreBlock(t *testing.T) {
 		{`{"store": {"kind": "redis", "url": "redis://u:secret@h:6379"}}`, "store.url: holds a password"},
 		{`{"store": {"url": "redis://h:6379"}}`, "store.kind: a url without kind"},
 		{`{"store": {"kind": "redis", "url": "redis://h", "pool_size": -1}}`, "store.pool_size"},
+		{`{"store": {"kind": "redis", "url": "redis://h", "min_replicas": -1}}`, "store.min_replicas"},
+		{`{"store": {"kind": "redis", "url": "redis://h", "cluster": true, "min_replicas": 1}}`, "store.min_replicas: not supported with cluster"},
+		{`{"store": {"kind": "redis", "url": "redis+sentinel://h:26379/m", "cluster": true}}`, "store.cluster"},
 	} {
 		_, _, err := Parse("config.json", []byte(c.doc))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

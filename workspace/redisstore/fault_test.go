@@ -22,6 +22,13 @@ import (
 const helperEnv = "PICOSESS_REDISSTORE_HELPER"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(failoverHelperEnv) != "" {
+		if err := helperFailover(); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv(helperEnv) != "" {
 		if err := helperAppend(); err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
@@ -365,6 +372,38 @@ func TestCluster(t *testing.T) {
 	}
 	if _, err := b.RestoreFromTrash(ctx, name); err != nil {
 		t.Fatal(err)
+	}
+	// The summarize lease, across the two workspaces.
+	la, err := s.TryLock(ctx, "summarize")
+	if err != nil || la == nil {
+		t.Fatalf("lease on the cluster: %v %v", la, err)
+	}
+	s2, _ := b.Lookup(ctx, "c0")
+	if lb, err := s2.TryLock(ctx, "summarize"); err != nil || lb != nil {
+		t.Fatalf("second lease on the cluster: %v %v", lb, err)
+	}
+	la.Release()
+	// The trash copied into the cluster (another prefix) and restored.
+	if name, err = s.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := redisstore.Open(ctx, url, &redisstore.Options{Prefix: "copy:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	c := openWS(t, st2, nil)
+	tr, err := a.Trash(ctx)
+	if err != nil || len(tr) != 1 {
+		t.Fatalf("trash: %v %v", tr, err)
+	}
+	if rep, err := workspace.CopyTrashed(ctx, a, c, tr[0]); err != nil || !rep.Copied || rep.Records != 3 {
+		t.Fatalf("copy of the trash into the cluster: %+v %v", rep, err)
+	}
+	if r, err := c.RestoreFromTrash(ctx, name); err != nil {
+		t.Fatal(err)
+	} else if h, err := r.History(ctx, 0); err != nil || len(h.Messages) != 2 {
+		t.Fatalf("restored copy: %+v %v", h.Messages, err)
 	}
 	// The sessions are spread over the nodes.
 	used := 0

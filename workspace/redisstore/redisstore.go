@@ -12,7 +12,9 @@
 //	                            created, updated (last message), name, scope, aliases,
 //	                            title (not for sealed sessions)
 //	P{<id>}:tok:<token>         string: the first seq an append call stored (expires)
+//	P{<id>}:lease:<name>        string: a lease's holder and token (expires; lease.go)
 //	P{<id>}:trash:<name>:log    a deleted session (and :meta), until purged
+//	P{<id>}:trash:<name>:part   a trash entry being copied in (trashcopy.go)
 //	Psessions                   sorted set: live session ids by last activity (ms)
 //	Ptrash                      sorted set: trash names by deletion time (ms)
 //	Pchanges                    pub/sub channel: the id of each session appended to
@@ -51,20 +53,35 @@ const (
 	DefaultReadTimeout  = 3 * time.Second
 	DefaultWriteTimeout = 3 * time.Second
 	DefaultPoolSize     = 16
+	DefaultLockTTL      = 15 * time.Second
+	DefaultWaitTimeout  = time.Second
 )
 
 // Options configure a Store; zero fields take the defaults, and the URL's
 // query may set them too (dial_timeout, read_timeout, write_timeout,
 // pool_size, min_idle_conns, pool_timeout, max_retries: go-redis's names;
-// prefix, token_ttl, trash_ttl, cluster: ours).
+// prefix, token_ttl, trash_ttl, cluster, lock_ttl, min_replicas,
+// wait_timeout: ours). A redis+sentinel:// URL names Sentinels
+// (sentinel.go).
 type Options struct {
-	Prefix       string
-	TokenTTL     time.Duration // how long a retried append is recognised
-	TrashTTL     time.Duration // > 0: Redis expires deleted sessions after this (cleanup's purge_after)
-	DialTimeout  time.Duration
-	ReadTimeout  time.Duration
-	WriteTimeout time.Duration
-	PoolSize     int
+	Prefix   string
+	TokenTTL time.Duration // how long a retried append is recognised
+	TrashTTL time.Duration // > 0: Redis expires deleted sessions after this (cleanup's purge_after)
+	// LockTTL is how long a lease (Session.TryLock) outlives its last
+	// renewal; it is renewed every third of it while held.
+	LockTTL time.Duration
+	// MinReplicas > 0: an append is acknowledged only once that many
+	// replicas have it (WAIT after the script, within WaitTimeout);
+	// otherwise it fails with ErrNotReplicated.
+	MinReplicas int
+	WaitTimeout time.Duration
+	// SentinelPassword authenticates to the Sentinels of a
+	// redis+sentinel:// URL (the URL's own password is the servers').
+	SentinelPassword string
+	DialTimeout      time.Duration
+	ReadTimeout      time.Duration
+	WriteTimeout     time.Duration
+	PoolSize         int
 	// Cluster: the URL names nodes of a Redis Cluster (more with
 	// ?addr=host:port).
 	Cluster bool
@@ -78,6 +95,9 @@ type Store struct {
 	tokTTL  time.Duration
 	trTTL   time.Duration
 	cluster bool
+	lockTTL time.Duration
+	minRepl int
+	waitFor time.Duration
 }
 
 var _ workspace.Store = (*Store)(nil)
@@ -106,11 +126,16 @@ func Open(ctx context.Context, rawURL string, o *Options) (*Store, error) {
 	for _, d := range []struct {
 		k   string
 		dst *time.Duration
-	}{{"token_ttl", &opt.TokenTTL}, {"trash_ttl", &opt.TrashTTL}} {
+	}{{"token_ttl", &opt.TokenTTL}, {"trash_ttl", &opt.TrashTTL}, {"lock_ttl", &opt.LockTTL}, {"wait_timeout", &opt.WaitTimeout}} {
 		if v := take(d.k); v != "" {
 			if *d.dst, err = time.ParseDuration(v); err != nil {
 				return nil, fmt.Errorf("redisstore: %s: %s=%q is not a duration (like 24h)", safe, d.k, v)
 			}
+		}
+	}
+	if v := take("min_replicas"); v != "" {
+		if opt.MinReplicas, err = strconv.Atoi(v); err != nil || opt.MinReplicas < 0 {
+			return nil, fmt.Errorf("redisstore: %s: min_replicas=%q is not a number of replicas (0 or more)", safe, v)
 		}
 	}
 	if v := take("cluster"); v != "" {
@@ -125,8 +150,40 @@ func Open(ctx context.Context, rawURL string, o *Options) (*Store, error) {
 	if opt.TokenTTL <= 0 {
 		opt.TokenTTL = DefaultTokenTTL
 	}
-	s := &Store{addr: safe, prefix: opt.Prefix, tokTTL: opt.TokenTTL, trTTL: opt.TrashTTL, cluster: opt.Cluster}
-	if opt.Cluster {
+	if opt.LockTTL <= 0 {
+		opt.LockTTL = DefaultLockTTL
+	}
+	if opt.LockTTL < 100*time.Millisecond {
+		return nil, fmt.Errorf("redisstore: %s: lock_ttl %s: want at least 100ms", safe, opt.LockTTL)
+	}
+	if opt.WaitTimeout <= 0 {
+		opt.WaitTimeout = DefaultWaitTimeout
+	}
+	if opt.MinReplicas < 0 {
+		return nil, fmt.Errorf("redisstore: %s: min_replicas %d: want 0 or more", safe, opt.MinReplicas)
+	}
+	s := &Store{addr: safe, prefix: opt.Prefix, tokTTL: opt.TokenTTL, trTTL: opt.TrashTTL, cluster: opt.Cluster,
+		lockTTL: opt.LockTTL, minRepl: opt.MinReplicas, waitFor: opt.WaitTimeout}
+	sentinel := isSentinel(u.Scheme)
+	switch {
+	case sentinel && opt.Cluster:
+		return nil, fmt.Errorf("redisstore: %s: a Sentinel URL (redis+sentinel://) and cluster are exclusive", safe)
+	case opt.Cluster && opt.MinReplicas > 0:
+		return nil, fmt.Errorf("redisstore: %s: min_replicas is not supported on a Cluster (the indexes are written outside the script's slot)", safe)
+	}
+	if sentinel {
+		fo, err := failoverOptions(u)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: %s: %s", safe, scrub(err, rawURL))
+		}
+		fo.DialTimeout = pick(opt.DialTimeout, fo.DialTimeout, DefaultDialTimeout)
+		fo.ReadTimeout = waitReadTimeout(pick(opt.ReadTimeout, fo.ReadTimeout, DefaultReadTimeout), s.waitIf())
+		fo.WriteTimeout = pick(opt.WriteTimeout, fo.WriteTimeout, DefaultWriteTimeout)
+		fo.PoolSize = pickInt(opt.PoolSize, fo.PoolSize, DefaultPoolSize)
+		fo.SentinelPassword = opt.SentinelPassword
+		fo.DisableIdentity = true
+		s.c = redis.NewFailoverClient(fo)
+	} else if opt.Cluster {
 		co, err := redis.ParseClusterURL(u.String())
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: %s: %s", safe, scrub(err, rawURL))
@@ -143,7 +200,7 @@ func Open(ctx context.Context, rawURL string, o *Options) (*Store, error) {
 			return nil, fmt.Errorf("redisstore: %s: %s", safe, scrub(err, rawURL))
 		}
 		ro.DialTimeout = pick(opt.DialTimeout, ro.DialTimeout, DefaultDialTimeout)
-		ro.ReadTimeout = pick(opt.ReadTimeout, ro.ReadTimeout, DefaultReadTimeout)
+		ro.ReadTimeout = waitReadTimeout(pick(opt.ReadTimeout, ro.ReadTimeout, DefaultReadTimeout), s.waitIf())
 		ro.WriteTimeout = pick(opt.WriteTimeout, ro.WriteTimeout, DefaultWriteTimeout)
 		ro.PoolSize = pickInt(opt.PoolSize, ro.PoolSize, DefaultPoolSize)
 		ro.DisableIdentity = true
@@ -325,11 +382,30 @@ func (s *Store) Append(ctx context.Context, a workspace.StoreAppend) (workspace.
 	}
 	keys := []string{s.key(a.ID, "log"), s.key(a.ID, "meta"), s.key(a.ID, "tok:"+a.Token)}
 	var run *redis.Cmd
-	if !s.cluster {
+	var wait *redis.Cmd
+	switch {
+	case !s.cluster && s.minRepl == 0:
 		// One command: the indexes are written by the script too.
 		keys = append(keys, s.sessionsKey(), s.changesKey())
 		run = appendScript.Run(ctx, s.c, keys, args...)
-	} else {
+	case !s.cluster:
+		// The script, then WAIT for the replicas, in one round trip on
+		// one connection (sentinel.go).
+		keys = append(keys, s.sessionsKey(), s.changesKey())
+		for i := 0; i < 2; i++ {
+			pipe := s.c.Pipeline()
+			if i == 0 {
+				run = appendScript.EvalSha(ctx, pipe, keys, args...)
+			} else {
+				run = appendScript.Eval(ctx, pipe, keys, args...)
+			}
+			wait = s.waitReplicas(ctx, pipe)
+			_, _ = pipe.Exec(ctx)
+			if !redis.HasErrorPrefix(run.Err(), "NOSCRIPT") {
+				break
+			}
+		}
+	default:
 		pipe := s.c.Pipeline()
 		run = appendScript.EvalSha(ctx, pipe, keys, args...)
 		pipe.ZAdd(ctx, s.sessionsKey(), redis.Z{Score: float64(a.Now.UnixMilli()), Member: a.ID})
@@ -355,6 +431,13 @@ func (s *Store) Append(ctx context.Context, a workspace.StoreAppend) (workspace.
 	st, err := statOf(a.ID, res[2], res[3], res[4], res[5])
 	if err != nil {
 		return workspace.StoreResult{}, fmt.Errorf("redisstore: append to %s at %s: %w", a.ID, s.addr, err)
+	}
+	if wait != nil && res[0] != "conflict" {
+		// Stored (now or by an earlier attempt of this call): acknowledged
+		// only once enough replicas have it.
+		if err := s.replicated(a.ID, wait); err != nil {
+			return workspace.StoreResult{}, err
+		}
 	}
 	switch res[0] {
 	case "ok":
@@ -469,10 +552,12 @@ func (s *Store) List(ctx context.Context) ([]workspace.StoreStat, error) {
 }
 
 // trashScript moves a session's keys to the trash.
-// KEYS: log, meta, trash log, trash meta. ARGV: deleted (ms), ttl (ms, 0 none).
+// KEYS: log, meta, trash log, trash meta. ARGV: deleted (ms), ttl (ms, 0
+// none), the size it must have (-1: any).
 var trashScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[2]) == 0 then return 'missing' end
 if redis.call('EXISTS', KEYS[4]) == 1 then return 'exists' end
+if tonumber(ARGV[3]) >= 0 and tonumber(redis.call('HGET', KEYS[2], 'size') or '0') ~= tonumber(ARGV[3]) then return 'changed' end
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[3]) end
 redis.call('RENAME', KEYS[2], KEYS[4])
 redis.call('HSET', KEYS[4], 'deleted', ARGV[1])
@@ -483,10 +568,11 @@ end
 return 'ok'
 `)
 
-// Trash moves session id to the trash as name.
-func (s *Store) Trash(ctx context.Context, id, name string, at time.Time) error {
+// Trash moves session id to the trash as name; with ifSize >= 0 only if
+// it still holds that many bytes.
+func (s *Store) Trash(ctx context.Context, id, name string, at time.Time, ifSize int64) error {
 	keys := []string{s.key(id, "log"), s.key(id, "meta"), s.trashKey(id, name, "log"), s.trashKey(id, name, "meta")}
-	r, err := trashScript.Run(ctx, s.c, keys, at.UnixMilli(), s.trTTL.Milliseconds()).Text()
+	r, err := trashScript.Run(ctx, s.c, keys, at.UnixMilli(), s.trTTL.Milliseconds(), ifSize).Text()
 	if err != nil {
 		return s.fail("trash "+id+" at", err)
 	}
@@ -495,6 +581,8 @@ func (s *Store) Trash(ctx context.Context, id, name string, at time.Time) error 
 		return fmt.Errorf("%w: session %s in %s", workspace.ErrNotFound, id, s.addr)
 	case "exists":
 		return fmt.Errorf("%w: %s in the trash of %s", workspace.ErrExists, name, s.addr)
+	case "changed":
+		return fmt.Errorf("%w: session %s in %s no longer holds %d bytes: left live", workspace.ErrChanged, id, s.addr, ifSize)
 	}
 	pipe := s.c.Pipeline()
 	pipe.ZAdd(ctx, s.trashIndex(), redis.Z{Score: float64(at.UnixMilli()), Member: name})

@@ -98,6 +98,7 @@ type Server struct {
 	dir  string
 	port int
 	args []string
+	conf string // a Sentinel's config file
 	cmd  *exec.Cmd
 }
 
@@ -136,6 +137,9 @@ func (s *Server) Dir() string { return s.dir }
 func (s *Server) Start() {
 	s.t.Helper()
 	args := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir, "--save", ""}, s.args...)
+	if s.conf != "" {
+		args = []string{s.conf, "--sentinel"}
+	}
 	s.cmd = exec.Command(s.bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard
 	if err := s.cmd.Start(); err != nil {
@@ -168,4 +172,51 @@ func (s *Server) Kill() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// Port is the server's port.
+func (s *Server) Port() int { return s.port }
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+
+// StartSentinel starts a Redis Sentinel (redis-server --sentinel, the same
+// binary) on a free loopback port, in a temporary directory of its own
+// (Sentinel rewrites its config file), watching the primary at
+// masterAddr as masterName with a quorum of one, down after downAfter and
+// a failover timeout of failoverTimeout. Killed when the test ends.
+func StartSentinel(t testing.TB, masterName, masterAddr string, downAfter, failoverTimeout time.Duration) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server is not installed under CI (.ci/run installs it)")
+		}
+		t.Skip("redis-server is not installed (apt-get install redis-server)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	host, mport, err := net.SplitHostPort(masterAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\n"+
+		"sentinel monitor %s %s %s 1\n"+
+		"sentinel down-after-milliseconds %s %d\n"+
+		"sentinel failover-timeout %s %d\n"+
+		"sentinel parallel-syncs %s 1\n",
+		port, dir, dir+"/sentinel.log", masterName, host, mport, masterName, downAfter.Milliseconds(), masterName, failoverTimeout.Milliseconds(), masterName)
+	path := dir + "/sentinel.conf"
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{t: t, bin: bin, dir: dir, port: port, conf: path}
+	s.Start()
+	t.Cleanup(func() { s.Kill() })
+	return s
 }
