@@ -397,7 +397,8 @@ func TestCluster(t *testing.T) {
 	if err != nil || len(tr) != 1 {
 		t.Fatalf("trash: %v %v", tr, err)
 	}
-	if rep, err := workspace.CopyTrashed(ctx, a, c, tr[0]); err != nil || !rep.Copied || rep.Records != 3 {
+	// Header, two messages, and the untrash record of the restore above.
+	if rep, err := workspace.CopyTrashed(ctx, a, c, tr[0]); err != nil || !rep.Copied || rep.Records != 4 {
 		t.Fatalf("copy of the trash into the cluster: %+v %v", rep, err)
 	}
 	if r, err := c.RestoreFromTrash(ctx, name); err != nil {
