@@ -291,23 +291,9 @@ func buildBlocks(msgs []workspace.Record, c Counter) ([]block, []string) {
 		if isThoughtOnly(r) {
 			continue
 		}
-		m, err := recordMessage(r)
-		recount := err != nil
-		if err != nil {
-			repairs = append(repairs, fmt.Sprintf("%v: tool calls dropped", err))
-			if m.Content == "" {
-				continue
-			}
-		}
-		if m.Content == "" && len(m.ToolCalls) == 0 && (len(r.Media) > 0 || len(r.Attachments) > 0) {
-			// Chat messages here carry text only; say what was there
-			// rather than send an empty message.
-			m.Content = fmt.Sprintf("[%d media item(s) not shown]", max(len(r.Media), 1))
-			recount = true
-		}
-		tok := RecordTokens(c, r)
-		if recount {
-			tok = MessageTokens(c, m)
+		m, tok, recount, ok := contextMessage(r, c, &repairs)
+		if !ok {
+			continue
 		}
 		switch {
 		case r.Role == workspace.RoleTool:
@@ -340,18 +326,51 @@ func buildBlocks(msgs []workspace.Record, c Counter) ([]block, []string) {
 	kept := blocks[:0]
 	for _, bl := range blocks {
 		if keepAnswered(&bl, &repairs) {
-			bl.tokens = 0
-			for k, m := range bl.msgs {
-				if bl.recount && k == 0 {
-					bl.tokens += MessageTokens(c, m)
-				} else {
-					bl.tokens += bl.toks[k]
-				}
-			}
+			bl.count(c)
 			kept = append(kept, bl)
 		}
 	}
 	return kept, repairs
+}
+
+// contextMessage converts a message record (not thought-only) to what a
+// block holds: its chat form and its tokens (the stored count, or a
+// recount when the message differs from its record: unreadable tool calls
+// dropped, media shown as a note). A repair is appended for unreadable
+// tool calls; ok is false when nothing is left to send.
+func contextMessage(r workspace.Record, c Counter, repairs *[]string) (m ChatMessage, tok int, recount, ok bool) {
+	m, err := recordMessage(r)
+	recount = err != nil
+	if err != nil {
+		*repairs = append(*repairs, fmt.Sprintf("%v: tool calls dropped", err))
+		if m.Content == "" {
+			return m, 0, false, false
+		}
+	}
+	if m.Content == "" && len(m.ToolCalls) == 0 && (len(r.Media) > 0 || len(r.Attachments) > 0) {
+		// Chat messages here carry text only; say what was there
+		// rather than send an empty message.
+		m.Content = fmt.Sprintf("[%d media item(s) not shown]", max(len(r.Media), 1))
+		recount = true
+	}
+	tok = RecordTokens(c, r)
+	if recount {
+		tok = MessageTokens(c, m)
+	}
+	return m, tok, recount, true
+}
+
+// count sets the block's tokens once its messages are final: each
+// message's count, the head's recounted if it was changed.
+func (bl *block) count(c Counter) {
+	bl.tokens = 0
+	for k, m := range bl.msgs {
+		if bl.recount && k == 0 {
+			bl.tokens += MessageTokens(c, m)
+		} else {
+			bl.tokens += bl.toks[k]
+		}
+	}
 }
 
 // keepAnswered keeps, of a block's tool calls, those answered by a result

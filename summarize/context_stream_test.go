@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 
@@ -88,5 +89,225 @@ func TestSmartContextStreamedIsBuildContext(t *testing.T) {
 	}
 	if _, err := k.Context(ctx, s, Budget{MaxTokens: 0, Strategy: StrategySmart}); err == nil {
 		t.Fatal("a budget of 0 tokens was accepted")
+	}
+}
+
+// streamBuild runs the streaming fitter over a history held in memory, as
+// the session's smart context runs it over a HistoryStream: the latest
+// summary first (Split), then every record.
+func streamBuild(t testing.TB, recs []workspace.Record, b Budget, c Counter) (Context, *streamFitter) {
+	t.Helper()
+	if err := checkBudget(&b); err != nil {
+		t.Fatal(err)
+	}
+	var sum *workspace.Record
+	for i := range recs {
+		if recs[i].Type == workspace.TypeSummary {
+			sum = &recs[i]
+		}
+	}
+	f := newStreamFitter(sum, b, c)
+	for _, r := range recs {
+		f.add(r)
+	}
+	return f.finish(), f
+}
+
+// messyHistory is a long history with everything the block builder
+// repairs or treats apart, in proportions that let the streaming fitter
+// let go of blocks (sweeps) while some are still waiting for a result:
+// call ids reused across turns (models that number calls from 1), an id
+// repeated within one message, results in place, late (after other
+// messages), twice, or for no call, calls never answered, thought-only and
+// media-only messages, unreadable tool_calls, system messages anywhere
+// (a leading run or not), stored token counts or none, and a summary
+// (possibly empty) through some point.
+func messyHistory(r *rand.Rand, n int) []workspace.Record {
+	h := newHist()
+	if r.IntN(3) == 0 {
+		for range r.IntN(3) + 1 {
+			h.system(words(r.IntN(20) + 1))
+		}
+	}
+	pool := r.IntN(6) + 1 // distinct call ids in use
+	id := func() string { return fmt.Sprintf("call_%d", r.IntN(pool)) }
+	var open []string
+	summaryAt := -1
+	if r.IntN(2) == 0 {
+		summaryAt = r.IntN(n)
+	}
+	for i := 0; i < n; i++ {
+		if i == summaryAt {
+			text := "the earlier conversation, in short"
+			if r.IntN(4) == 0 {
+				text = ""
+			}
+			h.summary(h.seq-int64(r.IntN(i+1)), text)
+		}
+		switch k := r.IntN(40); {
+		case k < 10:
+			h.user(words(r.IntN(30) + 1))
+		case k < 17:
+			h.assistant(words(r.IntN(30) + 1))
+		case k < 23:
+			ids := []string{id()}
+			for r.IntN(3) == 0 {
+				ids = append(ids, id())
+			}
+			h.call("tool", `{"q":1}`, ids...)
+			if r.IntN(5) != 0 { // most calls are answered right away
+				for _, x := range ids {
+					if r.IntN(8) != 0 {
+						h.result(x, words(r.IntN(20)+1))
+					} else {
+						open = append(open, x)
+					}
+				}
+			}
+		case k < 27 && len(open) > 0:
+			j := r.IntN(len(open))
+			h.result(open[j], words(r.IntN(20)+1))
+			open = append(open[:j], open[j+1:]...)
+		case k < 29:
+			h.result(id(), "a result twice, or for an old call") // second result, or late
+		case k == 29:
+			h.result(fmt.Sprintf("orphan%d", i), "lost")
+		case k == 30:
+			h.add(workspace.Record{Role: workspace.RoleAssistant, ReasoningContent: "thinking"}) // thought-only
+		case k == 31:
+			h.add(workspace.Record{Role: workspace.RoleUser, Media: []string{"photo.jpg"}})
+		case k == 32:
+			h.add(workspace.Record{Role: workspace.RoleAssistant, Content: pick(r, "", "text"), ToolCalls: json.RawMessage(`"not calls"`)})
+		case k < 36:
+			h.system(words(r.IntN(40) + 1))
+		default:
+			h.user(words(r.IntN(200) + 1)) // a long one
+		}
+	}
+	if r.IntN(2) == 0 {
+		for i := range h.recs {
+			h.recs[i].Tokens = RecordTokens(Estimate{}, h.recs[i])
+		}
+	}
+	return h.recs
+}
+
+func pick(r *rand.Rand, s ...string) string { return s[r.IntN(len(s))] }
+
+// The streaming fitter gives BuildContext's Context, field for field, on
+// random messy histories, for every strategy, budgets from nothing to
+// everything, and pins anywhere (plain messages, calls, results, system
+// messages, seqs that are not messages).
+func TestStreamFitterIsBuildContext(t *testing.T) {
+	iters := 3000
+	if testing.Short() {
+		iters = 300
+	}
+	r := rand.New(rand.NewPCG(16, 6))
+	c := Estimate{}
+	strategies := []Strategy{StrategySmart, StrategyRecent, StrategySummarize}
+	var swept, letGo int
+	for iter := 0; iter < iters; iter++ {
+		recs := messyHistory(r, r.IntN(400)+1)
+		total := TokensReplyPrime
+		for _, rec := range recs {
+			total += RecordTokens(c, rec)
+		}
+		b := Budget{Strategy: strategies[iter%3]}
+		switch r.IntN(4) {
+		case 0:
+			b.MaxTokens = r.IntN(10) + 1 // less than a message
+		case 1:
+			b.MaxTokens = total + r.IntN(10) // everything fits
+		default:
+			b.MaxTokens = r.IntN(total/2+1) + 1
+		}
+		if b.Strategy == StrategySmart {
+			for range r.IntN(4) {
+				b.Pinned = append(b.Pinned, recs[r.IntN(len(recs))].Seq)
+			}
+		}
+		want, err := BuildContext(recs, b, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, f := streamBuild(t, recs, b, c)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("iter %d, %d records, budget %+v:\nstreamed %+v\nfolded   %+v", iter, len(recs), b, got, want)
+		}
+		if len(recs) > 64 {
+			swept++
+		}
+		if f.goneMsgs > 0 {
+			letGo++
+		}
+	}
+	t.Logf("%d histories, %d over 64 records, %d let blocks go", iters, swept, letGo)
+	if swept < iters/2 || letGo < iters/4 {
+		t.Fatalf("the histories do not exercise the sweeps: %d of %d long enough, %d let blocks go", swept, iters, letGo)
+	}
+}
+
+// The streaming fitter holds what the budget may still take, not the
+// history: over 60 000 messages of tool turns whose models number their
+// calls from 1 every turn, with calls left unanswered (each let go once a
+// later call reuses its id), a system message per 100 turns and a pin, the
+// blocks it holds never pass a bound set by the budget alone, and the
+// result is BuildContext's.
+func TestStreamFitterHoldsWhatItMayTake(t *testing.T) {
+	h := newHist().system("you plan trips")
+	pinned := int64(0)
+	for i := 0; len(h.recs) < 60_000; i++ {
+		h.user(fmt.Sprintf("question %d: is the flight on day %d booked?", i, i))
+		switch i % 4 {
+		case 0:
+			h.call("bookings", `{}`, "call_1", "call_2").result("call_1", "confirmed").result("call_2", "seat 3A")
+		case 1:
+			h.call("bookings", `{}`, "call_1") // never answered
+		case 2:
+			h.call("bookings", `{}`, "call_1").assistant("one moment").result("call_1", "late, moved next to its call")
+		}
+		if i%100 == 50 {
+			h.system(fmt.Sprintf("note %d", i))
+		}
+		if i == 1000 {
+			pinned = h.seq
+		}
+		h.assistant(fmt.Sprintf("Yes, flight %d is booked for day %d.", i, i))
+	}
+	c := Estimate{}
+	for _, b := range []Budget{
+		{MaxTokens: 400, Strategy: StrategySmart, Pinned: []int64{pinned}},
+		{MaxTokens: 4000, Strategy: StrategySmart},
+		{MaxTokens: 4000, Strategy: StrategyRecent},
+	} {
+		want, err := BuildContext(h.recs, b, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkBudget(&b); err != nil {
+			t.Fatal(err)
+		}
+		f := newStreamFitter(nil, b, c)
+		peak := 0
+		for _, r := range h.recs {
+			f.add(r)
+			peak = max(peak, len(f.held))
+		}
+		got := f.finish()
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("budget %+v:\nstreamed %+v\nfolded   %+v", b, got, want)
+		}
+		// Every message costs at least 3 tokens (its frame): the tail
+		// the recent pass may take and the system messages taken are at
+		// most MaxTokens/3 blocks each; with the block past the tail, a
+		// call still waiting, the pin; twice that between sweeps, and a
+		// sweep's floor.
+		bound := 2*(2*b.MaxTokens/TokensPerMessage+2+len(b.Pinned)) + 64
+		if peak > bound || got.Omitted < 50_000 {
+			t.Fatalf("budget %+v: held up to %d blocks (bound %d) of %d records; %d messages left out",
+				b, peak, bound, len(h.recs), got.Omitted)
+		}
+		t.Logf("budget %d %s: held at most %d blocks of %d records", b.MaxTokens, b.Strategy, peak, len(h.recs))
 	}
 }

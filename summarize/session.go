@@ -265,31 +265,9 @@ func (k *Compactor) buildContext(ctx context.Context, s *workspace.Session, b Bu
 	}
 	maxMsgs, maxToks := max(k.Settings.Limits.MaxMessages, 0), max(k.Settings.Limits.MaxTokens, 0)
 	if limit == 0 && maxMsgs == 0 && maxToks == 0 {
-		// The whole active history, read one message at a time into the
-		// one slice the context is built from (History(ctx, 0), Records(h)
-		// and Split held three copies of it).
-		if err := checkBudget(&b); err != nil {
-			return Context{}, err
-		}
-		hs, err := s.HistoryStream(ctx)
-		if err != nil {
-			return Context{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
-		}
-		// Split as BuildContext does, as the messages come.
-		a := Active{Summary: hs.Summary, Messages: make([]workspace.Record, 0, hs.Len())}
-		if err := hs.Each(ctx, func(r workspace.Record) error {
-			if isMessage(r) && (a.Summary == nil || r.Seq > a.Summary.Through) {
-				a.Messages = append(a.Messages, r)
-			}
-			return nil
-		}); err != nil {
-			return Context{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
-		}
-		c := k.counter()
-		if c == nil {
-			c = Estimate{}
-		}
-		return buildActive(a, b, c), nil
+		// The whole active history, read one message at a time, holding
+		// only what the budget may still take (context_stream.go).
+		return streamContext(ctx, s, b, k.counter())
 	}
 	for {
 		h, err := s.History(ctx, limit)
