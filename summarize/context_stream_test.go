@@ -1,11 +1,13 @@
 package summarize
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/picosess/picosess/workspace"
@@ -309,5 +311,117 @@ func TestStreamFitterHoldsWhatItMayTake(t *testing.T) {
 				b, peak, bound, len(h.recs), got.Omitted)
 		}
 		t.Logf("budget %d %s: held at most %d blocks of %d records", b.MaxTokens, b.Strategy, peak, len(h.recs))
+	}
+}
+
+// FuzzStreamFitter: on any JSONL history (lines that are not records are
+// skipped), budget and pin, the streaming fitter gives BuildContext's
+// Context for every strategy.
+func FuzzStreamFitter(f *testing.F) {
+	f.Add([]byte(`{"role":"tool","tool_call_id":"x","content":"orphan"}
+{"role":"system","content":"be brief"}
+{"role":"assistant","tool_calls":[{"id":"a","function":{"name":"f","arguments":"{}"}},{"id":"b","name":"g"}]}
+{"role":"user","content":"between"}
+{"role":"tool","tool_call_id":"b","content":"B"}
+{"type":"summary","through":3,"text":"before"}
+{"role":"assistant","tool_calls":"not an array"}
+{"role":"assistant","tool_calls":[{"id":"a","function":{"name":"f"}}]}
+{"role":"tool","tool_call_id":"a","content":"A"}
+{"role":"tool","tool_call_id":"a","content":"A again"}`), uint16(60), uint8(4))
+	r := rand.New(rand.NewPCG(7, 7))
+	for range 4 {
+		var data []byte
+		for _, rec := range messyHistory(r, 300) {
+			line, err := json.Marshal(rec)
+			if err != nil {
+				f.Fatal(err)
+			}
+			data = append(append(data, line...), '\n')
+		}
+		f.Add(data, uint16(r.IntN(2000)), uint8(r.IntN(256)))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, budget uint16, pin uint8) {
+		var recs []workspace.Record
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			var r workspace.Record
+			if json.Unmarshal(line, &r) != nil {
+				continue
+			}
+			r.Seq = int64(len(recs) + 2)
+			recs = append(recs, r)
+		}
+		for _, s := range []Strategy{StrategySmart, StrategyRecent, StrategySummarize} {
+			b := Budget{MaxTokens: int(budget) + 1, Strategy: s}
+			if s == StrategySmart {
+				b.Pinned = []int64{int64(pin) + 2}
+			}
+			want, err := BuildContext(recs, b, Estimate{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := streamBuild(t, recs, b, Estimate{}); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s:\nstreamed %+v\nfolded   %+v", s, got, want)
+			}
+		}
+	})
+}
+
+// The same through a real session file: random messy histories (a
+// summary in most of them) written with Append, then the session's smart
+// context (HistoryStream and the streaming fitter) against BuildContext on
+// the folded history, for budgets from nothing to everything, with pins.
+func TestSmartContextStreamedIsBuildContextOnRandomSessions(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(16, 16))
+	k := &Compactor{Counter: Estimate{}}
+	root := t.TempDir()
+	summaries, repaired := 0, 0
+	for iter := range 12 {
+		recs := messyHistory(r, r.IntN(600)+100)
+		s := openSession(t, root, fmt.Sprintf("messy-%d", iter))
+		want := seqsOf(recs)
+		for i := range recs {
+			recs[i].Seq, recs[i].Tokens = 0, 0 // the workspace numbers and counts them
+		}
+		seqs, err := s.Append(ctx, recs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(seqs, want) { // summaries name seqs through
+			t.Fatalf("seqs %v.., want %v..", seqs[:3], want[:3])
+		}
+		h, err := s.History(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		folded := Records(h)
+		total := TokensReplyPrime
+		for _, rec := range folded {
+			total += RecordTokens(k.Counter, rec)
+		}
+		for _, budget := range []int{1, 30, total / 10, total / 3, total} {
+			b := Budget{MaxTokens: max(budget, 1), Strategy: StrategySmart}
+			if budget%2 == 0 {
+				b.Pinned = []int64{seqs[r.IntN(len(seqs))], seqs[r.IntN(len(seqs))]}
+			}
+			want, err := BuildContext(folded, b, k.Counter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := k.Context(ctx, s, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("session %d, budget %+v:\nstreamed %+v\nfolded   %+v", iter, b, got, want)
+			}
+			if budget == total {
+				summaries += min(int(want.SummarySeq), 1)
+				repaired += min(len(want.Repairs), 1)
+			}
+		}
+	}
+	if summaries < 3 || repaired < 10 {
+		t.Fatalf("the sessions do not exercise what they should: %d with a summary sent, %d with repairs", summaries, repaired)
 	}
 }
