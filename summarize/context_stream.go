@@ -120,8 +120,7 @@ func newStreamFitter(summary *workspace.Record, b Budget, c Counter) *streamFitt
 		}
 	}
 	if summary != nil && summary.Text != "" {
-		f.sum = &block{last: -1, msgs: []ChatMessage{SummaryMessage(summary.Text)}, seqs: []int64{summary.Seq},
-			tokens: RecordTokens(c, *summary), system: true, summary: true}
+		f.sum = summaryBlock(summary, c)
 	}
 	if summary != nil { // an empty one only cuts (KeepLast)
 		f.cut, f.through = true, summary.Through
@@ -323,9 +322,11 @@ func (f *streamFitter) finish() Context {
 	out.Tokens = TokensReplyPrime
 	out.Messages = []ChatMessage{}
 	out.Seqs = []int64{}
+	out.MessageTokens = []int{}
 	addBlock := func(bl *block) {
 		out.Messages = append(out.Messages, bl.msgs...)
 		out.Seqs = append(out.Seqs, bl.seqs...)
+		out.MessageTokens = append(out.MessageTokens, bl.toks...)
 		out.Tokens += bl.tokens
 		if bl.summary {
 			out.SummaryTokens, out.SummarySeq = bl.tokens, bl.seqs[0]
