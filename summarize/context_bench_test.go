@@ -2,6 +2,7 @@ package summarize
 
 import (
 	"context"
+	"fmt"
 	"testing"
 )
 
@@ -26,5 +27,36 @@ func BenchmarkSmartContext100k(b *testing.B) {
 		if c.Available < 100_000 || c.Omitted == 0 {
 			b.Fatalf("available %d, omitted %d", c.Available, c.Omitted)
 		}
+	}
+}
+
+// BenchmarkFitters: the smart selection alone, on a history in memory
+// (turns of user, tool call, result, reply; counts stored), BuildContext
+// against the streaming fitter the session's smart context uses.
+func BenchmarkFitters(b *testing.B) {
+	for _, n := range []int{200, 100_000} {
+		recs := bigHistory(n)
+		for i := range recs {
+			recs[i].Tokens = RecordTokens(Estimate{}, recs[i])
+		}
+		budget := Budget{MaxTokens: 4000, Strategy: StrategySmart}
+		b.Run(fmt.Sprintf("BuildContext/msgs=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := BuildContext(recs, budget, Estimate{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("stream/msgs=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				f := newStreamFitter(&recs[0], budget, Estimate{})
+				for _, r := range recs {
+					f.add(r)
+				}
+				f.finish()
+			}
+		})
 	}
 }
