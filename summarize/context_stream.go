@@ -359,3 +359,71 @@ func (f *streamFitter) finish() Context {
 	}
 	return out
 }
+
+// streamWithin is the smart context of a session with history limits
+// (limits.max_messages, limits.max_tokens): BuildContext on the active
+// history as workspace.History.Within leaves it, with Context.Limited and
+// the note saying what the limits left out, as reading the whole history
+// gave them, but holding only a tail of the history a little over the
+// limits. The history is streamed; a sweep (each time the tail held
+// doubles) lets go of the oldest messages once what comes after them
+// alone settles the limits' cut: it starts at a message that is not a
+// tool result (no group of a call and its results crosses it), holds at
+// least two groups and is over a limit. Within walks back group by group
+// and stops at the first group that no longer fits (the newest is always
+// kept), so it stops within such a tail where it would have stopped in the
+// whole history. The messages let go are added to Trimmed and
+// TrimmedTokens. When only max_tokens is set and the records carry no
+// counts (Within counts stored tokens only), nothing is ever over it and
+// the whole history is held, as before.
+func (k *Compactor) streamWithin(ctx context.Context, s *workspace.Session, b Budget, maxMsgs, maxToks int) (Context, error) {
+	if err := checkBudget(&b); err != nil {
+		return Context{}, err
+	}
+	hs, err := s.HistoryStream(ctx)
+	if err != nil {
+		return Context{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+	}
+	budget := maxToks // as Within counts it
+	if budget > 0 && hs.Summary != nil {
+		budget = max(budget-hs.Summary.Tokens, 0)
+	}
+	over := func(msgs, toks int) bool {
+		return (maxMsgs > 0 && msgs > maxMsgs) || (maxToks > 0 && toks > budget)
+	}
+	var (
+		tail           []workspace.Record
+		gone, goneToks int
+		sweepAt        = 256
+	)
+	sweep := func() {
+		msgs, toks, groups := 0, 0, 0
+		for i := len(tail) - 1; i > 0; i-- {
+			msgs, toks = msgs+1, toks+tail[i].Tokens
+			if tail[i].Role == workspace.RoleTool {
+				continue
+			}
+			if groups++; groups >= 2 && over(msgs, toks) {
+				for _, r := range tail[:i] {
+					gone, goneToks = gone+1, goneToks+r.Tokens
+				}
+				tail = slices.Delete(tail, 0, i)
+				return
+			}
+		}
+	}
+	if err := hs.Each(ctx, func(r workspace.Record) error {
+		if tail = append(tail, r); len(tail) >= sweepAt {
+			sweep()
+			sweepAt = max(2*len(tail), 256)
+		}
+		return nil
+	}); err != nil {
+		return Context{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+	}
+	h := workspace.History{Summary: hs.Summary, Messages: tail, More: gone > 0}.Within(maxMsgs, maxToks)
+	h.More, h.Trimmed, h.TrimmedTokens = false, h.Trimmed+gone, h.TrimmedTokens+goneToks
+	out, err := BuildContext(Records(h), b, k.counter())
+	k.noteLimited(&out, h)
+	return out, err
+}

@@ -425,3 +425,61 @@ func TestSmartContextStreamedIsBuildContextOnRandomSessions(t *testing.T) {
 		t.Fatalf("the sessions do not exercise what they should: %d with a summary sent, %d with repairs", summaries, repaired)
 	}
 }
+
+// With history limits the smart context streams too, holding a tail a
+// little over the limits: on random messy sessions (long tool turns,
+// summaries) and limits by messages, by tokens or both, small and large,
+// it is what the whole history gave: BuildContext on History(ctx,
+// 0).Within(limits), with Limited, LimitedTokens and the note.
+func TestSmartContextWithinLimitsIsWholeHistory(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(16, 61))
+	root := t.TempDir()
+	limited := 0
+	for iter := range 10 {
+		recs := messyHistory(r, r.IntN(3000)+200)
+		for i := range recs {
+			recs[i].Seq, recs[i].Tokens = 0, 0
+		}
+		s := openSession(t, root, fmt.Sprintf("limits-%d", iter))
+		if _, err := s.Append(ctx, recs...); err != nil {
+			t.Fatal(err)
+		}
+		h0, err := s.History(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range []Limits{
+			{MaxMessages: 1}, {MaxMessages: 2}, {MaxMessages: 7}, {MaxMessages: 300}, {MaxMessages: 1 << 20},
+			{MaxTokens: 1}, {MaxTokens: 150}, {MaxTokens: 5000}, {MaxTokens: 1 << 30},
+			{MaxMessages: 100, MaxTokens: 2000}, {MaxMessages: 2000, MaxTokens: 400},
+		} {
+			k := &Compactor{Counter: Estimate{}, Settings: Settings{Limits: l}}
+			for _, budget := range []int{40, 1500, 1 << 20} {
+				b := Budget{MaxTokens: budget, Strategy: StrategySmart}
+				hw := h0.Within(l.MaxMessages, l.MaxTokens)
+				if hw.Trimmed > 0 {
+					hw.More = false
+				}
+				want, err := BuildContext(Records(hw), b, k.Counter)
+				if err != nil {
+					t.Fatal(err)
+				}
+				k.noteLimited(&want, hw)
+				got, err := k.Context(ctx, s, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("session %d (%d records), limits %+v, budget %d:\nstreamed %+v\nwhole    %+v", iter, len(recs), l, budget, got, want)
+				}
+				if want.Limited > 0 {
+					limited++
+				}
+			}
+		}
+	}
+	if limited < 100 {
+		t.Fatalf("only %d contexts were limited", limited)
+	}
+}

@@ -269,6 +269,9 @@ func (k *Compactor) buildContext(ctx context.Context, s *workspace.Session, b Bu
 		// only what the budget may still take (context_stream.go).
 		return streamContext(ctx, s, b, k.counter())
 	}
+	if limit == 0 {
+		return k.streamWithin(ctx, s, b, maxMsgs, maxToks) // smart, with history limits
+	}
 	for {
 		h, err := s.History(ctx, limit)
 		if err != nil {
