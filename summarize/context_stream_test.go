@@ -201,9 +201,9 @@ func pick(r *rand.Rand, s ...string) string { return s[r.IntN(len(s))] }
 // everything, and pins anywhere (plain messages, calls, results, system
 // messages, seqs that are not messages).
 func TestStreamFitterIsBuildContext(t *testing.T) {
-	iters := 3000
+	iters := 1000
 	if testing.Short() {
-		iters = 300
+		iters = 200
 	}
 	r := rand.New(rand.NewPCG(16, 6))
 	c := Estimate{}
@@ -251,7 +251,7 @@ func TestStreamFitterIsBuildContext(t *testing.T) {
 }
 
 // The streaming fitter holds what the budget may still take, not the
-// history: over 60 000 messages of tool turns whose models number their
+// history: over 30 000 messages of tool turns whose models number their
 // calls from 1 every turn, with calls left unanswered (each let go once a
 // later call reuses its id), a system message per 100 turns and a pin, the
 // blocks it holds never pass a bound set by the budget alone, and the
@@ -259,7 +259,7 @@ func TestStreamFitterIsBuildContext(t *testing.T) {
 func TestStreamFitterHoldsWhatItMayTake(t *testing.T) {
 	h := newHist().system("you plan trips")
 	pinned := int64(0)
-	for i := 0; len(h.recs) < 60_000; i++ {
+	for i := 0; len(h.recs) < 30_000; i++ {
 		h.user(fmt.Sprintf("question %d: is the flight on day %d booked?", i, i))
 		switch i % 4 {
 		case 0:
@@ -306,7 +306,7 @@ func TestStreamFitterHoldsWhatItMayTake(t *testing.T) {
 		// call still waiting, the pin; twice that between sweeps, and a
 		// sweep's floor.
 		bound := 2*(2*b.MaxTokens/TokensPerMessage+2+len(b.Pinned)) + 64
-		if peak > bound || got.Omitted < 50_000 {
+		if peak > bound || got.Omitted < 25_000 {
 			t.Fatalf("budget %+v: held up to %d blocks (bound %d) of %d records; %d messages left out",
 				b, peak, bound, len(h.recs), got.Omitted)
 		}
@@ -436,8 +436,8 @@ func TestSmartContextWithinLimitsIsWholeHistory(t *testing.T) {
 	r := rand.New(rand.NewPCG(16, 61))
 	root := t.TempDir()
 	limited := 0
-	for iter := range 10 {
-		recs := messyHistory(r, r.IntN(3000)+200)
+	for iter := range 6 {
+		recs := messyHistory(r, r.IntN(1500)+200)
 		for i := range recs {
 			recs[i].Seq, recs[i].Tokens = 0, 0
 		}
@@ -479,7 +479,7 @@ func TestSmartContextWithinLimitsIsWholeHistory(t *testing.T) {
 			}
 		}
 	}
-	if limited < 100 {
+	if limited < 60 {
 		t.Fatalf("only %d contexts were limited", limited)
 	}
 }
