@@ -231,7 +231,9 @@ func tailFirst(maxTokens int) int {
 // BuildContext). The recent and summarize strategies read only the tail of
 // the session, widening it until the budget is full or the active history
 // is read whole; smart reads the whole active history, since a system
-// message or pinned message may sit anywhere in it. History limits
+// message or pinned message may sit anywhere in it, one message at a
+// time, holding only what the budget (or the limits) may still take
+// (context_stream.go). History limits
 // (Settings.Limits: limits.max_messages, limits.max_tokens) are applied
 // first, as workspace.History.Within does (Context.Limited counts what
 // they left out). With the summarize strategy, a history that does not
