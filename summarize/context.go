@@ -47,10 +47,15 @@ type Context struct {
 	Messages []ChatMessage `json:"messages"`
 	// Seqs holds the record seq each message came from (the summary
 	// record's seq for the summary message).
-	Seqs     []int64  `json:"seqs"`
-	Tokens   int      `json:"tokens"` // messages + reply priming (0 if none); never above MaxTokens
-	Budget   Budget   `json:"budget"`
-	Strategy Strategy `json:"strategy"`
+	Seqs []int64 `json:"seqs"`
+	// MessageTokens holds what each message costs as counted here (its
+	// stored count, or a recount when a repair changed it); their sum
+	// plus the reply priming is Tokens. Not in the JSON contract (the
+	// CLI's context --json prints it as message_tokens).
+	MessageTokens []int    `json:"-"`
+	Tokens        int      `json:"tokens"` // messages + reply priming (0 if none); never above MaxTokens
+	Budget        Budget   `json:"budget"`
+	Strategy      Strategy `json:"strategy"`
 
 	SummaryTokens int   `json:"summary_tokens"` // 0 if no summary was sent
 	SummarySeq    int64 `json:"summary_seq,omitempty"`
@@ -80,7 +85,7 @@ type block struct {
 	last    int // index in the active history of its last message
 	msgs    []ChatMessage
 	seqs    []int64
-	toks    []int // tokens of each message as recorded
+	toks    []int // tokens of each message as recorded (the head's recounted once final)
 	tokens  int
 	system  bool
 	summary bool
@@ -129,8 +134,7 @@ func buildActive(a Active, b Budget, c Counter) Context {
 	f := &fitter{blocks: blocks, chosen: make([]bool, len(blocks)), left: b.MaxTokens - TokensReplyPrime,
 		out: Context{Budget: b, Strategy: b.Strategy, Available: len(a.Messages), Repairs: repairs}}
 	if a.Summary != nil && a.Summary.Text != "" { // an empty one only cuts (KeepLast)
-		f.sum = &block{last: -1, msgs: []ChatMessage{SummaryMessage(a.Summary.Text)}, seqs: []int64{a.Summary.Seq},
-			tokens: RecordTokens(c, *a.Summary), system: true, summary: true}
+		f.sum = summaryBlock(a.Summary, c)
 	}
 	switch b.Strategy {
 	case StrategyRecent:
@@ -244,9 +248,11 @@ func (f *fitter) assemble() Context {
 	out.Tokens = TokensReplyPrime
 	out.Messages = []ChatMessage{}
 	out.Seqs = []int64{}
+	out.MessageTokens = []int{}
 	for _, bl := range order {
 		out.Messages = append(out.Messages, bl.msgs...)
 		out.Seqs = append(out.Seqs, bl.seqs...)
+		out.MessageTokens = append(out.MessageTokens, bl.toks...)
 		out.Tokens += bl.tokens
 		if bl.summary {
 			out.SummaryTokens, out.SummarySeq = bl.tokens, bl.seqs[0]
@@ -265,6 +271,13 @@ func (f *fitter) assemble() Context {
 		}
 	}
 	return out
+}
+
+// summaryBlock is the block of the summary message.
+func summaryBlock(summary *workspace.Record, c Counter) *block {
+	n := RecordTokens(c, *summary)
+	return &block{last: -1, msgs: []ChatMessage{SummaryMessage(summary.Text)}, seqs: []int64{summary.Seq},
+		toks: []int{n}, tokens: n, system: true, summary: true}
 }
 
 func (bl *block) has(seqs map[int64]bool) bool {
@@ -291,23 +304,9 @@ func buildBlocks(msgs []workspace.Record, c Counter) ([]block, []string) {
 		if isThoughtOnly(r) {
 			continue
 		}
-		m, err := recordMessage(r)
-		recount := err != nil
-		if err != nil {
-			repairs = append(repairs, fmt.Sprintf("%v: tool calls dropped", err))
-			if m.Content == "" {
-				continue
-			}
-		}
-		if m.Content == "" && len(m.ToolCalls) == 0 && (len(r.Media) > 0 || len(r.Attachments) > 0) {
-			// Chat messages here carry text only; say what was there
-			// rather than send an empty message.
-			m.Content = fmt.Sprintf("[%d media item(s) not shown]", max(len(r.Media), 1))
-			recount = true
-		}
-		tok := RecordTokens(c, r)
-		if recount {
-			tok = MessageTokens(c, m)
+		m, tok, recount, ok := contextMessage(r, c, &repairs)
+		if !ok {
+			continue
 		}
 		switch {
 		case r.Role == workspace.RoleTool:
@@ -340,18 +339,50 @@ func buildBlocks(msgs []workspace.Record, c Counter) ([]block, []string) {
 	kept := blocks[:0]
 	for _, bl := range blocks {
 		if keepAnswered(&bl, &repairs) {
-			bl.tokens = 0
-			for k, m := range bl.msgs {
-				if bl.recount && k == 0 {
-					bl.tokens += MessageTokens(c, m)
-				} else {
-					bl.tokens += bl.toks[k]
-				}
-			}
+			bl.count(c)
 			kept = append(kept, bl)
 		}
 	}
 	return kept, repairs
+}
+
+// contextMessage converts a message record (not thought-only) to what a
+// block holds: its chat form and its tokens (the stored count, or a
+// recount when the message differs from its record: unreadable tool calls
+// dropped, media shown as a note). A repair is appended for unreadable
+// tool calls; ok is false when nothing is left to send.
+func contextMessage(r workspace.Record, c Counter, repairs *[]string) (m ChatMessage, tok int, recount, ok bool) {
+	m, err := recordMessage(r)
+	recount = err != nil
+	if err != nil {
+		*repairs = append(*repairs, fmt.Sprintf("%v: tool calls dropped", err))
+		if m.Content == "" {
+			return m, 0, false, false
+		}
+	}
+	if m.Content == "" && len(m.ToolCalls) == 0 && (len(r.Media) > 0 || len(r.Attachments) > 0) {
+		// Chat messages here carry text only; say what was there
+		// rather than send an empty message.
+		m.Content = fmt.Sprintf("[%d media item(s) not shown]", max(len(r.Media), 1))
+		recount = true
+	}
+	tok = RecordTokens(c, r)
+	if recount {
+		tok = MessageTokens(c, m)
+	}
+	return m, tok, recount, true
+}
+
+// count sets the block's tokens once its messages are final: each
+// message's count, the head's recounted if it was changed.
+func (bl *block) count(c Counter) {
+	if bl.recount {
+		bl.toks[0] = MessageTokens(c, bl.msgs[0])
+	}
+	bl.tokens = 0
+	for _, t := range bl.toks {
+		bl.tokens += t
+	}
 }
 
 // keepAnswered keeps, of a block's tool calls, those answered by a result

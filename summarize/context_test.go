@@ -331,6 +331,15 @@ func TestContextPropertiesOnRandomHistories(t *testing.T) {
 		if got.Tokens > budget.MaxTokens || got.Tokens != sumTokens(c, got.Messages) {
 			t.Fatalf("iter %d: tokens %d, budget %d, recount %d", iter, got.Tokens, budget.MaxTokens, sumTokens(c, got.Messages))
 		}
+		// Each message's count (nothing stored here: each is its recount).
+		if len(got.MessageTokens) != len(got.Messages) {
+			t.Fatalf("iter %d: %d message counts for %d messages", iter, len(got.MessageTokens), len(got.Messages))
+		}
+		for i, m := range got.Messages {
+			if got.MessageTokens[i] != MessageTokens(c, m) {
+				t.Fatalf("iter %d: message %d (seq %d) counted %d, recount %d", iter, i, got.Seqs[i], got.MessageTokens[i], MessageTokens(c, m))
+			}
+		}
 		// Apart from repairs that move results, history order is kept,
 		// and each record appears at most once.
 		seen := map[int64]bool{}

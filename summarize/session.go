@@ -229,7 +229,9 @@ func tailFirst(maxTokens int) int {
 // BuildContext). The recent and summarize strategies read only the tail of
 // the session, widening it until the budget is full or the active history
 // is read whole; smart reads the whole active history, since a system
-// message or pinned message may sit anywhere in it. History limits
+// message or pinned message may sit anywhere in it, one message at a
+// time, holding only what the budget (or the limits) may still take
+// (context_stream.go). History limits
 // (Settings.Limits: limits.max_messages, limits.max_tokens) are applied
 // first, as workspace.History.Within does (Context.Limited counts what
 // they left out). With the summarize strategy, a history that does not
@@ -263,31 +265,12 @@ func (k *Compactor) buildContext(ctx context.Context, s *workspace.Session, b Bu
 	}
 	maxMsgs, maxToks := max(k.Settings.Limits.MaxMessages, 0), max(k.Settings.Limits.MaxTokens, 0)
 	if limit == 0 && maxMsgs == 0 && maxToks == 0 {
-		// The whole active history, read one message at a time into the
-		// one slice the context is built from (History(ctx, 0), Records(h)
-		// and Split held three copies of it).
-		if err := checkBudget(&b); err != nil {
-			return Context{}, err
-		}
-		hs, err := s.HistoryStream(ctx)
-		if err != nil {
-			return Context{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
-		}
-		// Split as BuildContext does, as the messages come.
-		a := Active{Summary: hs.Summary, Messages: make([]workspace.Record, 0, hs.Len())}
-		if err := hs.Each(ctx, func(r workspace.Record) error {
-			if isMessage(r) && (a.Summary == nil || r.Seq > a.Summary.Through) {
-				a.Messages = append(a.Messages, r)
-			}
-			return nil
-		}); err != nil {
-			return Context{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
-		}
-		c := k.counter()
-		if c == nil {
-			c = Estimate{}
-		}
-		return buildActive(a, b, c), nil
+		// The whole active history, read one message at a time, holding
+		// only what the budget may still take (context_stream.go).
+		return streamContext(ctx, s, b, k.counter())
+	}
+	if limit == 0 {
+		return k.streamWithin(ctx, s, b, maxMsgs, maxToks) // smart, with history limits
 	}
 	for {
 		h, err := s.History(ctx, limit)

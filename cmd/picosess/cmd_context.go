@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/picosess/picosess/summarize"
-	"github.com/picosess/picosess/workspace"
 	"github.com/spf13/cobra"
 )
 
@@ -26,8 +25,9 @@ type contextOutput struct {
 	ID    string `json:"id"`
 	Agent string `json:"agent"`
 	summarize.Context
-	// MessageTokens[i] is what Messages[i] costs; their sum plus the reply
-	// priming is Tokens.
+	// MessageTokens[i] is what Messages[i] costs (the library's
+	// Context.MessageTokens, which its JSON leaves out); their sum plus the
+	// reply priming is Tokens.
 	MessageTokens []int `json:"message_tokens"`
 }
 
@@ -115,84 +115,11 @@ func (a *app) runContext(ctx context.Context, cmd *cobra.Command, o *contextOpti
 	if err != nil {
 		return err
 	}
-	toks, err := messageTokens(ctx, s, c, k.Counter)
-	if err != nil {
-		return err
-	}
-	out := contextOutput{ID: s.ID(), Agent: agentName(m.Agent), Context: c, MessageTokens: toks}
+	out := contextOutput{ID: s.ID(), Agent: agentName(m.Agent), Context: c, MessageTokens: c.MessageTokens}
 	if a.jsonOut {
 		return a.writeJSON(out)
 	}
 	return writeContextText(a.stdout, out)
-}
-
-// messageTokens gives each message of c its token count as the context
-// builder counted it: the count stored in its record, or a recount when
-// the message differs from its record (a repaired tool call). The library
-// does not return these (summarize.Context has only the total), so the
-// records of the seqs sent are read again: the tail that holds them, or,
-// when one of them lies further back (a system message, a pinned one),
-// every record once, keeping only those sent (a 100 000-message history
-// is never held whole for this).
-func messageTokens(ctx context.Context, s *workspace.Session, c summarize.Context, counter summarize.Counter) ([]int, error) {
-	if counter == nil {
-		counter = summarize.Estimate{}
-	}
-	oldest := int64(-1)
-	for i, seq := range c.Seqs {
-		if seq != c.SummarySeq && (oldest < 0 || seq < oldest) && i < len(c.Messages) {
-			oldest = seq
-		}
-	}
-	limit := len(c.Messages) + len(c.Repairs) + 16
-	h, err := s.History(ctx, limit)
-	if err != nil {
-		return nil, err
-	}
-	bySeq := make(map[int64]workspace.Record, len(c.Seqs)+1)
-	if !h.More || oldest < 0 || (len(h.Messages) > 0 && h.Messages[0].Seq <= oldest) {
-		for _, r := range summarize.Records(h) {
-			bySeq[r.Seq] = r
-		}
-	} else {
-		want := make(map[int64]bool, len(c.Seqs))
-		for _, seq := range c.Seqs {
-			want[seq] = true
-		}
-		for e, err := range s.Records(ctx, 0) {
-			if err != nil {
-				return nil, err
-			}
-			if want[e.Seq] && (e.Type == workspace.TypeMessage || e.Type == workspace.TypeSummary) {
-				bySeq[e.Seq] = e.Record
-			}
-		}
-	}
-	out := make([]int, len(c.Messages))
-	for i, m := range c.Messages {
-		r, ok := bySeq[c.Seqs[i]]
-		if ok && sameMessage(r, m) {
-			out[i] = summarize.RecordTokens(counter, r)
-		} else {
-			out[i] = summarize.MessageTokens(counter, m)
-		}
-	}
-	return out, nil
-}
-
-// sameMessage reports whether m is r's chat form unchanged (no repair).
-func sameMessage(r workspace.Record, m summarize.ChatMessage) bool {
-	if r.Type == workspace.TypeSummary {
-		return m.Content == summarize.SummaryMessage(r.Text).Content
-	}
-	if r.Role != m.Role || r.Content != m.Content {
-		return false
-	}
-	if r.Role == workspace.RoleTool {
-		return r.ToolCallID == m.ToolCallID
-	}
-	calls, err := summarize.ParseToolCalls(r.ToolCalls)
-	return err == nil && len(calls) == len(m.ToolCalls)
 }
 
 func writeContextText(w io.Writer, c contextOutput) error {
