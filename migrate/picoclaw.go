@@ -130,7 +130,9 @@ func readPicoClaw(ctx context.Context, res *Result, dirs []sessionDir) error {
 				if err := readPicoJSONL(res, reports, l, rel); err != nil {
 					return err
 				}
-			case strings.HasSuffix(name, ".json.migrated") || (strings.HasSuffix(name, ".json") && !strings.HasPrefix(name, ".")):
+			case strings.HasSuffix(name, ".json.migrated") || name == ".json" || (strings.HasSuffix(name, ".json") && !strings.HasPrefix(name, ".")):
+				// ".json" is the session of the empty key: v0.0.1 stored
+				// every channel message there (emptyKey)
 				c, err := readPicoCopy(res, reports, rel)
 				if err != nil {
 					return err
@@ -346,7 +348,14 @@ func readPicoCopy(res *Result, reports fileReports, rel string) (*picoCopy, erro
 			c.bad = append(c.bad, SetAside{Path: rel, Offset: int64(end), Length: int64(len(data) - end), Reason: "truncated JSON session (plain write cut short): " + err.Error(), Data: append([]byte(nil), data[end:]...)})
 		}
 	}
-	if c.key == "" {
+	switch {
+	case c.key == "" && picoStemKey(path.Base(rel)) == "":
+		// sessions/.json, key "": PicoClaw v0.0.1's adapters set no session
+		// key, so every message of every channel and chat went to this one
+		// session, and nothing in it says which chat a message came from
+		c.key, c.inferred = picoEmptyKey, true
+		c.warnings = append(c.warnings, fmt.Sprintf("%s: the session of the empty key (PicoClaw v0.0.1 stored every channel message of every chat there; the file does not say which chat each came from): imported as one session under %s", rel, picoEmptyKey))
+	case c.key == "":
 		c.key, c.inferred, c.warnings = keyFromName(picoStemKey(path.Base(rel)), rel+" has no key", nil)
 	}
 	for i, e := range elems {
@@ -361,6 +370,10 @@ func readPicoCopy(res *Result, reports fileReports, rel string) (*picoCopy, erro
 	reports.set(rel, ClassImported, c.key, "", len(c.items))
 	return c, nil
 }
+
+// picoEmptyKey is the key given to the session PicoClaw stored under the
+// empty key (sessions/.json, written by v0.0.1 for every channel message).
+const picoEmptyKey = "picoclaw:empty-key"
 
 func picoStemKey(name string) string {
 	for _, suf := range []string{".json.migrated", ".json", ".tmp"} {

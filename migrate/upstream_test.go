@@ -117,7 +117,9 @@ func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace
 	if sc == nil || sc.Path == "" {
 		t.Fatalf("read %s: the install's config.json was not read: %+v", dir, sc)
 	}
-	checkSessionFilesAccounted(t, src, inst.sessions, res)
+	for _, d := range inst.sessions {
+		checkSessionFilesAccounted(t, src, d, res)
+	}
 	wsDir := t.TempDir()
 	if _, err := WriteProposedConfig(wsDir, sc.Proposal); err != nil {
 		t.Fatal(err)
@@ -232,18 +234,36 @@ func liveMessageCount(t *testing.T, ws *workspace.Workspace) (int, []string) {
 }
 
 // upstreamInstall says where an install keeps its files: the dir migrate
-// is pointed at, and its sessions directory below it.
-type upstreamInstall struct{ root, sessions string }
+// is pointed at, and its sessions directories below it.
+type upstreamInstall struct {
+	root     string
+	sessions []string
+}
 
 var (
-	picoInstall = upstreamInstall{"home", "workspace/sessions"}
-	clawInstall = upstreamInstall{"state", "agents/main/sessions"}
+	picoInstall = upstreamInstall{"home", []string{"workspace/sessions"}}
+	clawInstall = upstreamInstall{"state", []string{"agents/main/sessions"}}
+	// P0 (v0.0.1) kept sessions in $PICOCLAW_HOME/sessions; P1 and P2
+	// (v0.1.1, v0.1.2) in <workspace>/sessions, and an install upgraded
+	// from v0.0.1 keeps both.
+	picoP0Install  = upstreamInstall{"home", []string{"sessions"}}
+	picoP01Install = upstreamInstall{"home", []string{"sessions", "workspace/sessions"}}
 )
 
 func TestUpstreamPicoClaw(t *testing.T) {
-	for _, v := range []string{"v0.2.0", "v0.2.6", "v0.2.9"} {
-		t.Run(v, func(t *testing.T) {
-			testUpstream(t, filepath.Join(upstreamRoot, "picoclaw", v), picoInstall)
+	for _, v := range []struct {
+		version string
+		inst    upstreamInstall
+	}{
+		{"v0.0.1", picoP0Install},
+		{"v0.1.1", picoP01Install},
+		{"v0.1.2", picoP01Install},
+		{"v0.2.0", picoInstall},
+		{"v0.2.6", picoInstall},
+		{"v0.2.9", picoInstall},
+	} {
+		t.Run(v.version, func(t *testing.T) {
+			testUpstream(t, filepath.Join(upstreamRoot, "picoclaw", v.version), v.inst)
 		})
 	}
 }
@@ -269,9 +289,15 @@ func testUpstream(t *testing.T, dir string, inst upstreamInstall) {
 		if c.explicit() {
 			// Kept under the key it was stored under: the old assistant
 			// (and `picosess show cli:default`) find it by that key.
-			s, err := ws.Lookup(ctx, c.LegacyKey)
+			key := c.LegacyKey
+			if key == "" {
+				// PicoClaw v0.0.1 stored every channel message under the
+				// empty key; docs/migration.md names it so
+				key = picoEmptyKey
+			}
+			s, err := ws.Lookup(ctx, key)
 			if err != nil {
-				t.Errorf("%s: lookup %q: %v", c.Name, c.LegacyKey, err)
+				t.Errorf("%s: lookup %q: %v", c.Name, key, err)
 				continue
 			}
 			if d := sameMessages(upstreamSessionMessages(t, s), c.Messages); d != "" {
