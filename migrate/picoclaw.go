@@ -49,6 +49,7 @@ type picoCopy struct {
 	items    []*item
 	summary  string
 	created  time.Time
+	updated  time.Time // the file's "updated": when its session last changed
 	inferred bool
 	warnings []string
 	bad      []SetAside
@@ -319,11 +320,13 @@ func readPicoCopy(res *Result, reports fileReports, rel string) (*picoCopy, erro
 		Messages []json.RawMessage `json:"messages"`
 		Summary  string            `json:"summary"`
 		Created  string            `json:"created"`
+		Updated  string            `json:"updated"`
 	}
 	var elems []json.RawMessage
 	if err := json.Unmarshal(data, &whole); err == nil {
 		c.key, c.summary, elems = whole.Key, whole.Summary, whole.Messages
 		c.created, _ = parsePicoTime(whole.Created)
+		c.updated, _ = parsePicoTime(whole.Updated)
 	} else {
 		// a plain WriteFile cut short (P0/P1): keep the complete elements
 		c.key = gjson.GetBytes(data, "key").String()
@@ -491,7 +494,7 @@ func buildPicoGroup(g *picoGroup) {
 	g.src = s
 	// JSON copies, oldest first, aligned into one timeline
 	sort.SliceStable(g.copies, func(i, j int) bool {
-		return older(g.copies[i].items, g.copies[i].file, g.copies[j].items, g.copies[j].file)
+		return g.copies[i].older(g.copies[j])
 	})
 	var fromCopies []*item
 	var copyItems [][]*item
@@ -929,6 +932,29 @@ func older(a []*item, fa FileInfo, b []*item, fb FileInfo) bool {
 		return ta.Before(tb)
 	}
 	return fa.Path < fb.Path
+}
+
+// older reports whether JSON-era copy c was written before d: by the time
+// of its last timed message, else by its "updated" field (messages carry
+// no time before 2026-05-11, and a copied or restored home has new file
+// times: a P0 sessions/cli:default.json beside the P1
+// workspace/sessions/cli:default.json that went on without it), else by
+// file modification time, else by path.
+func (c *picoCopy) older(d *picoCopy) bool {
+	tc, td := lastTime(c.items), lastTime(d.items)
+	if tc.IsZero() {
+		tc = c.updated
+	}
+	if td.IsZero() {
+		td = d.updated
+	}
+	if tc.IsZero() || td.IsZero() {
+		return older(c.items, c.file, d.items, d.file)
+	}
+	if !tc.Equal(td) {
+		return tc.Before(td)
+	}
+	return older(c.items, c.file, d.items, d.file)
 }
 
 // lastTime returns the time of the last timed message, or zero.

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +112,7 @@ func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace
 	ctx := context.Background()
 	src := filepath.Join(t.TempDir(), inst.root)
 	copyTree(t, filepath.Join(dir, inst.root), src)
+	reverseModTimes(t, src)
 	res, sc, err := ReadInstall(ctx, src, Options{})
 	if err != nil {
 		t.Fatalf("read %s: %v", dir, err)
@@ -142,6 +145,32 @@ func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace
 		t.Fatalf("verify %s: %+v", dir, rep.Verify)
 	}
 	return ws, src, pol
+}
+
+// reverseModTimes gives the files below dir modification times that run
+// against their paths (the last path the oldest), as a copied or restored
+// home has times that say nothing of when the assistant wrote each file:
+// an order taken from them, or from paths, is not taken from the data.
+func reverseModTimes(t *testing.T, dir string) {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for i, f := range files {
+		at := base.Add(time.Duration(len(files)-i) * time.Minute)
+		if err := os.Chtimes(f, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // checkSessionFilesAccounted asserts that every file of the install's

@@ -1,0 +1,87 @@
+package migrate
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// PicoClaw v0.0.1 stored every channel message under the empty key, in
+// sessions/.json: it is imported whole under picoclaw:empty-key, with a
+// warning, not reported as an unknown file.
+func TestPicoClawEmptyKeySession(t *testing.T) {
+	home := t.TempDir()
+	day := time.Date(2026, 2, 10, 0, 0, 0, 0, time.UTC)
+	picoJSON(t, filepath.Join(home, "sessions", ".json"), "", day, "u:hi from telegram", "a:hello", "u:hi from discord", "a:hello again")
+	picoJSON(t, filepath.Join(home, "sessions", "cli:default.json"), "cli:default", day, "u:summarize my day", "a:taxes")
+	p, _, ws := migrateDir(t, home)
+	ps := sessionOf(t, p, picoEmptyKey)
+	got, _ := sessionMessages(t, ws, ps.ID)
+	want := []string{"u:hi from telegram", "a:hello", "u:hi from discord", "a:hello again"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("empty-key session:\n got  %q\n want %q", got, want)
+	}
+	warned := false
+	for _, s := range p.Read.Sources {
+		if s.Key == picoEmptyKey {
+			for _, w := range s.Warnings {
+				warned = warned || strings.Contains(w, "empty key")
+			}
+		}
+	}
+	if !warned {
+		t.Error("no warning says the session is the empty key's")
+	}
+	for _, f := range p.Read.Files {
+		if strings.HasSuffix(f.Path, "/.json") && f.Class != ClassImported {
+			t.Errorf("%s: %s (%s), want imported", f.Path, f.Class, f.Reason)
+		}
+	}
+	// a hidden file that is not the empty key's session stays unknown
+	home = t.TempDir()
+	write(t, filepath.Join(home, "sessions", "._telegram:1.json"), "\x00\x05\x16\x07 AppleDouble")
+	picoJSON(t, filepath.Join(home, "sessions", "telegram:1.json"), "telegram:1", day, "u:x", "a:y")
+	p, _, _ = migrateDir(t, home)
+	for _, f := range p.Read.Files {
+		if strings.HasSuffix(f.Path, "/._telegram:1.json") && f.Class != ClassUnknown {
+			t.Errorf("%s: %s, want unknown", f.Path, f.Class)
+		}
+	}
+}
+
+// One key's JSON-era files in two sessions directories that do not share
+// a message: v0.0.1's $PICOCLAW_HOME/sessions/cli:default.json and
+// v0.1.1's <workspace>/sessions/cli:default.json, which started afresh.
+// Their messages carry no time; the files' "updated" fields order them,
+// whatever the file times say (a copied home's are the copy's).
+func TestPicoClawCopiesOrderedByUpdated(t *testing.T) {
+	home := t.TempDir()
+	p0 := filepath.Join(home, "sessions", "cli:default.json")
+	p1 := filepath.Join(home, "workspace", "sessions", "cli:default.json")
+	jsonAt := func(p, updated string, specs ...string) {
+		picoJSON(t, p, "cli:default", time.Time{}, specs...)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.Replace(string(b), "\n}", ",\n  \"updated\": \""+updated+"\"\n}", 1)
+		write(t, p, s)
+	}
+	jsonAt(p0, "2026-02-10T09:00:00+08:00", "u:summarize my day", "a:taxes")
+	jsonAt(p1, "2026-02-13T09:00:00Z", "u:what's left?", "a:only the taxes")
+	// file times the other way round
+	newer, older := time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for p, at := range map[string]time.Time{p0: newer, p1: older} {
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _, ws := migrateDir(t, home)
+	got, _ := sessionMessages(t, ws, sessionOf(t, p, "cli:default").ID)
+	want := []string{"u:summarize my day", "a:taxes", "u:what's left?", "a:only the taxes"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("cli:default:\n got  %q\n want %q", got, want)
+	}
+}
