@@ -1,11 +1,14 @@
 package migrate
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/picosess/picosess/keying"
 )
 
 // PicoClaw v0.0.1 stored every channel message under the empty key, in
@@ -83,5 +86,51 @@ func TestPicoClawCopiesOrderedByUpdated(t *testing.T) {
 	want := []string{"u:summarize my day", "a:taxes", "u:what's left?", "a:only the taxes"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("cli:default:\n got  %q\n want %q", got, want)
+	}
+}
+
+// A pre-routing <channel>:<chat> key of a channel other than Telegram
+// (v0.1.x: slack:C01ABC, discord:<channel id>) does not say whether the
+// chat is a DM or a group, so it is kept under its key; the first message
+// the assistant routes to that chat continues it, DM or group.
+func TestPicoClawPreRoutingKeyContinued(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	dir := filepath.Join(home, "workspace", "sessions")
+	picoJSON(t, filepath.Join(dir, "slack:C01ABC.json"), "slack:C01ABC", time.Time{}, "u:standup at 10?", "a:yes, 10:00")
+	picoJSON(t, filepath.Join(dir, "discord:1187766554433221100.json"), "discord:1187766554433221100", time.Time{}, "u:hey", "a:hello")
+	p, _, ws := migrateDir(t, home)
+	for _, c := range []struct {
+		key  string
+		in   keying.Inbound
+		want []string
+	}{
+		{"slack:C01ABC", keying.Inbound{Channel: "slack", ChatType: "channel", ChatID: "C01ABC", SenderID: "U42"}, []string{"u:standup at 10?", "a:yes, 10:00"}},
+		{"discord:1187766554433221100", keying.Inbound{Channel: "discord", ChatType: "direct", ChatID: "1187766554433221100", SenderID: "555000111222333444"}, []string{"u:hey", "a:hello"}},
+	} {
+		old := sessionOf(t, p, c.key)
+		r, err := ws.Route("main", c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ID == old.ID {
+			t.Fatalf("%s: imported under the route's id %s; this test wants a key kept under itself", c.key, r.ID)
+		}
+		s, err := ws.SessionFor(ctx, "main", c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.ID() != r.ID {
+			t.Errorf("%s: SessionFor gave %s, route %s", c.key, s.ID(), r.ID)
+		}
+		got, _ := sessionMessages(t, ws, s.ID())
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("%s continued:\n got  %q\n want %q", c.key, got, c.want)
+		}
+		if l, err := ws.Lookup(ctx, c.key); err != nil {
+			t.Errorf("%s: lookup after the route's first message: %v", c.key, err)
+		} else if l.ID() != r.ID {
+			t.Errorf("%s names %s after the route's first message, want the route's %s", c.key, l.ID(), r.ID)
+		}
 	}
 }

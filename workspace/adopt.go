@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/picosess/picosess/keying"
 )
@@ -63,7 +64,11 @@ func (w *Workspace) adoptImported(ctx context.Context, t Target) (*Session, erro
 // an error naming them.
 func (w *Workspace) importedFor(ctx context.Context, t Target) (*Session, error) {
 	var ids []string
-	for _, a := range t.Aliases {
+	keys := t.Aliases
+	if k := preRoutingKey(t.Scope); k != "" {
+		keys = append(keys[:len(keys):len(keys)], k)
+	}
+	for _, a := range keys {
 		if _, ok := mainKeyAgent(a); ok {
 			continue // agent:<a>:main is every DM's alias under dm_scope main, never one person's
 		}
@@ -99,6 +104,23 @@ func (w *Workspace) importedFor(ctx context.Context, t Target) (*Session, error)
 		names[i] = s.ID()
 	}
 	return nil, fmt.Errorf("%d imported sessions answer to the route's keys (%v): none is continued", len(found), names)
+}
+
+// preRoutingKey is the key PicoClaw v0.0.1-v0.1.2 gave the scope's chat,
+// <channel>:<chat id>, as its adapters built it for DMs and groups alike.
+// The migrator keeps such a key when the chat's type cannot be told from
+// it (every channel but Telegram), and PicoClaw lists no such alias, so
+// the route's chat stands for it. "" when the scope has no chat.
+func preRoutingKey(sc *keying.Scope) string {
+	if sc == nil || sc.Channel == "" {
+		return ""
+	}
+	chat := sc.Values[keying.DimChat]
+	_, id, ok := strings.Cut(chat, ":")
+	if !ok || id == "" {
+		return ""
+	}
+	return sc.Channel + ":" + id
 }
 
 // adopt moves from's records into t's session (which must not exist yet)
