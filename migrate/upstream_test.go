@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -105,9 +106,10 @@ func (c *upstreamConversation) derivable(dims []string) bool {
 func (c *upstreamConversation) explicit() bool { return c.ChatType == "explicit" || c.Main }
 
 // migrateUpstream copies the install under dir/home, migrates it into a
-// new workspace as the CLI does with --write-config, and returns the
-// workspace, the copy and the keying policy used.
-func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace.Workspace, string, keying.Policy) {
+// new workspace as the CLI does with --write-config (the plan first, a dry
+// run that writes nothing), and returns the workspace, the copy, the
+// keying policy used and the plan.
+func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace.Workspace, string, keying.Policy, *Plan) {
 	t.Helper()
 	ctx := context.Background()
 	src := filepath.Join(t.TempDir(), inst.root)
@@ -133,9 +135,18 @@ func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace
 	}
 	t.Cleanup(func() { ws.Close() })
 	pol := sc.Policy()
+	wsBefore := treeHashes(t, wsDir)
 	p, err := PlanResult(ctx, res, ws, PlanOptions{Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !equalMaps(wsBefore, treeHashes(t, wsDir)) {
+		t.Errorf("the plan (dry run) changed the workspace")
+	}
+	for _, s := range p.Sessions {
+		if s.Action == ActionSkip {
+			t.Errorf("dry run into an empty workspace: %s (%s) would be skipped", s.ID, s.Keys)
+		}
 	}
 	rep, err := Apply(ctx, ws, p, ApplyOptions{ReportDir: filepath.Join(t.TempDir(), "report")})
 	if err != nil {
@@ -144,7 +155,23 @@ func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace
 	if !rep.Verify.OK() {
 		t.Fatalf("verify %s: %+v", dir, rep.Verify)
 	}
-	return ws, src, pol
+	return ws, src, pol, p
+}
+
+// plannedFor returns the planned session whose sources hold key, else the
+// one whose aliases list it (a legacy key folded into a P5 session).
+func plannedFor(p *Plan, key string) *PlannedSession {
+	for _, s := range p.Sessions {
+		if slices.Contains(s.Keys, key) {
+			return s
+		}
+	}
+	for _, s := range p.Sessions {
+		if slices.ContainsFunc(s.Aliases, func(a string) bool { return strings.EqualFold(a, key) }) {
+			return s
+		}
+	}
+	return nil
 }
 
 // reverseModTimes gives the files below dir modification times that run
@@ -308,22 +335,47 @@ func TestUpstreamClawdbot(t *testing.T) {
 func testUpstream(t *testing.T, dir string, inst upstreamInstall) {
 	ctx := context.Background()
 	man := readUpstreamManifest(t, dir)
-	ws, src, pol := migrateUpstream(t, dir, inst)
+	ws, src, pol, plan := migrateUpstream(t, dir, inst)
 	before := treeHashes(t, src)
 
 	total := 0
-	var adopt []*upstreamConversation
 	for _, c := range man.Conversations {
 		total += len(c.Messages)
+	}
+	// The dry run says how many messages the migration will write: each
+	// once.
+	planned := 0
+	for _, s := range plan.Sessions {
+		planned += s.Messages
+	}
+	if planned != total {
+		t.Errorf("the plan writes %d messages, want %d (each once)", planned, total)
+	}
+	var adopt []*upstreamConversation
+	for _, c := range man.Conversations {
+		// Every conversation answers to the key the assistant stored it
+		// under; a session kept under that key (Rule B) names it first.
+		key := c.LegacyKey
+		if key == "" {
+			key = picoEmptyKey
+		}
+		ps := plannedFor(plan, key)
+		if ps == nil {
+			t.Errorf("%s: no planned session holds or answers to %q", c.Name, key)
+			continue
+		}
+		if ps.Rule == RuleB && (len(ps.Aliases) == 0 || ps.Aliases[0] != key) {
+			t.Errorf("%s: kept under its key %q (rule B) but its aliases are %q", c.Name, key, ps.Aliases)
+		}
+		if s, err := ws.Lookup(ctx, key); err != nil {
+			t.Errorf("%s: lookup %q: %v", c.Name, key, err)
+		} else if s.ID() != ps.ID {
+			t.Errorf("%s: %q names %s, the plan put it in %s", c.Name, key, s.ID(), ps.ID)
+		}
 		if c.explicit() {
 			// Kept under the key it was stored under: the old assistant
-			// (and `picosess show cli:default`) find it by that key.
-			key := c.LegacyKey
-			if key == "" {
-				// PicoClaw v0.0.1 stored every channel message under the
-				// empty key; docs/migration.md names it so
-				key = picoEmptyKey
-			}
+			// (and `picosess show cli:default`) find it by that key; PicoClaw
+			// v0.0.1's empty key is picoclaw:empty-key (docs/migration.md).
 			s, err := ws.Lookup(ctx, key)
 			if err != nil {
 				t.Errorf("%s: lookup %q: %v", c.Name, key, err)
