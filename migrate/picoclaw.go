@@ -497,17 +497,26 @@ func buildPicoGroup(g *picoGroup) {
 		return g.copies[i].older(g.copies[j])
 	})
 	var fromCopies []*item
-	var copyItems [][]*item
-	var copyNames []string
 	var summaries []string
-	var start time.Time
-	for _, c := range g.copies {
+	var start, lastUpdated time.Time
+	for k, c := range g.copies {
 		s.Files = append(s.Files, c.file)
 		s.SetAside = append(s.SetAside, c.bad...)
 		s.KeyInferred = s.KeyInferred || c.inferred
 		s.Warnings = append(s.Warnings, c.warnings...)
-		copyItems = append(copyItems, c.items)
-		copyNames = append(copyNames, c.file.Path)
+		var st alignStats
+		fromCopies, st = align(fromCopies, c.items, true)
+		// A copy that shares no message with the older ones and whose
+		// session was created after they last changed (a P0 file and the
+		// P1 file of its key that started afresh in another directory)
+		// comes after them whole: that order is known, not undecided.
+		after := st.matched == 0 && !lastUpdated.IsZero() && !c.created.IsZero() && !c.created.Before(lastUpdated)
+		if st.undecided > 0 && k > 0 && !after {
+			s.Warnings = append(s.Warnings, undecidedNote(st, c.file.Path))
+		}
+		if c.updated.After(lastUpdated) {
+			lastUpdated = c.updated
+		}
 		if c.summary != "" {
 			summaries = append(summaries, c.summary)
 		}
@@ -515,8 +524,6 @@ func buildPicoGroup(g *picoGroup) {
 			start = c.created
 		}
 	}
-	fromCopies, notes := alignAll(copyItems, copyNames)
-	s.Warnings = append(s.Warnings, notes...)
 	// JSONL histories (more than one when old and new file names of one
 	// key both survive), oldest first
 	sort.SliceStable(g.logs, func(i, j int) bool {

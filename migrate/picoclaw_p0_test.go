@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/picosess/picosess/keying"
+	"github.com/picosess/picosess/workspace"
 )
 
 // PicoClaw v0.0.1 stored every channel message under the empty key, in
@@ -63,29 +64,56 @@ func TestPicoClawCopiesOrderedByUpdated(t *testing.T) {
 	home := t.TempDir()
 	p0 := filepath.Join(home, "sessions", "cli:default.json")
 	p1 := filepath.Join(home, "workspace", "sessions", "cli:default.json")
-	jsonAt := func(p, updated string, specs ...string) {
+	jsonAt := func(p, created, updated string, specs ...string) {
 		picoJSON(t, p, "cli:default", time.Time{}, specs...)
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := strings.Replace(string(b), "\n}", ",\n  \"updated\": \""+updated+"\"\n}", 1)
+		s := strings.Replace(string(b), "\n}", ",\n  \"created\": \""+created+"\",\n  \"updated\": \""+updated+"\"\n}", 1)
 		write(t, p, s)
 	}
-	jsonAt(p0, "2026-02-10T09:00:00+08:00", "u:summarize my day", "a:taxes")
-	jsonAt(p1, "2026-02-13T09:00:00Z", "u:what's left?", "a:only the taxes")
-	// file times the other way round
-	newer, older := time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	for p, at := range map[string]time.Time{p0: newer, p1: older} {
-		if err := os.Chtimes(p, at, at); err != nil {
-			t.Fatal(err)
+	migrate := func(p1Created string) (*Plan, *workspace.Workspace) {
+		jsonAt(p0, "2026-02-09T20:00:00+08:00", "2026-02-10T09:00:00+08:00", "u:summarize my day", "a:taxes")
+		jsonAt(p1, p1Created, "2026-02-13T09:00:00Z", "u:what's left?", "a:only the taxes")
+		// file times the other way round
+		newer, older := time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+		for p, at := range map[string]time.Time{p0: newer, p1: older} {
+			if err := os.Chtimes(p, at, at); err != nil {
+				t.Fatal(err)
+			}
 		}
+		p, _, ws := migrateDir(t, home)
+		return p, ws
 	}
-	p, _, ws := migrateDir(t, home)
-	got, _ := sessionMessages(t, ws, sessionOf(t, p, "cli:default").ID)
+	undecided := func(p *Plan) bool {
+		for _, w := range sessionOf(t, p, "cli:default").Warnings {
+			if strings.Contains(w, "order undecided") {
+				return true
+			}
+		}
+		return false
+	}
 	want := []string{"u:summarize my day", "a:taxes", "u:what's left?", "a:only the taxes"}
+	// the second session was created after the first last changed: its
+	// messages come after the first's, and that is no guess
+	p, ws := migrate("2026-02-12T10:00:00Z")
+	got, _ := sessionMessages(t, ws, sessionOf(t, p, "cli:default").ID)
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("cli:default:\n got  %q\n want %q", got, want)
+	}
+	if undecided(p) {
+		t.Errorf("sessions one after the other reported as an undecided order: %q", sessionOf(t, p, "cli:default").Warnings)
+	}
+	// created before the first last changed: the two overlap in time, so
+	// the older-first order is a guess, and the plan says so
+	p, ws = migrate("2026-02-10T00:30:00Z")
+	got, _ = sessionMessages(t, ws, sessionOf(t, p, "cli:default").ID)
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("cli:default, overlapping:\n got  %q\n want %q", got, want)
+	}
+	if !undecided(p) {
+		t.Errorf("overlapping sessions: no 'order undecided' warning: %q", sessionOf(t, p, "cli:default").Warnings)
 	}
 }
 
