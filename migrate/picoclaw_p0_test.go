@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,4 +162,59 @@ func TestPicoClawPreRoutingKeyContinued(t *testing.T) {
 			t.Errorf("%s names %s after the route's first message, want the route's %s", c.key, l.ID(), r.ID)
 		}
 	}
+}
+
+// BenchmarkReadPicoClawP0P2 reads a home upgraded from v0.0.1 through
+// v0.1.2, untimed as those versions wrote: the empty key's session of
+// 20 000 messages in sessions/, and 2 000 chats, each a v0.1.1 colon file
+// of 20 messages beside the v0.1.2 file that went on (the 20, then 10
+// more; every fourth message "ok"): 120 000 messages read, 80 000 kept.
+func BenchmarkReadPicoClawP0P2(b *testing.B) {
+	const chats, old, more, p0 = 2000, 20, 10, 20000
+	home := b.TempDir()
+	jsonFile := func(p, key string, n int, msg func(k int) string) {
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "{\n  \"key\": %q,\n  \"messages\": [\n", key)
+		for k := range n {
+			if k > 0 {
+				sb.WriteString(",\n")
+			}
+			role := "user"
+			if k%2 == 1 {
+				role = "assistant"
+			}
+			fmt.Fprintf(&sb, "    {\n      \"role\": %q,\n      \"content\": %q\n    }", role, msg(k))
+		}
+		sb.WriteString("\n  ],\n  \"created\": \"2026-02-11T10:00:00Z\",\n  \"updated\": \"2026-02-16T10:00:00Z\"\n}")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	jsonFile(filepath.Join(home, "sessions", ".json"), "", p0, func(k int) string { return fmt.Sprintf("channel message %d", k) })
+	dir := filepath.Join(home, "workspace", "sessions")
+	for c := range chats {
+		msg := func(k int) string {
+			if k%4 == 3 {
+				return "ok"
+			}
+			return fmt.Sprintf("chat %d message %d: what about item %d?", c, k, k)
+		}
+		key := fmt.Sprintf("discord:%d", 1187766554433221100+c)
+		jsonFile(filepath.Join(dir, key+".json"), key, old, msg)
+		jsonFile(filepath.Join(dir, strings.ReplaceAll(key, ":", "_")+".json"), key, old+more, msg)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := Read(context.Background(), home, Options{System: SystemPicoClaw})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := r.Messages(); got != p0+chats*(old+more) {
+			b.Fatalf("read %d messages, want %d", got, p0+chats*(old+more))
+		}
+	}
+	b.ReportMetric(float64(p0+chats*(2*old+more))*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
