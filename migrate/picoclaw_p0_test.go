@@ -164,6 +164,41 @@ func TestPicoClawPreRoutingKeyContinued(t *testing.T) {
 	}
 }
 
+// An install upgraded from v0.1.x to v0.2.x holds a Discord DM under its
+// pre-routing key (the DM channel's id) and under its routing-era key
+// (the author's id), two sessions the migrator cannot join. The route's
+// alias names the routing-era one, which is continued; the older one is
+// not taken for a second match (which would leave both alone) and stays
+// under its key.
+func TestPicoClawPreRoutingKeyAfterRoutingKey(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	dir := filepath.Join(home, "workspace", "sessions")
+	picoJSON(t, filepath.Join(dir, "discord_1187766554433221100.json"), "discord:1187766554433221100", time.Time{}, "u:hey", "a:hello")
+	picoJSON(t, filepath.Join(dir, "agent_main_discord_direct_555000111222333444.json"), "agent:main:discord:direct:555000111222333444", time.Time{}, "u:back", "a:welcome back")
+	_, _, ws := migrateDir(t, home)
+	in := keying.Inbound{Channel: "discord", ChatType: "direct", ChatID: "1187766554433221100", SenderID: "555000111222333444"}
+	s, err := ws.SessionFor(ctx, "main", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := sessionMessages(t, ws, s.ID())
+	if want := []string{"u:back", "a:welcome back"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("route's session:\n got  %q\n want %q", got, want)
+	}
+	old, err := ws.Lookup(ctx, "discord:1187766554433221100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.ID() == s.ID() {
+		t.Fatal("the pre-routing session was merged into the route's")
+	}
+	got, _ = sessionMessages(t, ws, old.ID())
+	if want := []string{"u:hey", "a:hello"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("pre-routing session:\n got  %q\n want %q", got, want)
+	}
+}
+
 // BenchmarkReadPicoClawP0P2 reads a home upgraded from v0.0.1 through
 // v0.1.2, untimed as those versions wrote: the empty key's session of
 // 20 000 messages in sessions/, and 2 000 chats, each a v0.1.1 colon file

@@ -61,13 +61,23 @@ func (w *Workspace) adoptImported(ctx context.Context, t Target) (*Session, erro
 // importedFor finds the imported session that one of t's aliases names:
 // a session with an origin (written by the migrator) whose id is the
 // legacy hash of the alias (either dm/direct spelling). More than one is
-// an error naming them.
+// an error naming them. Only when no alias names one, the pre-routing key
+// of t's chat is tried (an install upgraded from v0.1.x to v0.2.x can hold
+// both a DM's routing-era key and its older <channel>:<chat> key; the
+// newer one is continued, and the older stays under its key).
 func (w *Workspace) importedFor(ctx context.Context, t Target) (*Session, error) {
-	var ids []string
-	keys := t.Aliases
-	if k := preRoutingKey(t.Scope); k != "" {
-		keys = append(keys[:len(keys):len(keys)], k)
+	s, err := w.importedByKeys(ctx, t, t.Aliases)
+	if s != nil || err != nil {
+		return s, err
 	}
+	if k := preRoutingKey(t.Scope); k != "" {
+		return w.importedByKeys(ctx, t, []string{k})
+	}
+	return nil, nil
+}
+
+func (w *Workspace) importedByKeys(ctx context.Context, t Target, keys []string) (*Session, error) {
+	var ids []string
 	for _, a := range keys {
 		if _, ok := mainKeyAgent(a); ok {
 			continue // agent:<a>:main is every DM's alias under dm_scope main, never one person's
