@@ -49,8 +49,13 @@ type upstreamConversation struct {
 	Summary     string   `json:"summary"`
 	// Resets: how many times the conversation was reset ("/new"); its
 	// messages then span Resets+1 conversations of one session.
-	Resets   int               `json:"resets"`
-	Messages []upstreamMessage `json:"messages"`
+	Resets int `json:"resets"`
+	// ContinuedAs names the conversation the chat went on in after an
+	// upgrade, one that is not its own (PicoClaw v0.2.x with dm_scope main
+	// puts every DM in the main session): the assistant no longer reaches
+	// this one by a route, only by its key.
+	ContinuedAs string            `json:"continued_as"`
+	Messages    []upstreamMessage `json:"messages"`
 }
 
 type upstreamManifest struct {
@@ -103,7 +108,9 @@ func (c *upstreamConversation) derivable(dims []string) bool {
 // explicit: the conversation was stored under a key the caller gave
 // (`picoclaw agent`'s cli:default), or is the agent's main session, not a
 // routed chat: the assistant reaches it by that key.
-func (c *upstreamConversation) explicit() bool { return c.ChatType == "explicit" || c.Main }
+func (c *upstreamConversation) explicit() bool {
+	return c.ChatType == "explicit" || c.Main || c.ContinuedAs != ""
+}
 
 // migrateUpstream copies the install under dir/home, migrates it into a
 // new workspace as the CLI does with --write-config (the plan first, a dry
@@ -317,6 +324,9 @@ func TestUpstreamPicoClaw(t *testing.T) {
 		{"v0.2.0", picoInstall},
 		{"v0.2.6", picoInstall},
 		{"v0.2.9", picoInstall},
+		// v0.1.2 upgraded straight to v0.2.6: the pre-routing files
+		// converted to JSONL, v0.0.1's directory beside
+		{"v0.2.6-from-v0.1.2", picoP01Install},
 	} {
 		t.Run(v.version, func(t *testing.T) {
 			testUpstream(t, filepath.Join(upstreamRoot, "picoclaw", v.version), v.inst)
