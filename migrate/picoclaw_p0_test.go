@@ -253,3 +253,44 @@ func BenchmarkReadPicoClawP0P2(b *testing.B) {
 	}
 	b.ReportMetric(float64(p0+chats*(2*old+more))*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// PicoClaw v0.1.2's forceCompression replaced the oldest half of a
+// history (its first message kept) with a system note saying how many
+// messages it dropped; the v0.1.1 colon file still holds them. They come
+// where the note stands, before it, and since the note says how many
+// there were, that order is not reported as undecided; a note that does
+// not account for the gap still is.
+func TestPicoClawCompressionNoteGap(t *testing.T) {
+	note := "s:[System: Emergency compression dropped 2 oldest messages due to context limit]"
+	for _, c := range []struct {
+		name      string
+		old       []string
+		undecided bool
+	}{
+		{"the two dropped", []string{"u:weather?", "a:calling web_fetch", "t:12°C", "a:12°C and clear", "u:thanks", "a:welcome"}, false},
+		{"three in the gap", []string{"u:weather?", "a:calling web_fetch", "t:12°C", "a:hm", "a:12°C and clear", "u:thanks", "a:welcome"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			home := t.TempDir()
+			dir := filepath.Join(home, "workspace", "sessions")
+			key := "telegram:-1001234567890"
+			picoJSON(t, filepath.Join(dir, key+".json"), key, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), c.old...)
+			picoJSON(t, filepath.Join(dir, "telegram_-1001234567890.json"), key, time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC),
+				"u:weather?", note, "a:12°C and clear", "u:thanks", "a:welcome", "u:summarize the week", "a:quiet")
+			p, _, ws := migrateDir(t, home)
+			ps := sessionOf(t, p, key)
+			got, _ := sessionMessages(t, ws, ps.ID)
+			want := append(append([]string{}, c.old[:len(c.old)-3]...), note, "a:12°C and clear", "u:thanks", "a:welcome", "u:summarize the week", "a:quiet")
+			if strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Fatalf("timeline:\n got  %q\n want %q", got, want)
+			}
+			undecided := false
+			for _, w := range ps.Warnings {
+				undecided = undecided || strings.Contains(w, "order undecided")
+			}
+			if undecided != c.undecided {
+				t.Errorf("'order undecided' warned: %v, want %v (%q)", undecided, c.undecided, ps.Warnings)
+			}
+		})
+	}
+}
