@@ -23,6 +23,9 @@ func TestPicoClawEmptyKeySession(t *testing.T) {
 	picoJSON(t, filepath.Join(home, "sessions", "cli:default.json"), "cli:default", day, "u:summarize my day", "a:taxes")
 	p, _, ws := migrateDir(t, home)
 	ps := sessionOf(t, p, picoEmptyKey)
+	if ps.Scope != nil && ps.Scope.Channel != "" {
+		t.Errorf("the importer's key %s gave the session channel %q", picoEmptyKey, ps.Scope.Channel)
+	}
 	got, _ := sessionMessages(t, ws, ps.ID)
 	want := []string{"u:hi from telegram", "a:hello", "u:hi from discord", "a:hello again"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
