@@ -3,7 +3,9 @@ package migrate
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,6 +164,26 @@ func align(old, nw []*item, record bool) (out []*item, st alignStats) {
 	return out, st
 }
 
+// compressionNote is the message PicoClaw v0.1.2's forceCompression put
+// in a history in place of the messages it dropped.
+var compressionNote = regexp.MustCompile(`^\[System: Emergency compression dropped (\d+) oldest messages due to context limit\]$`)
+
+// compressionGap reports whether a gap is a forceCompression seen from
+// both sides: the newer copy holds only its note, the older exactly the
+// messages the note says were dropped. The older-first order is then
+// known, not guessed: the dropped messages stood where the note stands.
+func compressionGap(og, ng []*item) bool {
+	if len(ng) != 1 || ng[0].rec.Role != workspace.RoleSystem {
+		return false
+	}
+	m := compressionNote.FindStringSubmatch(ng[0].rec.Content)
+	if m == nil {
+		return false
+	}
+	n, err := strconv.Atoi(m[1])
+	return err == nil && n == len(onlyMessages(og))
+}
+
 // mergeGap appends the records of a gap: the older copy's first, except
 // that where both records carry a time the earlier goes first; a record
 // without a time travels with the one before it in its copy.
@@ -179,7 +201,7 @@ func mergeGap(out, og, ng []*item, st *alignStats) []*item {
 	for _, x := range ng {
 		allTimed = allTimed && (x.timed || !x.isMessage())
 	}
-	if !allTimed {
+	if !allTimed && !compressionGap(og, ng) {
 		st.undecided += len(onlyMessages(og)) + len(onlyMessages(ng))
 		if st.undecidedAt == nil {
 			st.undecidedAt = og[0]

@@ -49,6 +49,7 @@ type picoCopy struct {
 	items    []*item
 	summary  string
 	created  time.Time
+	updated  time.Time // the file's "updated": when its session last changed
 	inferred bool
 	warnings []string
 	bad      []SetAside
@@ -130,7 +131,9 @@ func readPicoClaw(ctx context.Context, res *Result, dirs []sessionDir) error {
 				if err := readPicoJSONL(res, reports, l, rel); err != nil {
 					return err
 				}
-			case strings.HasSuffix(name, ".json.migrated") || (strings.HasSuffix(name, ".json") && !strings.HasPrefix(name, ".")):
+			case strings.HasSuffix(name, ".json.migrated") || name == ".json" || (strings.HasSuffix(name, ".json") && !strings.HasPrefix(name, ".")):
+				// ".json" is the session of the empty key: v0.0.1 stored
+				// every channel message there (emptyKey)
 				c, err := readPicoCopy(res, reports, rel)
 				if err != nil {
 					return err
@@ -317,11 +320,13 @@ func readPicoCopy(res *Result, reports fileReports, rel string) (*picoCopy, erro
 		Messages []json.RawMessage `json:"messages"`
 		Summary  string            `json:"summary"`
 		Created  string            `json:"created"`
+		Updated  string            `json:"updated"`
 	}
 	var elems []json.RawMessage
 	if err := json.Unmarshal(data, &whole); err == nil {
 		c.key, c.summary, elems = whole.Key, whole.Summary, whole.Messages
 		c.created, _ = parsePicoTime(whole.Created)
+		c.updated, _ = parsePicoTime(whole.Updated)
 	} else {
 		// a plain WriteFile cut short (P0/P1): keep the complete elements
 		c.key = gjson.GetBytes(data, "key").String()
@@ -346,7 +351,14 @@ func readPicoCopy(res *Result, reports fileReports, rel string) (*picoCopy, erro
 			c.bad = append(c.bad, SetAside{Path: rel, Offset: int64(end), Length: int64(len(data) - end), Reason: "truncated JSON session (plain write cut short): " + err.Error(), Data: append([]byte(nil), data[end:]...)})
 		}
 	}
-	if c.key == "" {
+	switch {
+	case c.key == "" && picoStemKey(path.Base(rel)) == "":
+		// sessions/.json, key "": PicoClaw v0.0.1's adapters set no session
+		// key, so every message of every channel and chat went to this one
+		// session, and nothing in it says which chat a message came from
+		c.key, c.inferred = picoEmptyKey, true
+		c.warnings = append(c.warnings, fmt.Sprintf("%s: the session of the empty key (PicoClaw v0.0.1 stored every channel message of every chat there; the file does not say which chat each came from): imported as one session under %s", rel, picoEmptyKey))
+	case c.key == "":
 		c.key, c.inferred, c.warnings = keyFromName(picoStemKey(path.Base(rel)), rel+" has no key", nil)
 	}
 	for i, e := range elems {
@@ -361,6 +373,10 @@ func readPicoCopy(res *Result, reports fileReports, rel string) (*picoCopy, erro
 	reports.set(rel, ClassImported, c.key, "", len(c.items))
 	return c, nil
 }
+
+// picoEmptyKey is the key given to the session PicoClaw stored under the
+// empty key (sessions/.json, written by v0.0.1 for every channel message).
+const picoEmptyKey = "picoclaw:empty-key"
 
 func picoStemKey(name string) string {
 	for _, suf := range []string{".json.migrated", ".json", ".tmp"} {
@@ -478,20 +494,29 @@ func buildPicoGroup(g *picoGroup) {
 	g.src = s
 	// JSON copies, oldest first, aligned into one timeline
 	sort.SliceStable(g.copies, func(i, j int) bool {
-		return older(g.copies[i].items, g.copies[i].file, g.copies[j].items, g.copies[j].file)
+		return g.copies[i].older(g.copies[j])
 	})
 	var fromCopies []*item
-	var copyItems [][]*item
-	var copyNames []string
 	var summaries []string
-	var start time.Time
-	for _, c := range g.copies {
+	var start, lastUpdated time.Time
+	for k, c := range g.copies {
 		s.Files = append(s.Files, c.file)
 		s.SetAside = append(s.SetAside, c.bad...)
 		s.KeyInferred = s.KeyInferred || c.inferred
 		s.Warnings = append(s.Warnings, c.warnings...)
-		copyItems = append(copyItems, c.items)
-		copyNames = append(copyNames, c.file.Path)
+		var st alignStats
+		fromCopies, st = align(fromCopies, c.items, true)
+		// A copy that shares no message with the older ones and whose
+		// session was created after they last changed (a P0 file and the
+		// P1 file of its key that started afresh in another directory)
+		// comes after them whole: that order is known, not undecided.
+		after := st.matched == 0 && !lastUpdated.IsZero() && !c.created.IsZero() && !c.created.Before(lastUpdated)
+		if st.undecided > 0 && k > 0 && !after {
+			s.Warnings = append(s.Warnings, undecidedNote(st, c.file.Path))
+		}
+		if c.updated.After(lastUpdated) {
+			lastUpdated = c.updated
+		}
 		if c.summary != "" {
 			summaries = append(summaries, c.summary)
 		}
@@ -499,8 +524,6 @@ func buildPicoGroup(g *picoGroup) {
 			start = c.created
 		}
 	}
-	fromCopies, notes := alignAll(copyItems, copyNames)
-	s.Warnings = append(s.Warnings, notes...)
 	// JSONL histories (more than one when old and new file names of one
 	// key both survive), oldest first
 	sort.SliceStable(g.logs, func(i, j int) bool {
@@ -916,6 +939,29 @@ func older(a []*item, fa FileInfo, b []*item, fb FileInfo) bool {
 		return ta.Before(tb)
 	}
 	return fa.Path < fb.Path
+}
+
+// older reports whether JSON-era copy c was written before d: by the time
+// of its last timed message, else by its "updated" field (messages carry
+// no time before 2026-05-11, and a copied or restored home has new file
+// times: a P0 sessions/cli:default.json beside the P1
+// workspace/sessions/cli:default.json that went on without it), else by
+// file modification time, else by path.
+func (c *picoCopy) older(d *picoCopy) bool {
+	tc, td := lastTime(c.items), lastTime(d.items)
+	if tc.IsZero() {
+		tc = c.updated
+	}
+	if td.IsZero() {
+		td = d.updated
+	}
+	if tc.IsZero() || td.IsZero() {
+		return older(c.items, c.file, d.items, d.file)
+	}
+	if !tc.Equal(td) {
+		return tc.Before(td)
+	}
+	return older(c.items, c.file, d.items, d.file)
 }
 
 // lastTime returns the time of the last timed message, or zero.

@@ -333,7 +333,10 @@ func assignID(s *Source, r *keying.Resolver, linked map[string]bool) (id string,
 		return keying.LegacyHash(s.Key), RuleB, partialScope(s, lk), lk, reason
 	}
 	if s.KeyInferred || strings.HasPrefix(s.Key, "openclaw:") || strings.HasPrefix(s.Key, "pocketpaw:") {
-		return b(fmt.Sprintf("%s: key reconstructed by the importer: Rule B", s.Key))
+		// the key is the importer's: its parts say nothing of a channel
+		// (picoclaw:empty-key is no chat "empty-key" on a channel
+		// "picoclaw"), only the agent the source named is known
+		return keying.LegacyHash(s.Key), RuleB, partialScope(s, keying.LegacyKey{}), lk, fmt.Sprintf("%s: key reconstructed by the importer: Rule B", s.Key)
 	}
 	switch lk.Shape {
 	case keying.ShapeMain:

@@ -25,7 +25,7 @@ func copyOf(name string, specs ...string) []*item {
 		role, rest, _ := strings.Cut(sp, ":")
 		it := &item{prov: Provenance{Path: name, Line: i + 1}}
 		it.rec.Type = workspace.TypeMessage
-		it.rec.Role = map[string]string{"u": "user", "a": "assistant", "t": "tool"}[role]
+		it.rec.Role = map[string]string{"u": "user", "a": "assistant", "t": "tool", "s": "system"}[role]
 		if c, at, ok := strings.Cut(rest, "@"); ok {
 			m, err := strconv.Atoi(at)
 			if err != nil {

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -46,8 +49,13 @@ type upstreamConversation struct {
 	Summary     string   `json:"summary"`
 	// Resets: how many times the conversation was reset ("/new"); its
 	// messages then span Resets+1 conversations of one session.
-	Resets   int               `json:"resets"`
-	Messages []upstreamMessage `json:"messages"`
+	Resets int `json:"resets"`
+	// ContinuedAs names the conversation the chat went on in after an
+	// upgrade, one that is not its own (PicoClaw v0.2.x with dm_scope main
+	// puts every DM in the main session): the assistant no longer reaches
+	// this one by a route, only by its key.
+	ContinuedAs string            `json:"continued_as"`
+	Messages    []upstreamMessage `json:"messages"`
 }
 
 type upstreamManifest struct {
@@ -100,16 +108,20 @@ func (c *upstreamConversation) derivable(dims []string) bool {
 // explicit: the conversation was stored under a key the caller gave
 // (`picoclaw agent`'s cli:default), or is the agent's main session, not a
 // routed chat: the assistant reaches it by that key.
-func (c *upstreamConversation) explicit() bool { return c.ChatType == "explicit" || c.Main }
+func (c *upstreamConversation) explicit() bool {
+	return c.ChatType == "explicit" || c.Main || c.ContinuedAs != ""
+}
 
 // migrateUpstream copies the install under dir/home, migrates it into a
-// new workspace as the CLI does with --write-config, and returns the
-// workspace, the copy and the keying policy used.
-func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace.Workspace, string, keying.Policy) {
+// new workspace as the CLI does with --write-config (the plan first, a dry
+// run that writes nothing), and returns the workspace, the copy, the
+// keying policy used and the plan.
+func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace.Workspace, string, keying.Policy, *Plan) {
 	t.Helper()
 	ctx := context.Background()
 	src := filepath.Join(t.TempDir(), inst.root)
 	copyTree(t, filepath.Join(dir, inst.root), src)
+	reverseModTimes(t, src)
 	res, sc, err := ReadInstall(ctx, src, Options{})
 	if err != nil {
 		t.Fatalf("read %s: %v", dir, err)
@@ -117,7 +129,9 @@ func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace
 	if sc == nil || sc.Path == "" {
 		t.Fatalf("read %s: the install's config.json was not read: %+v", dir, sc)
 	}
-	checkSessionFilesAccounted(t, src, inst.sessions, res)
+	for _, d := range inst.sessions {
+		checkSessionFilesAccounted(t, src, d, res)
+	}
 	wsDir := t.TempDir()
 	if _, err := WriteProposedConfig(wsDir, sc.Proposal); err != nil {
 		t.Fatal(err)
@@ -128,9 +142,18 @@ func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace
 	}
 	t.Cleanup(func() { ws.Close() })
 	pol := sc.Policy()
+	wsBefore := treeHashes(t, wsDir)
 	p, err := PlanResult(ctx, res, ws, PlanOptions{Policy: &pol})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !equalMaps(wsBefore, treeHashes(t, wsDir)) {
+		t.Errorf("the plan (dry run) changed the workspace")
+	}
+	for _, s := range p.Sessions {
+		if s.Action == ActionSkip {
+			t.Errorf("dry run into an empty workspace: %s (%s) would be skipped", s.ID, s.Keys)
+		}
 	}
 	rep, err := Apply(ctx, ws, p, ApplyOptions{ReportDir: filepath.Join(t.TempDir(), "report")})
 	if err != nil {
@@ -139,7 +162,49 @@ func migrateUpstream(t *testing.T, dir string, inst upstreamInstall) (*workspace
 	if !rep.Verify.OK() {
 		t.Fatalf("verify %s: %+v", dir, rep.Verify)
 	}
-	return ws, src, pol
+	return ws, src, pol, p
+}
+
+// plannedFor returns the planned session whose sources hold key, else the
+// one whose aliases list it (a legacy key folded into a P5 session).
+func plannedFor(p *Plan, key string) *PlannedSession {
+	for _, s := range p.Sessions {
+		if slices.Contains(s.Keys, key) {
+			return s
+		}
+	}
+	for _, s := range p.Sessions {
+		if slices.ContainsFunc(s.Aliases, func(a string) bool { return strings.EqualFold(a, key) }) {
+			return s
+		}
+	}
+	return nil
+}
+
+// reverseModTimes gives the files below dir modification times that run
+// against their paths (the last path the oldest), as a copied or restored
+// home has times that say nothing of when the assistant wrote each file:
+// an order taken from them, or from paths, is not taken from the data.
+func reverseModTimes(t *testing.T, dir string) {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	for i, f := range files {
+		at := base.Add(time.Duration(len(files)-i) * time.Minute)
+		if err := os.Chtimes(f, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // checkSessionFilesAccounted asserts that every file of the install's
@@ -232,18 +297,39 @@ func liveMessageCount(t *testing.T, ws *workspace.Workspace) (int, []string) {
 }
 
 // upstreamInstall says where an install keeps its files: the dir migrate
-// is pointed at, and its sessions directory below it.
-type upstreamInstall struct{ root, sessions string }
+// is pointed at, and its sessions directories below it.
+type upstreamInstall struct {
+	root     string
+	sessions []string
+}
 
 var (
-	picoInstall = upstreamInstall{"home", "workspace/sessions"}
-	clawInstall = upstreamInstall{"state", "agents/main/sessions"}
+	picoInstall = upstreamInstall{"home", []string{"workspace/sessions"}}
+	clawInstall = upstreamInstall{"state", []string{"agents/main/sessions"}}
+	// P0 (v0.0.1) kept sessions in $PICOCLAW_HOME/sessions; P1 and P2
+	// (v0.1.1, v0.1.2) in <workspace>/sessions, and an install upgraded
+	// from v0.0.1 keeps both.
+	picoP0Install  = upstreamInstall{"home", []string{"sessions"}}
+	picoP01Install = upstreamInstall{"home", []string{"sessions", "workspace/sessions"}}
 )
 
 func TestUpstreamPicoClaw(t *testing.T) {
-	for _, v := range []string{"v0.2.0", "v0.2.6", "v0.2.9"} {
-		t.Run(v, func(t *testing.T) {
-			testUpstream(t, filepath.Join(upstreamRoot, "picoclaw", v), picoInstall)
+	for _, v := range []struct {
+		version string
+		inst    upstreamInstall
+	}{
+		{"v0.0.1", picoP0Install},
+		{"v0.1.1", picoP01Install},
+		{"v0.1.2", picoP01Install},
+		{"v0.2.0", picoInstall},
+		{"v0.2.6", picoInstall},
+		{"v0.2.9", picoInstall},
+		// v0.1.2 upgraded straight to v0.2.6: the pre-routing files
+		// converted to JSONL, v0.0.1's directory beside
+		{"v0.2.6-from-v0.1.2", picoP01Install},
+	} {
+		t.Run(v.version, func(t *testing.T) {
+			testUpstream(t, filepath.Join(upstreamRoot, "picoclaw", v.version), v.inst)
 		})
 	}
 }
@@ -259,19 +345,50 @@ func TestUpstreamClawdbot(t *testing.T) {
 func testUpstream(t *testing.T, dir string, inst upstreamInstall) {
 	ctx := context.Background()
 	man := readUpstreamManifest(t, dir)
-	ws, src, pol := migrateUpstream(t, dir, inst)
+	ws, src, pol, plan := migrateUpstream(t, dir, inst)
 	before := treeHashes(t, src)
 
 	total := 0
-	var adopt []*upstreamConversation
 	for _, c := range man.Conversations {
 		total += len(c.Messages)
+	}
+	// The dry run says how many messages the migration will write: each
+	// once.
+	planned := 0
+	for _, s := range plan.Sessions {
+		planned += s.Messages
+	}
+	if planned != total {
+		t.Errorf("the plan writes %d messages, want %d (each once)", planned, total)
+	}
+	var adopt []*upstreamConversation
+	for _, c := range man.Conversations {
+		// Every conversation answers to the key the assistant stored it
+		// under; a session kept under that key (Rule B) names it first.
+		key := c.LegacyKey
+		if key == "" {
+			key = picoEmptyKey
+		}
+		ps := plannedFor(plan, key)
+		if ps == nil {
+			t.Errorf("%s: no planned session holds or answers to %q", c.Name, key)
+			continue
+		}
+		if ps.Rule == RuleB && (len(ps.Aliases) == 0 || ps.Aliases[0] != key) {
+			t.Errorf("%s: kept under its key %q (rule B) but its aliases are %q", c.Name, key, ps.Aliases)
+		}
+		if s, err := ws.Lookup(ctx, key); err != nil {
+			t.Errorf("%s: lookup %q: %v", c.Name, key, err)
+		} else if s.ID() != ps.ID {
+			t.Errorf("%s: %q names %s, the plan put it in %s", c.Name, key, s.ID(), ps.ID)
+		}
 		if c.explicit() {
 			// Kept under the key it was stored under: the old assistant
-			// (and `picosess show cli:default`) find it by that key.
-			s, err := ws.Lookup(ctx, c.LegacyKey)
+			// (and `picosess show cli:default`) find it by that key; PicoClaw
+			// v0.0.1's empty key is picoclaw:empty-key (docs/migration.md).
+			s, err := ws.Lookup(ctx, key)
 			if err != nil {
-				t.Errorf("%s: lookup %q: %v", c.Name, c.LegacyKey, err)
+				t.Errorf("%s: lookup %q: %v", c.Name, key, err)
 				continue
 			}
 			if d := sameMessages(upstreamSessionMessages(t, s), c.Messages); d != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/picosess/picosess/keying"
 )
@@ -60,10 +61,24 @@ func (w *Workspace) adoptImported(ctx context.Context, t Target) (*Session, erro
 // importedFor finds the imported session that one of t's aliases names:
 // a session with an origin (written by the migrator) whose id is the
 // legacy hash of the alias (either dm/direct spelling). More than one is
-// an error naming them.
+// an error naming them. Only when no alias names one, the pre-routing key
+// of t's chat is tried (an install upgraded from v0.1.x to v0.2.x can hold
+// both a DM's routing-era key and its older <channel>:<chat> key; the
+// newer one is continued, and the older stays under its key).
 func (w *Workspace) importedFor(ctx context.Context, t Target) (*Session, error) {
+	s, err := w.importedByKeys(ctx, t, t.Aliases)
+	if s != nil || err != nil {
+		return s, err
+	}
+	if k := preRoutingKey(t.Scope); k != "" {
+		return w.importedByKeys(ctx, t, []string{k})
+	}
+	return nil, nil
+}
+
+func (w *Workspace) importedByKeys(ctx context.Context, t Target, keys []string) (*Session, error) {
 	var ids []string
-	for _, a := range t.Aliases {
+	for _, a := range keys {
 		if _, ok := mainKeyAgent(a); ok {
 			continue // agent:<a>:main is every DM's alias under dm_scope main, never one person's
 		}
@@ -99,6 +114,23 @@ func (w *Workspace) importedFor(ctx context.Context, t Target) (*Session, error)
 		names[i] = s.ID()
 	}
 	return nil, fmt.Errorf("%d imported sessions answer to the route's keys (%v): none is continued", len(found), names)
+}
+
+// preRoutingKey is the key PicoClaw v0.0.1-v0.1.2 gave the scope's chat,
+// <channel>:<chat id>, as its adapters built it for DMs and groups alike.
+// The migrator keeps such a key when the chat's type cannot be told from
+// it (every channel but Telegram), and PicoClaw lists no such alias, so
+// the route's chat stands for it. "" when the scope has no chat.
+func preRoutingKey(sc *keying.Scope) string {
+	if sc == nil || sc.Channel == "" {
+		return ""
+	}
+	chat := sc.Values[keying.DimChat]
+	_, id, ok := strings.Cut(chat, ":")
+	if !ok || id == "" {
+		return ""
+	}
+	return sc.Channel + ":" + id
 }
 
 // adopt moves from's records into t's session (which must not exist yet)
