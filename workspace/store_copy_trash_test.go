@@ -64,7 +64,8 @@ func TestCopyTrashedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs, err := r.ReadAll(ctx)
-	if err != nil || len(recs) != 3 || recs[2].Content != "two" {
+	// The copy, and the untrash record the restore adds.
+	if err != nil || len(recs) != 4 || recs[2].Content != "two" || recs[3].Type != TypeUntrash {
 		t.Fatalf("restored: %+v %v", recs, err)
 	}
 	// Deleted again on dst, then changed: not the source's any more.
