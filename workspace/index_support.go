@@ -168,3 +168,36 @@ func (w *Workspace) SessionFiles(ctx context.Context) ([]SessionFile, error) {
 	}
 	return out, nil
 }
+
+// StatSession returns the identity of session id's file, or of its entry
+// in the store on a workspace with one; ok is false when there is none
+// (or the file is not a regular file: never followed, as SessionFiles).
+func (w *Workspace) StatSession(id string) (Identity, bool, error) {
+	fi, err := w.lstat(w.SessionPath(id))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return Identity{}, false, nil
+	case err != nil:
+		return Identity{}, false, fmt.Errorf("workspace: stat %s: %w", id, err)
+	case !fi.Mode().IsRegular():
+		return Identity{}, false, nil
+	}
+	return identityOf(fi), true, nil
+}
+
+// StoreChangedSince returns, on a workspace with a store, the sessions the
+// store says were appended to, created, moved to the trash or restored at
+// or after since (by the clocks of the machines that did it; a caller
+// allows for their skew): their ids, in no order, possibly with some that
+// did not change. ok is false on a workspace without a store, whose
+// changes the change journal and the sessions directory tell.
+func (w *Workspace) StoreChangedSince(ctx context.Context, since time.Time) (ids []string, ok bool, err error) {
+	if w.store == nil {
+		return nil, false, nil
+	}
+	ids, err = w.store.ChangedSince(ctx, since)
+	if err != nil {
+		return nil, true, fmt.Errorf("workspace: changes in %s since %s: %w", w.store.Addr(), since.UTC().Format(time.RFC3339), err)
+	}
+	return ids, true, nil
+}

@@ -86,6 +86,12 @@ type Store interface {
 	// short resumes where it stopped, after checking that what it wrote
 	// is the start of data (else an error wrapping ErrCopyDiffers).
 	PutTrash(ctx context.Context, t Trashed, data []byte, lastSeq int64, meta map[string]string) (had bool, err error)
+	// ChangedSince returns the ids of the sessions appended to (or
+	// created) at or after since, by the appender's clock, and of those
+	// moved to the trash since: what a search index on another machine
+	// must look at (Workspace.StoreChangedSince). It may name sessions
+	// that did not change; it must name every one that did.
+	ChangedSince(ctx context.Context, since time.Time) ([]string, error)
 }
 
 // ErrChanged wraps the refusal of a conditional step (Store.Trash with a

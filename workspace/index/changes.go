@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/picosess/picosess/workspace"
@@ -42,6 +41,11 @@ const (
 // variable for tests).
 var journalRotate int64 = 1 << 20
 
+// storeSkew is how far before its last look the owner asks a store what
+// changed: the store keeps the times of the machines that appended, and
+// its activity times are up to a second behind.
+const storeSkew = 2 * time.Minute
+
 // journalSoon is how soon a full rescan follows one made because the
 // journal was missing or replaced: longer than a writer takes to notice.
 const journalSoon = 3 * time.Second
@@ -57,7 +61,7 @@ type plan struct {
 
 // changed reports whether next differs from cs in what is stored.
 func (c changeState) same(o changeState) bool {
-	return c.Journal.SameFile(o.Journal) && c.Cursor == o.Cursor && c.Tail == o.Tail && c.Dir == o.Dir &&
+	return c.Journal.SameFile(o.Journal) && c.Cursor == o.Cursor && c.Tail == o.Tail && c.Dir == o.Dir && c.StoreSeen.Equal(o.StoreSeen) &&
 		c.Full.Equal(o.Full) && c.Boot == o.Boot && c.Dirty == o.Dirty
 }
 
@@ -105,6 +109,9 @@ func (x *Index) plan(ctx context.Context, o *owner) (plan, error) {
 		return plan{}, err
 	}
 	cs.Journal, cs.Cursor, cs.Tail, cs.Dirty = jl.File, jl.Cursor.End, jl.Cursor.Tail, false
+	if x.ws.Store() != nil {
+		cs.StoreSeen = now
+	}
 	cs.Journal.Size = 0
 	cs.Dir = dir
 	if !dir.Settled(now) {
@@ -121,6 +128,17 @@ func (x *Index) plan(ctx context.Context, o *owner) (plan, error) {
 	look := make(map[string]bool, len(jl.Changes))
 	for _, c := range jl.Changes {
 		look[c.ID] = true
+	}
+	// On a store, the journal and the directory are this machine's: the
+	// store says what the others changed (appends, creates, moves to and
+	// from the trash), by their clocks, hence the margin.
+	if ids, ok, err := x.ws.StoreChangedSince(ctx, o.cs.StoreSeen.Add(-storeSkew)); ok {
+		if err != nil {
+			return plan{}, err
+		}
+		for _, id := range ids {
+			look[id] = true
+		}
 	}
 	if dir != o.cs.Dir {
 		files, evidence, ok, err := workspace.ListSessionDir(sessions)
@@ -157,20 +175,21 @@ func (x *Index) plan(ctx context.Context, o *owner) (plan, error) {
 		if err != nil {
 			return plan{}, err
 		}
-		fi, err := os.Lstat(x.ws.SessionPath(id))
+		// Through the workspace: a session in a store is no file here.
+		ident, there, err := x.ws.StatSession(id)
 		p.looked++
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return plan{}, err
+		case !there:
+			// Gone, or not a regular file (as SessionFiles: never
+			// followed; check reports it).
 			if wm != nil {
 				p.gone = append(p.gone, id)
 			}
 			continue
-		case err != nil:
-			return plan{}, err
-		case !fi.Mode().IsRegular():
-			continue // as SessionFiles: never followed; check reports it
 		}
-		if w, ok := classify(id, workspace.IdentityOf(fi), wm); ok {
+		if w, ok := classify(id, ident, wm); ok {
 			p.todo = append(p.todo, w)
 		}
 	}

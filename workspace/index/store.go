@@ -50,11 +50,14 @@ type changeState struct {
 	// Dir is the sessions directory's identity after the last look at
 	// every name in it; zero when that look was too close to the
 	// directory's last change to trust its time.
-	Dir      workspace.DirState `json:"dir"`
-	Full     time.Time          `json:"full"`            // last full rescan
-	Boot     string             `json:"boot,omitempty"`  // boot id at that rescan
-	Dirty    bool               `json:"dirty,omitempty"` // a catch-up began and did not end
-	Searches int                `json:"-"`               // operations since the full rescan (this process)
+	Dir   workspace.DirState `json:"dir"`
+	Full  time.Time          `json:"full"`            // last full rescan
+	Boot  string             `json:"boot,omitempty"`  // boot id at that rescan
+	Dirty bool               `json:"dirty,omitempty"` // a catch-up began and did not end
+	// StoreSeen (a workspace with a store): when the owner last asked the
+	// store what changed; the next catch-up asks from a little before it.
+	StoreSeen time.Time `json:"store_seen,omitzero"`
+	Searches  int       `json:"-"` // operations since the full rescan (this process)
 }
 
 // store is the open watermark store.

@@ -281,7 +281,39 @@ func (s *Store) trashKey(id, name, k string) string {
 }
 func (s *Store) sessionsKey() string { return s.prefix + "sessions" }
 func (s *Store) trashIndex() string  { return s.prefix + "trash" }
-func (s *Store) changesKey() string  { return s.prefix + "changes" }
+
+// movedIndex is the sorted set of sessions moved to or from the trash, by
+// the time of the move (ms): what ChangedSince reads beside the activity
+// set. Entries older than movedKeep are dropped as new ones come.
+func (s *Store) movedIndex() string { return s.prefix + "moved" }
+
+// movedKeep is how long movedIndex remembers a move: far longer than a
+// search index waits between two looks (it looks at every session when it
+// has not looked for this long: its full rescan is every few minutes).
+const movedKeep = 24 * time.Hour
+
+// noteMoved adds id's move at to the moved set in pipe, dropping moves
+// older than movedKeep.
+func (s *Store) noteMoved(ctx context.Context, pipe redis.Pipeliner, id string, at time.Time) {
+	pipe.ZAdd(ctx, s.movedIndex(), redis.Z{Score: float64(at.UnixMilli()), Member: id})
+	pipe.ZRemRangeByScore(ctx, s.movedIndex(), "-inf", "("+strconv.FormatInt(at.Add(-movedKeep).UnixMilli(), 10))
+}
+
+// ChangedSince returns the sessions appended to since (the activity set
+// moves at most a second behind the last append; callers allow for it and
+// for the machines' clocks) and those moved to or from the trash since.
+func (s *Store) ChangedSince(ctx context.Context, since time.Time) ([]string, error) {
+	min := strconv.FormatInt(since.UnixMilli(), 10)
+	pipe := s.c.Pipeline()
+	active := pipe.ZRangeByScore(ctx, s.sessionsKey(), &redis.ZRangeBy{Min: min, Max: "+inf"})
+	moved := pipe.ZRangeByScore(ctx, s.movedIndex(), &redis.ZRangeBy{Min: min, Max: "+inf"})
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, s.fail("changes at", err)
+	}
+	ids := active.Val()
+	return append(ids, moved.Val()...), nil
+}
+func (s *Store) changesKey() string { return s.prefix + "changes" }
 
 // unavailable tells a server that cannot be reached, or that answered
 // that it cannot serve now, from an error of the call itself.
@@ -331,7 +363,7 @@ func (s *Store) fail(op string, err error) error {
 // the token) and removed again when the size check fails.
 var appendScript = redis.NewScript(`
 local t = redis.call('SET', KEYS[3], ARGV[4], 'NX', 'GET', 'EX', ARGV[6])
-local m = redis.call('HMGET', KEYS[2], 'size', 'gen', 'mtime', 'seq')
+local m = redis.call('HMGET', KEYS[2], 'size', 'gen', 'mtime', 'seq', 'zat')
 if t then
   return {'dup', t, m[1] or '0', m[2] or '0', m[3] or '0', m[4] or '0'}
 end
@@ -356,11 +388,15 @@ for i = 9, #ARGV, 2 do
     table.insert(h, ARGV[i]); table.insert(h, ARGV[i+1])
   end
 end
+-- Activity for listing and for other machines' search indexes
+-- (ChangedSince), at one-second resolution: the session's score moves at
+-- most once a second, and is never more than a second behind its last
+-- append (zat: when it last moved).
+local moved = KEYS[4] and (not m[5] or tonumber(mt) - tonumber(m[5]) >= 1000000)
+if moved then table.insert(h, 'zat'); table.insert(h, mt) end
 redis.call('HSET', KEYS[2], unpack(h))
 if KEYS[4] then
-  -- Activity for listing, at one-second resolution: a burst of appends
-  -- moves the session once.
-  if not m[3] or tonumber(mt) - tonumber(m[3]) >= 1000000 then
+  if moved then
     redis.call('ZADD', KEYS[4], math.floor(tonumber(mt) / 1000), ARGV[7])
   end
   redis.call('PUBLISH', KEYS[5], ARGV[7])
@@ -587,6 +623,7 @@ func (s *Store) Trash(ctx context.Context, id, name string, at time.Time, ifSize
 	pipe := s.c.Pipeline()
 	pipe.ZAdd(ctx, s.trashIndex(), redis.Z{Score: float64(at.UnixMilli()), Member: name})
 	pipe.ZRem(ctx, s.sessionsKey(), id)
+	s.noteMoved(ctx, pipe, id, time.Now())
 	if _, err := pipe.Exec(ctx); err != nil {
 		return s.fail("trash "+id+" at", err)
 	}
@@ -663,6 +700,7 @@ func (s *Store) Restore(ctx context.Context, name, id string) error {
 	pipe := s.c.Pipeline()
 	pipe.ZRem(ctx, s.trashIndex(), name)
 	pipe.ZAdd(ctx, s.sessionsKey(), redis.Z{Score: float64(us / 1000), Member: id})
+	s.noteMoved(ctx, pipe, id, time.Now())
 	pipe.Publish(ctx, s.changesKey(), id)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return s.fail("restore "+name+" at", err)

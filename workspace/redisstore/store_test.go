@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -421,5 +423,56 @@ func TestTrashTTL(t *testing.T) {
 	}
 	if ttl, _ := st.Client().PTTL(ctx, st.Prefix()+"{"+s.ID()+"}:log").Result(); ttl != -1 {
 		t.Fatalf("restored session still expires: %v", ttl)
+	}
+}
+
+// A session appended to every 400 ms for 4 s (by the appender's clock)
+// moves in the activity set at most once a second and is never more than
+// a second behind its last append: ChangedSince a second before the last
+// append names it. (It moved only after a pause of a second, before: a
+// chatty session kept the time its burst began.)
+func TestActivityFollowsBursts(t *testing.T) {
+	ctx := context.Background()
+	st := redistest.Open(t)
+	id := keying.NamedID("burst")
+	at := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	end, seq := int64(0), int64(0)
+	moves := 0
+	var score float64
+	for i := 0; i < 11; i++ {
+		seq++
+		line := []byte(fmt.Sprintf(`{"type":"message","seq":%d,"at":"%s","role":"user","content":"m"}`+"\n", seq, at.Format(time.RFC3339Nano)))
+		if i == 0 {
+			line = []byte(`{"type":"session","seq":1,"at":"` + at.Format(time.RFC3339) + `","v":1,"id":"` + id + `"}` + "\n")
+		}
+		r, err := st.Append(ctx, workspace.StoreAppend{ID: id, End: end, Gen: 1, Data: line, First: seq, LastSeq: seq, Records: 1,
+			Token: fmt.Sprint("b", i), Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		end = r.Stat.Size
+		s, err := st.Client().ZScore(ctx, st.Prefix()+"sessions", id).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s != score {
+			moves++
+			score = s
+		}
+		if behind := at.Sub(time.UnixMilli(int64(score))); behind > time.Second {
+			t.Fatalf("append %d at %v: the activity set says %v, %v behind", i, at, time.UnixMilli(int64(score)).UTC(), behind)
+		}
+		at = at.Add(400 * time.Millisecond)
+	}
+	if moves > 5 {
+		t.Fatalf("the session moved %d times in 4 s of appends", moves)
+	}
+	last := at.Add(-400 * time.Millisecond)
+	ids, err := st.ChangedSince(ctx, last.Add(-time.Second))
+	if err != nil || !slices.Contains(ids, id) {
+		t.Fatalf("ChangedSince a second before the last append: %v %v", ids, err)
+	}
+	if ids, err := st.ChangedSince(ctx, last.Add(time.Minute)); err != nil || slices.Contains(ids, id) {
+		t.Fatalf("ChangedSince a minute after it: %v %v", ids, err)
 	}
 }
