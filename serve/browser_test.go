@@ -422,3 +422,31 @@ func TestBrowserLateEventKeepsTheOrder(t *testing.T) {
 		t.Fatalf("after scrolling: %q, want %q", got, want)
 	}
 }
+
+// Records that are not messages say what happened, in words, as text:
+// new aliases (a key's text is never markup) and a return from the trash.
+func TestBrowserLifecycleMarkers(t *testing.T) {
+	ctx0 := context.Background()
+	ts := newTestServer(t, nil, nil)
+	s := ts.session("markers", msg("user", "hello"),
+		workspace.Record{Type: workspace.TypeAliases, Aliases: []string{"agent:main:telegram:direct:<b>42</b>"}})
+	name, err := s.Delete(ctx0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.w.RestoreFromTrash(ctx0, name); err != nil {
+		t.Fatal(err)
+	}
+	ctx := tab(t, 1280, 800)
+	ts.open(t, ctx)
+	do(t, ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#list .item[data-id=%q]`, s.ID()))))
+	waitJS(t, ctx, `document.querySelectorAll('#items .marker').length >= 3`, 10*time.Second)
+	markers := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#items .marker')).map(m => m.textContent)`)
+	joined := strings.Join(markers, "\n")
+	if !strings.Contains(joined, "Now also answers to agent:main:telegram:direct:<b>42</b>") || !strings.Contains(joined, "Brought back from the trash") {
+		t.Fatalf("markers: %q", markers)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('#items b').length`); n != 0 {
+		t.Fatalf("%d elements made from an alias", n)
+	}
+}

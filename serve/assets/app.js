@@ -487,6 +487,17 @@ function renderRecord(r) {
     case 'session':
       base.class += ' marker';
       return el('div', base, el('span', { text: 'Session started · ' + at }));
+    case 'aliases': {
+      base.class += ' marker';
+      const keys = visible((r.aliases || []).join(', '));
+      const text = r.moved ? 'The conversation of ' + visible(r.continues) + ' moved here (the ' + r.moved + ' records below); now also answers to ' + keys
+        : r.continues ? 'Continues ' + visible(r.continues) + '; now also answers to ' + keys
+          : 'Now also answers to ' + keys;
+      return el('div', base, el('span', { text: text + ' · ' + at }));
+    }
+    case 'untrash':
+      base.class += ' marker';
+      return el('div', base, el('span', { text: 'Brought back from the trash · ' + at }));
   }
   base.class += ' marker';
   return el('div', base, el('span', { text: '[' + visible(r.type) + ']' }));
