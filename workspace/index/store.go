@@ -22,10 +22,12 @@ import (
 // batch and loads them all at every open: with 100 000 sessions each
 // batch rewrote 100 000 watermarks and each search loaded them. They now
 // live in a bolt file beside the index, one key per session, written after
-// the bleve batch that they account for. A crash between the two leaves a
-// watermark behind its documents, never ahead: the next catch-up reads
-// those records again, and as a document's id is <session>:<seq>, indexing
-// it again replaces it. A catch-up marks the store dirty before its first
+// the bleve batches that they account for are on disk. A crash between the
+// two leaves a watermark behind its documents, never ahead: the next
+// catch-up reads those records again, and as a document's id is the
+// session's number and the seq (docKey; the number is kept in the
+// watermark and never given to another session), indexing it again
+// replaces it. A catch-up marks the store dirty before its first
 // batch and clean with its last: a dirty store makes the next catch-up a
 // full rescan (it finds documents whose watermark was never written).
 const StoreName = "picosess-state.bolt"
