@@ -45,6 +45,7 @@ EXIT STATUS
 				return err
 			}
 			defer w.Close()
+			indexMemoryLimit()
 			x, err := index.Open(w, &index.Options{LockTimeout: a.lockTimeout, Logger: a.logger()})
 			if err != nil {
 				return err

@@ -160,7 +160,8 @@ type catcher struct {
 	x       *Index
 	o       *owner
 	b       *bleve.Batch
-	docs    int
+	docs    int                   // documents in b
+	bytes   int                   // message text in b
 	pending map[string]*Watermark // watermarks to write after the batch
 	removed map[string]bool       // watermarks to delete after the batch
 	msg     Message
@@ -170,13 +171,66 @@ type catcher struct {
 
 	inflight chan error // the batch being written, nil if none
 	applied  func()     // what its success changes in the owner's memory
-	sinceWM  int        // batches sent since the watermarks were last written
+	sinceWM  int        // documents sent since the watermarks were last written
+	// unpersisted are the batches sent and not yet on disk, oldest
+	// first: each channel receives once its batch is persisted.
+	unpersisted []chan error
 }
 
-// wmEvery is how many batches a catch-up sends between two writes of
-// the watermarks: after a crash at most that many batches are read again
-// (their documents replace themselves: ids are session and seq).
-const wmEvery = 8
+// maxUnpersisted bounds the batches a catch-up keeps sent and not yet on
+// disk. bleve takes a batch (runtimeConfig: "unsafe_batch") once it is an
+// in-memory segment, and persists what it has in the background, merging
+// the segments that wait into one file and one fsync; a batch waits for
+// the oldest ones to be persisted beyond this many.
+const maxUnpersisted = 4
+
+// send gives b to bleve: once it returns the documents are searchable,
+// and the returned channel receives once they are on disk.
+func send(bi bleve.Index, b *bleve.Batch) (chan error, error) {
+	p := make(chan error, 1)
+	b.SetPersistedCallback(func(err error) { p <- err })
+	if err := within(batchLimit, func() error { return bi.Batch(b) }); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// awaitPersisted waits until at most keep of the batches in *ps are not
+// yet on disk, oldest first, each for at most batchLimit: scorch's
+// persister, failing (a full disk, a damaged store), retries for ever.
+func awaitPersisted(ps *[]chan error, keep int) error {
+	for len(*ps) > keep {
+		t := time.NewTimer(batchLimit)
+		select {
+		case err := <-(*ps)[0]:
+			t.Stop()
+			if err != nil {
+				return err
+			}
+		case <-t.C:
+			return fmt.Errorf("%w within %s: persisting a batch (a damaged store, a full disk?)", errStuck, batchLimit)
+		}
+		*ps = (*ps)[1:]
+	}
+	return nil
+}
+
+// sendDurable gives b to bleve and waits until it is on disk.
+func sendDurable(bi bleve.Index, b *bleve.Batch) error {
+	p, err := send(bi, b)
+	if err != nil {
+		return err
+	}
+	ps := []chan error{p}
+	return awaitPersisted(&ps, 0)
+}
+
+// wmEvery is how many documents a catch-up sends between two writes of
+// the watermarks: after a crash at most that many are read again (they
+// replace themselves: ids are session and seq). Counted in documents,
+// not batches, so that the size of a batch does not change how often the
+// watermark store is written.
+const wmEvery = 80000
 
 // flush writes the batch and waits for it.
 func (c *catcher) flush() error {
@@ -214,29 +268,43 @@ func (c *catcher) start() error {
 		c.dirty = true
 		c.b = c.o.bi.NewBatch()
 	}
-	// Watermarks go to the store with every wmEvery-th batch (and with
-	// the last, and with removals), not with each: the ids are hashes, so
+	// Watermarks go to the store once wmEvery documents were sent since
+	// they last did (and with the last batch, and with removals), not
+	// with each batch: the ids are hashes, so
 	// the watermarks of one batch of many small sessions fall on nearly
 	// every page of the store, and each commit wrote them all again. Held
 	// back, a watermark is behind its documents, never ahead.
-	c.sinceWM++
+	c.sinceWM += c.docs
 	if final == nil && len(removed) == 0 && c.sinceWM < wmEvery {
 		pending = nil // kept in c.pending for a later batch
 	} else {
 		c.pending, c.sinceWM = map[string]*Watermark{}, 0
 	}
 	c.removed = map[string]bool{}
-	c.docs = 0
+	c.docs, c.bytes = 0, 0
 	bi, st := c.o.bi, c.o.st
+	commit := len(pending) > 0 || len(removed) > 0 || final != nil
 	done := make(chan error, 1)
 	go func() {
+		// c.unpersisted is this goroutine's: the next one starts after
+		// wait received from done.
 		if b.Size() > 0 {
-			if err := within(batchLimit, func() error { return bi.Batch(b) }); err != nil {
+			p, err := send(bi, b)
+			if err != nil {
 				done <- err
 				return
 			}
+			c.unpersisted = append(c.unpersisted, p)
 		}
-		if len(pending) > 0 || len(removed) > 0 || final != nil {
+		keep := maxUnpersisted
+		if commit {
+			keep = 0 // watermarks only after their documents are on disk
+		}
+		if err := awaitPersisted(&c.unpersisted, keep); err != nil {
+			done <- err
+			return
+		}
+		if commit {
 			if err := st.commit(pending, removed, final); err != nil {
 				done <- storeErr{err}
 				return
@@ -357,7 +425,8 @@ func (c *catcher) readSession(ctx context.Context, w work) (n, recs, docs int64,
 
 func (c *catcher) readFrom(ctx context.Context, s *workspace.Session, w work) (n, recs, docs int64, err error) {
 	var wm Watermark
-	if old := c.o.wms[w.id]; old != nil && !w.fresh {
+	old := c.o.wms[w.id]
+	if old != nil && !w.fresh {
 		wm = *old
 	}
 	if w.fresh {
@@ -365,6 +434,18 @@ func (c *catcher) readFrom(ctx context.Context, s *workspace.Session, w work) (n
 			return 0, 0, 0, err
 		}
 		wm = Watermark{}
+	}
+	// A session keeps its number while it has a watermark, also when it
+	// is read again from the start (its documents replace themselves).
+	if old != nil {
+		wm.Num = old.Num
+	}
+	if wm.Num == 0 {
+		n, err := c.o.newNum()
+		if err != nil {
+			return 0, 0, 0, c.x.storeError(err)
+		}
+		wm.Num = n
 	}
 	wm.File = w.now
 	start := w.from
@@ -403,7 +484,7 @@ func (c *catcher) readFrom(ctx context.Context, s *workspace.Session, w work) (n
 				*m = Message{Session: w.id, Agent: wm.Agent, Channel: wm.Channel, Account: wm.Account,
 					Chat: wm.Chat, Topic: wm.Topic, Sender: r.Sender, Role: r.Role, Time: TimeTerm(r.At),
 					Seq: float64(r.Seq), Segment: float64(wm.Segment), Offset: float64(e.Offset), Text: r.Content,
-					Tool: r.ToolName}
+					Tool: r.ToolName, Num: wm.Num}
 				if r.IsError {
 					m.Failed = "true"
 				}
@@ -416,10 +497,11 @@ func (c *catcher) readFrom(ctx context.Context, s *workspace.Session, w work) (n
 				docs++
 				wm.Docs++
 				c.docs++
+				c.bytes += len(m.Text)
 			}
 		}
 		wm.Offset, wm.LastSeq = e.End, r.Seq
-		if c.docs >= c.x.opts.BatchSize {
+		if c.docs >= c.x.opts.BatchSize || c.bytes >= c.x.opts.BatchBytes {
 			// A batch ends inside the file: its watermark must not name
 			// the file as it was planned (its whole size), or a crash
 			// before the next batch leaves a watermark that says the

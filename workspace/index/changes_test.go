@@ -233,7 +233,11 @@ func TestDirtyStoreMeansFullRescan(t *testing.T) {
 	o := x.own
 	seq := say(t, s, workspace.RoleUser, "u", "hello kill")
 	b := o.bi.NewBatch()
-	m := &Message{Session: s.ID(), Role: workspace.RoleUser, Text: "hello kill", Seq: float64(seq)}
+	wm, err := o.st.get(s.ID())
+	if err != nil || wm == nil {
+		t.Fatalf("watermark: %v %v", wm, err)
+	}
+	m := &Message{Session: s.ID(), Role: workspace.RoleUser, Text: "hello kill", Seq: float64(seq), Num: wm.Num}
 	if err := b.IndexAdvanced(x.an.newDoc(m)); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@
 //
 //	<root>/index/                          bleve (scorch) index; delete it at will
 //	<root>/index/picosess-verified.json    segment files whose checksum was verified
-//	<root>/index/picosess-state.bolt       watermarks, one key per session; the change state
+//	<root>/index/picosess-state.bolt       watermarks, one key per session; session numbers; the change state
 //	<root>/locks/index.lock                flock: one owner of index/ at a time
 //
 // It reads <root>/cache/changes, the change journal that appends write

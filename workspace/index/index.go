@@ -17,10 +17,19 @@ import (
 	"github.com/picosess/picosess/workspace"
 )
 
-// DefaultBatchSize is the number of documents per index batch during a
-// catch-up. Large batches make few, large segments: bleve's cost per
-// batch (a segment, a snapshot, an fsync) is paid rarely.
-const DefaultBatchSize = 10000
+// DefaultBatchSize is the most documents per index batch during a
+// catch-up, and DefaultBatchBytes the most message text. A batch is held
+// in memory twice over while bleve indexes it (the documents, then every
+// token of every field with its positions: about 40 times the text of a
+// short message), and the next one is read meanwhile, so the batch bounds
+// the memory of a catch-up, whatever the length of the history. Smaller
+// batches cost more segments and fsyncs; at 1 000 documents the catch-up
+// is as fast as with 10 000 (docs/performance.md, "First search in bounded
+// memory").
+const (
+	DefaultBatchSize  = 1000
+	DefaultBatchBytes = 1 << 20
+)
 
 // ErrDamaged is matched by errors about an index that cannot be read; the
 // index is rebuilt when that happens, so callers see it only from Check.
@@ -31,9 +40,12 @@ type Options struct {
 	// LockTimeout bounds the wait for locks/index.lock; 0 means the
 	// workspace's lock timeout, a negative value means try once.
 	LockTimeout time.Duration
-	// BatchSize is the number of documents per batch; 0 means
+	// BatchSize is the most documents per batch; 0 means
 	// DefaultBatchSize.
 	BatchSize int
+	// BatchBytes is the most message text per batch, in bytes (a batch
+	// holds at least one message); 0 means DefaultBatchBytes.
+	BatchBytes int
 	// Hold keeps the lock and the open index from the first operation
 	// until Close, for a long-running process that searches often (a
 	// gateway, serve). Other processes then wait for it and time out with
@@ -85,6 +97,24 @@ type owner struct {
 	all    bool                  // wms holds every watermark
 	resets map[string]int        // segment of each session with a reset; nil: not read
 	cs     changeState
+	// numNext and numEnd are the session numbers reserved by this
+	// process and not yet given (store.reserve).
+	numNext, numEnd uint64
+}
+
+// newNum gives a session its number, first reserving a block of them in
+// the store when none is left.
+func (o *owner) newNum() (uint64, error) {
+	if o.numNext == o.numEnd {
+		first, err := o.st.reserve()
+		if err != nil {
+			return 0, err
+		}
+		o.numNext, o.numEnd = first, first+numBlock
+	}
+	n := o.numNext
+	o.numNext++
+	return n, nil
 }
 
 // wm returns the watermark of id (nil: none), reading it from the store
@@ -174,6 +204,9 @@ func Open(ws *workspace.Workspace, opts *Options) (*Index, error) {
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = DefaultBatchBytes
 	}
 	if err := ws.IndexAllowed(); err != nil { // encrypted.go
 		return nil, err
@@ -372,7 +405,7 @@ func (x *Index) recreate(o *owner) error {
 	}
 	b := bi.NewBatch()
 	b.SetInternal([]byte(keyFormat), []byte(formatValue))
-	if err := bi.Batch(b); err != nil {
+	if err := sendDurable(bi, b); err != nil {
 		_ = closeBleve(bi)
 		if unwritable(err) {
 			return x.asUnwritable("create", err)
@@ -392,6 +425,7 @@ func (x *Index) openStore(o *owner) error {
 	}
 	o.st = st
 	o.wms, o.all, o.resets = map[string]*Watermark{}, false, nil
+	o.numNext, o.numEnd = 0, 0
 	o.cs, err = st.state()
 	return err
 }
@@ -407,11 +441,17 @@ func (x *Index) storeError(err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrDamaged, StoreName, err)
 }
 
-// runtimeConfig is scorch's configuration. Batches are not "unsafe": each
-// batch returns once its segment and its watermarks are on disk, so what
-// a killed process leaves is consistent.
+// runtimeConfig is scorch's configuration. Batches are "unsafe": a batch
+// returns once its documents are an in-memory segment, and scorch's
+// persister writes what it has in the background (several batches
+// merged into one file and one fsync). Every write waits for its batch's
+// persisted callback before what depends on it: a catch-up writes the
+// watermarks only after their documents are on disk (catcher.start), and
+// a new index's format key is on disk before it is used (recreate). So
+// what a killed process leaves is consistent: a watermark behind its
+// documents, never ahead.
 func runtimeConfig() map[string]any {
-	return map[string]any{"bolt_timeout": "1s"}
+	return map[string]any{"bolt_timeout": "1s", "unsafe_batch": true}
 }
 
 func closeBleve(bi bleve.Index) error {

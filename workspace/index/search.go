@@ -265,9 +265,21 @@ func (x *Index) run(ctx context.Context, o *owner, text query.Query, q Query) (*
 	// Titles come from the watermarks (the owner's, not safe for
 	// concurrent use); the records are read back from the files in
 	// parallel, each with one read at its offset.
-	titles := make([]string, len(sr.Hits))
+	// A document's id is its session's number and its seq (docKey); the
+	// store maps the numbers back to session ids.
+	nums, seqs := make([]uint64, len(sr.Hits)), make([]int64, len(sr.Hits))
 	for i, dm := range sr.Hits {
-		id, _, _ := strings.Cut(dm.ID, ":")
+		nums[i], seqs[i], _ = parseKey(dm.ID)
+	}
+	sessions, err := o.st.sessions(nums)
+	if err != nil {
+		return nil, err
+	}
+	titles := make([]string, len(sr.Hits))
+	for i, id := range sessions {
+		if id == "" {
+			continue
+		}
 		wm, err := o.wm(id)
 		if err != nil {
 			return nil, err
@@ -292,7 +304,10 @@ func (x *Index) run(ctx context.Context, o *owner, text query.Query, q Query) (*
 		wg.Go(func() {
 			for i := range next {
 				r := &reads[i]
-				r.h, r.ok, r.err = x.readHit(ctx, sr.Hits[i], mark)
+				if sessions[i] == "" {
+					continue // a document no watermark accounts for: the next full rescan removes it
+				}
+				r.h, r.ok, r.err = x.readHit(ctx, sr.Hits[i], sessions[i], seqs[i], mark)
 				r.h.Title = titles[i]
 			}
 		})
@@ -315,16 +330,8 @@ const hitReaders = 4
 // readHit reads the message of a document back from its session file.
 // ok is false when the record is no longer there (the file changed after
 // the catch-up; the next search drops the document).
-func (x *Index) readHit(ctx context.Context, dm *search.DocumentMatch, mark [2]string) (Hit, bool, error) {
-	i := strings.LastIndexByte(dm.ID, ':')
-	if i < 0 {
-		return Hit{}, false, nil
-	}
-	seq, err := strconv.ParseInt(dm.ID[i+1:], 10, 64)
-	if err != nil {
-		return Hit{}, false, nil
-	}
-	h := Hit{ID: dm.ID, Session: dm.ID[:i], Seq: seq, Score: dm.Score}
+func (x *Index) readHit(ctx context.Context, dm *search.DocumentMatch, session string, seq int64, mark [2]string) (Hit, bool, error) {
+	h := Hit{ID: docID(session, seq), Session: session, Seq: seq, Score: dm.Score}
 	off, _ := dm.Fields[FieldOffset].(float64)
 	if seg, ok := dm.Fields[FieldSegment].(string); ok {
 		h.Segment, _ = strconv.Atoi(seg)

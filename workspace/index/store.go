@@ -22,10 +22,12 @@ import (
 // batch and loads them all at every open: with 100 000 sessions each
 // batch rewrote 100 000 watermarks and each search loaded them. They now
 // live in a bolt file beside the index, one key per session, written after
-// the bleve batch that they account for. A crash between the two leaves a
-// watermark behind its documents, never ahead: the next catch-up reads
-// those records again, and as a document's id is <session>:<seq>, indexing
-// it again replaces it. A catch-up marks the store dirty before its first
+// the bleve batches that they account for are on disk. A crash between the
+// two leaves a watermark behind its documents, never ahead: the next
+// catch-up reads those records again, and as a document's id is the
+// session's number and the seq (docKey; the number is kept in the
+// watermark and never given to another session), indexing it again
+// replaces it. A catch-up marks the store dirty before its first
 // batch and clean with its last: a dirty store makes the next catch-up a
 // full rescan (it finds documents whose watermark was never written).
 const StoreName = "picosess-state.bolt"
@@ -33,9 +35,19 @@ const StoreName = "picosess-state.bolt"
 var (
 	bucketWM     = []byte("wm")     // session id → encoded Watermark
 	bucketResets = []byte("resets") // session id → segment, for sessions with a reset
-	bucketState  = []byte("state")  // keyChanges → changeState
+	bucketState  = []byte("state")  // keyChanges → changeState, keyNums → next number
+	bucketNums   = []byte("nums")   // session number (8 bytes, big endian) → session id
 	keyChanges   = []byte("changes")
+	keyNums      = []byte("nums")
+	buckets      = [][]byte{bucketWM, bucketResets, bucketState, bucketNums}
 )
+
+// numBlock is how many session numbers a catch-up reserves at a time
+// (one fsynced write): numbers are reserved before the documents that
+// carry them are sent, so that a crash can never give a number used by
+// documents on disk to another session. A crash wastes the rest of a
+// block.
+const numBlock = 1 << 16
 
 // changeState is what the index owner knows of the workspace's changes:
 // the journal it read and how far, the sessions directory as it was when
@@ -81,7 +93,7 @@ func openStore(dir string, readOnly bool) (*store, error) {
 	}
 	missing := false
 	_ = db.View(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketWM, bucketResets, bucketState} {
+		for _, b := range buckets {
 			missing = missing || tx.Bucket(b) == nil
 		}
 		return nil
@@ -89,7 +101,7 @@ func openStore(dir string, readOnly bool) (*store, error) {
 	if !readOnly && missing {
 		// Only when new: a write transaction costs an fsync.
 		err = db.Update(func(tx *bolt.Tx) error {
-			for _, b := range [][]byte{bucketWM, bucketResets, bucketState} {
+			for _, b := range buckets {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 					return err
 				}
@@ -208,16 +220,65 @@ func (s *store) state() (changeState, error) {
 	return cs, nil
 }
 
+// reserve reserves the next numBlock session numbers and returns the
+// first (numbers start at 1), in a transaction of its own (fsynced).
+func (s *store) reserve() (uint64, error) {
+	var first uint64
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketState)
+		first = 1
+		if v := b.Get(keyNums); len(v) == 8 {
+			first = binary.BigEndian.Uint64(v)
+		}
+		return b.Put(keyNums, binary.BigEndian.AppendUint64(nil, first+numBlock))
+	})
+	return first, err
+}
+
+// sessions returns the session id of each session number, "" for a
+// number that no session has.
+func (s *store) sessions(nums []uint64) ([]string, error) {
+	ids := make([]string, len(nums))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketNums)
+		for i, n := range nums {
+			ids[i] = string(b.Get(binary.BigEndian.AppendUint64(nil, n)))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: session numbers: %v", ErrDamaged, err)
+	}
+	return ids, nil
+}
+
 // commit writes watermarks, deletes others and, when cs is not nil,
 // writes the change state, in one transaction (fsynced).
 func (s *store) commit(put map[string]*Watermark, del map[string]bool, cs *changeState) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		wb, rb := tx.Bucket(bucketWM), tx.Bucket(bucketResets)
+		wb, rb, nb := tx.Bucket(bucketWM), tx.Bucket(bucketResets), tx.Bucket(bucketNums)
 		// In key order: bolt inserts sorted keys with one walk down the tree.
 		for _, id := range slices.Sorted(maps.Keys(put)) {
 			wm := put[id]
+			// The number's entry is written when the session gets it
+			// (a new session, or one whose number changed), not again.
+			numbered := false
+			if old := wb.Get([]byte(id)); old != nil {
+				if w, err := decodeWM(old); err == nil {
+					if numbered = w.Num == wm.Num; !numbered {
+						if err := nb.Delete(binary.BigEndian.AppendUint64(nil, w.Num)); err != nil {
+							return err
+						}
+					}
+				}
+			}
 			if err := wb.Put([]byte(id), encodeWM(wm)); err != nil {
 				return err
+			}
+			if !numbered {
+				if err := nb.Put(binary.BigEndian.AppendUint64(nil, wm.Num), []byte(id)); err != nil {
+					return err
+				}
 			}
 			if wm.Segment > 0 {
 				if err := rb.Put([]byte(id), binary.AppendUvarint(nil, uint64(wm.Segment))); err != nil {
@@ -228,6 +289,13 @@ func (s *store) commit(put map[string]*Watermark, del map[string]bool, cs *chang
 			}
 		}
 		for id := range del {
+			if old := wb.Get([]byte(id)); old != nil {
+				if w, err := decodeWM(old); err == nil {
+					if err := nb.Delete(binary.BigEndian.AppendUint64(nil, w.Num)); err != nil {
+						return err
+					}
+				}
+			}
 			if err := wb.Delete([]byte(id)); err != nil {
 				return err
 			}
@@ -246,8 +314,9 @@ func (s *store) commit(put map[string]*Watermark, del map[string]bool, cs *chang
 	})
 }
 
-// wmVersion is the first byte after the inode of an encoded watermark.
-const wmVersion = 1
+// wmVersion is the first byte after the inode of an encoded watermark
+// (2: the session number after the document count).
+const wmVersion = 2
 
 // encodeWM encodes a watermark: the file's inode (8 bytes, little
 // endian, so that the directory check reads it alone), a version byte,
@@ -263,6 +332,7 @@ func encodeWM(w *Watermark) []byte {
 	b = binary.AppendVarint(b, w.LastSeq)
 	b = binary.AppendVarint(b, int64(w.Segment))
 	b = binary.AppendVarint(b, w.Docs)
+	b = binary.AppendUvarint(b, w.Num)
 	for _, s := range [...]string{w.Title, w.FirstUser, w.Agent, w.Channel, w.Account, w.Chat, w.Topic, w.Sender} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -301,6 +371,12 @@ func decodeWM(b []byte) (*Watermark, error) {
 	w.LastSeq = vi()
 	w.Segment = int(vi())
 	w.Docs = vi()
+	num, n := binary.Uvarint(b)
+	if n <= 0 {
+		return nil, errWMEncoding
+	}
+	b = b[n:]
+	w.Num = num
 	for _, p := range [...]*string{&w.Title, &w.FirstUser, &w.Agent, &w.Channel, &w.Account, &w.Chat, &w.Topic, &w.Sender} {
 		l, n := binary.Uvarint(b)
 		if n <= 0 || uint64(len(b)-n) < l {

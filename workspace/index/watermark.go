@@ -6,8 +6,8 @@ import "github.com/picosess/picosess/workspace"
 // documents, written in the same batch as them).
 const (
 	keyFormat    = "picosess:format"
-	formatValue  = `{"format":3}` // 2: tool and failed fields; 3: watermarks in picosess-state.bolt
-	formatNumber = 3
+	formatValue  = `{"format":4}` // 2: tool and failed fields; 3: watermarks in picosess-state.bolt; 4: documents keyed by session number
+	formatNumber = 4
 )
 
 // Watermark is how far the index has read one session file, stored in
@@ -36,6 +36,10 @@ type Watermark struct {
 	Topic   string `json:"topic,omitempty"`
 	Sender  string `json:"sender,omitempty"` // scope value "sender", for messages without one
 	Docs    int64  `json:"docs"`             // documents indexed for this session
+	// Num is the session's number in this index, part of its documents'
+	// ids (docKey); given when the session is first read and kept until
+	// its watermark is deleted, never given to another session.
+	Num uint64 `json:"num"`
 }
 
 // DisplayTitle is the title a hit shows.
