@@ -214,7 +214,7 @@ func (s *Session) syncAfter(ctx context.Context, p *pendingSync) error {
 	w := s.w
 	var serr error
 	if rf, ok := p.f.(*rawFile); ok && p.ticketed {
-		serr = s.groupSync(rf, p.ticket)
+		serr = s.groupSync(rf, p.ticket, p.start)
 	} else {
 		serr = p.f.Sync()
 	}

@@ -39,6 +39,9 @@ func BenchmarkBatchVsAlways8(b *testing.B) {
 					if os.Getenv("PICOSESS_BENCH_AA") != "" {
 						d = DurabilityAlways // always against always: the noise
 					}
+					if d == DurabilityBatch && os.Getenv("PICOSESS_BENCH_CEILING") != "" {
+						d = DurabilityNever // no fsync at all: what batch could reach at best
+					}
 					if writers == "processes" {
 						return batchRoundProcesses(b, root, d, sessions, perWriter)
 					}

@@ -48,7 +48,7 @@ func (w *Workspace) LockIndex(ctx context.Context, timeout time.Duration) (unloc
 	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR|unix.O_NOFOLLOW), flock.SetPermissions(0o644))
 	ok, err := fl.TryLock()
 	if err == nil && !ok {
-		ok, err = w.waitFlock(ctx, fl, timeout)
+		ok, err = w.waitFlockPoll(ctx, fl, timeout)
 	}
 	if err != nil {
 		if ctx.Err() != nil {

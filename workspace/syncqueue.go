@@ -118,11 +118,16 @@ func (st *sessionState) covered(t syncSlot) bool {
 }
 
 // recordSynced writes the synced slot: an fsync begun when the file
-// ended at t.end finished. It runs under the queue's exclusive lock.
-func (st *sessionState) recordSynced(t syncSlot) {
+// ended at t.end finished, for the batch [start, end). It runs under the
+// queue's exclusive lock. An fsync that covered that batch alone (see
+// syncTurn) is not written down: any bytes of others it covered lie
+// before start or after end.
+func (st *sessionState) recordSynced(t syncSlot, start, end int64) {
 	st.holderMu.Lock()
 	defer st.holderMu.Unlock()
-	if st.holder != nil {
+	alone := t.end == end && st.ownSynced.epoch == t.epoch && st.ownSynced.ino == t.ino && st.ownSynced.end == start
+	st.ownSynced = t
+	if st.holder != nil && !alone {
 		_ = writeSyncSlot(int(st.holder.Fd()), syncSyncedOffset, t)
 	}
 }
@@ -130,10 +135,10 @@ func (st *sessionState) recordSynced(t syncSlot) {
 // groupSync makes the batch of ticket t in f durable, by an fsync of its
 // own or by one that another writer (of any process) began after it was
 // written.
-func (s *Session) groupSync(f *rawFile, t syncSlot) error {
+func (s *Session) groupSync(f *rawFile, t syncSlot, start int64) error {
 	// Nobody else syncing or looking: the turn is ours at once.
 	if f.queueLock(unix.F_WRLCK, false) {
-		return s.syncTurn(f, t, false)
+		return s.syncTurn(f, t, start, false)
 	}
 	for {
 		if !f.queueLock(unix.F_RDLCK, true) {
@@ -155,14 +160,21 @@ func (s *Session) groupSync(f *rawFile, t syncSlot) error {
 				return f.Sync()
 			}
 		}
-		return s.syncTurn(f, t, true)
+		return s.syncTurn(f, t, start, true)
 	}
 }
 
 // syncTurn runs with the queue's exclusive lock: fsync unless an fsync
 // that finished covered t already (looked at when waited: a turn taken at
 // once seldom is), record what this one covers, unlock.
-func (s *Session) syncTurn(f *rawFile, t syncSlot, waited bool) error {
+//
+// The record is left out when the fsync covered this batch alone: the
+// file ended where the batch ends when it began, and the batch starts
+// where this process's last fsync ended (so nobody wrote between them).
+// Then no other writer can be waiting for it, and the lock file is not
+// written: a session with one writer (8 processes on 8 sessions) paid for
+// that write in every append (0.87-0.90x always; 0.95-1.02x without it).
+func (s *Session) syncTurn(f *rawFile, t syncSlot, start int64, waited bool) error {
 	defer f.queueUnlock()
 	if waited && s.st.covered(t) {
 		return nil
@@ -175,7 +187,7 @@ func (s *Session) syncTurn(f *rawFile, t syncSlot, waited bool) error {
 	}
 	err := f.Sync()
 	if err == nil && upTo >= t.end {
-		s.st.recordSynced(syncSlot{epoch: t.epoch, ino: t.ino, end: upTo})
+		s.st.recordSynced(syncSlot{epoch: t.epoch, ino: t.ino, end: upTo}, start, t.end)
 	}
 	return err
 }

@@ -38,7 +38,9 @@ func TestSyncCoveredOnlyWithinAnEpoch(t *testing.T) {
 		}
 		return tk
 	}
-	// The append's own fsync recorded the file's size.
+	// An fsync recorded (as another writer's that covered this batch):
+	// the batch is covered.
+	s.st.recordSynced(syncSlot{epoch: ticket(size, false).epoch, ino: ino, end: size}, -1, size)
 	if tk := ticket(size, false); !s.st.covered(tk) {
 		t.Fatalf("a batch ending at %d, fsynced, is not covered", size)
 	}
@@ -62,7 +64,7 @@ func TestSyncCoveredOnlyWithinAnEpoch(t *testing.T) {
 		t.Fatal("after the file was cut back, a batch below the old synced size is covered")
 	}
 	// A new (or emptied) file: the same.
-	s.st.recordSynced(syncSlot{epoch: ticket(size, false).epoch, ino: ino, end: size})
+	s.st.recordSynced(syncSlot{epoch: ticket(size, false).epoch, ino: ino, end: size}, 0, size)
 	if tk := ticket(size/2, true); s.st.covered(tk) {
 		t.Fatal("a batch of a new file is covered by what was synced before")
 	}
@@ -116,5 +118,56 @@ func TestBatchAcrossProcessesKeepsEveryRecord(t *testing.T) {
 		if m.Seq != int64(i+2) {
 			t.Fatalf("message %d has seq %d", i, m.Seq)
 		}
+	}
+}
+
+// A writer alone on its session (each batch starts where its last fsync
+// ended, and nothing follows it) does not write the lock file's synced
+// slot: nobody waits for it. A batch that follows another writer's bytes
+// does, and covers them.
+func TestSyncAloneWritesNoRecord(t *testing.T) {
+	w := openTest(t, &Options{Durability: DurabilityBatch})
+	if w.Store() != nil {
+		t.Skip("the files' group commit")
+	}
+	s := namedSession(t, w, "alone")
+	mustAppend(t, s, msg(RoleUser, "one"))
+	slot := func() syncSlot {
+		t.Helper()
+		f, err := os.Open(w.LockPath(s.ID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		sl, _ := readSyncSlot(int(f.Fd()), syncSyncedOffset)
+		return sl
+	}
+	before := slot()
+	for i := 0; i < 5; i++ {
+		mustAppend(t, s, msg(RoleUser, "more"))
+	}
+	if after := slot(); after != before {
+		t.Fatalf("the synced slot was written by a writer alone: %+v, then %+v", before, after)
+	}
+	// Another writer (another Workspace: another process's state) appends;
+	// this one's next batch starts after those bytes, and its fsync covers
+	// them: it is recorded.
+	w2, err := Open(w.Root(), &Options{Durability: DurabilityBatch, NoConfig: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	s2, err := w2.OpenID(s.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s2, msg(RoleUser, "from the other"))
+	mustAppend(t, s, msg(RoleUser, "after it"))
+	fi, err := os.Stat(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slot(); got.end != fi.Size() {
+		t.Fatalf("after another writer's bytes the synced slot says %d, the file holds %d", got.end, fi.Size())
 	}
 }
