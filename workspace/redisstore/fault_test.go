@@ -227,28 +227,7 @@ func TestKillNineAppendfsyncAlways(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := s2.ReadAll(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]int64{}
-	for i, r := range recs {
-		if r.Seq != int64(i+1) {
-			t.Fatalf("record %d has seq %d", i+1, r.Seq)
-		}
-		if i == 0 {
-			continue
-		}
-		if _, dup := seen[r.Content]; dup {
-			t.Fatalf("%s stored twice", r.Content)
-		}
-		seen[r.Content] = r.Seq
-	}
-	for text, seq := range acked {
-		if got, ok := seen[text]; !ok || got != seq {
-			t.Fatalf("acknowledged %s (seq %d) is not there after kill -9 and restart (found seq %d, %v)", text, seq, got, ok)
-		}
-	}
+	checkAcknowledged(t, s2, acked, "after kill -9 and restart")
 	if len(acked) < 20 || failed == 0 {
 		t.Fatalf("the load did not cross the outage: %d acknowledged, %d failed attempts", len(acked), failed)
 	}
@@ -491,4 +470,34 @@ func TestWatchResumesAfterRestart(t *testing.T) {
 	if strings.Join(seen, ",") != "one,two" {
 		t.Fatalf("watch delivered %v", seen)
 	}
+}
+
+// checkAcknowledged fails unless session s holds contiguous seqs, every
+// message once, and each acknowledged message (text → the seq its append
+// returned) at its seq. It returns the number of records.
+func checkAcknowledged(t *testing.T, s *workspace.Session, acked map[string]int64, after string) int {
+	t.Helper()
+	recs, err := s.ReadAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int64{}
+	for i, r := range recs {
+		if r.Seq != int64(i+1) {
+			t.Fatalf("record %d has seq %d", i+1, r.Seq)
+		}
+		if i == 0 {
+			continue
+		}
+		if _, dup := seen[r.Content]; dup {
+			t.Fatalf("%s stored twice", r.Content)
+		}
+		seen[r.Content] = r.Seq
+	}
+	for text, seq := range acked {
+		if got, ok := seen[text]; !ok || got != seq {
+			t.Fatalf("acknowledged %s (seq %d) is not there %s (found seq %d, %v)", text, seq, after, got, ok)
+		}
+	}
+	return len(recs)
 }

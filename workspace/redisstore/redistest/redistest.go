@@ -107,19 +107,7 @@ type Server struct {
 // or fails under CI. The server is killed when the test ends.
 func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server is not installed under CI (.ci/run installs it)")
-		}
-		t.Skip("redis-server is not installed (apt-get install redis-server)")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	bin, port := serverBinAndPort(t)
 	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: port, args: args}
 	s.Start()
 	t.Cleanup(func() { s.Kill() })
@@ -187,19 +175,7 @@ func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
 // a failover timeout of failoverTimeout. Killed when the test ends.
 func StartSentinel(t testing.TB, masterName, masterAddr string, downAfter, failoverTimeout time.Duration) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server is not installed under CI (.ci/run installs it)")
-		}
-		t.Skip("redis-server is not installed (apt-get install redis-server)")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	bin, port := serverBinAndPort(t)
 	dir := t.TempDir()
 	host, mport, err := net.SplitHostPort(masterAddr)
 	if err != nil {
@@ -219,4 +195,24 @@ func StartSentinel(t testing.TB, masterName, masterAddr string, downAfter, failo
 	s.Start()
 	t.Cleanup(func() { s.Kill() })
 	return s
+}
+
+// serverBinAndPort finds redis-server (skipping the test without it, or
+// failing under CI) and a free loopback port for it.
+func serverBinAndPort(t testing.TB) (string, int) {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server is not installed under CI (.ci/run installs it)")
+		}
+		t.Skip("redis-server is not installed (apt-get install redis-server)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return bin, port
 }
