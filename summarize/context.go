@@ -245,20 +245,9 @@ func (f *fitter) assemble() Context {
 	if f.tookSummary && lead == len(f.blocks) {
 		order = append(order, f.sum)
 	}
-	out.Tokens = TokensReplyPrime
-	out.Messages = []ChatMessage{}
-	out.Seqs = []int64{}
-	out.MessageTokens = []int{}
+	out.start()
 	for _, bl := range order {
-		out.Messages = append(out.Messages, bl.msgs...)
-		out.Seqs = append(out.Seqs, bl.seqs...)
-		out.MessageTokens = append(out.MessageTokens, bl.toks...)
-		out.Tokens += bl.tokens
-		if bl.summary {
-			out.SummaryTokens, out.SummarySeq = bl.tokens, bl.seqs[0]
-		} else {
-			out.Included += len(bl.msgs)
-		}
+		out.add(bl)
 	}
 	if len(out.Messages) == 0 {
 		out.Tokens = 0 // nothing to send primes no reply
@@ -453,4 +442,26 @@ func CheckToolPairs(msgs []ChatMessage) error {
 		return fmt.Errorf("end of messages: tool call %q has no result", open[0])
 	}
 	return nil
+}
+
+// start empties the messages of c, whose count begins with the reply's
+// priming.
+func (c *Context) start() {
+	c.Tokens = TokensReplyPrime
+	c.Messages = []ChatMessage{}
+	c.Seqs = []int64{}
+	c.MessageTokens = []int{}
+}
+
+// add appends the messages of bl to c and counts them.
+func (c *Context) add(bl *block) {
+	c.Messages = append(c.Messages, bl.msgs...)
+	c.Seqs = append(c.Seqs, bl.seqs...)
+	c.MessageTokens = append(c.MessageTokens, bl.toks...)
+	c.Tokens += bl.tokens
+	if bl.summary {
+		c.SummaryTokens, c.SummarySeq = bl.tokens, bl.seqs[0]
+	} else {
+		c.Included += len(bl.msgs)
+	}
 }

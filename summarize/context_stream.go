@@ -319,21 +319,8 @@ func (f *streamFitter) finish() Context {
 	}
 
 	out := f.out
-	out.Tokens = TokensReplyPrime
-	out.Messages = []ChatMessage{}
-	out.Seqs = []int64{}
-	out.MessageTokens = []int{}
-	addBlock := func(bl *block) {
-		out.Messages = append(out.Messages, bl.msgs...)
-		out.Seqs = append(out.Seqs, bl.seqs...)
-		out.MessageTokens = append(out.MessageTokens, bl.toks...)
-		out.Tokens += bl.tokens
-		if bl.summary {
-			out.SummaryTokens, out.SummarySeq = bl.tokens, bl.seqs[0]
-		} else {
-			out.Included += len(bl.msgs)
-		}
-	}
+	out.start()
+	addBlock := out.add
 	lead := true // in the run of system messages that opens the history
 	for _, bl := range held {
 		lead = lead && bl.system && (f.breakLead < 0 || bl.ord < f.breakLead)
