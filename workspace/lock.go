@@ -207,7 +207,7 @@ relock:
 			// while an fsync runs: they wait in flock(2), woken the moment
 			// the lock is free. (Polling, they slept up to 5 ms behind a
 			// lock held for microseconds, and shared nothing: batch was
-			// 1.0x always across 8 processes, 1.8x waiting so.) With
+			// 1.0-1.1x always across 8 processes, 1.36x waiting so.) With
 			// always and never the polling below is faster: the process
 			// that holds the lock keeps it for its next append without
 			// a hand-over (4 100-4 400 against 5 500-6 000 appends/s of 8

@@ -301,10 +301,20 @@ func TestKilledWriterLosesNoAcknowledgedAppend(t *testing.T) {
 }
 
 // Another process holds the session lock: an append gives up after the
-// lock timeout with a LockedError that names that process.
+// lock timeout with a LockedError that names that process. With durability
+// batch the wait is a blocking flock(2) that goes on after the append gave
+// up: once the holder dies it takes the lock, lets it go and frees the
+// session for the next append of this process; a wait cut short by its
+// context does the same.
 func TestLockTimeoutNamesTheHolder(t *testing.T) {
+	for _, d := range []Durability{DurabilityAlways, DurabilityBatch} {
+		t.Run(string(d), func(t *testing.T) { lockTimeoutNamesTheHolder(t, d) })
+	}
+}
+
+func lockTimeoutNamesTheHolder(t *testing.T, d Durability) {
 	root := t.TempDir()
-	w, err := Open(root, &Options{LockTimeout: 300 * time.Millisecond})
+	w, err := Open(root, &Options{LockTimeout: 300 * time.Millisecond, Durability: d})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,6 +344,12 @@ func TestLockTimeoutNamesTheHolder(t *testing.T) {
 	if le.Host != host || le.Since.IsZero() || !strings.Contains(err.Error(), strconv.Itoa(cmd.Process.Pid)) {
 		t.Fatalf("LockedError incomplete: %+v", le)
 	}
+	// A wait cut short by its context.
+	cctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	if _, err := s.Append(cctx, msg(RoleUser, "cancelled")); !errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &le) {
+		t.Fatalf("append with a context that ends: %v", err)
+	}
+	cancel()
 	// Nothing was written.
 	if h, _ := s.History(context.Background(), 0); len(h.Messages) != 0 {
 		t.Fatalf("blocked append wrote %v", h.Messages)
@@ -342,6 +358,10 @@ func TestLockTimeoutNamesTheHolder(t *testing.T) {
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	mustAppend(t, s, msg(RoleUser, "free"))
+	mustAppend(t, s, msg(RoleUser, "and again"))
+	if h, _ := s.History(context.Background(), 0); len(h.Messages) != 2 {
+		t.Fatalf("after the holder died: %v", h.Messages)
+	}
 }
 
 // Four processes, each with four goroutines, append 3-record turns with
