@@ -314,14 +314,7 @@ func (s *Session) flushInto(reqs []*appendReq, later bool, pend **pendingSync) e
 	var buf []byte
 	if end == 0 {
 		// A new (or emptied) file starts with its header.
-		h := s.header
-		if h.Type == "" {
-			h = Record{Type: TypeSession, V: FormatVersion, ID: s.id}
-		}
-		h.Seq = 1
-		if h.At.IsZero() {
-			h.At = now
-		}
+		h := s.newHeader(now)
 		mark := len(buf)
 		if buf, err = encode(buf, &h); err != nil {
 			return fmt.Errorf("workspace: append to %s: header: %w", s.id, err)

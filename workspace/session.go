@@ -228,3 +228,18 @@ func (s *Session) Identity() (Identity, error) {
 	}
 	return identityOf(fi), nil
 }
+
+// newHeader is the header a new (or emptied) file of s starts with: the
+// one its target gave (a bare one without), seq 1, dated now unless the
+// target dated it.
+func (s *Session) newHeader(now time.Time) Record {
+	h := s.header
+	if h.Type == "" {
+		h = Record{Type: TypeSession, V: FormatVersion, ID: s.id}
+	}
+	h.Seq = 1
+	if h.At.IsZero() {
+		h.At = now
+	}
+	return h
+}

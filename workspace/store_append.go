@@ -170,14 +170,7 @@ func (s *Session) flushStoreOnce(ctx context.Context, reqs []*appendReq, token s
 	var buf []byte
 	n := 0
 	if end == 0 {
-		h := s.header
-		if h.Type == "" {
-			h = Record{Type: TypeSession, V: FormatVersion, ID: s.id}
-		}
-		h.Seq = 1
-		if h.At.IsZero() {
-			h.At = now
-		}
+		h := s.newHeader(now)
 		if buf, err = encode(buf, &h); err != nil {
 			return fmt.Errorf("workspace: append to %s: header: %w", s.id, err)
 		}
