@@ -462,9 +462,9 @@ func (c *metaCache) visitChanged(ctx context.Context, look map[string]bool, visi
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		now, ok, err := c.statOne(id)
+		now, ok, err := c.w.StatSession(id)
 		if err != nil {
-			return fmt.Errorf("workspace: stat %s: %w", c.w.SessionPath(id), err)
+			return err
 		}
 		if !ok {
 			continue

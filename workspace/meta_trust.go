@@ -250,18 +250,3 @@ func (w *Workspace) makeChanges() (Identity, error) {
 	}
 	return identityOf(fi), nil
 }
-
-// statOne returns the identity of a session file (ok false when it is not
-// there, or not a regular file: never followed, as the walk).
-func (c *metaCache) statOne(id string) (Identity, bool, error) {
-	fi, err := os.Lstat(c.w.SessionPath(id)) // trusting: the FS is OSFS
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return Identity{}, false, nil
-	case err != nil:
-		return Identity{}, false, err
-	case !fi.Mode().IsRegular():
-		return Identity{}, false, nil
-	}
-	return identityOf(fi), true, nil
-}

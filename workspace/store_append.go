@@ -231,12 +231,12 @@ func (s *Session) flushStoreOnce(ctx context.Context, reqs []*appendReq, token s
 			}
 		}
 		st.known = false
-		w.noteChange(s.id, res.Stat.Size)
 		return nil
 	}
 	st.known, st.lastSeq = true, res.Stat.LastSeq
 	st.ident = Identity{Size: res.Stat.Size, Dev: storeDev, Inode: res.Stat.Gen, ModTime: res.Stat.ModTime}
-	w.noteChange(s.id, res.Stat.Size)
+	// No hint in this machine's change journal: the store says what
+	// changed, to every machine (Workspace.StoreChangedSince).
 	return nil
 }
 
