@@ -169,6 +169,9 @@ func (s *Session) flush(ctx context.Context, reqs []*appendReq) {
 		s.flushStore(ctx, reqs) // store_append.go
 		return
 	}
+	if s.w.opts.Durability == DurabilityBatch && s.flushCombining(ctx, reqs) {
+		return // combine.go
+	}
 	lk, err := s.w.lock(ctx, s.st)
 	if err != nil {
 		for _, r := range reqs {
@@ -244,16 +247,23 @@ func (s *Session) syncAfter(ctx context.Context, p *pendingSync) error {
 // returned, the file still open, for syncAfter.
 func (s *Session) flushLocked(reqs []*appendReq, later bool) (*pendingSync, error) {
 	var pend *pendingSync
-	err := s.flushInto(reqs, later, &pend)
+	err := s.flushInto(reqs, later, &pend, nil)
 	return pend, err
 }
 
-func (s *Session) flushInto(reqs []*appendReq, later bool, pend **pendingSync) error {
+// flushInto writes reqs, and after them the records other processes left
+// in claimed (combine.go), if any, in the same write. The claimed records
+// go only into a plain session file that exists or that reqs create;
+// otherwise they are left unwritten, for their owners to append.
+func (s *Session) flushInto(reqs []*appendReq, later bool, pend **pendingSync, claimed []*claimedSlot) error {
 	w, st, path := s.w, s.st, s.Path()
 	// Never through a symbolic link, and only into a regular file: the
 	// torn-tail cut below would otherwise truncate whatever it points at.
 	f, err := w.fs.OpenFile(path, os.O_RDWR|os.O_APPEND|noFollow, 0)
 	if errors.Is(err, fs.ErrNotExist) {
+		if len(reqs) == 0 {
+			return nil // only claimed records: their owners make the file
+		}
 		if err := s.mayCreate(); err != nil {
 			return err
 		}
@@ -305,7 +315,7 @@ func (s *Session) flushInto(reqs []*appendReq, later bool, pend **pendingSync) e
 		}
 	}
 	// Sealed or plain, decided before anything is written (encrypt.go).
-	encode, err := s.encoderFor(f, end, ident)
+	encode, sealed, err := s.encoderFor(f, end, ident)
 	if err != nil {
 		return err
 	}
@@ -364,6 +374,12 @@ func (s *Session) flushInto(reqs []*appendReq, later bool, pend **pendingSync) e
 		}
 		last += int64(len(seqs))
 		r.seqs = seqs
+	}
+	if len(claimed) > 0 && !sealed && end+int64(len(buf)) > 0 {
+		buf, last = appendClaimed(buf, claimed, last, now, end, ident.Inode)
+		if w.combineHook != nil {
+			w.combineHook(f, buf)
+		}
 	}
 	if err := write(); err != nil {
 		return err

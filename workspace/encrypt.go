@@ -113,39 +113,39 @@ type recordEncoder func(b []byte, r *Record) ([]byte, error)
 // the records of this append are encoded: sealed for an encrypted session
 // (which needs the key it names), plain for a plaintext one (refused when
 // the workspace encrypts: an encrypted workspace gets no new plaintext),
-// and for a new file as the workspace says.
-func (s *Session) encoderFor(f File, end int64, ident Identity) (recordEncoder, error) {
+// and for a new file as the workspace says. sealed says which.
+func (s *Session) encoderFor(f File, end int64, ident Identity) (enc recordEncoder, sealed bool, err error) {
 	w := s.w
 	keyID := ""
 	if end == 0 {
 		if !w.Encrypting() {
-			return appendRecord, nil
+			return appendRecord, false, nil
 		}
 		if err := w.pinKey(); err != nil {
-			return nil, &SealError{Path: s.Path(), Err: err}
+			return nil, false, &SealError{Path: s.Path(), Err: err}
 		}
 		keyID = w.KeyID()
 	} else {
 		mode, err := s.fileMode(f, end, ident)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if mode.keyID == "" {
 			if w.Encrypting() {
-				return nil, &SealError{Path: s.Path(), Err: ErrPlaintextSession}
+				return nil, false, &SealError{Path: s.Path(), Err: ErrPlaintextSession}
 			}
-			return appendRecord, nil
+			return appendRecord, false, nil
 		}
 		keyID = mode.keyID
 	}
 	switch {
 	case w.opts.Key == nil:
-		return nil, &SealError{Path: s.Path(), Err: ErrKeyRequired}
+		return nil, false, &SealError{Path: s.Path(), Err: ErrKeyRequired}
 	case w.KeyID() != keyID:
-		return nil, &SealError{Path: s.Path(), Err: ErrWrongKey, Hint: "the session's key is " + keyID + ", the key given is " + w.KeyID()}
+		return nil, false, &SealError{Path: s.Path(), Err: ErrWrongKey, Hint: "the session's key is " + keyID + ", the key given is " + w.KeyID()}
 	}
 	ss := w.sealer(s.id)
-	return func(b []byte, r *Record) ([]byte, error) { return sealRecord(b, r, ss, keyID) }, nil
+	return func(b []byte, r *Record) ([]byte, error) { return sealRecord(b, r, ss, keyID) }, true, nil
 }
 
 // mayCreateSealed refuses, before the file is made, a new session that

@@ -53,6 +53,10 @@ type sessionState struct {
 	// by sem.
 	turn turnCache
 
+	// comb is the combining slots of the lock file (combine.go), mapped
+	// while holder is open; guarded by holderMu.
+	comb *combineArea
+
 	// polMu guards pol, the session's resolved reset policy.
 	polMu sync.Mutex
 	pol   *policy.Effective
@@ -71,6 +75,7 @@ func (st *sessionState) closeHolder() (bool, error) {
 	}
 	err := st.holder.Close()
 	st.holder = nil
+	st.detachArea()
 	return true, err
 }
 
@@ -133,6 +138,9 @@ func (l *sessionLock) unlock() {
 	l.mu.Unlock()
 	l.timer.Stop()
 	_ = unix.Flock(l.fd, unix.LOCK_UN)
+	if a := l.st.comb; a != nil {
+		a.anyReady(true) // records waiting to be combined: their owner may lock now
+	}
 	l.st.holderMu.Unlock()
 	<-l.st.sem
 	if l.w.openLocks.Load() > DefaultMaxOpenLocks {
@@ -179,25 +187,8 @@ func (w *Workspace) lock(ctx context.Context, st *sessionState) (*sessionLock, e
 		return nil, err
 	}
 relock:
-	if st.holder == nil {
-		// Not through a symbolic link: it would create or lock a file
-		// elsewhere, and the holder line would be written into it.
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|unix.O_NOFOLLOW, 0o644)
-		if err != nil {
-			if nr := w.inTheWay(path); nr != nil {
-				return fail(nr)
-			}
-			return fail(fmt.Errorf("workspace: lock %s: %w", path, err))
-		}
-		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-			f.Close()
-			if err != nil {
-				return fail(fmt.Errorf("workspace: lock %s: %w", path, err))
-			}
-			return fail(notRegularError(path, fi))
-		}
-		st.holder, st.holderChecked = f, time.Now()
-		w.openLocks.Add(1)
+	if err := w.openHolder(st, path); err != nil {
+		return fail(err)
 	}
 	fd := int(st.holder.Fd())
 	for delay := 50 * time.Microsecond; ; {
@@ -245,14 +236,93 @@ relock:
 			_ = unix.Flock(fd, unix.LOCK_UN)
 			_ = st.holder.Close()
 			st.holder = nil
+			st.detachArea()
 			w.openLocks.Add(-1)
 			goto relock
 		}
 		break
 	}
+	return w.heldLock(st, fd, path), nil
+}
+
+// heldLock is the sessionLock of a session whose semaphore, holderMu and
+// file lock were just taken.
+func (w *Workspace) heldLock(st *sessionState, fd int, path string) *sessionLock {
 	l := &sessionLock{w: w, st: st, fd: fd, path: path, held: true}
 	l.timer = time.AfterFunc(holderDelay, l.writeHolderIfHeld)
-	return l, nil
+	return l
+}
+
+// openHolder opens the lock file of st if it is not open. The caller
+// holds st.holderMu.
+func (w *Workspace) openHolder(st *sessionState, path string) error {
+	if st.holder != nil {
+		return nil
+	}
+	// Not through a symbolic link: it would create or lock a file
+	// elsewhere, and the holder line would be written into it.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|unix.O_NOFOLLOW, 0o644)
+	if err != nil {
+		if nr := w.inTheWay(path); nr != nil {
+			return nr
+		}
+		return fmt.Errorf("workspace: lock %s: %w", path, err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("workspace: lock %s: %w", path, err)
+		}
+		return notRegularError(path, fi)
+	}
+	st.holder, st.holderChecked = f, time.Now()
+	w.openLocks.Add(1)
+	return nil
+}
+
+// tryLock takes the session lock of st if nobody holds it, in this
+// process or another, without waiting. It returns nil when the lock is
+// held (or the lock file could not be opened, or was replaced: lock
+// deals with those).
+func (w *Workspace) tryLock(st *sessionState) *sessionLock {
+	lk, _ := w.tryLockArea(st, false)
+	return lk
+}
+
+// tryLockOrArea is tryLock that, when another process holds the lock,
+// returns the combining slots of the lock file instead, mapped (made if
+// need be), with a use to give back (combine.go).
+func (w *Workspace) tryLockOrArea(st *sessionState) (*sessionLock, *combineArea) {
+	return w.tryLockArea(st, true)
+}
+
+func (w *Workspace) tryLockArea(st *sessionState, area bool) (*sessionLock, *combineArea) {
+	select {
+	case st.sem <- struct{}{}:
+	default:
+		return nil, nil
+	}
+	st.holderMu.Lock()
+	path := w.LockPath(st.id)
+	var a *combineArea
+	if w.openHolder(st, path) == nil {
+		fd := int(st.holder.Fd())
+		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err == nil {
+			if !w.lockFileReplaced(st, path) {
+				return w.heldLock(st, fd, path), nil
+			}
+			_ = unix.Flock(fd, unix.LOCK_UN)
+			_ = st.holder.Close()
+			st.holder = nil
+			st.detachArea()
+			w.openLocks.Add(-1)
+		} else if area && err == unix.EWOULDBLOCK {
+			a = w.areaLocked(st, true)
+		}
+	}
+	st.holderMu.Unlock()
+	<-st.sem
+	return nil, a
 }
 
 // lockCheckInterval is how often a kept lock descriptor is checked

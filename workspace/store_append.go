@@ -160,7 +160,7 @@ func (s *Session) flushStoreOnce(ctx context.Context, reqs []*appendReq, token s
 		}
 		gen = newGen()
 	}
-	encode, err := s.encoderFor(f, end, ident)
+	encode, _, err := s.encoderFor(f, end, ident)
 	if err != nil {
 		return err
 	}

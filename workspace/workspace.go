@@ -58,6 +58,12 @@ type Workspace struct {
 
 	// enc holds the sealers of encrypted sessions (encrypt.go).
 	enc encState
+
+	// combined counts this process's appends that another process wrote
+	// (combine.go); combineHook, set only by tests, runs when a combiner
+	// is about to write others' records.
+	combined    atomic.Int64
+	combineHook func(f File, buf []byte)
 }
 
 // Open opens the workspace at root, creating sessions/, sessions/.trash/
