@@ -28,6 +28,9 @@ func helperMain(mode string) error {
 	if args[0] == "route" {
 		return routeHelper(args)
 	}
+	if args[0] == "combine" || args[0] == "combinedie" {
+		return combineHelper(args)
+	}
 	if args[0] == "batchbench" {
 		return batchBenchHelper(args, os.Stdin, os.Stdout)
 	}

@@ -1,0 +1,311 @@
+//go:build linux
+
+package workspace
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The line a combiner makes from a slot is the line the slot's owner
+// would have written itself, for any record an Append may carry.
+func TestSlotLinesAreTheEncoderLines(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	texts := []string{"", "plain", "quote \" and \\ back", "ünïcødé ✓ 🎉", "line\nbreak\ttab", "<b>&amp;</b>", strings.Repeat("long ", 200)}
+	pick := func() string { return texts[rng.IntN(len(texts))] }
+	now := time.Date(2026, 12, 7, 11, 0, 0, 123456789, time.UTC)
+	compared := 0
+	for n := 0; n < 2000; n++ {
+		var recs []Record
+		for k := 1 + rng.IntN(3); k > 0; k-- {
+			r := Record{Type: TypeMessage, Role: []string{RoleUser, RoleAssistant, RoleTool, RoleSystem}[rng.IntN(4)], Content: pick()}
+			if rng.IntN(3) == 0 {
+				r.Sender = pick()
+			}
+			if rng.IntN(4) == 0 {
+				r.Media = []string{pick(), pick()}
+			}
+			if rng.IntN(4) == 0 {
+				r.Attachments = json.RawMessage(`[{"name":` + strconv.Quote(pick()) + `}]`)
+			}
+			if rng.IntN(3) == 0 {
+				r.Tokens = rng.IntN(5000)
+			}
+			if rng.IntN(5) == 0 {
+				r.At = now.Add(-time.Duration(rng.IntN(1e6)) * time.Millisecond)
+			}
+			if rng.IntN(6) == 0 && r.Role == RoleAssistant {
+				r.ToolCalls = json.RawMessage(`[{"id":"c1","type":"function","function":{"name":"f","arguments":` + strconv.Quote(`{"q":`+strconv.Quote(pick())+`}`) + `}}]`)
+			}
+			if r.Tokens == 0 {
+				r.Tokens = EstimateTokens(r) // Append counts before the lock
+			}
+			recs = append(recs, r)
+		}
+		last := rng.Int64N(1 << 40)
+		want, seqs, err := (&Workspace{opts: Options{CountTokens: EstimateTokens}}).encodeRecords(nil, recs, last, now, appendRecord, nil)
+		if err != nil {
+			continue // not a valid record to append: the usual path refuses it
+		}
+		req := &appendReq{build: func(lockedView) ([]Record, error) { return recs, nil }, plain: true}
+		payload, counts, ok := slotPayload([]*appendReq{req}, 0)
+		if !ok {
+			if len(want) < slotPayloadMax/2 {
+				t.Fatalf("records of %d bytes refused by the slot: %+v", len(want), recs)
+			}
+			continue // too big for a slot: appended the usual way
+		}
+		got, gotLast, ok := slotLines(nil, payload, counts[0], last, now)
+		if !ok {
+			t.Fatalf("slot payload of %+v does not parse", recs)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("slot lines differ from the encoder's:\n got %s\nwant %s", got, want)
+		}
+		if gotLast != seqs[len(seqs)-1] {
+			t.Fatalf("last seq %d, want %d", gotLast, seqs[len(seqs)-1])
+		}
+		compared++
+	}
+	if compared < 1000 {
+		t.Fatalf("only %d of 2000 random appends compared", compared)
+	}
+}
+
+// combineHelper runs the combining helper modes:
+//
+//	combine <root> <name> <n> <tag>   wait for stdin to close, append n
+//	                                  messages (batch), print "seq content"
+//	                                  for each, then "combined N"
+//	combinedie <root> <name> <stage>  take the session lock, wait for
+//	                                  records in a slot, claim them and
+//	                                  die: before writing them, after
+//	                                  writing them all, or after writing
+//	                                  one and a half lines ("torn")
+func combineHelper(args []string) error {
+	ctx := context.Background()
+	w, err := Open(args[1], &Options{Durability: DurabilityBatch, LockTimeout: time.Minute, CountTokens: EstimateTokens})
+	if err != nil {
+		return err
+	}
+	s, err := w.Session(ctx, Target{Name: args[2]})
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "combine":
+		n, _ := strconv.Atoi(args[3])
+		fmt.Println("ready")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		out := bufio.NewWriter(os.Stdout)
+		for i := 0; i < n; i++ {
+			content := fmt.Sprintf("%s-%d", args[4], i)
+			seqs, err := s.Append(ctx, msg(RoleUser, content))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%d %s\n", seqs[0], content)
+		}
+		fmt.Fprintf(out, "combined %d\n", w.combined.Load())
+		return out.Flush()
+	case "combinedie":
+		lk, err := w.lock(ctx, s.st)
+		if err != nil {
+			return err
+		}
+		a := w.areaLocked(s.st, true)
+		fmt.Println("locked")
+		for deadline := time.Now().Add(10 * time.Second); !a.anyReady(false); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("no records came to a slot")
+			}
+		}
+		w.combineHook = func(f File, buf []byte) {
+			switch args[3] {
+			case "all":
+				_, _ = f.Write(buf)
+			case "torn":
+				nl := strings.IndexByte(string(buf), '\n') + 1
+				_, _ = f.Write(buf[:nl+(len(buf)-nl)/2])
+			}
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			time.Sleep(time.Minute)
+		}
+		s.combineLead(lk, nil)
+		return fmt.Errorf("the combiner outlived its hook")
+	}
+	return fmt.Errorf("bad combine helper mode %q", args)
+}
+
+// Eight processes append to one session with durability batch: most of
+// their appends are written by another process (combined), every
+// acknowledged message is in the file once, under the seq it was
+// acknowledged with, and seqs are contiguous.
+func TestCombiningAcrossProcesses(t *testing.T) {
+	const procs, each = 8, 150
+	root := t.TempDir()
+	ps := make([]*cmdPipe, procs)
+	for i := range ps {
+		ps[i] = startPiped(t, fmt.Sprintf("combine %s shared %d p%d", root, each, i))
+	}
+	for _, p := range ps {
+		if line, _ := p.out.ReadString('\n'); line != "ready\n" {
+			t.Fatalf("helper said %q", line)
+		}
+	}
+	for _, p := range ps {
+		p.in.Close()
+	}
+	acked := map[int64]string{}
+	combined := 0
+	for _, p := range ps {
+		for {
+			line, err := p.out.ReadString('\n')
+			if err != nil {
+				t.Fatalf("helper stopped: %v (%q)", err, line)
+			}
+			line = strings.TrimSuffix(line, "\n")
+			if n, ok := strings.CutPrefix(line, "combined "); ok {
+				c, _ := strconv.Atoi(n)
+				combined += c
+				break
+			}
+			seq, content, _ := strings.Cut(line, " ")
+			n, _ := strconv.ParseInt(seq, 10, 64)
+			if prev, dup := acked[n]; dup {
+				t.Fatalf("seq %d acknowledged twice: %s and %s", n, prev, content)
+			}
+			acked[n] = content
+		}
+		if err := p.cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := Open(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s := namedSession(t, w, "shared")
+	recs, err := s.ReadAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != procs*each+1 {
+		t.Fatalf("%d records, want %d", len(recs), procs*each+1)
+	}
+	seen := map[string]bool{}
+	for i, r := range recs {
+		if r.Seq != int64(i+1) {
+			t.Fatalf("record %d has seq %d", i+1, r.Seq)
+		}
+		if i == 0 {
+			continue
+		}
+		if seen[r.Content] {
+			t.Fatalf("%q is in the session twice", r.Content)
+		}
+		seen[r.Content] = true
+		if acked[r.Seq] != r.Content {
+			t.Fatalf("seq %d holds %q, acknowledged as %q", r.Seq, r.Content, acked[r.Seq])
+		}
+	}
+	if combined == 0 {
+		t.Fatal("no append was written by another process: nothing was combined")
+	}
+	if rep, err := w.Check(context.Background()); err != nil || !rep.Clean() {
+		t.Fatalf("check: %v %+v", err, rep)
+	}
+	t.Logf("%d of %d appends written by another process", combined, procs*each)
+}
+
+// A combiner dies after claiming records of another process, before
+// answering: before writing them, after writing them all (not fsynced),
+// or in the middle of the second line. The owner finds its slot still
+// claimed once the lock is free, keeps the lines that are complete where
+// the combiner noted it would write them, appends the rest, and is
+// answered with the seqs the records have in the file, each once.
+func TestCombinerDiesBeforeAnswering(t *testing.T) {
+	for _, stage := range []string{"before", "all", "torn"} {
+		t.Run(stage, func(t *testing.T) {
+			root := t.TempDir()
+			w, err := Open(root, &Options{Durability: DurabilityBatch, LockTimeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			s := namedSession(t, w, "victim")
+			mustAppend(t, s, msg(RoleUser, "first"))
+			p := startPiped(t, fmt.Sprintf("combinedie %s victim %s", root, stage))
+			if line, _ := p.out.ReadString('\n'); line != "locked\n" {
+				t.Fatalf("helper said %q", line)
+			}
+			seqs, err := s.Append(context.Background(), msg(RoleUser, "x1"), msg(RoleAssistant, "x2"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+				t.Fatalf("the combiner did not die as planned: %v", err)
+			}
+			recs, err := s.ReadAll(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range recs {
+				got = append(got, fmt.Sprintf("%d:%s", r.Seq, r.Content))
+			}
+			want := []string{"2:first", fmt.Sprintf("%d:x1", seqs[0]), fmt.Sprintf("%d:x2", seqs[1])}
+			if strings.Join(got[1:], " ") != strings.Join(want, " ") || seqs[0] != 3 || seqs[1] != 4 {
+				t.Fatalf("session holds %v, append answered %v", got, seqs)
+			}
+			if rep, err := w.Check(context.Background()); err != nil {
+				t.Fatal(err)
+			} else {
+				for _, f := range rep.Files {
+					for _, pr := range f.Problems {
+						t.Errorf("problem after recovery: %v", pr)
+					}
+				}
+			}
+			if got := w.combined.Load(); got != 0 {
+				t.Fatalf("answered by a dead combiner (%d)", got)
+			}
+		})
+	}
+}
+
+type cmdPipe struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+func startPiped(t *testing.T, mode string) *cmdPipe {
+	t.Helper()
+	cmd := helperCmd(t, mode)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return &cmdPipe{cmd: cmd, in: in, out: bufio.NewReader(out)}
+}

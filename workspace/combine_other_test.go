@@ -1,0 +1,7 @@
+//go:build !linux
+
+package workspace
+
+import "errors"
+
+func combineHelper([]string) error { return errors.New("combining is built on Linux only") }
