@@ -42,11 +42,12 @@ import (
 
 const (
 	// The slots follow the lock file's holder line and sync slots
-	// (syncqueue.go), each one page: a header, then the records.
+	// (syncqueue.go): a page of words shared by all (combineHeader), then
+	// the slots, each one page: a header, then the records.
 	combineOffset   = 8192
 	combineSlots    = 16
 	combineSlotSize = 4096
-	combineLen      = combineSlots * combineSlotSize
+	combineLen      = combineSlotSize + combineSlots*combineSlotSize
 	combineFileSize = combineOffset + combineLen
 	slotHeaderSize  = 64
 	slotPayloadMax  = combineSlotSize - slotHeaderSize
@@ -63,7 +64,15 @@ const (
 	combineClaimedPoll = 20 * time.Millisecond
 	// combineRounds bounds the writes one combiner makes before it
 	// unlocks: its own callers wait meanwhile.
-	combineRounds = 4
+	combineRounds = 8
+	// combineLinger is how long a combiner that just answered several
+	// processes waits at most for them to come back with their next
+	// records (see combineLead).
+	combineLinger = 200 * time.Microsecond
+
+	// Words of the shared page.
+	combinePublished = 0 // counts records put in slots (a futex)
+	combineLingering = 4 // while a combiner waits on combinePublished: the count it waits for
 )
 
 // A slot's state word (the futex): the state in the low 4 bits, the slot

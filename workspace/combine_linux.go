@@ -32,11 +32,40 @@ func (a *combineArea) unmapIfUnused() {
 }
 
 func (a *combineArea) word(i uint32) *uint32 {
-	return (*uint32)(unsafe.Pointer(&a.mem[int(i)*combineSlotSize]))
+	return (*uint32)(unsafe.Pointer(&a.mem[int(i+1)*combineSlotSize]))
 }
 
 func (a *combineArea) slot(i uint32) []byte {
-	return a.mem[int(i)*combineSlotSize : int(i+1)*combineSlotSize]
+	return a.mem[int(i+1)*combineSlotSize : int(i+2)*combineSlotSize]
+}
+
+// shared is a word of the shared page.
+func (a *combineArea) shared(off int) *uint32 {
+	return (*uint32)(unsafe.Pointer(&a.mem[off]))
+}
+
+// published tells a lingering combiner that records are in a slot.
+func (a *combineArea) published() {
+	n := atomic.AddUint32(a.shared(combinePublished), 1)
+	if t := atomic.LoadUint32(a.shared(combineLingering)); t != 0 && int32(n-t) >= 0 {
+		futexWake(a.shared(combinePublished))
+	}
+}
+
+// linger waits up to combineLinger until the count of published records
+// reaches target.
+func (a *combineArea) linger(target uint32) {
+	pw, lw := a.shared(combinePublished), a.shared(combineLingering)
+	atomic.StoreUint32(lw, target|1) // never 0 (0: nobody lingers); off by one at worst
+	defer atomic.StoreUint32(lw, 0)
+	for start := time.Now(); ; {
+		left := combineLinger - time.Since(start)
+		n := atomic.LoadUint32(pw)
+		if left <= 0 || int32(n-target) >= 0 {
+			return
+		}
+		futexWait(pw, n, left)
+	}
 }
 
 // noteWhere records in c's slot where its records are about to be
@@ -140,6 +169,7 @@ func (a *combineArea) take(payload []byte, count int) (uint32, uint32, bool) {
 		le.PutUint64(s[slotOffFirst:], 0)
 		copy(s[slotOffPayload:], payload)
 		atomic.StoreUint32(wp, slotWord(gen, slotReady))
+		a.published()
 		return i, gen, true
 	}
 	return 0, 0, false
@@ -352,9 +382,17 @@ func (s *Session) combineLead(lk *sessionLock, reqs []*appendReq) {
 	w, st := s.w, s.st
 	for rounds := 0; ; {
 		a := w.areaLocked(st, false)
+		var served, seen uint32
 		for {
 			var claimed []*claimedSlot
 			if a != nil {
+				if served > 1 {
+					// The processes just answered come back with their
+					// next records while others' wait: let them join
+					// this write, or the writers split into two groups
+					// that take turns, each with half the batch.
+					a.linger(seen + served)
+				}
 				claimed = a.claim(nil)
 			}
 			if len(reqs) == 0 && len(claimed) == 0 {
@@ -369,7 +407,11 @@ func (s *Session) combineLead(lk *sessionLock, reqs []*appendReq) {
 					}
 				}
 			}
+			if a != nil {
+				seen = atomic.LoadUint32(a.shared(combinePublished))
+			}
 			answer(claimed, err)
+			served = uint32(len(claimed))
 			reqs = nil
 			if rounds++; rounds >= combineRounds {
 				break
