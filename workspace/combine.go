@@ -49,7 +49,7 @@ const (
 	combineSlotSize = 4096
 	combineLen      = combineSlotSize + combineSlots*combineSlotSize
 	combineFileSize = combineOffset + combineLen
-	slotHeaderSize  = 64
+	slotHeaderSize  = 80
 	slotPayloadMax  = combineSlotSize - slotHeaderSize
 
 	// combineWaitReady is how long records wait in a slot for a combiner
@@ -62,6 +62,9 @@ const (
 	// combineClaimedPoll is how often the owner of a claimed slot checks
 	// that its combiner is alive (by trying the lock).
 	combineClaimedPoll = 20 * time.Millisecond
+	// combineAbandoned is how long an answered (or half-filled) slot
+	// stays before another process may take it: its owner died.
+	combineAbandoned = time.Minute
 	// combineRounds bounds the writes one combiner makes before it
 	// unlocks: its own callers wait meanwhile.
 	combineRounds = 8
@@ -112,6 +115,7 @@ const (
 	slotOffIno     = 40 // of the session file written
 	slotOffErrLen  = 48 // slotFailed: bytes of error text in the payload
 	slotOffNow     = 56 // the time the combiner gave records that had none (Unix ns)
+	slotOffSince   = 64 // when the state last changed (Unix ms)
 	slotOffPayload = slotHeaderSize
 )
 

@@ -148,19 +148,38 @@ func (st *sessionState) detachArea() {
 	}
 }
 
-// take puts payload in a free slot as ready, returning the slot and its
-// generation.
+// stamp records when slot i last changed state (see abandoned).
+func (a *combineArea) stamp(i uint32) {
+	binary.LittleEndian.PutUint64(a.slot(i)[slotOffSince:], uint64(time.Now().UnixMilli()))
+}
+
+// abandoned reports whether slot i, in state v, was left by its owner:
+// answered, or being filled, and untouched for combineAbandoned. (An
+// owner reads its answer within moments of being woken; a process killed
+// meanwhile never does.)
+func (a *combineArea) abandoned(i, v uint32) bool {
+	switch slotStateOf(v) {
+	case slotFilling, slotDone, slotRefused, slotFailed:
+		since := int64(binary.LittleEndian.Uint64(a.slot(i)[slotOffSince:]))
+		return time.Now().UnixMilli()-since > combineAbandoned.Milliseconds()
+	}
+	return false
+}
+
+// take puts payload in a free (or abandoned) slot as ready, returning the
+// slot and its generation.
 func (a *combineArea) take(payload []byte, count int) (uint32, uint32, bool) {
 	for i := uint32(0); i < combineSlots; i++ {
 		wp := a.word(i)
 		v := atomic.LoadUint32(wp)
-		if slotStateOf(v) != slotFree {
+		if slotStateOf(v) != slotFree && !a.abandoned(i, v) {
 			continue
 		}
 		gen := (slotGen(v) + 1) & 0xffffff
 		if !atomic.CompareAndSwapUint32(wp, v, slotWord(gen, slotFilling)) {
 			continue
 		}
+		a.stamp(i)
 		s := a.slot(i)
 		le := binary.LittleEndian
 		le.PutUint32(s[slotOffPID:], uint32(os.Getpid()))
@@ -233,6 +252,7 @@ func answer(claimed []*claimedSlot, err error) {
 			copy(s[slotOffPayload:], msg)
 			binary.LittleEndian.PutUint32(s[slotOffErrLen:], uint32(len(msg)))
 		}
+		c.area.stamp(c.i)
 		wp := c.area.word(c.i)
 		if atomic.CompareAndSwapUint32(wp, slotWord(c.gen, slotClaimed), slotWord(c.gen, state)) {
 			futexWake(wp)
@@ -240,12 +260,36 @@ func answer(claimed []*claimedSlot, err error) {
 	}
 }
 
+// localLocks reports whether the lock files are on a disk filesystem of
+// this machine, where a shared mapping is shared by every process that
+// locks them. On a network filesystem (NFS, SMB, 9p, FUSE, ...) processes
+// of other machines lock the same files but see other pages: combining is
+// off there, and batch appends take the lock themselves.
+func (w *Workspace) localLocks() bool {
+	w.localOnce.Do(func() {
+		var fs unix.Statfs_t
+		if unix.Statfs(w.locksDir(), &fs) != nil {
+			return
+		}
+		switch uint32(fs.Type) {
+		case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC,
+			unix.TMPFS_MAGIC, unix.F2FS_SUPER_MAGIC, unix.OVERLAYFS_SUPER_MAGIC,
+			0x2fc12fc1, // zfs
+			0xca451a4e, // bcachefs
+			0x3153464a, // jfs
+			0x52654973: // reiserfs
+			w.local = true
+		}
+	})
+	return w.local
+}
+
 // flushCombining is flush for durability batch when reqs may be combined
 // (combine.go). It reports false when it did nothing and the usual path
 // must append reqs.
 func (s *Session) flushCombining(ctx context.Context, reqs []*appendReq) bool {
 	w, st := s.w, s.st
-	if w.Encrypting() {
+	if w.Encrypting() || !w.localLocks() {
 		return false
 	}
 	for _, r := range reqs {
@@ -324,7 +368,7 @@ func (s *Session) combineWait(ctx context.Context, a *combineArea, i, gen uint32
 			if lk := w.tryLock(st); lk != nil {
 				if atomic.LoadUint32(wp) == claimed {
 					s.combineRecover(lk, a, i, reqs, counts)
-					atomic.StoreUint32(wp, slotWord(gen, slotFree))
+					atomic.CompareAndSwapUint32(wp, claimed, slotWord(gen, slotFree))
 					return true
 				}
 				lk.unlock()
@@ -333,7 +377,7 @@ func (s *Session) combineWait(ctx context.Context, a *combineArea, i, gen uint32
 			first := int64(binary.LittleEndian.Uint64(a.slot(i)[slotOffFirst:]))
 			giveSeqs(reqs, counts, first)
 			w.combined.Add(int64(len(reqs)))
-			atomic.StoreUint32(wp, slotWord(gen, slotFree))
+			atomic.CompareAndSwapUint32(wp, v, slotWord(gen, slotFree))
 			return true
 		case slotWord(gen, slotFailed):
 			sl := a.slot(i)
@@ -342,10 +386,10 @@ func (s *Session) combineWait(ctx context.Context, a *combineArea, i, gen uint32
 			for _, r := range reqs {
 				r.seqs, r.err = nil, err
 			}
-			atomic.StoreUint32(wp, slotWord(gen, slotFree))
+			atomic.CompareAndSwapUint32(wp, v, slotWord(gen, slotFree))
 			return true
 		case slotWord(gen, slotRefused):
-			atomic.StoreUint32(wp, slotWord(gen, slotFree))
+			atomic.CompareAndSwapUint32(wp, v, slotWord(gen, slotFree))
 			return false
 		default:
 			// Nobody else frees or takes a slot that is not free: this is

@@ -5,6 +5,7 @@ package workspace
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -308,4 +310,52 @@ func startPiped(t *testing.T, mode string) *cmdPipe {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	return &cmdPipe{cmd: cmd, in: in, out: bufio.NewReader(out)}
+}
+
+// A slot whose owner died after it was answered (or while filling it) is
+// taken again after combineAbandoned; a fresh answered slot is not.
+func TestAbandonedSlotsAreTakenAgain(t *testing.T) {
+	w := openTest(t, &Options{Durability: DurabilityBatch})
+	if w.Store() != nil {
+		t.Skip("combining is for session files")
+	}
+	s := namedSession(t, w, "slots")
+	mustAppend(t, s, msg(RoleUser, "one"))
+	s.st.holderMu.Lock()
+	a := w.areaLocked(s.st, true)
+	s.st.holderMu.Unlock()
+	if a == nil {
+		t.Fatal("no combining slots")
+	}
+	defer s.st.releaseArea(a)
+	payload, _ := slotEntry(nil, &Record{Type: TypeMessage, Role: RoleUser, Content: "x", Tokens: 1})
+	var gens [combineSlots]uint32
+	for k := range gens {
+		i, gen, ok := a.take(payload, 1)
+		if !ok || int(i) != k {
+			t.Fatalf("take %d: slot %d, %v", k, i, ok)
+		}
+		gens[i] = gen
+	}
+	if _, _, ok := a.take(payload, 1); ok {
+		t.Fatal("a 17th slot was taken while 16 wait")
+	}
+	// All answered (their owners never came back): fresh, they stay.
+	for i, gen := range gens {
+		atomic.StoreUint32(a.word(uint32(i)), slotWord(gen, slotDone))
+		a.stamp(uint32(i))
+	}
+	if _, _, ok := a.take(payload, 1); ok {
+		t.Fatal("a slot answered a moment ago was taken")
+	}
+	// Slot 5 was answered long ago.
+	binary.LittleEndian.PutUint64(a.slot(5)[slotOffSince:], uint64(time.Now().Add(-2*combineAbandoned).UnixMilli()))
+	i, gen, ok := a.take(payload, 1)
+	if !ok || i != 5 || gen == gens[5] {
+		t.Fatalf("abandoned slot not taken again: slot %d gen %d (was %d), %v", i, gen, gens[5], ok)
+	}
+	// Its old owner, were it alive, could no longer free it.
+	if atomic.CompareAndSwapUint32(a.word(5), slotWord(gens[5], slotDone), slotWord(gens[5], slotFree)) {
+		t.Fatal("the old generation's answer freed the new use of the slot")
+	}
 }

@@ -64,6 +64,10 @@ type Workspace struct {
 	// is about to write others' records.
 	combined    atomic.Int64
 	combineHook func(f File, buf []byte)
+	// localOnce settles local: whether locks/ is on a filesystem of this
+	// machine's kernel, where combining's shared memory is shared.
+	localOnce sync.Once
+	local     bool
 }
 
 // Open opens the workspace at root, creating sessions/, sessions/.trash/
