@@ -1,12 +1,10 @@
 package workspace
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"sync"
@@ -117,30 +115,11 @@ func batchRoundGoroutines(b *testing.B, w *Workspace, sessions, perWriter int) t
 // until each has opened its session, lets them go, and times until each
 // has acknowledged its last append.
 func batchRoundProcesses(b *testing.B, root string, d Durability, sessions, perWriter int) time.Duration {
-	type proc struct {
-		cmd *exec.Cmd
-		in  io.WriteCloser
-		out *bufio.Reader
-	}
-	ps := make([]proc, batchWriters)
+	ps := make([]*cmdPipe, batchWriters)
 	for i := range ps {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(cmd.Environ(), helperEnv+"="+fmt.Sprintf("batchbench %s bench-%d %d %s", root, i%sessions, perWriter, d))
-		cmd.Stderr = os.Stderr
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		ps[i] = proc{cmd, in, bufio.NewReader(out)}
+		ps[i] = startPiped(b, fmt.Sprintf("batchbench %s bench-%d %d %s", root, i%sessions, perWriter, d))
 	}
-	expect := func(p proc, want string) {
+	expect := func(p *cmdPipe, want string) {
 		line, err := p.out.ReadString('\n')
 		if err != nil || line != want+"\n" {
 			b.Fatalf("helper said %q (%v), want %q", line, err, want)

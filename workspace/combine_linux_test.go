@@ -11,7 +11,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -95,16 +94,8 @@ func TestSlotLinesAreTheEncoderLines(t *testing.T) {
 //	                                  die: before writing them, after
 //	                                  writing them all, or after writing
 //	                                  one and a half lines ("torn")
-func combineHelper(args []string) error {
+func combineHelper(args []string, w *Workspace, s *Session) error {
 	ctx := context.Background()
-	w, err := Open(args[1], &Options{Durability: DurabilityBatch, LockTimeout: time.Minute, CountTokens: EstimateTokens})
-	if err != nil {
-		return err
-	}
-	s, err := w.Session(ctx, Target{Name: args[2]})
-	if err != nil {
-		return err
-	}
 	switch args[0] {
 	case "combine":
 		n, _ := strconv.Atoi(args[3])
@@ -204,21 +195,8 @@ func TestCombiningAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != procs*each+1 {
-		t.Fatalf("%d records, want %d", len(recs), procs*each+1)
-	}
-	seen := map[string]bool{}
-	for i, r := range recs {
-		if r.Seq != int64(i+1) {
-			t.Fatalf("record %d has seq %d", i+1, r.Seq)
-		}
-		if i == 0 {
-			continue
-		}
-		if seen[r.Content] {
-			t.Fatalf("%q is in the session twice", r.Content)
-		}
-		seen[r.Content] = true
+	requireEachOnce(t, recs, procs*each)
+	for _, r := range recs[1:] {
 		if acked[r.Seq] != r.Content {
 			t.Fatalf("seq %d holds %q, acknowledged as %q", r.Seq, r.Content, acked[r.Seq])
 		}
@@ -286,30 +264,6 @@ func TestCombinerDiesBeforeAnswering(t *testing.T) {
 			}
 		})
 	}
-}
-
-type cmdPipe struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Reader
-}
-
-func startPiped(t *testing.T, mode string) *cmdPipe {
-	t.Helper()
-	cmd := helperCmd(t, mode)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	return &cmdPipe{cmd: cmd, in: in, out: bufio.NewReader(out)}
 }
 
 // A slot whose owner died after it was answered (or while filling it) is

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -28,14 +29,12 @@ func helperMain(mode string) error {
 	if args[0] == "route" {
 		return routeHelper(args)
 	}
-	if args[0] == "combine" || args[0] == "combinedie" {
-		return combineHelper(args)
-	}
 	if args[0] == "batchbench" {
 		return batchBenchHelper(args, os.Stdin, os.Stdout)
 	}
 	d := DurabilityNever
-	if args[0] == "turns" {
+	switch args[0] {
+	case "turns", "combine", "combinedie":
 		d = DurabilityBatch
 	}
 	// The estimate: these tests are about locks and crashes, and an exact
@@ -49,6 +48,8 @@ func helperMain(mode string) error {
 		return err
 	}
 	switch args[0] {
+	case "combine", "combinedie":
+		return combineHelper(args, w, s)
 	case "append":
 		n, _ := strconv.Atoi(args[3])
 		for i := 0; i < n; i++ {
@@ -135,12 +136,38 @@ func helperMain(mode string) error {
 	return fmt.Errorf("bad helper mode %q", mode)
 }
 
-func helperCmd(t *testing.T, mode string) *exec.Cmd {
+func helperCmd(t testing.TB, mode string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
 	cmd.Stderr = os.Stderr
 	return cmd
+}
+
+// cmdPipe is a helper process started with pipes to its stdin and
+// stdout.
+type cmdPipe struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+func startPiped(t testing.TB, mode string) *cmdPipe {
+	t.Helper()
+	cmd := helperCmd(t, mode)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return &cmdPipe{cmd: cmd, in: in, out: bufio.NewReader(out)}
 }
 
 // Eight processes append 500 messages each to one session at the same
@@ -178,30 +205,36 @@ func TestEightProcessesAppendToOneSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != procs*each+1 {
-		t.Fatalf("got %d records, want %d", len(recs), procs*each+1)
-	}
-	seen := map[string]bool{}
+	requireEachOnce(t, recs, procs*each)
 	next := make([]int, procs) // each writer's messages arrive in its own order
-	for i, r := range recs {
-		if r.Seq != int64(i+1) {
-			t.Fatalf("record %d has seq %d", i+1, r.Seq)
-		}
-		if i == 0 {
-			continue
-		}
-		if seen[r.Content] {
-			t.Fatalf("message %q twice", r.Content)
-		}
-		seen[r.Content] = true
+	for i, r := range recs[1:] {
 		var p, k int
 		if _, err := fmt.Sscanf(r.Content, "w%d-%d", &p, &k); err != nil {
-			t.Fatalf("line %d: unexpected content %q", i+1, r.Content)
+			t.Fatalf("line %d: unexpected content %q", i+2, r.Content)
 		}
 		if k != next[p] {
 			t.Fatalf("writer %d: message %d arrived before %d", p, k, next[p])
 		}
 		next[p]++
+	}
+}
+
+// requireEachOnce checks that recs are a header and n messages, seqs
+// 1..n+1 in file order, no content twice.
+func requireEachOnce(t *testing.T, recs []Record, n int) {
+	t.Helper()
+	if len(recs) != n+1 {
+		t.Fatalf("got %d records, want %d", len(recs), n+1)
+	}
+	seen := map[string]bool{}
+	for i, r := range recs {
+		if r.Seq != int64(i+1) {
+			t.Fatalf("record %d has seq %d", i+1, r.Seq)
+		}
+		if i > 0 && seen[r.Content] {
+			t.Fatalf("message %q twice", r.Content)
+		}
+		seen[r.Content] = true
 	}
 }
 
