@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strconv"
 	"time"
@@ -190,6 +191,13 @@ func slotLines(b, payload []byte, count int, last int64, now time.Time) (_ []byt
 		}
 		suffix := p[4 : 4+sl]
 		p = p[4+sl:]
+		// The shape of a record's line, so that nothing but whole lines
+		// is ever written from a slot.
+		if tl < 2 || typ[0] != '"' || typ[tl-1] != '"' || sl == 0 || suffix[sl-1] != '}' ||
+			bytes.IndexByte(typ, '\n') >= 0 || bytes.IndexByte(suffix, '\n') >= 0 ||
+			bytes.IndexByte(at, '"') >= 0 || bytes.IndexByte(at, '\n') >= 0 {
+			return b, last, false
+		}
 		last++
 		b = append(b, `{"type":`...)
 		b = append(b, typ...)

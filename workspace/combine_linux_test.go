@@ -313,3 +313,44 @@ func TestAbandonedSlotsAreTakenAgain(t *testing.T) {
 		t.Fatal("the old generation's answer freed the new use of the slot")
 	}
 }
+
+// FuzzSlotLines: a message's slot form gives back the encoder's line,
+// and any payload at all (a slot written by something else) either parses
+// into whole JSON lines or is refused, never panics.
+func FuzzSlotLines(f *testing.F) {
+	f.Add("hello", "ann", int64(0), []byte{}, 1)
+	f.Add("quote \" \\ \n ✓", "", int64(1765105200123), []byte{3, 0, '"', 'x', '"', 0, 2, 0, 0, 0, ',', '}'}, 1)
+	f.Fuzz(func(t *testing.T, content, sender string, atMs int64, raw []byte, count int) {
+		now := time.Date(2026, 12, 7, 12, 0, 0, 5, time.UTC)
+		r := Record{Type: TypeMessage, Role: RoleUser, Content: content, Sender: sender, Tokens: 3}
+		if atMs > 0 {
+			r.At = time.UnixMilli(atMs % (1 << 45))
+		}
+		if want, _, err := (&Workspace{}).encodeRecords(nil, []Record{r}, 41, now, appendRecord, nil); err == nil {
+			p, ok := slotEntry(nil, &r)
+			if !ok {
+				t.Fatalf("valid record refused: %+v", r)
+			}
+			got, last, ok := slotLines(nil, p, 1, 41, now)
+			if !ok || last != 42 || string(got) != string(want) {
+				t.Fatalf("slot line %q (%v, %d), encoder %q", got, ok, last, want)
+			}
+		}
+		if count < 0 || count > 64 {
+			return
+		}
+		got, _, ok := slotLines(nil, raw, count, 0, now)
+		if !ok {
+			return
+		}
+		lines := strings.SplitAfter(string(got), "\n")
+		if len(lines) != count+1 || lines[count] != "" {
+			t.Fatalf("%d records gave lines %q", count, lines)
+		}
+		for _, line := range lines[:count] {
+			if !strings.HasPrefix(line, `{"type":"`) || !strings.HasSuffix(line, "}\n") {
+				t.Fatalf("line %q", line)
+			}
+		}
+	})
+}
