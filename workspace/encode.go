@@ -37,6 +37,20 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 
 // encodeRecord appends the JSON form of r (without the newline) to b.
 func encodeRecord(b []byte, r *Record) ([]byte, error) {
+	b, err := encodeFields(b, r, false)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
+// encodeFields appends r's JSON object without its closing brace. With
+// clearOnly, only the fields a sealed record keeps in clear (what
+// listing, check, repair, the fold and the seq cache use;
+// docs/encryption.md lists them), in the same order: the rest is in its
+// sealed box (encrypt.go).
+func encodeFields(b []byte, r *Record, clearOnly bool) ([]byte, error) {
+	all := !clearOnly
 	b = append(b, `{"type":`...)
 	b = appendString(b, r.Type)
 	b = append(b, `,"seq":`...)
@@ -59,56 +73,70 @@ func encodeRecord(b []byte, r *Record) ([]byte, error) {
 		}
 		b = appendStringField(b, "name", r.Name)
 		b = appendStringField(b, "key_id", r.KeyID)
-		if b, err = appendRawField(b, "origin", r.Origin); err != nil {
-			return nil, err
+		if all {
+			if b, err = appendRawField(b, "origin", r.Origin); err != nil {
+				return nil, err
+			}
 		}
 	case TypeMessage:
 		b = appendStringField(b, "role", r.Role)
-		b = append(b, `,"content":`...)
-		b = appendString(b, r.Content)
-		b = appendStringField(b, "sender", r.Sender)
+		if all {
+			b = append(b, `,"content":`...)
+			b = appendString(b, r.Content)
+			b = appendStringField(b, "sender", r.Sender)
+		}
 		b = appendStringField(b, "model_name", r.ModelName)
-		if len(r.Media) > 0 {
-			b = append(b, `,"media":`...)
-			b = appendStrings(b, r.Media)
+		if all {
+			if len(r.Media) > 0 {
+				b = append(b, `,"media":`...)
+				b = appendStrings(b, r.Media)
+			}
+			if b, err = appendRawField(b, "attachments", r.Attachments); err != nil {
+				return nil, err
+			}
+			b = appendStringField(b, "reasoning_content", r.ReasoningContent)
+			if b, err = appendRawField(b, "system_parts", r.SystemParts); err != nil {
+				return nil, err
+			}
+			if b, err = appendRawField(b, "tool_calls", r.ToolCalls); err != nil {
+				return nil, err
+			}
+			b = appendStringField(b, "tool_call_id", r.ToolCallID)
 		}
-		if b, err = appendRawField(b, "attachments", r.Attachments); err != nil {
-			return nil, err
-		}
-		b = appendStringField(b, "reasoning_content", r.ReasoningContent)
-		if b, err = appendRawField(b, "system_parts", r.SystemParts); err != nil {
-			return nil, err
-		}
-		if b, err = appendRawField(b, "tool_calls", r.ToolCalls); err != nil {
-			return nil, err
-		}
-		b = appendStringField(b, "tool_call_id", r.ToolCallID)
 		b = appendIntField(b, "tokens", int64(r.Tokens))
 		if r.Usage != nil {
 			b = append(b, `,"usage":`...)
 			b = appendUsage(b, r.Usage)
 		}
-		b = appendStringField(b, "tool_name", r.ToolName)
+		if all {
+			b = appendStringField(b, "tool_name", r.ToolName)
+		}
 		if r.IsError {
 			b = append(b, `,"is_error":true`...)
 		}
 	case TypeSummary:
 		b = appendIntField(b, "through", r.Through)
-		b = append(b, `,"text":`...)
-		b = appendString(b, r.Text)
+		if all {
+			b = append(b, `,"text":`...)
+			b = appendString(b, r.Text)
+		}
 		b = appendIntField(b, "tokens", int64(r.Tokens))
 		b = appendStringField(b, "by", r.By)
 	case TypeTitle:
-		b = append(b, `,"text":`...)
-		b = appendString(b, r.Text)
+		if all {
+			b = append(b, `,"text":`...)
+			b = appendString(b, r.Text)
+		}
 	case TypeReset:
 		b = appendStringField(b, "reason", r.Reason)
 		b = appendStringField(b, "rule", r.Rule)
 		b = appendStringField(b, "trigger", r.Trigger)
 	case TypeCheckpoint:
-		b = append(b, `,"name":`...)
-		b = appendString(b, r.Name)
-		b = appendStringField(b, "description", r.Description)
+		if all {
+			b = append(b, `,"name":`...)
+			b = appendString(b, r.Name)
+			b = appendStringField(b, "description", r.Description)
+		}
 		b = append(b, `,"through":`...)
 		b = strconv.AppendInt(b, r.Through, 10)
 	case TypeRestore, TypeCheckpointDelete:
@@ -123,7 +151,7 @@ func encodeRecord(b []byte, r *Record) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("workspace: cannot encode record of unknown type %q", r.Type)
 	}
-	return append(b, '}'), nil
+	return b, nil
 }
 
 func appendStringField(b []byte, name, v string) []byte {

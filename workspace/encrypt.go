@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"sync"
-	"time"
 
 	"github.com/picosess/picosess/workspace/seal"
 )
@@ -200,61 +198,10 @@ func sealRecord(b []byte, r *Record, ss *seal.Session, keyID string) ([]byte, er
 }
 
 // appendClear appends the clear part of a sealed record's line: the JSON
-// object without its closing brace. Clear: what listing, check, repair,
-// the fold and the seq cache use (docs/encryption.md lists it).
+// object without its closing brace (encodeFields, clear fields only). r
+// was encoded whole before, so its type is known.
 func appendClear(b []byte, r *Record) []byte {
-	b = append(b, `{"type":`...)
-	b = appendString(b, r.Type)
-	b = append(b, `,"seq":`...)
-	b = strconv.AppendInt(b, r.Seq, 10)
-	b = append(b, `,"at":"`...)
-	b = r.At.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, '"')
-	switch r.Type {
-	case TypeSession:
-		b = appendIntField(b, "v", int64(r.V))
-		b = appendStringField(b, "id", r.ID)
-		if r.Scope != nil {
-			b = append(b, `,"scope":`...)
-			b = appendScope(b, r.Scope)
-		}
-		if len(r.Aliases) > 0 {
-			b = append(b, `,"aliases":`...)
-			b = appendStrings(b, r.Aliases)
-		}
-		b = appendStringField(b, "name", r.Name)
-		b = appendStringField(b, "key_id", r.KeyID)
-	case TypeMessage:
-		b = appendStringField(b, "role", r.Role)
-		b = appendStringField(b, "model_name", r.ModelName)
-		b = appendIntField(b, "tokens", int64(r.Tokens))
-		if r.Usage != nil {
-			b = append(b, `,"usage":`...)
-			b = appendUsage(b, r.Usage)
-		}
-		if r.IsError {
-			b = append(b, `,"is_error":true`...)
-		}
-	case TypeSummary:
-		b = appendIntField(b, "through", r.Through)
-		b = appendIntField(b, "tokens", int64(r.Tokens))
-		b = appendStringField(b, "by", r.By)
-	case TypeReset:
-		b = appendStringField(b, "reason", r.Reason)
-		b = appendStringField(b, "rule", r.Rule)
-		b = appendStringField(b, "trigger", r.Trigger)
-	case TypeCheckpoint:
-		b = append(b, `,"through":`...)
-		b = strconv.AppendInt(b, r.Through, 10)
-	case TypeRestore, TypeCheckpointDelete:
-		b = append(b, `,"checkpoint":`...)
-		b = strconv.AppendInt(b, r.Checkpoint, 10)
-	case TypeAliases:
-		b = append(b, `,"aliases":`...)
-		b = appendStrings(b, r.Aliases)
-		b = appendStringField(b, "continues", r.Continues)
-		b = appendIntField(b, "moved", r.Moved)
-	}
+	b, _ = encodeFields(b, r, true)
 	return b
 }
 
