@@ -153,13 +153,15 @@ func (a *combineArea) stamp(i uint32) {
 	binary.LittleEndian.PutUint64(a.slot(i)[slotOffSince:], uint64(time.Now().UnixMilli()))
 }
 
-// abandoned reports whether slot i, in state v, was left by its owner:
-// answered, or being filled, and untouched for combineAbandoned. (An
-// owner reads its answer within moments of being woken; a process killed
-// meanwhile never does.)
+// abandoned reports whether slot i, in state v, was left: answered, being
+// filled or claimed, and untouched for combineAbandoned. (An owner reads
+// its answer within moments of being woken, and a combiner answers
+// within moments of claiming; a process killed or stuck meanwhile never
+// does, and an answer that comes after the slot was taken again is
+// refused by its generation.)
 func (a *combineArea) abandoned(i, v uint32) bool {
 	switch slotStateOf(v) {
-	case slotFilling, slotDone, slotRefused, slotFailed:
+	case slotFilling, slotClaimed, slotDone, slotRefused, slotFailed:
 		since := int64(binary.LittleEndian.Uint64(a.slot(i)[slotOffSince:]))
 		return time.Now().UnixMilli()-since > combineAbandoned.Milliseconds()
 	}
@@ -206,6 +208,7 @@ func (a *combineArea) claim(into []*claimedSlot) []*claimedSlot {
 		if !atomic.CompareAndSwapUint32(wp, v, slotWord(gen, slotClaimed)) {
 			continue
 		}
+		a.stamp(i)
 		s := a.slot(i)
 		le := binary.LittleEndian
 		n, count := int(le.Uint32(s[slotOffLen:])), int(le.Uint32(s[slotOffCount:]))
@@ -372,6 +375,20 @@ func (s *Session) combineWait(ctx context.Context, a *combineArea, i, gen uint32
 					return true
 				}
 				lk.unlock()
+			}
+			// A combiner alive and holding the session this long is stuck
+			// (stopped, or its disk is): give up as a lock wait would, but
+			// the records may have been written.
+			limit := w.opts.LockTimeout
+			if limit <= 0 {
+				limit = DefaultLockTimeout
+			}
+			if waited := time.Since(claimedSince); waited > limit {
+				err := fmt.Errorf("workspace: append to %s: another process took these records to write them and has held the session for %s without answering (%v); they may or may not be in the session", s.id, waited.Round(time.Millisecond), w.lockedError(w.LockPath(st.id), waited))
+				for _, r := range reqs {
+					r.seqs, r.err = nil, err
+				}
+				return true // the slot stays claimed; taken again once abandoned
 			}
 		case slotWord(gen, slotDone):
 			first := int64(binary.LittleEndian.Uint64(a.slot(i)[slotOffFirst:]))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -126,6 +127,8 @@ func combineHelper(args []string, w *Workspace, s *Session) error {
 		}
 		w.combineHook = func(f File, buf []byte) {
 			switch args[3] {
+			case "hang":
+				time.Sleep(time.Hour) // stuck (the test kills it)
 			case "all":
 				_, _ = f.Write(buf)
 			case "torn":
@@ -263,6 +266,32 @@ func TestCombinerDiesBeforeAnswering(t *testing.T) {
 				t.Fatalf("answered by a dead combiner (%d)", got)
 			}
 		})
+	}
+}
+
+// A combiner that claimed records and hangs (stopped, a stuck disk) while
+// holding the session: the owner gives up after its lock timeout and says
+// the records may or may not have been written.
+func TestStuckCombinerTimesOut(t *testing.T) {
+	root := t.TempDir()
+	w, err := Open(root, &Options{Durability: DurabilityBatch, LockTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	s := namedSession(t, w, "stuck")
+	mustAppend(t, s, msg(RoleUser, "first"))
+	p := startPiped(t, fmt.Sprintf("combinedie %s stuck hang", root))
+	if line, _ := p.out.ReadString('\n'); line != "locked\n" {
+		t.Fatalf("helper said %q", line)
+	}
+	start := time.Now()
+	_, err = s.Append(context.Background(), msg(RoleUser, "x1"))
+	if err == nil || !strings.Contains(err.Error(), "may or may not be in the session") || errors.Is(err, ErrLocked) {
+		t.Fatalf("append behind a stuck combiner: %v", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Fatalf("gave up after %s", took)
 	}
 }
 
