@@ -87,9 +87,11 @@ func TestSlotLinesAreTheEncoderLines(t *testing.T) {
 
 // combineHelper runs the combining helper modes:
 //
-//	combine <root> <name> <n> <tag>   wait for stdin to close, append n
-//	                                  messages (batch), print "seq content"
-//	                                  for each, then "combined N"
+//	combine <root> <name> <n> <tag> [turn]
+//	                                  wait for stdin to close, append n
+//	                                  messages (batch; AppendTurn with
+//	                                  turn), print "seq content" for
+//	                                  each, then "combined N"
 //	combinedie <root> <name> <stage>  take the session lock, wait for
 //	                                  records in a slot, claim them and
 //	                                  die: before writing them, after
@@ -105,7 +107,15 @@ func combineHelper(args []string, w *Workspace, s *Session) error {
 		out := bufio.NewWriter(os.Stdout)
 		for i := 0; i < n; i++ {
 			content := fmt.Sprintf("%s-%d", args[4], i)
-			seqs, err := s.Append(ctx, msg(RoleUser, content))
+			var seqs []int64
+			var err error
+			if len(args) > 5 && args[5] == "turn" {
+				var turn Turn
+				turn, err = s.AppendTurn(ctx, msg(RoleUser, content))
+				seqs = turn.Seqs
+			} else {
+				seqs, err = s.Append(ctx, msg(RoleUser, content))
+			}
 			if err != nil {
 				return err
 			}
@@ -147,13 +157,21 @@ func combineHelper(args []string, w *Workspace, s *Session) error {
 // Eight processes append to one session with durability batch: most of
 // their appends are written by another process (combined), every
 // acknowledged message is in the file once, under the seq it was
-// acknowledged with, and seqs are contiguous.
+// acknowledged with, and seqs are contiguous. With AppendTurn too, when
+// no automatic reset is configured (the default): the turn is then its
+// records as given.
 func TestCombiningAcrossProcesses(t *testing.T) {
+	for _, how := range []string{"append", "turn"} {
+		t.Run(how, func(t *testing.T) { combiningAcrossProcesses(t, how) })
+	}
+}
+
+func combiningAcrossProcesses(t *testing.T, how string) {
 	const procs, each = 8, 150
 	root := t.TempDir()
 	ps := make([]*cmdPipe, procs)
 	for i := range ps {
-		ps[i] = startPiped(t, fmt.Sprintf("combine %s shared %d p%d", root, each, i))
+		ps[i] = startPiped(t, fmt.Sprintf("combine %s shared %d p%d %s", root, each, i, how))
 	}
 	for _, p := range ps {
 		if line, _ := p.out.ReadString('\n'); line != "ready\n" {

@@ -90,6 +90,24 @@ func (s *Session) AppendTurn(ctx context.Context, recs ...Record) (Turn, error) 
 		}
 		in = append(in, turnRec{r, i, turnPlain})
 	}
+	if manual == nil && !eff.Automatic() {
+		// No reset can start: the turn is its records as given. If none of
+		// them looks at the file either, it is a plain append, which
+		// durability batch may combine with other processes' (combine.go).
+		recs := make([]Record, len(in))
+		plain := true
+		for i := range in {
+			recs[i] = in[i].rec
+			plain = plain && !needsFile(&recs[i])
+		}
+		if plain {
+			seqs, err := s.appendReq(ctx, &appendReq{build: func(lockedView) ([]Record, error) { return recs, nil }, plain: true})
+			if err != nil {
+				return Turn{}, err
+			}
+			return Turn{Seqs: seqs}, nil
+		}
+	}
 	var turn Turn
 	var written []turnRec
 	seqs, err := s.append(ctx, func(v lockedView) ([]Record, error) {

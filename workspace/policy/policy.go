@@ -165,6 +165,11 @@ func (e Effective) ZoneName(t time.Time) string {
 // Location is the zone daily resets are computed in.
 func (e Effective) Location() *time.Location { return e.loc }
 
+// Automatic reports whether a reset may start by itself: an idle time or
+// a daily time is set. Without one only a trigger starts a new
+// conversation, whatever the session holds.
+func (e Effective) Automatic() bool { return e.IdleMinutes.Value > 0 || e.dailyOn }
+
 // State is what the evaluation needs of the session: the time of the last
 // message of its current conversation (zero when the conversation is
 // empty: a new session, or just reset).
