@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func BenchmarkBatchVsAlways8(b *testing.B) {
 				}
 				roots := map[Durability]string{DurabilityAlways: b.TempDir(), DurabilityBatch: b.TempDir()}
 				ws := map[string]*Workspace{}
+				combined := 0 // appends of batch rounds another process wrote
 				round := func(d Durability) time.Duration {
 					root := roots[d]
 					if os.Getenv("PICOSESS_BENCH_AA") != "" {
@@ -41,7 +43,9 @@ func BenchmarkBatchVsAlways8(b *testing.B) {
 						d = DurabilityNever // no fsync at all: what batch could reach at best
 					}
 					if writers == "processes" {
-						return batchRoundProcesses(b, root, d, sessions, perWriter)
+						took, c := batchRoundProcesses(b, root, d, sessions, perWriter)
+						combined += c
+						return took
 					}
 					if ws[root] == nil {
 						w, err := Open(root, &Options{Durability: d})
@@ -78,6 +82,9 @@ func BenchmarkBatchVsAlways8(b *testing.B) {
 				// sees the same.
 				slices.Sort(ratios)
 				b.ReportMetric(ratios[len(ratios)/2], "x-always")
+				if writers == "processes" {
+					b.ReportMetric(100*float64(combined)/n, "combined-%")
+				}
 			})
 		}
 	}
@@ -113,8 +120,9 @@ func batchRoundGoroutines(b *testing.B, w *Workspace, sessions, perWriter int) t
 
 // batchRoundProcesses starts 8 helper processes ("batchbench" mode), waits
 // until each has opened its session, lets them go, and times until each
-// has acknowledged its last append.
-func batchRoundProcesses(b *testing.B, root string, d Durability, sessions, perWriter int) time.Duration {
+// has acknowledged its last append. It also returns how many appends
+// another process wrote (combine.go).
+func batchRoundProcesses(b *testing.B, root string, d Durability, sessions, perWriter int) (time.Duration, int) {
 	ps := make([]*cmdPipe, batchWriters)
 	for i := range ps {
 		ps[i] = startPiped(b, fmt.Sprintf("batchbench %s bench-%d %d %s", root, i%sessions, perWriter, d))
@@ -132,8 +140,15 @@ func batchRoundProcesses(b *testing.B, root string, d Durability, sessions, perW
 	for _, p := range ps {
 		p.in.Close()
 	}
+	combined := 0
 	for _, p := range ps {
-		expect(p, "done")
+		line, err := p.out.ReadString('\n')
+		n, ok := strings.CutPrefix(strings.TrimSpace(line), "done ")
+		c, cerr := strconv.Atoi(n)
+		if err != nil || !ok || cerr != nil {
+			b.Fatalf("helper said %q (%v), want done and a count", line, err)
+		}
+		combined += c
 	}
 	took := time.Since(start)
 	for _, p := range ps {
@@ -141,7 +156,7 @@ func batchRoundProcesses(b *testing.B, root string, d Durability, sessions, perW
 			b.Fatal(err)
 		}
 	}
-	return took
+	return took, combined
 }
 
 // batchBenchHelper is the helper of batchRoundProcesses:
@@ -167,6 +182,6 @@ func batchBenchHelper(args []string, in io.Reader, out io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintln(out, "done")
+	fmt.Fprintln(out, "done", w.combined.Load())
 	return nil
 }
