@@ -437,13 +437,25 @@ func TestBrowserLifecycleMarkers(t *testing.T) {
 	if _, err := ts.w.RestoreFromTrash(ctx0, name); err != nil {
 		t.Fatal(err)
 	}
+	// A tool result over the read limit, written by another program: the
+	// page names it where it stands instead of leaving a silent gap.
+	f, err := os.OpenFile(s.Path(), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := `{"type":"message","seq":5,"at":"2026-12-07T12:00:00Z","role":"tool","content":"` + strings.Repeat("x", workspace.DefaultMaxRecordBytes+1000) + `"}` + "\n"
+	if _, err := f.WriteString(big); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 	ctx := tab(t, 1280, 800)
 	ts.open(t, ctx)
 	do(t, ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#list .item[data-id=%q]`, s.ID()))))
-	waitJS(t, ctx, `document.querySelectorAll('#items .marker').length >= 3`, 10*time.Second)
+	waitJS(t, ctx, `document.querySelectorAll('#items .marker').length >= 4`, 10*time.Second)
 	markers := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('#items .marker')).map(m => m.textContent)`)
 	joined := strings.Join(markers, "\n")
-	if !strings.Contains(joined, "Now also answers to agent:main:telegram:direct:<b>42</b>") || !strings.Contains(joined, "Brought back from the trash") {
+	if !strings.Contains(joined, "Now also answers to agent:main:telegram:direct:<b>42</b>") || !strings.Contains(joined, "Brought back from the trash") ||
+		!strings.Contains(joined, "#5: a tool message of ") || !strings.Contains(joined, "over the read limit") {
 		t.Fatalf("markers: %q", markers)
 	}
 	if n := eval[int](t, ctx, `document.querySelectorAll('#items b').length`); n != 0 {

@@ -29,6 +29,9 @@ type HistoryPage struct {
 	// More: records exist beyond the page in the direction read.
 	More    bool  `json:"more"`
 	LastSeq int64 `json:"last_seq"`
+	// Skipped are the page's records over the read limit, not read
+	// (workspace.Page.Skipped).
+	Skipped []workspace.Skipped `json:"skipped,omitempty"`
 }
 
 func (s *Server) history(rw http.ResponseWriter, r *http.Request) {
@@ -69,7 +72,7 @@ func (s *Server) history(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(rw, http.StatusOK, HistoryPage{Session: ses.ID(), All: all, Summary: p.Summary,
-		Records: p.Records, More: p.More, LastSeq: p.LastSeq})
+		Records: p.Records, More: p.More, LastSeq: p.LastSeq, Skipped: p.Skipped})
 }
 
 // Appended is the answer of an append.

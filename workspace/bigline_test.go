@@ -63,6 +63,37 @@ func TestOversizedLineReadInBoundedMemory(t *testing.T) {
 	if h1, _ := s.History(ctx, 1); len(h1.Skipped) != 0 || len(h1.Messages) != 1 || !h1.More {
 		t.Fatalf("history of 1: %+v", h1)
 	}
+	// A page of the history (what the dashboard and the HTTP API read)
+	// names it too, backwards and forwards; a page that stops before it
+	// does not.
+	for _, o := range []PageOptions{{}, {After: 1, Forward: true}} {
+		var p Page
+		if n := allocated(func() { p, err = s.HistoryPage(ctx, o) }); err != nil || n > bound {
+			t.Fatalf("page %+v: %v, %d bytes allocated", o, err, n)
+		}
+		if len(p.Records) != 2 || p.Records[0].Content != "before" || p.Records[1].Content != "after" ||
+			len(p.Skipped) != 1 || p.Skipped[0].Seq != 3 || p.Skipped[0].Role != RoleTool || p.More {
+			t.Fatalf("page %+v: %d records, skipped %+v, more %v", o, len(p.Records), p.Skipped, p.More)
+		}
+	}
+	if p, _ := s.HistoryPage(ctx, PageOptions{Limit: 1}); len(p.Skipped) != 0 || len(p.Records) != 1 || !p.More {
+		t.Fatalf("page of 1: %+v", p)
+	}
+	// So does a page of every record, either way.
+	for _, o := range []PageOptions{{}, {Forward: true}, {After: 2, Before: 4, Forward: true}, {Before: 4}} {
+		p, err := s.RecordsPage(ctx, o)
+		if err != nil || len(p.Skipped) != 1 || p.Skipped[0].Seq != 3 || p.Skipped[0].Bytes < size {
+			t.Fatalf("records page %+v: %v, skipped %+v", o, err, p.Skipped)
+		}
+		for _, r := range p.Records {
+			if r.Seq == 3 {
+				t.Fatalf("records page %+v holds the oversized record", o)
+			}
+		}
+	}
+	if p, _ := s.RecordsPage(ctx, PageOptions{After: 3, Forward: true}); len(p.Skipped) != 0 || len(p.Records) != 1 {
+		t.Fatalf("records page after it: %+v", p)
+	}
 	var m Meta
 	if n := allocated(func() { m, err = s.Meta(ctx) }); err != nil || n > bound {
 		t.Fatalf("meta: %v, %d bytes allocated", err, n)

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,6 +39,9 @@ type Page struct {
 	More bool `json:"more"`
 	// LastSeq is the seq of the last record in the file.
 	LastSeq int64 `json:"last_seq"`
+	// Skipped lists the records of the page over the read limit, which
+	// are not among Records (see History.Skipped), oldest first.
+	Skipped []Skipped `json:"skipped,omitempty"`
 }
 
 func (o PageOptions) limit() int {
@@ -101,9 +105,15 @@ func foldPage(ctx context.Context, r io.ReaderAt, path string, end int64, o Page
 	br := newBackReader(r, path, end, w.readLimit())
 	first := true
 	var summary *Record
-	var window [][]byte // forwards: raw lines, newest first
-	seen := 0           // forwards: messages inside the bounds
-	var msgs []Record   // backwards: newest first
+	// forwards: raw lines (or a record over the read limit), newest first
+	type held struct {
+		line []byte
+		big  *Skipped
+	}
+	var window []held
+	seen := 0         // forwards: messages inside the bounds
+	var msgs []Record // backwards: newest first
+	var skipped []Skipped
 walk:
 	for {
 		line, off, err := br.prev()
@@ -114,6 +124,35 @@ walk:
 			return Page{}, err
 		}
 		typ, seq, ok := headOf(line)
+		if br.big != nil {
+			// Over the read limit: line is its first bytes only. It
+			// bounds the walk as History's does, and is reported where a
+			// message of the page would be.
+			if ok && first {
+				p.LastSeq, first = seq, false
+			}
+			switch {
+			case typ == TypeReset:
+				break walk
+			case typ == TypeMessage && (summary != nil && seq <= summary.Through || o.After > 0 && seq <= o.After):
+				break walk
+			case typ == TypeMessage && !o.inside(seq):
+				continue
+			case typ == TypeMessage && o.Forward:
+				seen++
+				if len(window) == limit {
+					window = window[1:]
+				}
+				sk := br.big.skipped()
+				window = append(window, held{big: &sk})
+				continue
+			case typ == TypeMessage && len(msgs) == limit:
+				p.More = true
+				break walk
+			}
+			skipped = append(skipped, br.big.skipped())
+			continue
+		}
 		if !ok {
 			w.log.Warn("corrupt record skipped", "file", path, "offset", off)
 			continue
@@ -139,7 +178,7 @@ walk:
 				if len(window) == limit {
 					window = window[1:]
 				}
-				window = append(window, slices.Clone(line))
+				window = append(window, held{line: slices.Clone(line)})
 				continue
 			}
 			if len(msgs) == limit {
@@ -186,7 +225,11 @@ walk:
 		p.More = seen > len(window)
 		// window holds the oldest messages seen, newest first.
 		for i := len(window) - 1; i >= 0; i-- {
-			rec, hint := decodeRecord(window[i])
+			if window[i].big != nil {
+				skipped = append(skipped, *window[i].big)
+				continue
+			}
+			rec, hint := decodeRecord(window[i].line)
 			if hint != "" {
 				w.log.Warn("corrupt record skipped", "file", path, "hint", hint)
 				continue
@@ -211,6 +254,9 @@ walk:
 	if p.Records == nil {
 		p.Records = []Record{}
 	}
+	// Oldest first, as Records.
+	slices.SortFunc(skipped, func(a, b Skipped) int { return cmp.Compare(a.Seq, b.Seq) })
+	p.Skipped = skipped
 	return p, nil
 }
 
@@ -234,7 +280,21 @@ func (s *Session) RecordsPage(ctx context.Context, o PageOptions) (Page, error) 
 		if err != nil {
 			return Page{}, err
 		}
-		_, err = scanLines(io.NewSectionReader(f, from, end-from), from, s.w.readLimit(), func(line []byte, off int64) error {
+		big := func(b bigLine) error {
+			sk := b.skipped()
+			switch {
+			case sk.Seq > 0 && sk.Seq <= o.After:
+				return nil
+			case sk.Seq > 0 && !o.inside(sk.Seq):
+				return io.EOF
+			case len(p.Records) == limit:
+				p.More = true
+				return io.EOF
+			}
+			p.Skipped = append(p.Skipped, sk)
+			return ctx.Err()
+		}
+		_, err = scanLinesBig(io.NewSectionReader(f, from, end-from), from, s.w.readLimit(), func(line []byte, off int64) error {
 			_, seq, ok := headOf(line)
 			if !ok || seq <= o.After {
 				return nil
@@ -253,7 +313,7 @@ func (s *Session) RecordsPage(ctx context.Context, o PageOptions) (Page, error) 
 			}
 			p.Records = append(p.Records, rec)
 			return ctx.Err()
-		})
+		}, big)
 		if err != nil && err != io.EOF {
 			return Page{}, fmt.Errorf("workspace: read %s: %w", s.Path(), err)
 		}
@@ -274,12 +334,17 @@ func (s *Session) RecordsPage(ctx context.Context, o PageOptions) (Page, error) 
 				return Page{}, err
 			}
 			_, seq, ok := headOf(line)
-			if !ok || !o.inside(seq) {
+			if !ok && br.big == nil || ok && !o.inside(seq) {
 				continue
 			}
 			if len(p.Records) == limit {
 				p.More = true
 				break
+			}
+			if br.big != nil {
+				// Over the read limit: line is its first bytes only.
+				p.Skipped = append(p.Skipped, br.big.skipped())
+				continue
 			}
 			rec, hint := decodeRecord(line)
 			if hint != "" {
@@ -292,6 +357,7 @@ func (s *Session) RecordsPage(ctx context.Context, o PageOptions) (Page, error) 
 			}
 		}
 		slices.Reverse(p.Records)
+		slices.Reverse(p.Skipped)
 	}
 	if p.Records == nil {
 		p.Records = []Record{}
@@ -327,9 +393,16 @@ func seqLowerBound(ctx context.Context, r io.ReaderAt, path string, end, seq, re
 		}
 	}
 	found := hi
-	_, err := scanLines(io.NewSectionReader(r, lo, hi-lo), lo, readLimit, func(line []byte, off int64) error {
+	_, err := scanLinesBig(io.NewSectionReader(r, lo, hi-lo), lo, readLimit, func(line []byte, off int64) error {
 		if _, s, ok := headOf(line); ok && s >= seq {
 			found = off
+			return io.EOF
+		}
+		return nil
+	}, func(b bigLine) error {
+		// Over the read limit: its first bytes say its seq.
+		if _, s, ok := peekHead(b.Head); ok && s >= seq {
+			found = b.Off
 			return io.EOF
 		}
 		return nil

@@ -377,6 +377,7 @@ async function openSession(id, seq) {
   if (seq) p.set('before', seq + Math.floor(PAGE / 2));
   const page = await api('/api/sessions/' + enc(m.id) + '/history?' + p).catch(fail);
   if (!page || !state.current || state.current.id !== m.id) return;
+  withSkipped(page);
   state.first = page.records.length ? page.records[0].seq : 0;
   state.last = page.records.length ? page.records[page.records.length - 1].seq : 0;
   state.atEnd = state.last >= page.last_seq;
@@ -398,6 +399,7 @@ async function loadOlder() {
   if (!m || !state.first) return;
   const page = await api('/api/sessions/' + enc(m.id) + '/history?' + new URLSearchParams({ all: 1, limit: PAGE, before: state.first })).catch(fail);
   if (!page || state.current !== m) return;
+  withSkipped(page);
   const box = $('records');
   const h = box.scrollHeight;
   $('items').prepend(...page.records.map(renderRecord));
@@ -411,6 +413,7 @@ async function loadNewer() {
   if (!m) return;
   const page = await api('/api/sessions/' + enc(m.id) + '/history?' + new URLSearchParams({ all: 1, limit: PAGE, after: state.last })).catch(fail);
   if (!page || state.current !== m) return;
+  withSkipped(page);
   appendRecords(page.records);
   state.atEnd = !page.more;
   $('newer').hidden = state.atEnd;
@@ -435,6 +438,21 @@ function pretty(raw) {
 function toolCallNames(calls) {
   if (!Array.isArray(calls)) return '';
   return calls.map((c) => (c.function && c.function.name) || c.name || '?').join(', ');
+}
+
+// withSkipped puts the page's records over the server's read limit (not
+// read, so not sent) among its records, in seq order, as placeholders.
+function withSkipped(page) {
+  if (!page.skipped || !page.skipped.length) return;
+  const holes = page.skipped.filter((k) => k.seq > 0).map((k) => ({ type: 'skipped', seq: k.seq, at: k.at, role: k.role, of: k.type, bytes: k.bytes, limit: k.limit }));
+  page.records = page.records.concat(holes).sort((a, b) => a.seq - b.seq);
+}
+
+function size(n) {
+  const u = ['bytes', 'KiB', 'MiB', 'GiB'];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return (i ? n.toFixed(1) : String(n)) + ' ' + u[i];
 }
 
 function renderRecord(r) {
@@ -498,6 +516,10 @@ function renderRecord(r) {
     case 'untrash':
       base.class += ' marker';
       return el('div', base, el('span', { text: 'Brought back from the trash · ' + at }));
+    case 'skipped':
+      base.class += ' marker skipped';
+      return el('div', base, el('span', { text: '#' + r.seq + ': a ' + (r.role ? visible(r.role) + ' ' : '') + visible(r.of || 'record') + ' of ' + size(r.bytes) +
+        ', over the read limit of ' + size(r.limit) + ', not shown (picosess check lists it)' + (r.at ? ' · ' + at : '') }));
   }
   base.class += ' marker';
   return el('div', base, el('span', { text: '[' + visible(r.type) + ']' }));
