@@ -56,99 +56,33 @@ func (s *Session) History(ctx context.Context, limit int) (History, error) {
 	return s.openHistory(foldTail(ctx, f, s.Path(), end, limit, s.w.log, s.w.readLimit()))
 }
 
-// foldTail walks back from end. It stops at a reset, at the messages a
-// summary covers, or at the limit; a restore makes it jump to the line
-// before its checkpoint, whose history the restore brings back.
+// foldTail walks back from end (activeWalk), keeping the newest limit
+// messages (all with limit 0).
 func foldTail(ctx context.Context, r io.ReaderAt, path string, end int64, limit int, log *slog.Logger, readLimit int64) (History, error) {
 	var h History
-	br := newBackReader(r, path, end, readLimit)
-	first := true
-walk:
+	a := newActiveWalk(ctx, r, path, end, readLimit, log)
 	for {
-		line, off, err := br.prev()
-		if err == io.EOF {
-			break
-		}
+		m, ok, err := a.next()
 		if err != nil {
 			return History{}, err
 		}
-		typ, seq, ok := headOf(line)
-		if br.big != nil {
-			// Over the read limit: line is its first bytes only.
-			if ok && first {
-				h.LastSeq, first = seq, false
-			}
-			switch {
-			case typ == TypeReset:
-				break walk
-			case typ == TypeMessage && h.Summary != nil && seq <= h.Summary.Through:
-				break walk
-			case typ == TypeMessage && limit > 0 && len(h.Messages) == limit:
-				h.More = true
-				break walk
-			}
-			h.Skipped = append(h.Skipped, br.big.skipped())
-			continue
-		}
 		if !ok {
-			log.Warn("corrupt record skipped", "file", path, "offset", off)
+			break
+		}
+		if limit > 0 && len(h.Messages) == limit {
+			h.More = true
+			break
+		}
+		if m.big != nil {
+			a.skip(m)
 			continue
 		}
-		if first {
-			h.LastSeq, first = seq, false
-		}
-		switch typ {
-		case TypeReset:
-			break walk
-		case TypeMessage:
-			if h.Summary != nil && seq <= h.Summary.Through {
-				break walk
-			}
-			if limit > 0 && len(h.Messages) == limit {
-				h.More = true
-				break walk
-			}
-			rec, hint := decodeRecord(line)
-			if hint != "" {
-				log.Warn("corrupt record skipped", "file", path, "offset", off, "hint", hint)
-				continue
-			}
+		if rec, ok := a.decode(m); ok {
 			h.Messages = append(h.Messages, rec)
-		case TypeSummary:
-			if h.Summary != nil {
-				continue
-			}
-			rec, hint := decodeRecord(line)
-			if hint != "" {
-				log.Warn("corrupt record skipped", "file", path, "offset", off, "hint", hint)
-				continue
-			}
-			h.Summary = &rec
-			if n := len(h.Messages); n > 0 && h.Messages[n-1].Seq <= rec.Through {
-				// Never happens with records written in order; be safe.
-				break walk
-			}
-		case TypeRestore:
-			rec, hint := decodeRecord(line)
-			if hint != "" || rec.Checkpoint <= 0 || rec.Checkpoint >= seq {
-				log.Warn("restore ignored", "file", path, "offset", off, "checkpoint", rec.Checkpoint)
-				continue
-			}
-			at, err := findSeq(ctx, r, path, off, rec.Checkpoint, readLimit)
-			if errors.Is(err, errSeqNotFound) {
-				log.Warn("restore names a checkpoint not in the file; ignored", "file", path, "seq", seq, "checkpoint", rec.Checkpoint)
-				continue
-			}
-			if err != nil {
-				return History{}, err
-			}
-			br = newBackReader(r, path, at, readLimit)
-		}
-		if err := ctx.Err(); err != nil {
-			return History{}, err
 		}
 	}
 	slices.Reverse(h.Messages)
+	h.Summary, h.LastSeq, h.Skipped = a.summary, a.lastSeq, a.skipped
 	return h, nil
 }
 

@@ -2,7 +2,6 @@ package workspace
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -63,100 +62,29 @@ func (s *Session) HistoryStream(ctx context.Context) (*HistoryStream, error) {
 	return h, nil
 }
 
-// fold is foldTail keeping offsets: the same walk back from end, which
-// stops at a reset, at the messages the latest summary covers, and jumps
-// from a restore to its checkpoint. It returns the offset of the summary
-// (-1 for none). TestHistoryStreamIsHistory holds the two to the same
-// answers.
+// fold is foldTail keeping offsets: the same walk (activeWalk). It
+// returns the offset of the summary (-1 for none).
+// TestHistoryStreamIsHistory holds the two to the same answers.
 func (h *HistoryStream) fold(ctx context.Context, r io.ReaderAt, end int64) (int64, error) {
-	path, log := h.s.Path(), h.s.w.log
-	br := newBackReader(r, path, end, h.s.w.readLimit())
-	first := true
-	sumAt, through := int64(-1), int64(0)
+	a := newActiveWalk(ctx, r, h.s.Path(), end, h.s.w.readLimit(), h.s.w.log)
 	for {
-		line, off, err := br.prev()
-		if err == io.EOF {
-			return sumAt, nil
-		}
+		m, ok, err := a.next()
 		if err != nil {
 			return 0, err
 		}
-		typ, seq, ok := headOf(line)
-		if br.big != nil {
-			if ok && first {
-				h.LastSeq, first = seq, false
-			}
-			switch {
-			case typ == TypeReset:
-				return sumAt, nil
-			case typ == TypeMessage && sumAt >= 0 && seq <= through:
-				return sumAt, nil
-			}
-			h.Skipped = append(h.Skipped, br.big.skipped())
-			continue
-		}
 		if !ok {
-			log.Warn("corrupt record skipped", "file", path, "offset", off)
+			break
+		}
+		if m.big != nil {
+			a.skip(m)
 			continue
 		}
-		if first {
-			h.LastSeq, first = seq, false
-		}
-		switch typ {
-		case TypeReset:
-			return sumAt, nil
-		case TypeMessage:
-			if sumAt >= 0 && seq <= through {
-				return sumAt, nil
-			}
-			if _, hint := decodeRecord(line); hint != "" {
-				log.Warn("corrupt record skipped", "file", path, "offset", off, "hint", hint)
-				continue
-			}
-			h.offsets = append(h.offsets, off)
-		case TypeSummary:
-			if sumAt >= 0 {
-				continue
-			}
-			rec, hint := decodeRecord(line)
-			if hint != "" {
-				log.Warn("corrupt record skipped", "file", path, "offset", off, "hint", hint)
-				continue
-			}
-			sumAt, through = off, rec.Through
-			if n := len(h.offsets); n > 0 && h.lastSeqAt(r, h.offsets[n-1]) <= rec.Through {
-				return sumAt, nil
-			}
-		case TypeRestore:
-			rec, hint := decodeRecord(line)
-			if hint != "" || rec.Checkpoint <= 0 || rec.Checkpoint >= seq {
-				log.Warn("restore ignored", "file", path, "offset", off, "checkpoint", rec.Checkpoint)
-				continue
-			}
-			at, err := findSeq(ctx, r, path, off, rec.Checkpoint, h.s.w.readLimit())
-			if errors.Is(err, errSeqNotFound) {
-				log.Warn("restore names a checkpoint not in the file; ignored", "file", path, "seq", seq, "checkpoint", rec.Checkpoint)
-				continue
-			}
-			if err != nil {
-				return 0, err
-			}
-			br = newBackReader(r, path, at, h.s.w.readLimit())
-		}
-		if err := ctx.Err(); err != nil {
-			return 0, err
+		if _, ok := a.decode(m); ok {
+			h.offsets = append(h.offsets, m.off)
 		}
 	}
-}
-
-// lastSeqAt is the seq of the line at off (0 if it cannot be read).
-func (h *HistoryStream) lastSeqAt(r io.ReaderAt, off int64) int64 {
-	start, line, err := lineAfter(r, off-1, 1<<62, h.s.w.readLimit())
-	if err != nil || start != off {
-		return 0
-	}
-	_, seq, _ := headOf(line)
-	return seq
+	h.LastSeq, h.Skipped = a.lastSeq, a.skipped
+	return a.sumAt, nil
 }
 
 // Each calls fn with each message of the active history, oldest first,

@@ -3,7 +3,6 @@ package workspace
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -102,9 +101,7 @@ func (s *Session) HistoryPage(ctx context.Context, o PageOptions) (Page, error) 
 func foldPage(ctx context.Context, r io.ReaderAt, path string, end int64, o PageOptions, w *Workspace) (Page, error) {
 	var p Page
 	limit := o.limit()
-	br := newBackReader(r, path, end, w.readLimit())
-	first := true
-	var summary *Record
+	a := newActiveWalk(ctx, r, path, end, w.readLimit(), w.log)
 	// forwards: raw lines (or a record over the read limit), newest first
 	type held struct {
 		line []byte
@@ -113,114 +110,44 @@ func foldPage(ctx context.Context, r io.ReaderAt, path string, end int64, o Page
 	var window []held
 	seen := 0         // forwards: messages inside the bounds
 	var msgs []Record // backwards: newest first
-	var skipped []Skipped
-walk:
 	for {
-		line, off, err := br.prev()
-		if err == io.EOF {
-			break
-		}
+		m, ok, err := a.next()
 		if err != nil {
 			return Page{}, err
 		}
-		typ, seq, ok := headOf(line)
-		if br.big != nil {
-			// Over the read limit: line is its first bytes only. It
-			// bounds the walk as History's does, and is reported where a
-			// message of the page would be.
-			if ok && first {
-				p.LastSeq, first = seq, false
-			}
-			switch {
-			case typ == TypeReset:
-				break walk
-			case typ == TypeMessage && (summary != nil && seq <= summary.Through || o.After > 0 && seq <= o.After):
-				break walk
-			case typ == TypeMessage && !o.inside(seq):
-				continue
-			case typ == TypeMessage && o.Forward:
-				seen++
-				if len(window) == limit {
-					window = window[1:]
-				}
-				sk := br.big.skipped()
-				window = append(window, held{big: &sk})
-				continue
-			case typ == TypeMessage && len(msgs) == limit:
-				p.More = true
-				break walk
-			}
-			skipped = append(skipped, br.big.skipped())
+		if !ok || o.After > 0 && m.seq <= o.After {
+			break
+		}
+		if !o.inside(m.seq) {
 			continue
 		}
-		if !ok {
-			w.log.Warn("corrupt record skipped", "file", path, "offset", off)
+		if o.Forward {
+			seen++
+			if len(window) == limit {
+				window = window[1:]
+			}
+			h := held{line: slices.Clone(m.line)}
+			if m.big != nil {
+				sk := m.big.skipped()
+				h = held{big: &sk}
+			}
+			window = append(window, h)
 			continue
 		}
-		if first {
-			p.LastSeq, first = seq, false
+		if len(msgs) == limit {
+			p.More = true
+			break
 		}
-		switch typ {
-		case TypeReset:
-			break walk
-		case TypeMessage:
-			if summary != nil && seq <= summary.Through {
-				break walk
-			}
-			if o.After > 0 && seq <= o.After {
-				break walk
-			}
-			if !o.inside(seq) {
-				continue
-			}
-			if o.Forward {
-				seen++
-				if len(window) == limit {
-					window = window[1:]
-				}
-				window = append(window, held{line: slices.Clone(line)})
-				continue
-			}
-			if len(msgs) == limit {
-				p.More = true
-				break walk
-			}
-			rec, hint := decodeRecord(line)
-			if hint != "" {
-				w.log.Warn("corrupt record skipped", "file", path, "offset", off, "hint", hint)
-				continue
-			}
+		if m.big != nil {
+			a.skip(m)
+			continue
+		}
+		if rec, ok := a.decode(m); ok {
 			msgs = append(msgs, rec)
-		case TypeSummary:
-			if summary != nil {
-				continue
-			}
-			rec, hint := decodeRecord(line)
-			if hint != "" {
-				w.log.Warn("corrupt record skipped", "file", path, "offset", off, "hint", hint)
-				continue
-			}
-			summary = &rec
-		case TypeRestore:
-			rec, hint := decodeRecord(line)
-			if hint != "" || rec.Checkpoint <= 0 || rec.Checkpoint >= seq {
-				w.log.Warn("restore ignored", "file", path, "offset", off, "checkpoint", rec.Checkpoint)
-				continue
-			}
-			at, err := findSeq(ctx, r, path, off, rec.Checkpoint, w.readLimit())
-			if errors.Is(err, errSeqNotFound) {
-				w.log.Warn("restore names a checkpoint not in the file; ignored", "file", path, "seq", seq, "checkpoint", rec.Checkpoint)
-				continue
-			}
-			if err != nil {
-				return Page{}, err
-			}
-			br = newBackReader(r, path, at, w.readLimit())
-		}
-		if err := ctx.Err(); err != nil {
-			return Page{}, err
 		}
 	}
+	p.LastSeq = a.lastSeq
+	summary, skipped := a.summary, a.skipped
 	if o.Forward {
 		p.More = seen > len(window)
 		// window holds the oldest messages seen, newest first.
