@@ -266,3 +266,61 @@ func comparePlans(t *testing.T, name string, got, want Decision) {
 		t.Fatalf("%s: folded calls %v, want %v", name, gp.folded, wp.folded)
 	}
 }
+
+// inputsOf gives a request's messages as summarizeStream takes them.
+func inputsOf(req Request) func(context.Context, func(Input) error) error {
+	return func(ctx context.Context, fn func(Input) error) error {
+		for _, m := range req.Messages {
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// TestStreamedExtractiveIsExtractive: the streamed extractive summary (a
+// pass for the document frequencies, then rounds that each walk the best
+// candidates left) is Summarize's, for rounds of one candidate to all of
+// them, budgets from a few tokens to more than everything, with a floor
+// (tiktoken's word count, the estimate's own count) or none (a counter
+// of an unknown type), on requests with a previous summary, repeated
+// sentences, tool output and prose.
+func TestStreamedExtractiveIsExtractive(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 9))
+	counters := []Counter{Estimate{}, tk(t), plainCounter{Estimate{}}}
+	reqs := []Request{gardenRequest(), conversation(40), conversation(300), {Previous: "only a previous summary."}}
+	for range 30 {
+		req := Request{Previous: prose(r, r.IntN(30))}
+		for i := range r.IntN(120) + 1 {
+			m := Input{Seq: int64(i + 2), Role: pick(r, "user", "assistant", "tool", "system"), Text: prose(r, r.IntN(50)+1)}
+			if m.Role == "tool" {
+				m.Tool = pick(r, "search", "")
+			}
+			req.Messages = append(req.Messages, m)
+		}
+		reqs = append(reqs, req)
+	}
+	for i, req := range reqs {
+		for _, budget := range []int{1, 3, 12, 60, 512, 100000} {
+			req.TargetTokens = budget
+			c := counters[r.IntN(len(counters))]
+			want, err1 := Extractive{Counter: c}.Summarize(ctx, req)
+			ks := []int{16, 64, streamPick}
+			if len(req.Messages) <= 60 {
+				ks = []int{1, 2, 7, 64}
+			}
+			for _, k := range ks {
+				got, err2 := Extractive{Counter: c}.summarizeRounds(ctx, req, inputsOf(req), k)
+				if got != want || (err1 == nil) != (err2 == nil) {
+					t.Fatalf("request %d, budget %d, %T, %d a round: streamed %q %v\nSummarize %q %v", i, budget, c, k, got.Text, err2, want.Text, err1)
+				}
+			}
+		}
+	}
+	// A request without sentences is an empty summary either way.
+	if _, err := (Extractive{}).summarizeRounds(ctx, Request{Messages: []Input{{Role: "user", Text: "ok"}}}, inputsOf(Request{Messages: []Input{{Role: "user", Text: "ok"}}}), 4); !errors.Is(err, ErrEmptySummary) {
+		t.Fatalf("no sentence: %v", err)
+	}
+}
