@@ -107,10 +107,16 @@ func (e Extractive) summarizeRounds(ctx context.Context, req Request, each func(
 		best   *unit // the first in the ranking
 		after  *unit // the last unit walked
 		left   = budget
+		red    = newRedundancy()
 	)
 	for round := 0; ; round++ {
 		var held ranked
 		err := units(func(u *unit) {
+			if round > 0 && (floor(u.line)+1 > left || red.redundant(u.words)) {
+				// It can never be taken: the budget left only shrinks, and
+				// what is taken only grows.
+				return
+			}
 			u.score = unitScore(u, dfOf)
 			if round == 0 && (best == nil || before(u, best)) {
 				b := *u
@@ -120,7 +126,7 @@ func (e Extractive) summarizeRounds(ctx context.Context, req Request, each func(
 				return // walked in an earlier round
 			}
 			if floor(u.line)+1 > left {
-				return // can never be taken: the budget only shrinks
+				return
 			}
 			if len(held) < pick {
 				heap.Push(&held, u)
@@ -150,6 +156,7 @@ func (e Extractive) summarizeRounds(ctx context.Context, req Request, each func(
 				continue
 			}
 			chosen = append(chosen, *u)
+			red.add(u.words)
 			left -= u.cost
 			if left <= 1 {
 				done = true
@@ -170,6 +177,44 @@ func (e Extractive) summarizeRounds(ctx context.Context, req Request, each func(
 		lines[k] = u.line
 	}
 	return Result{Text: strings.Join(lines, "\n"), By: KindExtractive}, nil
+}
+
+// redundancy answers redundant(words, chosen) for the units taken so far
+// without comparing each with each: it keeps, for each word, which of
+// them have it.
+type redundancy struct {
+	has    map[string][]int32 // word -> the taken units that have it
+	common []int32            // scratch: words in common with each taken unit
+	n      int                // units taken
+}
+
+func newRedundancy() *redundancy { return &redundancy{has: map[string][]int32{}} }
+
+func (r *redundancy) add(words []string) {
+	for _, w := range words {
+		r.has[w] = append(r.has[w], int32(r.n))
+	}
+	r.n++
+	r.common = append(r.common, 0)
+}
+
+// redundant: at least 70% of words are in one taken unit (overlaps).
+func (r *redundancy) redundant(words []string) bool {
+	if r.n == 0 {
+		return false
+	}
+	clear(r.common)
+	for _, w := range words {
+		for _, i := range r.has[w] {
+			r.common[i]++
+		}
+	}
+	for _, k := range r.common {
+		if int(k)*10 >= len(words)*7 {
+			return true
+		}
+	}
+	return false
 }
 
 // redundantOf is redundant for units held rather than indexed.
