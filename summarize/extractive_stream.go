@@ -71,20 +71,18 @@ func (e Extractive) summarizeRounds(ctx context.Context, req Request, each func(
 	}
 
 	// Document frequencies, as scoreUnits counts them.
-	type freq struct{ n, last int }
-	df := map[string]*freq{}
+	type freq struct{ n, last int32 }
+	df := map[string]freq{}
 	n := 0
 	if err := units(func(u *unit) {
 		n++
 		for _, w := range u.words {
 			f, ok := df[w]
-			if !ok {
-				df[strings.Clone(w)] = &freq{n: 1, last: u.msg} // not a slice of the line
-				continue
-			}
-			if f.last != u.msg {
-				f.n++
-				f.last = u.msg
+			switch {
+			case !ok:
+				df[strings.Clone(w)] = freq{n: 1, last: int32(u.msg)} // not a slice of the line
+			case f.last != int32(u.msg):
+				df[w] = freq{n: f.n + 1, last: int32(u.msg)}
 			}
 		}
 	}); err != nil {
@@ -93,12 +91,7 @@ func (e Extractive) summarizeRounds(ctx context.Context, req Request, each func(
 	if n == 0 {
 		return Result{}, ErrEmptySummary
 	}
-	dfOf := func(w string) int {
-		if f := df[w]; f != nil {
-			return f.n
-		}
-		return 0
-	}
+	dfOf := func(w string) int { return int(df[w].n) }
 
 	before := ranksBefore
 	floor := countFloor(c)
