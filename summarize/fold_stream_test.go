@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -322,5 +323,56 @@ func TestStreamedExtractiveIsExtractive(t *testing.T) {
 	// A request without sentences is an empty summary either way.
 	if _, err := (Extractive{}).summarizeRounds(ctx, Request{Messages: []Input{{Role: "user", Text: "ok"}}}, inputsOf(Request{Messages: []Input{{Role: "user", Text: "ok"}}}), 4); !errors.Is(err, ErrEmptySummary) {
 		t.Fatalf("no sentence: %v", err)
+	}
+}
+
+// heapProbe is a summarizer that measures the live heap each time it is
+// called (after a collection) and answers as Extractive does.
+type heapProbe struct {
+	peak uint64
+}
+
+func (p *heapProbe) Summarize(ctx context.Context, req Request) (Result, error) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	p.peak = max(p.peak, m.HeapAlloc)
+	return Extractive{}.Summarize(ctx, req)
+}
+
+// TestStreamedSummaryHoldsOnePart: while a Compactor summarizes, what it
+// holds does not follow the history: between a session of about 8 000
+// messages and one of 40 000, the live heap during the summarizer's calls
+// grows by less than 100 bytes per message (the history in memory was
+// several hundred: the records, the plan's fold and the request), for the
+// offsets of the stream, the ids of the folded tool calls and the hashes
+// of the stored counts.
+func TestStreamedSummaryHoldsOnePart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 50 000 messages")
+	}
+	ctx := context.Background()
+	root := t.TempDir()
+	peak := map[int]uint64{}
+	msgs := map[int]int{}
+	for _, turns := range []int{3000, 15000} {
+		s := openSession(t, root, fmt.Sprintf("long-%d", turns))
+		for i := 0; i < turns; i += 3000 {
+			appendTurns(t, s, i, 3000)
+		}
+		p := &heapProbe{}
+		k := &Compactor{Settings: Settings{MaxInputTokens: 4000}, Summarizer: p}
+		o, err := k.Summarize(ctx, s)
+		if err != nil || !o.Summarized {
+			t.Fatalf("%+v %v", o.Decision, err)
+		}
+		peak[turns], msgs[turns] = p.peak, o.Decision.Messages
+	}
+	grew := float64(peak[15000]) - float64(peak[3000])
+	per := grew / float64(msgs[15000]-msgs[3000])
+	t.Logf("live heap while summarizing: %.1f MB for %d messages, %.1f MB for %d: %.0f bytes per message",
+		float64(peak[3000])/(1<<20), msgs[3000], float64(peak[15000])/(1<<20), msgs[15000], per)
+	if per > 100 {
+		t.Fatalf("the live heap grew by %.0f bytes per message of history", per)
 	}
 }
