@@ -18,7 +18,8 @@ import (
 // history (TestStreamedSummaryIsComposed compares them on random
 // sessions), in memory that does not hold the messages.
 //
-// The history is read twice. The first pass (dueStream) makes the
+// The history is folded once (HistoryStreamMark: where its messages lie)
+// and its messages are read twice. The first pass (dueStream) makes the
 // decision and the plan: the messages' count and tokens, and what Select
 // needs to cut (each message's role and seq, where tool calls and their
 // results pair); it also keeps the stored counts of the plain messages'
@@ -35,7 +36,7 @@ type foldStream struct {
 	known   knownTable
 }
 
-// messageKind is a message's role as Select looks at it.
+// A message's role as Select looks at it (dueStream keeps a byte).
 const (
 	kindOther = iota
 	kindUser
@@ -50,9 +51,9 @@ func (f *foldStream) active(r workspace.Record) bool {
 
 // dueStream is Due over a streamed active history, and the plan kept for
 // composeStream. The pass holds per message its seq, its role and a
-// counter of the tool pairs it is inside (13 bytes), per tool call id the
-// index of its latest call, and per folded plain message with a stored
-// count 16 bytes; not the messages.
+// counter of the tool pairs each cut crosses (13 bytes), per tool call id
+// the index of its latest call, and per plain message with a stored count
+// 16 bytes (the folded ones are kept); not the messages.
 func dueStream(ctx context.Context, hs *workspace.HistoryStream, s Settings, c Counter) (Decision, *foldStream, error) {
 	s = s.WithDefaults()
 	f := &foldStream{hs: hs}
@@ -186,8 +187,8 @@ type knownTable struct {
 
 type knownEntry struct {
 	hash uint64
+	n    int64 // the count (a stored count may be anything)
 	at   int32 // index of the message
-	n    int32 // the count
 }
 
 type knownBuilder struct{ knownTable }
@@ -197,7 +198,7 @@ func newKnownBuilder() *knownBuilder {
 }
 
 func (b *knownBuilder) add(text string, at, n int) {
-	b.entries = append(b.entries, knownEntry{hash: maphash.String(b.seed, text), at: int32(at), n: int32(n)})
+	b.entries = append(b.entries, knownEntry{hash: maphash.String(b.seed, text), at: int32(at), n: int64(n)})
 }
 
 // build keeps the messages before cut (the folded ones), the latest of
