@@ -115,7 +115,6 @@ func benchFirstSummary(b *testing.B, n int, k *Compactor) {
 	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 }
 
-
 // BenchmarkAppendWhileSummarizing: an appender adds a user message every
 // millisecond to a long session, first for a while with nothing else going
 // on (idle), then while this process summarizes that session for the first
