@@ -169,13 +169,13 @@ func TestStreamedSummaryIsComposed(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 16))
 	root := t.TempDir()
 	counters := []Counter{Estimate{}, tk(t)}
-	iters := 160
+	iters := 100
 	if testing.Short() {
 		iters = 40
 	}
 	var due, parts, whole, failed int
 	for iter := range iters {
-		recs := summaryHistory(r, r.IntN(300)+5)
+		recs := summaryHistory(r, r.IntN(200)+5)
 		s := openSession(t, root, fmt.Sprintf("sum-%d", iter))
 		for i := range recs {
 			recs[i].Seq = 0
