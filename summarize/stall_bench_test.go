@@ -87,12 +87,18 @@ func freshLongSession(b *testing.B, n int) *workspace.Session {
 // none (everything but the kept turns is folded), one Summarize call per
 // op on a fresh copy, with the extractive summarizer counting with the
 // estimate (the zero Compactor) or with tiktoken o200k_base (the default
-// settings). The session's stored counts are tiktoken's (the workspace's
-// default counter).
+// settings), and with the estimate and no limit on a summarizer call
+// (one request). The session's stored counts are tiktoken's (the
+// workspace's default counter).
 func BenchmarkFirstSummary(b *testing.B) {
 	n := benchMessages(b)
 	b.Run("estimate", func(b *testing.B) { benchFirstSummary(b, n, &Compactor{}) })
 	b.Run("tiktoken", func(b *testing.B) { benchFirstSummary(b, n, &Compactor{Counter: tk(b)}) })
+	// Everything in one request (max_input_tokens off): the extractive
+	// summarizer streams the fold in rounds (extractive_stream.go).
+	b.Run("one-request", func(b *testing.B) {
+		benchFirstSummary(b, n, &Compactor{Settings: Settings{MaxInputTokens: Disabled}})
+	})
 }
 
 func benchFirstSummary(b *testing.B, n int, k *Compactor) {
