@@ -24,16 +24,18 @@ const streamPick = 4096
 //     word: the vocabulary, not the messages);
 //   - each round is a pass that scores every sentence and keeps, of those
 //     ranked after the last one the previous round handed the walk, the
-//     streamPick best that could still be taken (whose floor count fits
-//     the budget left: the budget only shrinks), then walks them in rank
+//     streamPick best that could still be taken, then walks them in rank
 //     order exactly as Summarize walks its ranking;
 //   - the walk ends as Summarize's does: the budget is spent, or a round
 //     found fewer candidates than it could hold (every sentence that could
 //     still be taken has been walked).
 //
-// A sentence a round leaves out for its floor would be skipped by the walk
-// too, since the budget left when the walk reaches it is no more than at
-// the round's start. TestStreamedExtractiveIsExtractive compares the two.
+// A sentence "could still be taken" if its floor count fits the budget
+// left and the sentences taken so far do not make it redundant. A round
+// that leaves one out for either reason changes nothing: when the walk
+// reaches it, the budget left is no more and the sentences taken no fewer
+// than at the round's start, so the walk would skip it too.
+// TestStreamedExtractiveIsExtractive compares the two.
 func (e Extractive) summarizeStream(ctx context.Context, req Request, each func(context.Context, func(Input) error) error) (Result, error) {
 	return e.summarizeRounds(ctx, req, each, streamPick)
 }
