@@ -86,16 +86,7 @@ func (e Extractive) Summarize(ctx context.Context, req Request) (Result, error) 
 		}
 	}
 	if len(chosen) == 0 {
-		// Not even the best sentence fits: cut it down until it does.
-		best := units[rank[0]]
-		line := best.line
-		for len(line) > 0 && c.Count(line) > budget {
-			line = cutBytes(line, len(line)*3/4)
-		}
-		if line == "" {
-			return Result{}, ErrEmptySummary
-		}
-		return Result{Text: line, By: KindExtractive}, nil
+		return cutToBudget(units[rank[0]].line, budget, c)
 	}
 	sort.Ints(chosen)
 	lines := make([]string, len(chosen))
@@ -105,14 +96,29 @@ func (e Extractive) Summarize(ctx context.Context, req Request) (Result, error) 
 	return Result{Text: strings.Join(lines, "\n"), By: KindExtractive}, nil
 }
 
+// cutToBudget is the summary when not even the best sentence fits: that
+// sentence, cut down until it does.
+func cutToBudget(line string, budget int, c Counter) (Result, error) {
+	for len(line) > 0 && c.Count(line) > budget {
+		line = cutBytes(line, len(line)*3/4)
+	}
+	if line == "" {
+		return Result{}, ErrEmptySummary
+	}
+	return Result{Text: line, By: KindExtractive}, nil
+}
+
 // countFloor returns a cheap function that never exceeds c.Count. For
 // tiktoken it is the number of space-separated words: the encodings' split
 // patterns never put characters of two words in one piece, and each piece
 // is at least one token. For other counters it is 0 (every reached unit
 // is counted; the estimate is cheap).
 func countFloor(c Counter) func(string) int {
-	if _, ok := c.(*Tiktoken); ok {
+	switch c.(type) {
+	case *Tiktoken:
 		return wordCount
+	case Estimate, *Estimate:
+		return c.Count // cheap, and exact
 	}
 	return func(string) int { return 0 }
 }
@@ -139,21 +145,31 @@ func extractUnits(req Request) []unit {
 			units = append(units, unit{order: len(units), msg: msg, line: line, words: w})
 		}
 	}
-	for _, l := range strings.Split(req.Previous, "\n") {
+	previousLines(req.Previous, add)
+	for i, m := range req.Messages {
+		messageLines(i, m, add)
+	}
+	return units
+}
+
+// previousLines gives add the sentences of the previous summary (msg -1).
+func previousLines(previous string, add func(msg int, line string)) {
+	for _, l := range strings.Split(previous, "\n") {
 		for _, s := range sentences(l) {
 			add(-1, s)
 		}
 	}
-	for i, m := range req.Messages {
-		label := m.Role
-		if m.Tool != "" && m.Role == "tool" {
-			label = "tool " + m.Tool
-		}
-		for _, s := range sentences(m.Text) {
-			add(i, label+": "+s)
-		}
+}
+
+// messageLines gives add the sentences of message i, labelled "role: ".
+func messageLines(i int, m Input, add func(msg int, line string)) {
+	label := m.Role
+	if m.Tool != "" && m.Role == "tool" {
+		label = "tool " + m.Tool
 	}
-	return units
+	for _, s := range sentences(m.Text) {
+		add(i, label+": "+s)
+	}
 }
 
 // sentences splits text at line breaks and sentence ends, and cuts long
@@ -248,53 +264,61 @@ func scoreUnits(units []unit) {
 		}
 	}
 	for i := range units {
-		u := &units[i]
-		var s float64
-		for _, w := range u.words {
-			s += math.Log1p(float64(df[w]))
-			if hasDigit(w) {
-				s += 0.5
-			}
-		}
-		s /= math.Sqrt(float64(len(u.words)) + 1)
-		label := u.line
-		if i := strings.IndexByte(label, ':'); i >= 0 {
-			label = label[:i]
-		}
-		switch {
-		case u.msg < 0:
-			s *= 1.5 // what was worth keeping before still is
-		case label == "user":
-			s *= 1.25
-		case strings.HasPrefix(label, "tool"):
-			s *= 0.7
-		}
-		if capitalised(u.line) {
-			s *= 1.1
-		}
-		u.score = s
+		units[i].score = unitScore(&units[i], func(w string) int { return df[w] })
 	}
+}
+
+// unitScore is a unit's score given each word's document frequency.
+func unitScore(u *unit, df func(string) int) float64 {
+	var s float64
+	for _, w := range u.words {
+		s += math.Log1p(float64(df(w)))
+		if hasDigit(w) {
+			s += 0.5
+		}
+	}
+	s /= math.Sqrt(float64(len(u.words)) + 1)
+	label := u.line
+	if i := strings.IndexByte(label, ':'); i >= 0 {
+		label = label[:i]
+	}
+	switch {
+	case u.msg < 0:
+		s *= 1.5 // what was worth keeping before still is
+	case label == "user":
+		s *= 1.25
+	case strings.HasPrefix(label, "tool"):
+		s *= 0.7
+	}
+	if capitalised(u.line) {
+		s *= 1.1
+	}
+	return s
 }
 
 // redundant: at least 70% of the words of a candidate already appear in
 // one chosen unit.
 func redundant(words []string, units []unit, chosen []int) bool {
 	for _, i := range chosen {
-		have := units[i].words
-		common := 0
-		for _, w := range words {
-			for _, h := range have {
-				if w == h {
-					common++
-					break
-				}
-			}
-		}
-		if common*10 >= len(words)*7 {
+		if overlaps(words, units[i].words) {
 			return true
 		}
 	}
 	return false
+}
+
+// overlaps: at least 70% of words are in have.
+func overlaps(words, have []string) bool {
+	common := 0
+	for _, w := range words {
+		for _, h := range have {
+			if w == h {
+				common++
+				break
+			}
+		}
+	}
+	return common*10 >= len(words)*7
 }
 
 func hasDigit(w string) bool {

@@ -250,8 +250,10 @@ func (c *readCount) take() (locked, others int64) {
 	return locked, others
 }
 
-// TestSummarizeReadsOnceAndLittleUnderTheLock: one summary reads the
-// active history once, without the lock; under the session's lock it
+// TestSummarizeReadsOnceAndLittleUnderTheLock: one summary folds the
+// active history once, without the lock, and reads its messages twice
+// more (the decision, then the summarizer's requests: fold_stream.go,
+// which holds no more than one part of them); under the session's lock it
 // reads only around the end of its read (not the history, as AppendIf
 // did: that stalled every writer of a long session).
 func TestSummarizeReadsOnceAndLittleUnderTheLock(t *testing.T) {
@@ -285,8 +287,8 @@ func TestSummarizeReadsOnceAndLittleUnderTheLock(t *testing.T) {
 				t.Fatalf("%+v %v", o.Decision, err)
 			}
 			locked, others := rc.take()
-			if others > fi.Size()*5/4 {
-				t.Errorf("read %d bytes of a %d-byte session without the lock: more than one fold", others, fi.Size())
+			if others > fi.Size()*13/4 {
+				t.Errorf("read %d bytes of a %d-byte session without the lock: more than one fold and two passes", others, fi.Size())
 			}
 			if locked > 256<<10 {
 				t.Errorf("read %d bytes of a %d-byte session under its lock", locked, fi.Size())
@@ -337,8 +339,10 @@ func TestWordCountIsATiktokenFloor(t *testing.T) {
 
 // TestMaybeBetweenReadAndLock: what lands between Maybe's lock-free read
 // and its taking the summarize lock. Messages only: the read still holds
-// and is not made again. A summary (another process summarized meanwhile):
-// Maybe reads again, finds nothing due, and writes nothing.
+// and is not made again (after the lock only the folded messages are read,
+// once, for the summarizer). A summary (another process summarized
+// meanwhile): Maybe folds and reads again, finds nothing due, and writes
+// nothing.
 func TestMaybeBetweenReadAndLock(t *testing.T) {
 	ctx := context.Background()
 	t.Cleanup(func() { beforeLock = nil })
@@ -387,8 +391,12 @@ func TestMaybeBetweenReadAndLock(t *testing.T) {
 			if n := len(countSummaries(t, s)); n != tc.summaries {
 				t.Fatalf("%d summaries, want %d", n, tc.summaries)
 			}
-			if read := others > fi.Size()/2; read == tc.summarized {
-				t.Fatalf("read %d bytes of %d after the lock: the history was read again: %v, want %v", others, fi.Size(), read, !tc.summarized)
+			// Read again, the history would be folded and read twice
+			// before the summarizer's pass. (With a summary landed, that
+			// it was read again is the outcome: nothing due, no error; a
+			// summary made from the old read would be stale.)
+			if read := others > fi.Size()*2; tc.summarized && read {
+				t.Fatalf("read %d bytes of %d after the lock: the history was read again", others, fi.Size())
 			}
 		})
 	}

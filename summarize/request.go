@@ -69,50 +69,62 @@ func BuildRequest(p Plan, s Settings) Request {
 	}
 	names := map[string]string{} // tool call id -> function name
 	for _, r := range p.Fold {
-		if isThoughtOnly(r) {
-			continue
-		}
-		in := Input{Seq: r.Seq, Role: r.Role}
-		var parts []string
-		if r.Content != "" {
-			parts = append(parts, r.Content)
-		}
-		if n := len(r.Media); n > 0 || len(r.Attachments) > 0 {
-			// Media bytes are not given to a summarizer; that there were
-			// some is part of the conversation.
-			parts = append(parts, fmt.Sprintf("[%s sent %d media item(s)%s]", r.Role, n, attachmentNote(r.Attachments)))
-		}
-		switch r.Role {
-		case workspace.RoleAssistant:
-			if !noCalls(r.ToolCalls) {
-				calls, err := ParseToolCalls(r.ToolCalls)
-				if err != nil {
-					parts = append(parts, "[tool calls unreadable: "+shorten(err.Error(), 80)+"]")
-				}
-				var tools []string
-				for _, c := range calls {
-					names[c.ID] = c.Function.Name
-					tools = append(tools, c.Function.Name)
-					parts = append(parts, fmt.Sprintf("called %s(%s)", c.Function.Name, shorten(oneLine(c.Function.Arguments), s.MaxToolArgsChars)))
-				}
-				in.Tool = strings.Join(tools, ",")
-			}
-		case workspace.RoleTool:
-			in.Tool = names[r.ToolCallID]
-			if in.Tool == "" {
-				in.Tool = "tool"
-			}
-			body, cut := trimMiddle(r.Content, s.MaxToolResultChars)
-			in.Trimmed = cut
-			in.Text = in.Tool + " returned: " + body
+		if in, ok := condense(r, s, names); ok {
 			req.Messages = append(req.Messages, in)
-			continue
 		}
-		text := strings.Join(parts, "\n")
-		in.Text, in.Trimmed = trimMiddle(text, s.MaxMessageChars)
-		req.Messages = append(req.Messages, in)
 	}
 	return req
+}
+
+// condense is one folded message as BuildRequest gives it to a summarizer
+// (s with its defaults); ok is false for a thought-only message, which is
+// left out. names maps the tool call ids seen so far to their function
+// names: an assistant's calls are added to it, a tool result is named
+// from it (nil: no calls are recorded; a result is named "tool").
+func condense(r workspace.Record, s Settings, names map[string]string) (in Input, ok bool) {
+	if isThoughtOnly(r) {
+		return Input{}, false
+	}
+	in = Input{Seq: r.Seq, Role: r.Role}
+	var parts []string
+	if r.Content != "" {
+		parts = append(parts, r.Content)
+	}
+	if n := len(r.Media); n > 0 || len(r.Attachments) > 0 {
+		// Media bytes are not given to a summarizer; that there were
+		// some is part of the conversation.
+		parts = append(parts, fmt.Sprintf("[%s sent %d media item(s)%s]", r.Role, n, attachmentNote(r.Attachments)))
+	}
+	switch r.Role {
+	case workspace.RoleAssistant:
+		if !noCalls(r.ToolCalls) {
+			calls, err := ParseToolCalls(r.ToolCalls)
+			if err != nil {
+				parts = append(parts, "[tool calls unreadable: "+shorten(err.Error(), 80)+"]")
+			}
+			var tools []string
+			for _, c := range calls {
+				if names != nil {
+					names[c.ID] = c.Function.Name
+				}
+				tools = append(tools, c.Function.Name)
+				parts = append(parts, fmt.Sprintf("called %s(%s)", c.Function.Name, shorten(oneLine(c.Function.Arguments), s.MaxToolArgsChars)))
+			}
+			in.Tool = strings.Join(tools, ",")
+		}
+	case workspace.RoleTool:
+		in.Tool = names[r.ToolCallID]
+		if in.Tool == "" {
+			in.Tool = "tool"
+		}
+		body, cut := trimMiddle(r.Content, s.MaxToolResultChars)
+		in.Trimmed = cut
+		in.Text = in.Tool + " returned: " + body
+		return in, true
+	}
+	text := strings.Join(parts, "\n")
+	in.Text, in.Trimmed = trimMiddle(text, s.MaxMessageChars)
+	return in, true
 }
 
 // trimMiddle keeps the head and tail of an over-long text and says, in the

@@ -47,6 +47,11 @@ type Plan struct {
 	From     int64
 	Through  int64
 	Why      string
+	// Folded and Kept are how many messages the plan folds and keeps. A
+	// Compactor's plan (the Decision of its Due, Maybe and Summarize) is
+	// made from a streamed read and has these counts but not the records:
+	// its Fold and Keep are nil. Select fills both.
+	Folded, Kept int
 
 	// folded maps the tool call ids whose latest call is among Fold to
 	// that call's seq: a result for one of them appended later would pair
@@ -55,7 +60,7 @@ type Plan struct {
 }
 
 // Empty reports whether the plan summarizes nothing.
-func (p Plan) Empty() bool { return len(p.Fold) == 0 }
+func (p Plan) Empty() bool { return p.Folded == 0 && len(p.Fold) == 0 }
 
 // Select chooses what to summarize: every message after the last summary
 // except at least the newest keep_recent, cut where a user turn starts and
@@ -69,7 +74,7 @@ func Select(history []workspace.Record, s Settings) Plan {
 // selectActive is Select over a history already split.
 func selectActive(a Active, s Settings) Plan {
 	s = s.WithDefaults()
-	p := Plan{Previous: a.Summary, Keep: a.Messages}
+	p := Plan{Previous: a.Summary, Keep: a.Messages, Kept: len(a.Messages)}
 	keep := s.KeepRecent
 	if keep < 0 { // Disabled: keep nothing back
 		keep = 0
@@ -80,29 +85,14 @@ func selectActive(a Active, s Settings) Plan {
 		return p
 	}
 	crossing, lastCall := callPairs(a.Messages)
-	// A cut c keeps a.Messages[c:]. Cutting after the last message (c == n,
-	// only when keep_recent is off) splits nothing.
-	cut := -1
-	for c := n - keep; c > 0; c-- {
-		if c == n || a.Messages[c].Role == workspace.RoleUser && !crossing[c] {
-			cut = c
-			break
-		}
-	}
-	if cut < 0 {
-		for c := n - keep; c > 0; c-- {
-			if a.Messages[c].Role != workspace.RoleTool && !crossing[c] {
-				cut = c
-				break
-			}
-		}
-	}
+	cut := cutAt(n, keep, func(c int) string { return a.Messages[c].Role }, func(c int) bool { return crossing[c] })
 	if cut <= 0 {
-		p.Why = "no place to cut: every candidate splits a tool call from its result"
+		p.Why = noCut
 		return p
 	}
 	p.Fold = a.Messages[:cut]
 	p.Keep = a.Messages[cut:]
+	p.Folded, p.Kept = len(p.Fold), len(p.Keep)
 	p.From = p.Fold[0].Seq
 	p.Through = p.Fold[len(p.Fold)-1].Seq
 	p.folded = map[string]int64{}
@@ -112,6 +102,30 @@ func selectActive(a Active, s Settings) Plan {
 		}
 	}
 	return p
+}
+
+// noCut is Plan.Why when no cut qualifies.
+const noCut = "no place to cut: every candidate splits a tool call from its result"
+
+// cutAt is where Select cuts n messages (n > keep) keeping at least keep:
+// the cut c keeps messages c.. and folds the others. role(c) is the role
+// of message c, crossing(c) says whether cutting before it separates a
+// tool call from one of its results. It returns 0 or less when no cut
+// qualifies.
+func cutAt(n, keep int, role func(c int) string, crossing func(c int) bool) int {
+	// Cutting after the last message (c == n, only when keep_recent is
+	// off) splits nothing.
+	for c := n - keep; c > 0; c-- {
+		if c == n || role(c) == workspace.RoleUser && !crossing(c) {
+			return c
+		}
+	}
+	for c := n - keep; c > 0; c-- {
+		if role(c) != workspace.RoleTool && !crossing(c) {
+			return c
+		}
+	}
+	return -1
 }
 
 // pairCrossings marks, for each cut position c (0..len), whether cutting
@@ -181,6 +195,13 @@ func Due(history []workspace.Record, s Settings, c Counter) Decision {
 func dueActive(a Active, s Settings, c Counter) Decision {
 	s = s.WithDefaults()
 	d := Decision{Messages: len(a.Messages), Tokens: activeTokens(a, c), Plan: selectActive(a, s)}
+	decide(&d, s)
+	return d
+}
+
+// decide sets d's Due and Reason from its Messages, Tokens and Plan and
+// the settings s (with their defaults).
+func decide(d *Decision, s Settings) {
 	switch {
 	case on(s.MessageThreshold) && d.Messages >= s.MessageThreshold:
 		d.Reason = fmt.Sprintf("%d messages since the last summary (message_threshold %d)", d.Messages, s.MessageThreshold)
@@ -192,14 +213,13 @@ func dueActive(a Active, s Settings, c Counter) Decision {
 		d.Reason = fmt.Sprintf("%d tokens is over limits.max_tokens %d", d.Tokens, s.Limits.MaxTokens)
 	default:
 		d.Reason = fmt.Sprintf("below thresholds: %d messages, %d tokens", d.Messages, d.Tokens)
-		return d
+		return
 	}
 	if d.Plan.Empty() {
 		d.Reason += "; but nothing to summarize: " + d.Plan.Why
-		return d
+		return
 	}
 	d.Due = true
-	return d
 }
 
 // activeTokens counts what the active history costs a model: the summary

@@ -111,16 +111,21 @@ func (k *Compactor) Summarize(ctx context.Context, s *workspace.Session) (Outcom
 type reading struct {
 	mark     workspace.Mark
 	decision Decision
+	fold     *foldStream // to read the folded messages again
 }
 
-// read reads the active history (no lock) and applies Due to it.
+// read reads the active history (no lock), one message at a time, and
+// applies Due to it (fold_stream.go).
 func (k *Compactor) read(ctx context.Context, s *workspace.Session) (reading, error) {
-	h, m, err := s.HistoryMark(ctx, 0)
+	hs, m, err := s.HistoryStreamMark(ctx)
 	if err != nil {
 		return reading{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
 	}
-	a := Active{Summary: h.Summary, Messages: h.Messages}
-	return reading{mark: m, decision: dueActive(a, k.Settings, k.counter())}, nil
+	d, f, err := dueStream(ctx, hs, k.Settings, k.counter())
+	if err != nil {
+		return reading{}, fmt.Errorf("summarize: %s: %w", s.ID(), err)
+	}
+	return reading{mark: m, decision: d, fold: f}, nil
 }
 
 // beforeLock, when a test sets it, runs between Maybe's lock-free read
@@ -166,7 +171,7 @@ func (k *Compactor) run(ctx context.Context, s *workspace.Session, force bool) (
 		}
 	}
 	out := Outcome{Decision: r.decision}
-	rec, err := composePlan(ctx, r.decision.Plan, k.Settings, k.summarizer(), k.counter())
+	rec, err := composeStream(ctx, r.fold, r.decision.Plan, k.Settings, k.summarizer(), k.counter())
 	if err != nil {
 		return out, fmt.Errorf("summarize: %s: %w", s.ID(), err)
 	}

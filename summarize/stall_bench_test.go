@@ -87,26 +87,38 @@ func freshLongSession(b *testing.B, n int) *workspace.Session {
 // none (everything but the kept turns is folded), one Summarize call per
 // op on a fresh copy, with the extractive summarizer counting with the
 // estimate (the zero Compactor) or with tiktoken o200k_base (the default
-// settings). The session's stored counts are tiktoken's (the workspace's
-// default counter).
+// settings), and with the estimate and no limit on a summarizer call
+// (one request). The session's stored counts are tiktoken's (the
+// workspace's default counter).
 func BenchmarkFirstSummary(b *testing.B) {
 	n := benchMessages(b)
 	b.Run("estimate", func(b *testing.B) { benchFirstSummary(b, n, &Compactor{}) })
 	b.Run("tiktoken", func(b *testing.B) { benchFirstSummary(b, n, &Compactor{Counter: tk(b)}) })
+	// Everything in one request (max_input_tokens off): the extractive
+	// summarizer streams the fold in rounds (extractive_stream.go).
+	b.Run("one-request", func(b *testing.B) {
+		benchFirstSummary(b, n, &Compactor{Settings: Settings{MaxInputTokens: Disabled}})
+	})
 }
 
 func benchFirstSummary(b *testing.B, n int, k *Compactor) {
 	ctx := context.Background()
+	var cpu time.Duration // of the process (collector included), which load does not stretch
 	for b.Loop() {
 		b.StopTimer()
 		s := freshLongSession(b, n)
 		runtime.GC() // each summary starts as in a fresh process, not after the last one's garbage
+		before := processCPU(b)
 		b.StartTimer()
 		o, err := k.Summarize(ctx, s)
+		b.StopTimer()
+		cpu += processCPU(b) - before
+		b.StartTimer()
 		if err != nil || !o.Summarized {
 			b.Fatalf("%+v %v", o.Decision, err)
 		}
 	}
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkAppendWhileSummarizing: an appender adds a user message every

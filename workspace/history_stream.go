@@ -46,20 +46,29 @@ func (s *Session) HistoryStream(ctx context.Context) (*HistoryStream, error) {
 		return nil, err
 	}
 	slices.Reverse(h.offsets)
-	if sumAt >= 0 {
-		// The summary through Records, which opens a sealed record.
-		for e, err := range s.Records(ctx, sumAt) {
-			if err != nil {
-				return nil, err
-			}
-			if e.Offset == sumAt {
-				r := e.Record
-				h.Summary = &r
-			}
-			break
-		}
+	if err := h.openSummary(ctx, sumAt); err != nil {
+		return nil, err
 	}
 	return h, nil
+}
+
+// openSummary reads the summary at sumAt (none if negative) through
+// Records, which opens a sealed record.
+func (h *HistoryStream) openSummary(ctx context.Context, sumAt int64) error {
+	if sumAt < 0 {
+		return nil
+	}
+	for e, err := range h.s.Records(ctx, sumAt) {
+		if err != nil {
+			return err
+		}
+		if e.Offset == sumAt {
+			r := e.Record
+			h.Summary = &r
+		}
+		break
+	}
+	return nil
 }
 
 // fold is foldTail keeping offsets: the same walk (activeWalk). It

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -37,6 +38,18 @@ func TestHistoryStreamIsHistory(t *testing.T) {
 		wm, _ := json.Marshal(h.Messages)
 		if string(g) != string(wj) || string(gm) != string(wm) || hs.Len() != len(h.Messages) {
 			t.Fatalf("%s:\nstream %s\n%s\nhistory %s\n%s", step, g, gm, wj, wm)
+		}
+		// HistoryStreamMark: the same stream, and HistoryMark's mark.
+		_, wantMark, err := s.HistoryMark(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hm, m, err := s.HistoryStreamMark(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gj, _ := json.Marshal(hm.History); string(gj) != string(g) || !slices.Equal(hm.offsets, hs.offsets) || m != wantMark {
+			t.Fatalf("%s: HistoryStreamMark %s %v %+v, want %s %v %+v", step, gj, hm.offsets, m, g, hs.offsets, wantMark)
 		}
 	}
 	agree("empty")

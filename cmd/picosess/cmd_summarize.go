@@ -241,7 +241,7 @@ func (a *app) summarizeOne(ctx context.Context, cs *summarize.Compactors, s *wor
 func (r *summarizeResult) fromDecision(d summarize.Decision) {
 	r.Due, r.Reason, r.TokensBefore = d.Due, d.Reason, d.Tokens
 	p := d.Plan
-	r.From, r.Through, r.MessagesFolded, r.MessagesKept = p.From, p.Through, len(p.Fold), len(p.Keep)
+	r.From, r.Through, r.MessagesFolded, r.MessagesKept = p.From, p.Through, p.Folded, p.Kept
 	r.PreviousSummary = 0
 	if p.Previous != nil {
 		r.PreviousSummary = p.Previous.Seq

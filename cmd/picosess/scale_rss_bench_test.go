@@ -91,8 +91,10 @@ func writeManySessions(b *testing.B, ws string, n int) {
 // BenchmarkScaleRSS: ls of PICOSESS_BENCH_SESSIONS sessions (default 2 000)
 // warm, and warm after one append (the listing log grows by a frame);
 // show --limit 0 and export (markdown, json) of one session of
-// PICOSESS_BENCH_MESSAGES messages (default 5 000). Each reports the peak
-// RSS of the command as rss-MB.
+// PICOSESS_BENCH_MESSAGES messages (default 5 000), its context (smart,
+// recent, and summarize, which summarizes it first), its first summary
+// and its first search. Each reports the peak RSS of the command as
+// rss-MB.
 func BenchmarkScaleRSS(b *testing.B) {
 	ctx := context.Background()
 	bin := buildBinary(b)
@@ -157,6 +159,30 @@ func BenchmarkScaleRSS(b *testing.B) {
 	} {
 		b.Run(fmt.Sprintf("%s/messages=%d", c.name, messages), func(b *testing.B) {
 			measure(b, nil, append([]string{"--workspace", longWS}, c.args...)...)
+		})
+	}
+	// The first summary of the long session (it has none), by summarize
+	// --force and by a context that does not fit with the summarize
+	// strategy: each run on a fresh copy of the workspace.
+	sumWS := filepath.Join(b.TempDir(), "w")
+	fresh := func() {
+		if err := os.RemoveAll(sumWS); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.CopyFS(sumWS, os.DirFS(longWS)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"summarize", []string{"summarize", long.ID(), "--force"}},
+		{"context-summarize", []string{"context", long.ID(), "--max-tokens", "4000", "--strategy", "summarize"}},
+	} {
+		b.Run(fmt.Sprintf("%s/messages=%d", c.name, messages), func(b *testing.B) {
+			fresh()
+			measure(b, fresh, append([]string{"--workspace", sumWS}, c.args...)...)
 		})
 	}
 	// The first search of the long session: the index is built from
