@@ -32,6 +32,11 @@ const (
 	ActionAppend Action = "append" // an earlier, interrupted import of the same sources: add the rest
 	ActionMerge  Action = "merge"  // the session exists with other content: add the history as an earlier conversation
 	ActionSkip   Action = "skip"   // already migrated: everything is there
+	// ActionRebuild: the session holds an earlier import of the same
+	// conversation and nothing else, and this version places records
+	// before ones it holds (an OpenClaw orphan it now links): the file
+	// goes to the trash and the session is written again, in order.
+	ActionRebuild Action = "rebuild"
 )
 
 // PlanOptions controls NewPlan.
@@ -68,8 +73,17 @@ type PlannedSession struct {
 	Origin json.RawMessage `json:"origin"`
 
 	// explain holds the warnings that only explain the id (not problems).
+	// ContinuedIn is the live session this conversation went on in: its
+	// earlier import was moved there by the assistant's route (adoption,
+	// docs/migration.md "Continuing an imported DM") and is in the trash.
+	// The plan is applied to that session.
+	ContinuedIn string `json:"continued_in,omitempty"`
+
 	explain map[string]bool
-	records []workspace.Record
+	// elsewhere are planned messages another live session holds (an
+	// earlier import written to since): not imported again.
+	elsewhere []heldRecord
+	records   []workspace.Record
 	prov    []Provenance
 	sources []*Source
 }
@@ -85,6 +99,10 @@ type Plan struct {
 	// Config says which config the ids follow and what the source
 	// install's own config proposes; set by the caller (the CLI).
 	Config *TargetConfig `json:"config,omitempty"`
+	// Retire lists the earlier imports of this install under ids the
+	// plan does not use: superseded (to the trash after applying) or left
+	// live (written to since).
+	Retire []Retirement `json:"retire,omitempty"`
 	// Read is the read result the plan was made from.
 	Read *Result `json:"-"`
 }
@@ -241,6 +259,9 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 		p.Sessions = append(p.Sessions, ps)
 	}
 	assignAliases(p)
+	if err := p.earlierImports(ctx, ws); err != nil {
+		return nil, err
+	}
 	for _, ps := range p.Sessions {
 		ps.Origin = originOf(res, ps)
 		if err := ps.decideAction(ctx, ws); err != nil {
@@ -733,10 +754,17 @@ type sessionState struct {
 	// existing maps a record fingerprint to the seqs holding it, oldest
 	// first: planned records found there are not written again.
 	existing map[string][]int64
+	// extra counts the records of the file (header aside) that the plan
+	// does not hold: an assistant's appends since the import, or records
+	// an earlier version imported that this one places otherwise.
+	extra int
+	// early is set when a planned record the file lacks comes before one
+	// it holds: appending it would put it after records it precedes.
+	early bool
 }
 
 func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (sessionState, error) {
-	s, err := ws.OpenID(ps.ID)
+	s, err := ws.OpenID(ps.target())
 	if errors.Is(err, workspace.ErrNotFound) {
 		return sessionState{action: ActionCreate}, nil
 	}
@@ -769,19 +797,41 @@ func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (
 	}
 	// count the planned records already there (each existing one once)
 	used := map[string]int{}
-	missingMsgs := 0
+	missingMsgs, missingOther := 0, 0
+	missing := false // a planned message the file lacks came before
 	for i := range ps.records {
 		k := recFP(&ps.records[i])
-		if used[k] < len(st.existing[k]) {
+		switch {
+		case used[k] < len(st.existing[k]):
 			used[k]++
 			st.present++
-		} else if ps.records[i].Type == workspace.TypeMessage {
+			st.early = st.early || missing
+		case ps.records[i].Type == workspace.TypeMessage:
+			missing = true
 			missingMsgs++
+		case ps.records[i].Type != workspace.TypeReset:
+			// a reset only bounds messages: one the file lacks while it
+			// holds every message (the boundary a late import replaced
+			// by its restore) is nothing to write
+			missingOther++
 		}
 	}
+	st.extra = body - st.present
 	switch {
-	case st.present == len(ps.records), missingMsgs == 0 && !sameSource && body > 0:
+	case st.present == len(ps.records), missingMsgs == 0 && !sameSource && body > 0,
+		missingMsgs == 0 && missingOther == 0 && body > 0:
 		st.action = ActionSkip
+	case sameSource && st.early && st.extra == 0:
+		// an earlier import of the same conversation and nothing else,
+		// which this version orders differently (an orphan it now links
+		// before the current conversation): written again, in order, the
+		// old file to the trash
+		st.action = ActionRebuild
+	case sameSource && st.early:
+		// the same, but the session was written to since: the records it
+		// lacks arrive late, as an earlier conversation (checkpoint,
+		// reset, the records, restore), and the user's lines stay
+		st.action = ActionMerge
 	case sameSource:
 		// an earlier import of the same conversation, interrupted or made
 		// before the legacy system wrote more: add what is missing

@@ -146,6 +146,11 @@ func (p *Plan) Problems() []string {
 			}
 		}
 	}
+	for _, r := range p.Retire {
+		if !r.Retire {
+			out = append(out, r.Reason)
+		}
+	}
 	for _, f := range p.Files {
 		if f.Class == ClassUnknown || f.Class == ClassCorrupt {
 			out = append(out, fmt.Sprintf("%s file %s: %s", f.Class, f.Path, f.Reason))
@@ -255,8 +260,23 @@ func (p *Plan) WriteSummary(w io.Writer, width, height int) error {
 	for _, f := range p.Files {
 		files[f.Class]++
 	}
-	fmt.Fprintln(bw, clipLine(fmt.Sprintf("actions: %d create, %d append, %d merge, %d skip; files: %s",
-		act[ActionCreate], act[ActionAppend], act[ActionMerge], act[ActionSkip], ClassCounts(files)), width))
+	rebuild := ""
+	if n := act[ActionRebuild]; n > 0 {
+		rebuild = fmt.Sprintf(", %d rebuild", n)
+	}
+	fmt.Fprintln(bw, clipLine(fmt.Sprintf("actions: %d create, %d append, %d merge%s, %d skip; files: %s",
+		act[ActionCreate], act[ActionAppend], act[ActionMerge], rebuild, act[ActionSkip], ClassCounts(files)), width))
+	if len(p.Retire) > 0 {
+		retire, kept := 0, 0
+		for _, r := range p.Retire {
+			if r.Retire {
+				retire++
+			} else {
+				kept++
+			}
+		}
+		fmt.Fprintln(bw, clipLine(fmt.Sprintf("earlier imports: %d superseded (to the trash once applied), %d written to since (kept)", retire, kept), width))
+	}
 	probs := p.Problems()
 	if len(probs) == 0 {
 		fmt.Fprintln(bw, "problems: none")
@@ -462,6 +482,13 @@ func (p *Plan) WriteTable(w io.Writer) error {
 			key += fmt.Sprintf(" (+%d)", len(s.Keys)-1)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", key, s.Era, s.ID, idWords(s.Rule), s.Messages, s.Action, s.Reason)
+	}
+	for _, r := range p.Retire {
+		act := "retire"
+		if !r.Retire {
+			act = "keep"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Key, "earlier import", r.ID, "-", r.Messages, act, r.Reason)
 	}
 	tw.Flush()
 	if probs := p.Problems(); len(probs) > 0 {
