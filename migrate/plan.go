@@ -84,8 +84,8 @@ type PlannedSession struct {
 	// earlier import written to since): not imported again.
 	elsewhere []heldRecord
 	records   []workspace.Record
-	prov    []Provenance
-	sources []*Source
+	prov      []Provenance
+	sources   []*Source
 }
 
 // Plan is what a migration will do. Making it writes nothing.
