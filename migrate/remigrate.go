@@ -79,20 +79,30 @@ func (p *Plan) earlierImports(ctx context.Context, ws *workspace.Workspace) erro
 	}
 	live := map[string]bool{}
 	byAlias := map[string][]string{} // a planned key -> live sessions listing it
-	err := ws.ListEach(ctx, workspace.ListOptions{}, func(m workspace.Meta) error {
-		live[m.ID] = true
-		for _, a := range m.Aliases {
+	// every live session's header (not the listing, which keeps a cache:
+	// a plan writes nothing)
+	files, err := ws.SessionFiles(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: list the workspace: %w", err)
+	}
+	for _, f := range files {
+		live[f.ID] = true
+		s, err := ws.OpenID(f.ID)
+		if err != nil {
+			continue
+		}
+		h, err := s.Header(ctx)
+		if err != nil {
+			continue // damaged: picosess check reports it
+		}
+		for _, a := range h.Aliases {
 			if a = strings.ToLower(a); keys[a] {
-				byAlias[a] = append(byAlias[a], m.ID)
-				if !planned[m.ID] {
-					cand[m.ID] = true
+				byAlias[a] = append(byAlias[a], f.ID)
+				if !planned[f.ID] {
+					cand[f.ID] = true
 				}
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("migrate: list the workspace: %w", err)
 	}
 	for _, ps := range p.Sessions {
 		if !live[ps.ID] {
