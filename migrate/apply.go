@@ -521,6 +521,9 @@ func (r *Report) Summary(w interface{ Write([]byte) (int, error) }) {
 		fmt.Fprintf(tw, "files %s\t%d\n", c, r.Files[Class(c)])
 	}
 	for _, a := range []Action{ActionCreate, ActionAppend, ActionMerge, ActionRebuild, ActionSkip} {
+		if a == ActionRebuild && r.Actions[a] == 0 {
+			continue // only after an upgrade
+		}
 		fmt.Fprintf(tw, "sessions %s\t%d\n", a, r.Actions[a])
 	}
 	fmt.Fprintf(tw, "messages\t%d\n", r.Messages)
