@@ -83,6 +83,10 @@ type PlannedSession struct {
 	// elsewhere are planned messages another live session holds (an
 	// earlier import written to since): not imported again.
 	elsewhere []heldRecord
+	// planFP holds the fingerprint of every record of the plan (shared)
+	planFP map[string]bool
+	// planLoose holds them without their times (shared)
+	planLoose map[string]bool
 	records   []workspace.Record
 	prov      []Provenance
 	sources   []*Source
@@ -262,7 +266,18 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 	if err := p.earlierImports(ctx, ws); err != nil {
 		return nil, err
 	}
+	// every record the plan writes, whichever session: a record an
+	// earlier import left in a session that this plan places in another
+	// is the import's, not an assistant's
+	planFP, planLoose := map[string]bool{}, map[string]bool{}
 	for _, ps := range p.Sessions {
+		for i := range ps.records {
+			planFP[recFP(&ps.records[i])] = true
+			planLoose[looseFP(&ps.records[i])] = true
+		}
+	}
+	for _, ps := range p.Sessions {
+		ps.planFP, ps.planLoose = planFP, planLoose
 		ps.Origin = originOf(res, ps)
 		if err := ps.decideAction(ctx, ws); err != nil {
 			return nil, err
@@ -568,6 +583,13 @@ func recFP(r *workspace.Record) string {
 	return r.Type + "\x00" + r.Role + "\x00" + r.Content + "\x00" + r.Text + "\x00" + r.Name + "\x00" + r.ToolCallID + "\x00" + tc + "\x00" + r.At.UTC().Format(time.RFC3339Nano)
 }
 
+// looseFP is recFP without the time: a message imported twice by an
+// earlier version with another backfilled time.
+func looseFP(r *workspace.Record) string {
+	k := recFP(r)
+	return k[:strings.LastIndexByte(k, 0)]
+}
+
 func covered(have, add []workspace.Record) bool {
 	set := map[string]int{}
 	for i := range have {
@@ -742,6 +764,12 @@ func (ps *PlannedSession) decideAction(ctx context.Context, ws *workspace.Worksp
 		return err
 	}
 	ps.Action, ps.Present = st.action, st.present
+	switch {
+	case st.action == ActionRebuild:
+		ps.Warnings = append(ps.Warnings, fmt.Sprintf("%s holds an earlier import of this conversation and nothing else, which this version orders or places otherwise (%d record(s) it lacks come before ones it holds, %d it holds go elsewhere): written again in order, the old file to the trash", ps.ID, len(ps.records)-st.present, st.artefacts))
+	case st.artefacts > 0:
+		ps.Warnings = append(ps.Warnings, fmt.Sprintf("%d record(s) an earlier import wrote in %s are placed in another session by this version; it was written to since, so they stay (the file is append-only)", st.artefacts, ps.target()))
+	}
 	return nil
 }
 
@@ -755,9 +783,13 @@ type sessionState struct {
 	// first: planned records found there are not written again.
 	existing map[string][]int64
 	// extra counts the records of the file (header aside) that the plan
-	// does not hold: an assistant's appends since the import, or records
-	// an earlier version imported that this one places otherwise.
-	extra int
+	// does not hold here: an assistant's appends since the import, or
+	// records an earlier version imported here that this one places in
+	// another session (artefacts, which the plan holds elsewhere).
+	extra, artefacts int
+	// reordered is set when the records the file holds are in another
+	// order than the plan's
+	reordered bool
 	// early is set when a planned record the file lacks comes before one
 	// it holds: appending it would put it after records it precedes.
 	early bool
@@ -817,16 +849,56 @@ func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (
 		}
 	}
 	st.extra = body - st.present
+	// the file's records in its order: each matched to a planned record
+	// (the n-th occurrence of a fingerprint to the n-th planned one), or
+	// left over. Matched ones out of the plan's order, or left over ones
+	// this plan writes in another session, mean an earlier version
+	// imported this conversation otherwise.
+	planIdx := map[string][]int{}
+	for i := range ps.records {
+		k := recFP(&ps.records[i])
+		planIdx[k] = append(planIdx[k], i)
+	}
+	seen := map[string]int{}
+	last, maxAt := -1, time.Time{}
+	var leftover []*workspace.Record
+	for i := 1; i < len(recs); i++ {
+		k := recFP(&recs[i])
+		if n := seen[k]; n < len(planIdx[k]) {
+			seen[k]++
+			if j := planIdx[k][n]; j < last {
+				st.reordered = true
+			} else {
+				last = j
+			}
+			if recs[i].At.After(maxAt) {
+				maxAt = recs[i].At
+			}
+			continue
+		}
+		leftover = append(leftover, &recs[i])
+	}
+	for _, r := range leftover {
+		// the plan holds it in another session: exactly, or (legacy
+		// messages without times take their own file's time) by
+		// everything but the time, when it is no later than the imported
+		// records: an assistant's append is later than the import
+		if ps.planFP[recFP(r)] || !r.At.After(maxAt) && ps.planLoose[looseFP(r)] {
+			st.artefacts++
+		}
+	}
+	foreign := st.extra - st.artefacts
 	switch {
+	case sameSource && foreign == 0 && (st.early || st.reordered || st.artefacts > 0):
+		// an earlier import of the same conversation and nothing else,
+		// which this version orders differently (an orphan it now links
+		// before the current conversation) or holds records this version
+		// places in another session: written again, in order, the old
+		// file to the trash
+		st.action = ActionRebuild
 	case st.present == len(ps.records), missingMsgs == 0 && !sameSource && body > 0,
 		missingMsgs == 0 && missingOther == 0 && body > 0:
 		st.action = ActionSkip
-	case sameSource && st.early && st.extra == 0:
-		// an earlier import of the same conversation and nothing else,
-		// which this version orders differently (an orphan it now links
-		// before the current conversation): written again, in order, the
-		// old file to the trash
-		st.action = ActionRebuild
 	case sameSource && st.early:
 		// the same, but the session was written to since: the records it
 		// lacks arrive late, as an earlier conversation (checkpoint,
