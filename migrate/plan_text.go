@@ -123,6 +123,9 @@ type TargetConfig struct {
 	// Write is what --write-config does (or did): written, merged,
 	// unchanged; "" when not asked.
 	Write string `json:"write,omitempty"`
+	// Diff is the change --write-config makes to an existing config.json,
+	// a unified diff (ConfigEdit.Diff).
+	Diff string `json:"diff,omitempty"`
 	// Problems are differences between the config used and the source's.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -250,6 +253,9 @@ func (p *Plan) WriteSummary(w io.Writer, width, height int) error {
 		}
 		if c.Write != "" {
 			fmt.Fprintln(bw, clipLine("  --write-config: "+c.Write, width))
+		}
+		for _, l := range diffLines(c.Diff) {
+			fmt.Fprintln(bw, clipLine("    "+l, width))
 		}
 	}
 	act := map[Action]int{}
@@ -562,4 +568,21 @@ func (e *errW) Write(b []byte) (int, error) {
 	n, err := e.w.Write(b)
 	e.err = err
 	return n, err
+}
+
+// diffLines are the lines of a config diff the summary shows: the changed
+// ones and the line each change follows, without the file names.
+func diffLines(d string) []string {
+	var out []string
+	lines := strings.Split(strings.TrimRight(d, "\n"), "\n")
+	for i, l := range lines {
+		switch {
+		case l == "", strings.HasPrefix(l, "---"), strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "@@"), strings.HasPrefix(l, `\`):
+		case l[0] == '+' || l[0] == '-':
+			out = append(out, l)
+		case i+1 < len(lines) && len(lines[i+1]) > 0 && (lines[i+1][0] == '+' || lines[i+1][0] == '-') && !strings.HasPrefix(lines[i+1], "+++") && !strings.HasPrefix(lines[i+1], "---"):
+			out = append(out, l) // the line before a change, for its place
+		}
+	}
+	return out
 }
