@@ -270,10 +270,13 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 	// earlier import left in a session that this plan places in another
 	// is the import's, not an assistant's
 	planFP, planLoose := map[string]bool{}, map[string]bool{}
-	for _, ps := range p.Sessions {
-		for i := range ps.records {
-			planFP[recFP(&ps.records[i])] = true
-			planLoose[looseFP(&ps.records[i])] = true
+	if ws != nil {
+		for _, ps := range p.Sessions {
+			for i := range ps.records {
+				k := recFP(&ps.records[i])
+				planFP[k] = true
+				planLoose[k[:strings.LastIndexByte(k, 0)]] = true
+			}
 		}
 	}
 	for _, ps := range p.Sessions {
@@ -815,10 +818,12 @@ func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (
 	st := sessionState{lastSeq: recs[len(recs)-1].Seq, existing: map[string][]int64{}}
 	sameSource := sameSourceOrigin(recs[0].Origin, ps.Origin)
 	body := 0
+	have := make([]string, len(recs))
 	for i := 1; i < len(recs); i++ {
 		r := &recs[i]
 		body++
 		k := recFP(r)
+		have[i] = k
 		st.existing[k] = append(st.existing[k], r.Seq)
 		switch r.Type {
 		case workspace.TypeMessage:
@@ -831,8 +836,10 @@ func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (
 	used := map[string]int{}
 	missingMsgs, missingOther := 0, 0
 	missing := false // a planned message the file lacks came before
+	fps := make([]string, len(ps.records))
 	for i := range ps.records {
 		k := recFP(&ps.records[i])
+		fps[i] = k
 		switch {
 		case used[k] < len(st.existing[k]):
 			used[k]++
@@ -854,16 +861,15 @@ func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (
 	// left over. Matched ones out of the plan's order, or left over ones
 	// this plan writes in another session, mean an earlier version
 	// imported this conversation otherwise.
-	planIdx := map[string][]int{}
-	for i := range ps.records {
-		k := recFP(&ps.records[i])
+	planIdx := make(map[string][]int, len(fps))
+	for i, k := range fps {
 		planIdx[k] = append(planIdx[k], i)
 	}
 	seen := map[string]int{}
 	last, maxAt := -1, time.Time{}
 	var leftover []*workspace.Record
 	for i := 1; i < len(recs); i++ {
-		k := recFP(&recs[i])
+		k := have[i]
 		if n := seen[k]; n < len(planIdx[k]) {
 			seen[k]++
 			if j := planIdx[k][n]; j < last {

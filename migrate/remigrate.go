@@ -80,7 +80,8 @@ func (p *Plan) earlierImports(ctx context.Context, ws *workspace.Workspace) erro
 	live := map[string]bool{}
 	byAlias := map[string][]string{} // a planned key -> live sessions listing it
 	// every live session's header (not the listing, which keeps a cache:
-	// a plan writes nothing)
+	// a plan writes nothing); on a store, SessionFiles lists no file and
+	// only the ids the plan's keys name are candidates
 	files, err := ws.SessionFiles(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: list the workspace: %w", err)
@@ -109,6 +110,17 @@ func (p *Plan) earlierImports(ctx context.Context, ws *workspace.Workspace) erro
 			if err := ps.findContinuation(ctx, ws, byAlias); err != nil {
 				return err
 			}
+		}
+	}
+	onStore := ws.Store() != nil
+	for id := range cand {
+		if live[id] {
+			continue
+		}
+		// the sessions directory is the whole list on files; on a store
+		// (Redis) only the ids the keys name are known: asked one by one
+		if _, ok, err := ws.StatSession(id); !onStore || err != nil || !ok {
+			delete(cand, id)
 		}
 	}
 	if len(cand) == 0 {
