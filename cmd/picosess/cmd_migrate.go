@@ -84,7 +84,7 @@ docs/migration.md says what is read and how old keys map to sessions.
 First a plan, one screen: per era of the source, how many sessions and
 messages, how many go to derived scopes (where the assistant routes the
 chat's next message), keep their own id, or stay under their old key and
-why; the target config; the actions (create, append, merge, skip); and
+why; the target config; the actions (create, append, merge, rebuild, skip); and
 every problem. --verbose adds the table of every session; the report of an
 applied migration holds it too.
 
@@ -94,7 +94,19 @@ moltbot.json or clawdbot.json; Clodds clodds.json; JSON5 accepted) and
 proposes one that keys sessions as the install did. The ids follow --config
 FILE if given, else the workspace's config.json if it has one, else the
 proposal; --write-config writes the proposal to the workspace's config.json
-(never over a config that keys sessions differently: it refuses).
+(never over a config that keys sessions differently: it refuses). Into an
+existing config.json it inserts the session settings and changes nothing
+else (the plan shows the diff); a config.json it cannot edit in place
+safely (a symbolic link, other hard links) is left alone and the merged
+config written beside it, as config.merged.json.
+
+Run again after upgrading picosess, migrate places what the newer version
+places differently (an OpenClaw orphan it now links, ids under the install's
+own config): an untouched session is written again in order (rebuild), one
+written to since gets the missing part as an earlier conversation (merge),
+and an earlier import under another id is moved to the trash once its
+messages are verified where they go now (kept, and not imported twice, if
+it was written to since).
 
   --dry-run   print the plan; write nothing
   --yes       apply without asking; without it migrate asks on a terminal,
