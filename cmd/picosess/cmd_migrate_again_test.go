@@ -319,6 +319,15 @@ func TestMigrateAgainAfterUseKeepsUserLines(t *testing.T) {
 	if n := len(h.Messages); n != 6 || h.Messages[n-2].Content != "back after the upgrade" || h.Messages[n-1].Content != "welcome back" {
 		t.Errorf("active history after the late import: %d messages, %+v", n, h.Messages)
 	}
+	// the session's last activity is still the user's last message, not
+	// the older one imported after it: cleanup must not find it idle
+	m, err := s.Meta(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := h.Messages[len(h.Messages)-1].At; !m.Updated.Equal(last) {
+		t.Errorf("updated %v after the late import, want the last message's %v", m.Updated, last)
+	}
 	// every imported message once, plus the user's two
 	got, where := liveMessages(t, ws)
 	exp, _ := liveMessages(t, clean)
