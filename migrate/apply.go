@@ -194,7 +194,7 @@ func applySession(ctx context.Context, ws *workspace.Workspace, ps *PlannedSessi
 				}
 				return nil
 			})
-			if err != nil && !errors.Is(err, errMoved) && !errors.Is(err, workspace.ErrChanged) {
+			if err != nil && !errors.Is(err, errMoved) && !errors.Is(err, workspace.ErrChanged) && !errors.Is(err, workspace.ErrNotFound) {
 				return "", 0, fmt.Errorf("retire the earlier import of %s: %w", ps.ID, err)
 			}
 			continue

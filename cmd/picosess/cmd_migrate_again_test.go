@@ -251,7 +251,13 @@ func TestMigrateAgainLinksOrphanInOrder(t *testing.T) {
 	if !strings.Contains(trash, aliceArchive) || !strings.Contains(trash, aliceDM) {
 		t.Errorf("trash: %s", trash)
 	}
-	// the orphan's conversation is found once, in the DM's session
+	// the orphan's conversation is found once, in the DM's session, as
+	// often as in a clean migration (the index dropped the old files)
+	for _, q := range []string{"milk", "Ribeira", "Bob"} {
+		if hits, want := searchSessions(t, ws, q), searchSessions(t, clean, q); fmt.Sprint(hits) != fmt.Sprint(want) {
+			t.Errorf("after: %s found %v, a clean migration %v", q, hits, want)
+		}
+	}
 	if hits := searchSessions(t, ws, "milk"); len(hits) != 1 || hits[aliceDM] == 0 {
 		t.Errorf("after: milk found in %v", hits)
 	}
