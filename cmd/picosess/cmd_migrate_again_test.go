@@ -542,3 +542,55 @@ func equalDigests(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// A session planned for a rebuild that an assistant writes to before the
+// apply is not moved to the trash: the apply looks again and adds the
+// orphan late, the new line kept.
+func TestMigrateAgainRebuildRace(t *testing.T) {
+	ctx := context.Background()
+	src := fixedTimesTree(t, "upstream/openclaw/2026.1.24/state")
+	ws := oldWorkspace(t, "clawdbot-2026.1.24-config", src)
+	w, err := workspace.Open(ws, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	p, err := migrate.NewPlan(ctx, src, w, migrate.PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ps := range p.Sessions {
+		if ps.ID == aliceDM && ps.Action != migrate.ActionRebuild {
+			t.Fatalf("planned %s for the DM, want rebuild", ps.Action)
+		}
+	}
+	s, err := w.OpenID(aliceDM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, workspace.Record{Type: workspace.TypeMessage, Role: "user", Content: "written during the migration"}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := migrate.Apply(ctx, w, p, migrate.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Verify.OK() {
+		t.Fatalf("verify: %+v", rep.Verify.Missing)
+	}
+	if strings.Contains(strings.Join(trashNames(t, ws), " "), aliceDM) {
+		t.Fatal("the DM's session went to the trash with the new line")
+	}
+	var found bool
+	for _, r := range fileLines(t, ws, aliceDM) {
+		found = found || r["content"] == "written during the migration"
+	}
+	if !found {
+		t.Fatal("the line written during the migration is gone")
+	}
+	for _, s := range rep.Sessions {
+		if s.ID == aliceDM && s.Action != migrate.ActionMerge {
+			t.Errorf("the DM's session: %s, want merge (the orphan added late)", s.Action)
+		}
+	}
+}
