@@ -921,8 +921,9 @@ func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (
 }
 
 // sameSourceOrigin reports whether a header's origin names the same legacy
-// conversation (system, directory and raw key) as the plan's, whatever the
-// file hashes: a source that grew since it was imported is continued.
+// conversation (system, directory, and its raw key or one of its other
+// keys) as the plan's, whatever the file hashes: a source that grew since
+// it was imported is continued.
 func sameSourceOrigin(a, b json.RawMessage) bool {
 	if string(a) == string(b) {
 		return len(a) > 0
@@ -931,5 +932,10 @@ func sameSourceOrigin(a, b json.RawMessage) bool {
 	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
 		return false
 	}
-	return x.System != "" && x.System == y.System && x.From == y.From && x.RawKey == y.RawKey
+	if x.System == "" || x.System != y.System || x.From != y.From {
+		return false
+	}
+	// the same conversation: the same raw key, or (a version that names
+	// the session by another of its keys) one key in common
+	return x.RawKey == y.RawKey || containsString(y.Keys, x.RawKey) || containsString(x.Keys, y.RawKey)
 }

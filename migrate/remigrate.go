@@ -215,9 +215,10 @@ func (p *Plan) earlierImport(ctx context.Context, ws *workspace.Workspace, id st
 
 // withoutHeld takes out of the plan the messages another live session
 // holds (an earlier import written to since), so that each is in one live
-// session; verify finds them there. A reference to a message taken out
-// falls back to the message before it (0 when none); resets that then
-// bound nothing (first, or two in a row) are left out.
+// session; verify finds them there. A summary or checkpoint through a
+// message taken out goes with it; another reference to one falls back to
+// the message before it (0 when none); resets that then bound nothing
+// (first, last, or two in a row) are left out.
 func (ps *PlannedSession) withoutHeld(held []workspace.Record, id string) {
 	have := map[string]int{}
 	for i := range held {
@@ -233,16 +234,25 @@ func (ps *PlannedSession) withoutHeld(held []workspace.Record, id string) {
 	msgSeq := map[int64]int64{} // old seq of a message -> the message standing for it
 	var lastMsg int64
 	taken := 0
+	gone := map[int64]bool{}
 	for i, r := range ps.records {
 		if r.Type == workspace.TypeMessage {
 			if k := recFP(&r); have[k] > 0 {
 				have[k]--
 				msgSeq[r.Seq] = lastMsg
+				gone[r.Seq] = true
 				taken++
 				ps.Messages--
 				ps.elsewhere = append(ps.elsewhere, heldRecord{id: id, rec: r, prov: ps.prov[i]})
 				continue
 			}
+		}
+		if r.Through != 0 && gone[r.Through] || r.Checkpoint != 0 && gone[r.Checkpoint] {
+			// a summary or checkpoint of messages that stay in the
+			// other session (it stands for them there, not here), and
+			// what refers to such a checkpoint
+			gone[r.Seq] = true
+			continue
 		}
 		if r.Type == workspace.TypeReset && (len(out) == 0 || out[len(out)-1].r.Type == workspace.TypeReset) {
 			continue
