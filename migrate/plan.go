@@ -72,13 +72,14 @@ type PlannedSession struct {
 	// Origin is the header's origin: system, files with their SHA-256, keys.
 	Origin json.RawMessage `json:"origin"`
 
-	// explain holds the warnings that only explain the id (not problems).
 	// ContinuedIn is the live session this conversation went on in: its
 	// earlier import was moved there by the assistant's route (adoption,
 	// docs/migration.md "Continuing an imported DM") and is in the trash.
 	// The plan is applied to that session.
 	ContinuedIn string `json:"continued_in,omitempty"`
 
+	// explain holds the warnings that only explain the id or the action
+	// (not problems).
 	explain map[string]bool
 	// elsewhere are planned messages another live session holds (an
 	// earlier import written to since): not imported again.
@@ -769,7 +770,13 @@ func (ps *PlannedSession) decideAction(ctx context.Context, ws *workspace.Worksp
 	ps.Action, ps.Present = st.action, st.present
 	switch {
 	case st.action == ActionRebuild:
-		ps.Warnings = append(ps.Warnings, fmt.Sprintf("%s holds an earlier import of this conversation and nothing else, which this version orders or places otherwise (%d record(s) it lacks come before ones it holds, %d it holds go elsewhere): written again in order, the old file to the trash", ps.ID, len(ps.records)-st.present, st.artefacts))
+		// the action says it; the report keeps the why
+		w := fmt.Sprintf("%s holds an earlier import of this conversation and nothing else, which this version orders or places otherwise (%d record(s) it lacks come before ones it holds, %d it holds go elsewhere): written again in order, the old file to the trash", ps.ID, len(ps.records)-st.present, st.artefacts)
+		ps.Warnings = append(ps.Warnings, w)
+		if ps.explain == nil {
+			ps.explain = map[string]bool{}
+		}
+		ps.explain[w] = true
 	case st.artefacts > 0:
 		ps.Warnings = append(ps.Warnings, fmt.Sprintf("%d record(s) an earlier import wrote in %s are placed in another session by this version; it was written to since, so they stay (the file is append-only)", st.artefacts, ps.target()))
 	}
