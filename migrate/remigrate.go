@@ -41,7 +41,8 @@ type Retirement struct {
 	Trash string `json:"trash,omitempty"`
 
 	lastSeq int64
-	fps     []string // fingerprints of its messages
+	fps     []string          // fingerprints of its messages
+	into    []*PlannedSession // the planned sessions that hold them
 }
 
 // earlierImports finds the live sessions imported from the same install
@@ -141,7 +142,7 @@ func (p *Plan) earlierImports(ctx context.Context, ws *workspace.Workspace) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		r, err := p.earlierImport(ctx, ws, id, where)
+		r, err := p.earlierImport(ctx, ws, id, where, live)
 		if err != nil {
 			return err
 		}
@@ -149,12 +150,26 @@ func (p *Plan) earlierImports(ctx context.Context, ws *workspace.Workspace) erro
 			p.Retire = append(p.Retire, *r)
 		}
 	}
+	// where their records go, now that every session's target is known
+	for i := range p.Retire {
+		r := &p.Retire[i]
+		r.Into = r.Into[:0]
+		for _, ps := range r.into {
+			if !containsString(r.Into, ps.target()) {
+				r.Into = append(r.Into, ps.target())
+			}
+		}
+		sort.Strings(r.Into)
+		if r.Retire {
+			r.Reason = fmt.Sprintf("an earlier import of %s (%s): its %d message(s) are now in %s; to the trash once they are written there", r.Key, r.ID, r.Messages, strings.Join(r.Into, ", "))
+		}
+	}
 	return nil
 }
 
 // earlierImport looks at one candidate: nil when it is not an import of
 // this install or holds records the plan does not.
-func (p *Plan) earlierImport(ctx context.Context, ws *workspace.Workspace, id string, where map[string][]*PlannedSession) (*Retirement, error) {
+func (p *Plan) earlierImport(ctx context.Context, ws *workspace.Workspace, id string, where map[string][]*PlannedSession, live map[string]bool) (*Retirement, error) {
 	s, err := ws.OpenID(id)
 	if errors.Is(err, workspace.ErrNotFound) {
 		return nil, nil
@@ -197,15 +212,27 @@ func (p *Plan) earlierImport(ctx context.Context, ws *workspace.Workspace, id st
 		return nil, nil
 	}
 	for ps := range into {
-		r.Into = append(r.Into, ps.ID)
+		r.into = append(r.into, ps)
 	}
-	sort.Strings(r.Into)
 	if imported == len(recs) {
-		r.Retire = true
-		r.Reason = fmt.Sprintf("an earlier import of %s (%s): its %d message(s) are now in %s; to the trash once they are written there", o.RawKey, id, r.Messages, strings.Join(r.Into, ", "))
+		r.Retire = true // its reason is written once every target is known
 		return r, nil
 	}
-	// written to since: it stays, and what it holds is not imported again
+	// written to since: it stays. When it is this very conversation
+	// under the id an older version gave it, the conversation goes on
+	// there: the plan is applied to it (what it lacks arrives late, as
+	// an earlier conversation). Otherwise what it holds is not imported
+	// again.
+	if len(into) == 1 {
+		for ps := range into {
+			if containsString(ps.Keys, o.RawKey) && ps.ContinuedIn == "" && !live[ps.ID] {
+				ps.ContinuedIn = id
+				ps.Warnings = append(ps.Warnings, fmt.Sprintf("%s is where an earlier import put this conversation, and it was written to since: the plan is applied there, not to %s", id, ps.ID))
+				r.Reason = fmt.Sprintf("an earlier import of %s (%s), written to since (%d record(s) after the import): the conversation goes on there; what this version adds goes into it", o.RawKey, id, len(recs)-imported)
+				return r, nil
+			}
+		}
+	}
 	r.Reason = fmt.Sprintf("an earlier import of %s (%s), written to since (%d record(s) after the import): left live; its %d imported message(s) are not imported again", o.RawKey, id, len(recs)-imported, r.Messages)
 	for ps := range into {
 		ps.withoutHeld(recs[1:imported], id)

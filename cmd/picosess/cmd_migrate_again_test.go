@@ -359,8 +359,8 @@ func TestMigrateAgainAfterUseKeepsUserLines(t *testing.T) {
 // this version keys the DM by the install's dmScope, so its id changes.
 // Untouched, the old DM session and the archive are both superseded: the
 // trash has them, the live sessions are a clean migration's. Written to
-// since, the old DM session stays live with its messages, which are not
-// imported again; only the orphan's conversation goes to the new id.
+// since, the old DM session is where the conversation goes on: its lines
+// stay, the orphan goes into it late, nothing is made under the new id.
 func TestMigrateAgainUnderAnotherID(t *testing.T) {
 	src := fixedTimesTree(t, "upstream/openclaw/2026.1.24/state")
 	clean := cleanMigration(t, src, "")
@@ -388,8 +388,12 @@ func TestMigrateAgainUnderAnotherID(t *testing.T) {
 
 	ws = oldWorkspace(t, "clawdbot-2026.1.24-defaults", src)
 	mustRun(t, "--workspace", ws, "append", aliceDMOld, "--role", "user", "--content", "still here")
+	oldDM, err := os.ReadFile(filepath.Join(ws, "sessions", aliceDMOld+".jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	out = mustRun(t, "--workspace", ws, "migrate", "--from", src, "--dry-run")
-	if !strings.Contains(out, "earlier imports: 1 superseded (to the trash once applied), 1 written to since (kept)") || !strings.Contains(out, "not imported again") {
+	if !strings.Contains(out, "earlier imports: 1 superseded (to the trash once applied), 1 written to since (kept)") || !strings.Contains(out, "0 create, 0 append, 1 merge, 1 skip") {
 		t.Errorf("dry run:\n%s", out)
 	}
 	out = mustRun(t, "--workspace", ws, "migrate", "--from", src, "--yes")
@@ -406,10 +410,16 @@ func TestMigrateAgainUnderAnotherID(t *testing.T) {
 	if total := sum(live); total != sum(exp)+1 {
 		t.Errorf("%d live messages, want %d", total, sum(exp)+1)
 	}
-	if m := fileLines(t, ws, aliceDMOld); len(m) != 6 || m[5]["content"] != "still here" {
-		t.Errorf("the session written to since changed: %v", m)
+	// the conversation goes on where it was: its lines unchanged, the
+	// orphan added late; no session under the new id
+	now, err := os.ReadFile(filepath.Join(ws, "sessions", aliceDMOld+".jsonl"))
+	if err != nil || !bytes.HasPrefix(now, oldDM) || len(now) == len(oldDM) {
+		t.Errorf("the session written to since: %v\n%s", err, now)
 	}
-	if hits := searchSessions(t, ws, "milk"); len(hits) != 1 || hits[aliceDM] == 0 {
+	if _, err := os.Stat(filepath.Join(ws, "sessions", aliceDM+".jsonl")); !os.IsNotExist(err) {
+		t.Errorf("a session was created under the new id beside the one written to (%v)", err)
+	}
+	if hits := searchSessions(t, ws, "milk"); len(hits) != 1 || hits[aliceDMOld] == 0 {
 		t.Errorf("milk found in %v", hits)
 	}
 	before := treeDigest(t, filepath.Join(ws, "sessions"))
@@ -592,5 +602,36 @@ func TestMigrateAgainRebuildRace(t *testing.T) {
 		if s.ID == aliceDM && s.Action != migrate.ActionMerge {
 			t.Errorf("the DM's session: %s, want merge (the orphan added late)", s.Action)
 		}
+	}
+}
+
+// The archive of the orphan was written to after the first migration (a
+// note added to it): it stays live, whole, and the orphan's messages are
+// not imported into the DM a second time; verify finds them there.
+func TestMigrateAgainArchiveWrittenTo(t *testing.T) {
+	src := fixedTimesTree(t, "upstream/openclaw/2026.1.24/state")
+	ws := oldWorkspace(t, "clawdbot-2026.1.24-config", src)
+	clean := cleanMigration(t, src, `{"session": {"dmScope": "per-channel-peer"}}`+"\n")
+	mustRun(t, "--workspace", ws, "append", aliceArchive, "--role", "user", "--content", "a note in the archive")
+	out := mustRun(t, "--workspace", ws, "migrate", "--from", src, "--dry-run")
+	if !strings.Contains(out, "earlier imports: 0 superseded (to the trash once applied), 1 written to since (kept)") || !strings.Contains(out, "not imported again") {
+		t.Errorf("dry run:\n%s", out)
+	}
+	out = mustRun(t, "--workspace", ws, "migrate", "--from", src, "--yes")
+	if !strings.Contains(out, "verify: all 16 messages present") {
+		t.Errorf("apply:\n%s", out)
+	}
+	live, where := liveMessages(t, ws)
+	exp, _ := liveMessages(t, clean)
+	for k, n := range exp {
+		if live[k] != n {
+			t.Errorf("message %q: %d time(s) in %v, want %d", k, live[k], where[k], n)
+		}
+	}
+	if total := sum(live); total != sum(exp)+1 {
+		t.Errorf("%d live messages, want %d", total, sum(exp)+1)
+	}
+	if hits := searchSessions(t, ws, "milk"); len(hits) != 1 || hits[aliceArchive] == 0 {
+		t.Errorf("milk found in %v", hits)
 	}
 }
