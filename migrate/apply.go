@@ -73,6 +73,9 @@ type Report struct {
 	SetAside []SetAsideFile  `json:"set_aside,omitempty"`
 	Unknown  []FileReport    `json:"unknown_or_corrupt,omitempty"`
 	Verify   *VerifyReport   `json:"verify,omitempty"`
+	// Retired says what became of the earlier imports the plan superseded
+	// (Plan.Retire): moved to the trash, or kept and why.
+	Retired []Retirement `json:"retired,omitempty"`
 	// Config is the target config the ids follow (Plan.Config).
 	Config *TargetConfig `json:"config,omitempty"`
 	// Partial is true when something could not be read or verified: exit 3.
@@ -115,6 +118,9 @@ func Apply(ctx context.Context, ws *workspace.Workspace, p *Plan, opts ApplyOpti
 		if opts.Progress != nil {
 			opts.Progress(Progress{Index: i + 1, Total: len(p.Sessions), ID: ps.ID, Key: ps.Keys[0], Action: action, Messages: ps.Messages, Appended: n})
 		}
+	}
+	if rep.Retired, err = retire(ctx, ws, p); err != nil {
+		return rep, err
 	}
 	v, err := Verify(ctx, ws, p)
 	if err != nil {
@@ -174,6 +180,24 @@ func applySession(ctx context.Context, ws *workspace.Workspace, ps *PlannedSessi
 		switch st.action {
 		case ActionSkip:
 			return first, 0, nil
+		case ActionRebuild:
+			// the file holds an earlier import and nothing else: to the
+			// trash, unless an assistant wrote to it since the look above
+			// (then look again: the records then arrive late, a merge)
+			s, err := ws.OpenID(ps.ID)
+			if err != nil {
+				return "", 0, err
+			}
+			_, err = s.DeleteIf(ctx, func(m workspace.Meta) error {
+				if m.LastSeq != st.lastSeq {
+					return errMoved
+				}
+				return nil
+			})
+			if err != nil && !errors.Is(err, errMoved) && !errors.Is(err, workspace.ErrChanged) && !errors.Is(err, workspace.ErrNotFound) {
+				return "", 0, fmt.Errorf("retire the earlier import of %s: %w", ps.ID, err)
+			}
+			continue
 		case ActionCreate:
 			c, err := ws.Session(ctx, workspace.Target{ID: ps.ID, Scope: ps.Scope, Aliases: ps.Aliases, Origin: ps.Origin, Created: ps.created(), Name: ps.Name})
 			if err != nil {
@@ -184,7 +208,7 @@ func applySession(ctx context.Context, ws *workspace.Workspace, ps *PlannedSessi
 		}
 		if s == nil {
 			var err error
-			if s, err = ws.OpenID(ps.ID); err != nil {
+			if s, err = ws.OpenID(ps.target()); err != nil {
 				return "", 0, err
 			}
 		}
@@ -248,6 +272,11 @@ func recordsToAppend(ps *PlannedSession, st sessionState) []workspace.Record {
 		}
 		r.Seq = 0
 		out = append(out, r)
+	}
+	if st.action == ActionMerge && len(out) > 0 && out[len(out)-1].Type == workspace.TypeReset && len(add) > 0 {
+		// the boundary between the late records and those the file holds
+		// already: the restore below ends them
+		out = out[:len(out)-1]
 	}
 	if ckptSeq > 0 {
 		out = append(out, workspace.Record{Type: workspace.TypeRestore, At: lastAt(ps), Checkpoint: ckptSeq})
@@ -367,13 +396,14 @@ func Verify(ctx context.Context, ws *workspace.Workspace, p *Plan) (*VerifyRepor
 			}
 		}
 	}
+	held := map[string]map[string]int{}
 	for _, ps := range p.Sessions {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		v.Sessions++
 		have := map[string]int{}
-		s, err := ws.OpenID(ps.ID)
+		s, err := ws.OpenID(ps.target())
 		switch {
 		case errors.Is(err, workspace.ErrNotFound):
 		case err != nil:
@@ -408,6 +438,37 @@ func Verify(ctx context.Context, ws *workspace.Workspace, p *Plan) (*VerifyRepor
 			}
 			pv := ps.prov[i]
 			v.Missing = append(v.Missing, MissingMessage{ID: ps.ID, Path: pv.Path, Line: pv.Line, EntryID: pv.EntryID, Role: r.Role, Content: string(c)})
+		}
+		// messages an earlier import, written to since, holds
+		for _, h := range ps.elsewhere {
+			if held[h.id] == nil {
+				m := map[string]int{}
+				if s, err := ws.OpenID(h.id); err == nil {
+					recs, err := s.ReadAll(ctx)
+					if err != nil {
+						return nil, fmt.Errorf("migrate: verify %s: %w", h.id, err)
+					}
+					for i := range recs {
+						if recs[i].Type == workspace.TypeMessage {
+							m[recFP(&recs[i])]++
+						}
+					}
+				}
+				held[h.id] = m
+			}
+			v.Messages++
+			k := recFP(&h.rec)
+			if held[h.id][k] > 0 {
+				held[h.id][k]--
+				count(h.prov, false)
+				continue
+			}
+			count(h.prov, true)
+			c := []rune(h.rec.Content)
+			if len(c) > 80 {
+				c = c[:80]
+			}
+			v.Missing = append(v.Missing, MissingMessage{ID: h.id, Path: h.prov.Path, Line: h.prov.Line, EntryID: h.prov.EntryID, Role: h.rec.Role, Content: string(c)})
 		}
 	}
 	for _, path := range sortedKeys(files) {
@@ -459,7 +520,10 @@ func (r *Report) Summary(w interface{ Write([]byte) (int, error) }) {
 	for _, c := range classes {
 		fmt.Fprintf(tw, "files %s\t%d\n", c, r.Files[Class(c)])
 	}
-	for _, a := range []Action{ActionCreate, ActionAppend, ActionMerge, ActionSkip} {
+	for _, a := range []Action{ActionCreate, ActionAppend, ActionMerge, ActionRebuild, ActionSkip} {
+		if a == ActionRebuild && r.Actions[a] == 0 {
+			continue // only after an upgrade
+		}
 		fmt.Fprintf(tw, "sessions %s\t%d\n", a, r.Actions[a])
 	}
 	fmt.Fprintf(tw, "messages\t%d\n", r.Messages)
@@ -477,6 +541,13 @@ func (r *Report) Summary(w interface{ Write([]byte) (int, error) }) {
 			fmt.Fprintf(w, " -> %s", s.File)
 		}
 		fmt.Fprintln(w)
+	}
+	for _, x := range r.Retired {
+		if x.Done == "trash" {
+			fmt.Fprintf(w, "retired: %s (%s, %d messages, now in %s) -> trash as %s\n", x.ID, x.Key, x.Messages, strings.Join(x.Into, ", "), x.Trash)
+		} else {
+			fmt.Fprintf(w, "earlier import %s (%s): %s\n", x.ID, x.Key, x.Done)
+		}
 	}
 	for _, x := range r.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", x)

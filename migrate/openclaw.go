@@ -625,6 +625,11 @@ func (od *ocDir) emit(res *Result, reports fileReports, s *ocSession) {
 		t := od.trans[n]
 		rel := t.file.Path
 		src.Files = append(src.Files, t.file)
+		for _, sid := range []string{sessionIDOf(n), t.headerID} {
+			if k := "openclaw:" + od.agent + ":" + sid; sid != "" && k != s.key && !containsString(src.FormerKeys, k) {
+				src.FormerKeys = append(src.FormerKeys, k)
+			}
+		}
 		src.SetAside = append(src.SetAside, t.bad...)
 		src.Warnings = append(src.Warnings, t.warnings...)
 		active, side := t.branches()

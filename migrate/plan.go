@@ -32,6 +32,11 @@ const (
 	ActionAppend Action = "append" // an earlier, interrupted import of the same sources: add the rest
 	ActionMerge  Action = "merge"  // the session exists with other content: add the history as an earlier conversation
 	ActionSkip   Action = "skip"   // already migrated: everything is there
+	// ActionRebuild: the session holds an earlier import of the same
+	// conversation and nothing else, and this version places records
+	// before ones it holds (an OpenClaw orphan it now links): the file
+	// goes to the trash and the session is written again, in order.
+	ActionRebuild Action = "rebuild"
 )
 
 // PlanOptions controls NewPlan.
@@ -67,11 +72,25 @@ type PlannedSession struct {
 	// Origin is the header's origin: system, files with their SHA-256, keys.
 	Origin json.RawMessage `json:"origin"`
 
-	// explain holds the warnings that only explain the id (not problems).
+	// ContinuedIn is the live session this conversation went on in: its
+	// earlier import was moved there by the assistant's route (adoption,
+	// docs/migration.md "Continuing an imported DM") and is in the trash.
+	// The plan is applied to that session.
+	ContinuedIn string `json:"continued_in,omitempty"`
+
+	// explain holds the warnings that only explain the id or the action
+	// (not problems).
 	explain map[string]bool
-	records []workspace.Record
-	prov    []Provenance
-	sources []*Source
+	// elsewhere are planned messages another live session holds (an
+	// earlier import written to since): not imported again.
+	elsewhere []heldRecord
+	// planFP holds the fingerprint of every record of the plan (shared)
+	planFP map[string]bool
+	// planLoose holds them without their times (shared)
+	planLoose map[string]bool
+	records   []workspace.Record
+	prov      []Provenance
+	sources   []*Source
 }
 
 // Plan is what a migration will do. Making it writes nothing.
@@ -85,6 +104,10 @@ type Plan struct {
 	// Config says which config the ids follow and what the source
 	// install's own config proposes; set by the caller (the CLI).
 	Config *TargetConfig `json:"config,omitempty"`
+	// Retire lists the earlier imports of this install under ids the
+	// plan does not use: superseded (to the trash after applying) or left
+	// live (written to since).
+	Retire []Retirement `json:"retire,omitempty"`
 	// Read is the read result the plan was made from.
 	Read *Result `json:"-"`
 }
@@ -241,7 +264,24 @@ func PlanResult(ctx context.Context, res *Result, ws *workspace.Workspace, opts 
 		p.Sessions = append(p.Sessions, ps)
 	}
 	assignAliases(p)
+	if err := p.earlierImports(ctx, ws); err != nil {
+		return nil, err
+	}
+	// every record the plan writes, whichever session: a record an
+	// earlier import left in a session that this plan places in another
+	// is the import's, not an assistant's
+	planFP, planLoose := map[string]bool{}, map[string]bool{}
+	if ws != nil {
+		for _, ps := range p.Sessions {
+			for i := range ps.records {
+				k := recFP(&ps.records[i])
+				planFP[k] = true
+				planLoose[k[:strings.LastIndexByte(k, 0)]] = true
+			}
+		}
+	}
 	for _, ps := range p.Sessions {
+		ps.planFP, ps.planLoose = planFP, planLoose
 		ps.Origin = originOf(res, ps)
 		if err := ps.decideAction(ctx, ws); err != nil {
 			return nil, err
@@ -547,6 +587,13 @@ func recFP(r *workspace.Record) string {
 	return r.Type + "\x00" + r.Role + "\x00" + r.Content + "\x00" + r.Text + "\x00" + r.Name + "\x00" + r.ToolCallID + "\x00" + tc + "\x00" + r.At.UTC().Format(time.RFC3339Nano)
 }
 
+// looseFP is recFP without the time: a message imported twice by an
+// earlier version with another backfilled time.
+func looseFP(r *workspace.Record) string {
+	k := recFP(r)
+	return k[:strings.LastIndexByte(k, 0)]
+}
+
 func covered(have, add []workspace.Record) bool {
 	set := map[string]int{}
 	for i := range have {
@@ -721,6 +768,18 @@ func (ps *PlannedSession) decideAction(ctx context.Context, ws *workspace.Worksp
 		return err
 	}
 	ps.Action, ps.Present = st.action, st.present
+	switch {
+	case st.action == ActionRebuild:
+		// the action says it; the report keeps the why
+		w := fmt.Sprintf("%s holds an earlier import of this conversation and nothing else, which this version orders or places otherwise (%d record(s) it lacks come before ones it holds, %d it holds go elsewhere): written again in order, the old file to the trash", ps.ID, len(ps.records)-st.present, st.artefacts)
+		ps.Warnings = append(ps.Warnings, w)
+		if ps.explain == nil {
+			ps.explain = map[string]bool{}
+		}
+		ps.explain[w] = true
+	case st.artefacts > 0:
+		ps.Warnings = append(ps.Warnings, fmt.Sprintf("%d record(s) an earlier import wrote in %s are placed in another session by this version; it was written to since, so they stay (the file is append-only)", st.artefacts, ps.target()))
+	}
 	return nil
 }
 
@@ -733,10 +792,21 @@ type sessionState struct {
 	// existing maps a record fingerprint to the seqs holding it, oldest
 	// first: planned records found there are not written again.
 	existing map[string][]int64
+	// extra counts the records of the file (header aside) that the plan
+	// does not hold here: an assistant's appends since the import, or
+	// records an earlier version imported here that this one places in
+	// another session (artefacts, which the plan holds elsewhere).
+	extra, artefacts int
+	// reordered is set when the records the file holds are in another
+	// order than the plan's
+	reordered bool
+	// early is set when a planned record the file lacks comes before one
+	// it holds: appending it would put it after records it precedes.
+	early bool
 }
 
 func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (sessionState, error) {
-	s, err := ws.OpenID(ps.ID)
+	s, err := ws.OpenID(ps.target())
 	if errors.Is(err, workspace.ErrNotFound) {
 		return sessionState{action: ActionCreate}, nil
 	}
@@ -755,10 +825,12 @@ func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (
 	st := sessionState{lastSeq: recs[len(recs)-1].Seq, existing: map[string][]int64{}}
 	sameSource := sameSourceOrigin(recs[0].Origin, ps.Origin)
 	body := 0
+	have := make([]string, len(recs))
 	for i := 1; i < len(recs); i++ {
 		r := &recs[i]
 		body++
 		k := recFP(r)
+		have[i] = k
 		st.existing[k] = append(st.existing[k], r.Seq)
 		switch r.Type {
 		case workspace.TypeMessage:
@@ -769,19 +841,82 @@ func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (
 	}
 	// count the planned records already there (each existing one once)
 	used := map[string]int{}
-	missingMsgs := 0
+	missingMsgs, missingOther := 0, 0
+	missing := false // a planned message the file lacks came before
+	fps := make([]string, len(ps.records))
 	for i := range ps.records {
 		k := recFP(&ps.records[i])
-		if used[k] < len(st.existing[k]) {
+		fps[i] = k
+		switch {
+		case used[k] < len(st.existing[k]):
 			used[k]++
 			st.present++
-		} else if ps.records[i].Type == workspace.TypeMessage {
+			st.early = st.early || missing
+		case ps.records[i].Type == workspace.TypeMessage:
+			missing = true
 			missingMsgs++
+		case ps.records[i].Type != workspace.TypeReset:
+			// a reset only bounds messages: one the file lacks while it
+			// holds every message (the boundary a late import replaced
+			// by its restore) is nothing to write
+			missingOther++
 		}
 	}
+	st.extra = body - st.present
+	// the file's records in its order: each matched to a planned record
+	// (the n-th occurrence of a fingerprint to the n-th planned one), or
+	// left over. Matched ones out of the plan's order, or left over ones
+	// this plan writes in another session, mean an earlier version
+	// imported this conversation otherwise.
+	planIdx := make(map[string][]int, len(fps))
+	for i, k := range fps {
+		planIdx[k] = append(planIdx[k], i)
+	}
+	seen := map[string]int{}
+	last, maxAt := -1, time.Time{}
+	var leftover []*workspace.Record
+	for i := 1; i < len(recs); i++ {
+		k := have[i]
+		if n := seen[k]; n < len(planIdx[k]) {
+			seen[k]++
+			if j := planIdx[k][n]; j < last {
+				st.reordered = true
+			} else {
+				last = j
+			}
+			if recs[i].At.After(maxAt) {
+				maxAt = recs[i].At
+			}
+			continue
+		}
+		leftover = append(leftover, &recs[i])
+	}
+	for _, r := range leftover {
+		// the plan holds it in another session: exactly, or (legacy
+		// messages without times take their own file's time) by
+		// everything but the time, when it is no later than the imported
+		// records: an assistant's append is later than the import
+		if ps.planFP[recFP(r)] || !r.At.After(maxAt) && ps.planLoose[looseFP(r)] {
+			st.artefacts++
+		}
+	}
+	foreign := st.extra - st.artefacts
 	switch {
-	case st.present == len(ps.records), missingMsgs == 0 && !sameSource && body > 0:
+	case sameSource && foreign == 0 && (st.early || st.reordered || st.artefacts > 0):
+		// an earlier import of the same conversation and nothing else,
+		// which this version orders differently (an orphan it now links
+		// before the current conversation) or holds records this version
+		// places in another session: written again, in order, the old
+		// file to the trash
+		st.action = ActionRebuild
+	case st.present == len(ps.records), missingMsgs == 0 && !sameSource && body > 0,
+		missingMsgs == 0 && missingOther == 0 && body > 0:
 		st.action = ActionSkip
+	case sameSource && st.early:
+		// the same, but the session was written to since: the records it
+		// lacks arrive late, as an earlier conversation (checkpoint,
+		// reset, the records, restore), and the user's lines stay
+		st.action = ActionMerge
 	case sameSource:
 		// an earlier import of the same conversation, interrupted or made
 		// before the legacy system wrote more: add what is missing
@@ -793,8 +928,9 @@ func inspect(ctx context.Context, ws *workspace.Workspace, ps *PlannedSession) (
 }
 
 // sameSourceOrigin reports whether a header's origin names the same legacy
-// conversation (system, directory and raw key) as the plan's, whatever the
-// file hashes: a source that grew since it was imported is continued.
+// conversation (system, directory, and its raw key or one of its other
+// keys) as the plan's, whatever the file hashes: a source that grew since
+// it was imported is continued.
 func sameSourceOrigin(a, b json.RawMessage) bool {
 	if string(a) == string(b) {
 		return len(a) > 0
@@ -803,5 +939,10 @@ func sameSourceOrigin(a, b json.RawMessage) bool {
 	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
 		return false
 	}
-	return x.System != "" && x.System == y.System && x.From == y.From && x.RawKey == y.RawKey
+	if x.System == "" || x.System != y.System || x.From != y.From {
+		return false
+	}
+	// the same conversation: the same raw key, or (a version that names
+	// the session by another of its keys) one key in common
+	return x.RawKey == y.RawKey || containsString(y.Keys, x.RawKey) || containsString(x.Keys, y.RawKey)
 }

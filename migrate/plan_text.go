@@ -123,6 +123,9 @@ type TargetConfig struct {
 	// Write is what --write-config does (or did): written, merged,
 	// unchanged; "" when not asked.
 	Write string `json:"write,omitempty"`
+	// Diff is the change --write-config makes to an existing config.json,
+	// a unified diff (ConfigEdit.Diff).
+	Diff string `json:"diff,omitempty"`
 	// Problems are differences between the config used and the source's.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -144,6 +147,11 @@ func (p *Plan) Problems() []string {
 			if !s.explain[w] {
 				out = append(out, fmt.Sprintf("%s: %s", s.Keys[0], w))
 			}
+		}
+	}
+	for _, r := range p.Retire {
+		if !r.Retire {
+			out = append(out, r.Reason)
 		}
 	}
 	for _, f := range p.Files {
@@ -246,6 +254,9 @@ func (p *Plan) WriteSummary(w io.Writer, width, height int) error {
 		if c.Write != "" {
 			fmt.Fprintln(bw, clipLine("  --write-config: "+c.Write, width))
 		}
+		for _, l := range diffLines(c.Diff) {
+			fmt.Fprintln(bw, clipLine("    "+l, width))
+		}
 	}
 	act := map[Action]int{}
 	for _, s := range p.Sessions {
@@ -255,8 +266,23 @@ func (p *Plan) WriteSummary(w io.Writer, width, height int) error {
 	for _, f := range p.Files {
 		files[f.Class]++
 	}
-	fmt.Fprintln(bw, clipLine(fmt.Sprintf("actions: %d create, %d append, %d merge, %d skip; files: %s",
-		act[ActionCreate], act[ActionAppend], act[ActionMerge], act[ActionSkip], ClassCounts(files)), width))
+	rebuild := ""
+	if n := act[ActionRebuild]; n > 0 {
+		rebuild = fmt.Sprintf(", %d rebuild", n)
+	}
+	fmt.Fprintln(bw, clipLine(fmt.Sprintf("actions: %d create, %d append, %d merge%s, %d skip; files: %s",
+		act[ActionCreate], act[ActionAppend], act[ActionMerge], rebuild, act[ActionSkip], ClassCounts(files)), width))
+	if len(p.Retire) > 0 {
+		retire, kept := 0, 0
+		for _, r := range p.Retire {
+			if r.Retire {
+				retire++
+			} else {
+				kept++
+			}
+		}
+		fmt.Fprintln(bw, clipLine(fmt.Sprintf("earlier imports: %d superseded (to the trash once applied), %d written to since (kept)", retire, kept), width))
+	}
 	probs := p.Problems()
 	if len(probs) == 0 {
 		fmt.Fprintln(bw, "problems: none")
@@ -463,6 +489,13 @@ func (p *Plan) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", key, s.Era, s.ID, idWords(s.Rule), s.Messages, s.Action, s.Reason)
 	}
+	for _, r := range p.Retire {
+		act := "retire"
+		if !r.Retire {
+			act = "keep"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Key, "earlier import", r.ID, "-", r.Messages, act, r.Reason)
+	}
 	tw.Flush()
 	if probs := p.Problems(); len(probs) > 0 {
 		fmt.Fprintf(bw, "\nevery problem (%d):\n", len(probs))
@@ -535,4 +568,21 @@ func (e *errW) Write(b []byte) (int, error) {
 	n, err := e.w.Write(b)
 	e.err = err
 	return n, err
+}
+
+// diffLines are the lines of a config diff the summary shows: the changed
+// ones and the line each change follows, without the file names.
+func diffLines(d string) []string {
+	var out []string
+	lines := strings.Split(strings.TrimRight(d, "\n"), "\n")
+	for i, l := range lines {
+		switch {
+		case l == "", strings.HasPrefix(l, "---"), strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "@@"), strings.HasPrefix(l, `\`):
+		case l[0] == '+' || l[0] == '-':
+			out = append(out, l)
+		case i+1 < len(lines) && len(lines[i+1]) > 0 && (lines[i+1][0] == '+' || lines[i+1][0] == '-') && !strings.HasPrefix(lines[i+1], "+++") && !strings.HasPrefix(lines[i+1], "---"):
+			out = append(out, l) // the line before a change, for its place
+		}
+	}
+	return out
 }

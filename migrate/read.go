@@ -57,6 +57,12 @@ func Read(ctx context.Context, dir string, opts Options) (*Result, error) {
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real
 	}
+	// the origin names the install by its absolute path, so that a later
+	// run given it another way (relative, with a trailing slash) knows
+	// its own earlier import
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	sys := opts.System
 	if sys == "" {
 		sys = SystemAuto

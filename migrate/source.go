@@ -133,6 +133,12 @@ type Source struct {
 	Route *keying.Inbound `json:"route,omitempty"`
 	// Name makes the session a named one (header "name"; redischat).
 	Name string `json:"name,omitempty"`
+	// FormerKeys are keys an earlier version of the importer may have
+	// kept part of this conversation under (an OpenClaw transcript it
+	// could not link yet, archived as openclaw:<agent>:<session id>): a
+	// live session imported from the same install under one of them is
+	// superseded by this plan (docs/migration.md, "Migrating again").
+	FormerKeys []string `json:"former_keys,omitempty"`
 	// KeyInferred is set when the raw key was reconstructed, not read.
 	KeyInferred bool `json:"key_inferred,omitempty"`
 	// Meta holds what the legacy store knew about the route and settings

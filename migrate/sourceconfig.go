@@ -279,6 +279,10 @@ const (
 	ConfigWritten   ConfigChange = "written"   // there was no config.json
 	ConfigMerged    ConfigChange = "merged"    // config.json had no keying settings: the proposal's were added
 	ConfigUnchanged ConfigChange = "unchanged" // config.json keys sessions the same way already
+	// ConfigBeside: config.json cannot be edited in place safely (a
+	// symbolic link, other hard links, a key twice): the merged config is
+	// written beside it (ConfigBesideName) and config.json left as it is.
+	ConfigBeside ConfigChange = "beside"
 )
 
 // ErrConfigConflict: the workspace's config.json keys sessions differently
@@ -290,108 +294,35 @@ var keyingFields = []string{"dimensions", "dm_scope", "identity_links", "dmScope
 // CheckProposedConfig says what WriteProposedConfig would do, without
 // writing: ErrConfigConflict names the differing settings.
 func CheckProposedConfig(root string, proposal json.RawMessage) (ConfigChange, error) {
-	change, _, err := mergeProposal(root, proposal)
-	return change, err
+	e, err := ProposedConfigEdit(root, proposal)
+	if err != nil {
+		return "", err
+	}
+	return e.Change, nil
 }
 
 // WriteProposedConfig writes the proposal as <root>/config.json. An
 // existing config.json that keys sessions the same way is left alone; one
 // without keying settings gets the proposal's session settings added, its
-// other settings kept; one that keys sessions differently is never
-// overwritten (ErrConfigConflict).
+// text otherwise unchanged (or, where it cannot be edited in place safely,
+// the merged config goes beside it: ConfigBeside); one that keys sessions
+// differently is never overwritten (ErrConfigConflict).
 func WriteProposedConfig(root string, proposal json.RawMessage) (ConfigChange, error) {
-	change, data, err := mergeProposal(root, proposal)
-	if err != nil || change == ConfigUnchanged {
-		return change, err
-	}
-	path := filepath.Join(root, workspace.ConfigFile)
-	tmp, err := os.CreateTemp(root, ".config.json.tmp-")
+	e, err := ProposedConfigEdit(root, proposal)
 	if err != nil {
-		return "", fmt.Errorf("migrate: write %s: %w", path, err)
+		return "", err
 	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("migrate: write %s: %w", path, err)
-	}
-	return change, nil
+	return e.Change, e.Write()
 }
 
-func mergeProposal(root string, proposal json.RawMessage) (ConfigChange, []byte, error) {
-	path := filepath.Join(root, workspace.ConfigFile)
-	want, _, err := workspace.ParseConfig("proposed config", proposal)
-	if err != nil {
-		return "", nil, fmt.Errorf("migrate: proposed config: %w", err)
-	}
-	old, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return ConfigWritten, proposal, nil
-	}
-	if err != nil {
-		return "", nil, fmt.Errorf("migrate: read %s: %w", path, err)
-	}
-	have, _, err := workspace.ParseConfig(path, old)
-	if err != nil {
-		return "", nil, err
-	}
-	if SameKeying(have.Policy(), want.Policy()) {
-		return ConfigUnchanged, nil, nil
-	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(old, &doc); err != nil {
-		return "", nil, fmt.Errorf("migrate: read %s: %w", path, err)
-	}
-	var session map[string]json.RawMessage
-	if raw, ok := doc["session"]; ok {
-		if err := json.Unmarshal(raw, &session); err != nil {
-			return "", nil, fmt.Errorf("migrate: read %s: session: %w", path, err)
-		}
-	}
-	var set []string
-	for _, f := range keyingFields {
-		if _, ok := session[f]; ok {
-			set = append(set, "session."+f)
-		}
-	}
-	if len(set) > 0 || len(want.Agents.Dispatch.Rules) > 0 || len(have.Agents.Dispatch.Rules) > 0 {
-		return "", nil, fmt.Errorf("%w: %s sets %s; the source install keys them as %s; nothing was written: edit config.json, or pass --config to choose the keying for this migration",
-			ErrConfigConflict, path, strings.Join(set, ", "), oneLine(proposal))
-	}
-	var propDoc struct {
-		Session map[string]json.RawMessage `json:"session"`
-	}
-	if err := json.Unmarshal(proposal, &propDoc); err != nil {
-		return "", nil, fmt.Errorf("migrate: proposed config: %w", err)
-	}
-	if session == nil {
-		session = map[string]json.RawMessage{}
-	}
-	for k, v := range propDoc.Session {
-		session[k] = v
-	}
-	sb, err := json.Marshal(session)
-	if err != nil {
-		return "", nil, err
-	}
-	doc["session"] = sb
-	out, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return "", nil, err
-	}
-	return ConfigMerged, append(out, '\n'), nil
+// ProposedConfigEdit says what writing the proposal into <root> does, and
+// holds the text to write (configedit.go); nothing is written.
+func ProposedConfigEdit(root string, proposal json.RawMessage) (*ConfigEdit, error) {
+	return planConfigEdit(root, proposal)
 }
+
+// Write carries the edit out.
+func (e *ConfigEdit) Write() error { return e.write() }
 
 func oneLine(b []byte) string {
 	var buf bytes.Buffer

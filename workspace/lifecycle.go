@@ -167,6 +167,34 @@ func (s *Session) Delete(ctx context.Context) (string, error) {
 	return name, nil
 }
 
+// DeleteIf is Delete that moves the session only if check, run under the
+// session's lock with its metadata as it is then, returns nil; otherwise
+// nothing is moved and check's error is returned. A caller that decided
+// from an earlier read (the migrator retiring an import it superseded)
+// uses it so that nothing appended since that read goes to the trash. On
+// a shared store the move also requires the size check saw (ErrChanged).
+func (s *Session) DeleteIf(ctx context.Context, check func(Meta) error) (string, error) {
+	lk, err := s.w.lock(ctx, s.st)
+	if err != nil {
+		return "", err
+	}
+	defer lk.unlock()
+	m, err := s.Meta(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := check(m); err != nil {
+		return "", err
+	}
+	name, err := s.moveToTrashIf(m.Size)
+	if err != nil {
+		return "", err
+	}
+	s.w.syncDir(s.w.sessionsDir())
+	s.w.syncDir(s.w.trashDir())
+	return name, nil
+}
+
 // trashReady checks that sessions/.trash/ is a directory, not a symbolic
 // link to one elsewhere, before a session is moved into it or out of it.
 func (w *Workspace) trashReady() error {

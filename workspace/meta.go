@@ -31,8 +31,9 @@ type Meta struct {
 	// its title is known only to a workspace opened with the key.
 	Encrypted bool      `json:"encrypted,omitempty"`
 	Created   time.Time `json:"created"`
-	// Updated is the time of the last message (of the header before the
-	// first message): titles, resets, summaries and checkpoints leave it.
+	// Updated is the time of the latest message (of the header before the
+	// first message): titles, resets, summaries and checkpoints leave it,
+	// and so does an earlier conversation imported late, with older times.
 	Updated time.Time `json:"updated"`
 	// Messages and Tokens count every message record in the file.
 	Messages int `json:"messages"`
@@ -108,10 +109,14 @@ func (m *metaEntry) feed(r *Record) {
 		m.Segments = 1
 	}
 	m.LastSeq = r.Seq
-	// Updated is the last activity: the last message, or the header
+	// Updated is the last activity: the latest message, or the header
 	// before any. A title, reset, summary or checkpoint is not activity
-	// (a rename must not move a session to the top of a listing).
-	if r.Type == TypeMessage || m.Updated.IsZero() {
+	// (a rename must not move a session to the top of a listing). Latest,
+	// not last: an earlier conversation imported late (migrate's merge:
+	// checkpoint, reset, the old messages, restore) comes after the live
+	// one in the file with older times, and must not make the session
+	// look idle to cleanup.
+	if r.Type == TypeMessage && (r.At.After(m.Updated) || m.Messages == 0) || m.Updated.IsZero() {
 		m.Updated = r.At
 	}
 	switch r.Type {

@@ -84,7 +84,7 @@ docs/migration.md says what is read and how old keys map to sessions.
 First a plan, one screen: per era of the source, how many sessions and
 messages, how many go to derived scopes (where the assistant routes the
 chat's next message), keep their own id, or stay under their old key and
-why; the target config; the actions (create, append, merge, skip); and
+why; the target config; the actions (create, append, merge, rebuild, skip); and
 every problem. --verbose adds the table of every session; the report of an
 applied migration holds it too.
 
@@ -94,7 +94,19 @@ moltbot.json or clawdbot.json; Clodds clodds.json; JSON5 accepted) and
 proposes one that keys sessions as the install did. The ids follow --config
 FILE if given, else the workspace's config.json if it has one, else the
 proposal; --write-config writes the proposal to the workspace's config.json
-(never over a config that keys sessions differently: it refuses).
+(never over a config that keys sessions differently: it refuses). Into an
+existing config.json it inserts the session settings and changes nothing
+else (the plan shows the diff); a config.json it cannot edit in place
+safely (a symbolic link, other hard links) is left alone and the merged
+config written beside it, as config.merged.json.
+
+Run again after upgrading picosess, migrate places what the newer version
+places differently (an OpenClaw orphan it now links, ids under the install's
+own config): an untouched session is written again in order (rebuild), one
+written to since gets the missing part as an earlier conversation (merge),
+and an earlier import under another id is moved to the trash once its
+messages are verified where they go now (kept, and not imported twice, if
+it was written to since).
 
   --dry-run   print the plan; write nothing
   --yes       apply without asking; without it migrate asks on a terminal,
@@ -255,11 +267,14 @@ func (a *app) runMigrate(ctx context.Context, o *migrateOptions) error {
 		plan.Config = tc
 	}
 	if o.writeConfig && srcCfg != nil {
-		change, err := migrate.WriteProposedConfig(w.Root(), srcCfg.Proposal)
+		edit, err := migrate.ProposedConfigEdit(w.Root(), srcCfg.Proposal)
+		if err == nil {
+			err = edit.Write()
+		}
 		if err != nil {
 			return err
 		}
-		tc.Write = configChangeWords(change, filepath.Join(w.Root(), workspace.ConfigFile), false)
+		tc.Write = configEditWords(edit, filepath.Join(w.Root(), workspace.ConfigFile), false)
 		if !a.jsonOut {
 			fmt.Fprintf(a.stderr, "config: %s\n", tc.Write)
 		}
@@ -322,12 +337,16 @@ func (a *app) migrateTarget(root string, o *migrateOptions, src *migrate.SourceC
 				tc.Write = configChangeWords(migrate.ConfigUnchanged, cfgPath, o.dryRun)
 			}
 		case o.writeConfig:
-			change, err := migrate.CheckProposedConfig(root, src.Proposal)
+			edit, err := migrate.ProposedConfigEdit(root, src.Proposal)
 			if err != nil {
 				return pol, nil, err // ErrConfigConflict: nothing written
 			}
 			tc.Used = "the workspace's config.json with the source install's session settings added (--write-config)"
-			tc.Write = configChangeWords(change, cfgPath, o.dryRun)
+			tc.Write = configEditWords(edit, cfgPath, o.dryRun)
+			tc.Diff = edit.Diff
+			if edit.Change == migrate.ConfigBeside {
+				tc.Problems = append(tc.Problems, fmt.Sprintf("%s cannot be edited in place safely (%s): the merged config goes to %s; put it in place of config.json (or merge it by hand) before the assistant runs, or its next messages are keyed otherwise", cfgPath, edit.Why, edit.Path))
+			}
 			return prop, tc, nil
 		default:
 			tc.Used = "the workspace's config.json"
@@ -361,6 +380,17 @@ func proposalWords(src *migrate.SourceConfig) string {
 	return strings.Join(src.Settings, "; ")
 }
 
+// configEditWords says what --write-config does (dry: would do).
+func configEditWords(e *migrate.ConfigEdit, path string, dry bool) string {
+	if e.Change != migrate.ConfigBeside {
+		return configChangeWords(e.Change, path, dry)
+	}
+	if dry {
+		return fmt.Sprintf("would write the merged config to %s: %s is left as it is (%s)", e.Path, path, e.Why)
+	}
+	return fmt.Sprintf("wrote the merged config to %s: %s is left as it is (%s)", e.Path, path, e.Why)
+}
+
 func configChangeWords(c migrate.ConfigChange, path string, dry bool) string {
 	switch c {
 	case migrate.ConfigWritten:
@@ -370,9 +400,9 @@ func configChangeWords(c migrate.ConfigChange, path string, dry bool) string {
 		return "wrote " + path
 	case migrate.ConfigMerged:
 		if dry {
-			return "would add the session settings to " + path + " (its other settings kept)"
+			return "would add the session settings to " + path + " (the rest of the file kept as it is)"
 		}
-		return "added the session settings to " + path + " (its other settings kept)"
+		return "added the session settings to " + path + " (the rest of the file kept as it is)"
 	}
 	return path + " already keys sessions this way: left as it is"
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"database/sql"
 	"encoding/json"
 	"os"
@@ -184,5 +185,79 @@ func TestMigrateClodds(t *testing.T) {
 		if before[p] != h {
 			t.Fatalf("%s changed", p)
 		}
+	}
+}
+
+// --write-config into a config.json PicoClaw v0.1.2 wrote (kept private,
+// 0600): the plan shows the lines it adds, applying adds exactly those
+// (every line the file had stays, in place, and its mode), and a symbolic
+// link is never replaced: the merged config goes beside it and the plan
+// says what to do.
+func TestMigrateWriteConfigMergesInPlace(t *testing.T) {
+	src := legacyTree(t, "upstream/openclaw/2026.1.24/state")
+	old, err := os.ReadFile(filepath.Join("..", "..", "testdata", "upstream", "picoclaw", "v0.1.2", "home", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := filepath.Join(t.TempDir(), "ws")
+	if err := os.MkdirAll(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(ws, "config.json")
+	if err := os.WriteFile(cfg, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRun(t, "--workspace", ws, "migrate", "--from", src, "--dry-run", "--write-config")
+	for _, want := range []string{"would add the session settings to " + cfg, `+  "session": {`, `+    "dmScope": "per-channel-peer"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	if b, _ := os.ReadFile(cfg); !bytes.Equal(b, old) {
+		t.Fatal("the dry run changed config.json")
+	}
+	mustRun(t, "--workspace", ws, "migrate", "--from", src, "--yes", "--write-config")
+	got, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the file ends "\n  }\n}" (no final newline): the member goes after
+	// the last one's value, laid out as its neighbours are
+	if !bytes.HasSuffix(old, []byte("\n  }\n}")) {
+		t.Fatalf("the fixture's end changed: %q", old[len(old)-10:])
+	}
+	want := append(old[:len(old)-2:len(old)-2], []byte(",\n  \"session\": {\n    \"dmScope\": \"per-channel-peer\"\n  }\n}")...)
+	if !bytes.Equal(got, want) {
+		t.Errorf("config.json after --write-config:\n%s\nwant\n%s", got, want)
+	}
+	if st, _ := os.Stat(cfg); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+
+	// a symbolic link (a config kept with the user's dotfiles)
+	ws = filepath.Join(t.TempDir(), "ws")
+	if err := os.MkdirAll(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dot := filepath.Join(t.TempDir(), "picosess-config.json")
+	if err := os.WriteFile(dot, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(dot, filepath.Join(ws, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	out = mustRun(t, "--workspace", ws, "migrate", "--from", src, "--yes", "--write-config")
+	if !strings.Contains(out+mustRun(t, "--workspace", ws, "migrate", "--from", src, "--dry-run", "--write-config"), "cannot be edited in place safely (it is a symbolic link") {
+		t.Errorf("the plan does not say why:\n%s", out)
+	}
+	if b, _ := os.ReadFile(dot); !bytes.Equal(b, old) {
+		t.Error("the linked config was changed")
+	}
+	if fi, err := os.Lstat(filepath.Join(ws, "config.json")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Error("the symbolic link was replaced")
+	}
+	b, err := os.ReadFile(filepath.Join(ws, migrate.ConfigBesideName))
+	if err != nil || !strings.Contains(string(b), `"dmScope": "per-channel-peer"`) {
+		t.Errorf("beside: %s %v", b, err)
 	}
 }
