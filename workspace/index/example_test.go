@@ -67,11 +67,11 @@ func Example() {
 	}
 	// Output:
 	// dentist friday: 2
-	//   13:00 #3 assistant: The **dentist** is on **Friday** at 11:00.
-	//   11:00 #2 user 42: Remind me what time the **dentist** is on **Friday**
+	//   11:00 #3 assistant: The **dentist** is on **Friday** at 11:00.
+	//   10:00 #2 user 42: Remind me what time the **dentist** is on **Friday**
 	// dentist role:user: 2
-	//   16:00 #2 user 43: Is the **dentist** open on Saturday?
-	//   11:00 #2 user 42: Remind me what time the **dentist** is on Friday
+	//   13:00 #2 user 43: Is the **dentist** open on Saturday?
+	//   10:00 #2 user 42: Remind me what time the **dentist** is on Friday
 	// dentist -friday: 1
-	//   16:00 #2 user 43: Is the **dentist** open on Saturday?
+	//   13:00 #2 user 43: Is the **dentist** open on Saturday?
 }
