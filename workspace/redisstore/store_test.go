@@ -136,7 +136,7 @@ func TestSameRecordsAsFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h["title"] != "Fridge" || h["name"] != "kitchen" || h["updated"] != "2026-11-21T09:00:13Z" || h["seq"] != "11" {
+	if h["title"] != "Fridge" || h["name"] != "kitchen" || h["updated"] != "2026-11-21T09:00:10Z" || h["seq"] != "11" {
 		t.Errorf("meta hash: %v", h)
 	}
 	// Lookup by name, title and prefix, and records from an offset.
