@@ -23,12 +23,12 @@ import (
 // token of every field with its positions: about 40 times the text of a
 // short message), and the next one is read meanwhile, so the batch bounds
 // the memory of a catch-up, whatever the length of the history. Smaller
-// batches cost more segments and fsyncs; at 1 000 documents the catch-up
-// is as fast as with 10 000 (docs/performance.md, "First search in bounded
-// memory").
+// batches cost more segments and fsyncs; at 500 documents the catch-up
+// is as fast as with 1 000 and its heap smaller (docs/performance.md,
+// "First search in bounded memory").
 const (
-	DefaultBatchSize  = 1000
-	DefaultBatchBytes = 1 << 20
+	DefaultBatchSize  = 500
+	DefaultBatchBytes = 256 << 10
 )
 
 // ErrDamaged is matched by errors about an index that cannot be read; the
