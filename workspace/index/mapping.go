@@ -166,7 +166,7 @@ func docID(session string, seq int64) string {
 
 // docKey is the id of a record's document in the index: the session's
 // number and the seq, each in base 36 after one character that says how
-// many digits follow ("21z:32n9c": session 71, seq 123 456). Not the session
+// many digits follow ("21z:42n9c": session 71, seq 123 456). Not the session
 // id: bleve stores every document's id, uncompressed, and indexes it as a
 // term of its own; 72 bytes of "<session id>:<seq>" per message were a
 // fifth of the index (6.6 of 33 MB per 100 000 messages). The session's
