@@ -50,7 +50,7 @@ func mappedKB(t *testing.T, dir string) (kb, mappings int) {
 }
 
 // segments is the number of segments of the held index's snapshot.
-func segments(t *testing.T, x *Index) int {
+func segments(t testing.TB, x *Index) int {
 	t.Helper()
 	adv, err := x.own.bi.Advanced()
 	if err != nil {
@@ -117,4 +117,34 @@ func TestReleaseMapped(t *testing.T) {
 	if again, _ := mappedKB(t, store); again == 0 {
 		t.Fatal("the searches after releaseMapped mapped nothing")
 	}
+}
+
+// BenchmarkReleaseMapped: one releaseMapped of an index of several
+// segments, all of them resident (a search before each call): what a
+// catch-up pays every releaseInterval.
+func BenchmarkReleaseMapped(b *testing.B) {
+	ctx := context.Background()
+	ws := openWS(b, "")
+	x := openIndex(b, ws, &Options{Hold: true, BatchSize: 500})
+	for i := range 20 {
+		s := chatSession(b, ws, "main", strconv.Itoa(i))
+		for j := range 1000 {
+			say(b, s, workspace.RoleUser, "alice", fmt.Sprintf("pelican %d of chat %d, and a walrus %d", j, i, i*1000+j))
+		}
+		if _, err := x.CatchUp(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	x.mu.Lock()
+	bi := x.own.bi
+	x.mu.Unlock()
+	for b.Loop() {
+		b.StopTimer()
+		mustSearch(b, x, Query{Text: "pelican"})
+		b.StartTimer()
+		releaseMapped(bi)
+	}
+	x.mu.Lock()
+	b.ReportMetric(float64(segments(b, x)), "segments-at-end")
+	x.mu.Unlock()
 }
