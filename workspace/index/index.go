@@ -450,9 +450,23 @@ func (x *Index) storeError(err error) error {
 // a new index's format key is on disk before it is used (recreate). So
 // what a killed process leaves is consistent: a watermark behind its
 // documents, never ahead.
+//
+// Merged segments hold fewer than maxSegmentDocs documents: a merge reads
+// all of its sources and builds the new segment's dictionaries on the
+// heap, so its memory follows the size of what it merges, and scorch's
+// tiers make merges as large as the history. With the bound a first search
+// of 1 000 000 messages peaked at 57-62 MB instead of 86-101 MB
+// (docs/performance.md, "First search in bounded memory"); a long history
+// is more segments for a query to visit instead (about one per 50 000 to
+// 100 000 messages).
 func runtimeConfig() map[string]any {
-	return map[string]any{"bolt_timeout": "1s", "unsafe_batch": true}
+	return map[string]any{"bolt_timeout": "1s", "unsafe_batch": true,
+		"scorchMergePlanOptions": map[string]any{"MaxSegmentSize": maxSegmentDocs}}
 }
+
+// maxSegmentDocs bounds the documents of a merged segment (scorch's
+// MaxSegmentSize; a segment of half as many or more is not merged again).
+const maxSegmentDocs = 100_000
 
 func closeBleve(bi bleve.Index) error {
 	if bi == nil {
