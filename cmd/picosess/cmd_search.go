@@ -212,8 +212,8 @@ func (a *app) runSearch(cmd *cobra.Command, o *searchOptions, text string) error
 // indexMemoryLimitBytes is the Go runtime's soft memory limit while a
 // command may build or catch up the search index (search, reindex),
 // unless GOMEMLIMIT says otherwise. The catch-up holds a bounded amount
-// (a batch of 1 000 documents being analyzed, the next one being read,
-// scorch's merges: 15-20 MB live), but at the default GOGC the heap grows
+// (a batch of 500 documents being analyzed, the next one being read,
+// scorch's merges: 9-11 MB live), but at the default GOGC the heap grows
 // to twice that between collections and the runtime keeps what it freed:
 // 50 MB resident for a first search of 100 000 messages instead of 25.
 // Soft: a catch-up that needs more (many new sessions at once) gets it,

@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -211,7 +212,7 @@ func TestOlderFormatIsRebuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := Check(ctx, ws)
-	if err != nil || !strings.Contains(rep.Damaged, "format 4") {
+	if err != nil || !strings.Contains(rep.Damaged, fmt.Sprintf("format %d", formatNumber)) {
 		t.Fatalf("check of a format 3 index: %+v %v", rep, err)
 	}
 	res := mustSearch(t, x, Query{Text: "green"})

@@ -109,6 +109,10 @@ func (x *Index) catchUpStats(ctx context.Context, o *owner, progress func(Progre
 
 	c := &catcher{x: x, o: o, b: o.bi.NewBatch(), pending: map[string]*Watermark{}, removed: map[string]bool{},
 		suspect: o.cs.Dirty}
+	// The segment files scorch reads while this runs (its merges, the
+	// lookups of every batch) are mapped; what they touched is let go
+	// every releaseInterval, so that it does not add up with the history.
+	defer releaseEvery(o.bi, releaseInterval)()
 	// A batch still in flight when reading stops (an error, ctx) is
 	// waited for: nothing writes the index after this returns.
 	defer func() {

@@ -23,12 +23,12 @@ import (
 // token of every field with its positions: about 40 times the text of a
 // short message), and the next one is read meanwhile, so the batch bounds
 // the memory of a catch-up, whatever the length of the history. Smaller
-// batches cost more segments and fsyncs; at 1 000 documents the catch-up
-// is as fast as with 10 000 (docs/performance.md, "First search in bounded
-// memory").
+// batches cost more segments and fsyncs; at 500 documents the catch-up
+// is as fast as with 1 000 and its heap smaller (docs/performance.md,
+// "First search in bounded memory").
 const (
-	DefaultBatchSize  = 1000
-	DefaultBatchBytes = 1 << 20
+	DefaultBatchSize  = 500
+	DefaultBatchBytes = 256 << 10
 )
 
 // ErrDamaged is matched by errors about an index that cannot be read; the
@@ -450,9 +450,23 @@ func (x *Index) storeError(err error) error {
 // a new index's format key is on disk before it is used (recreate). So
 // what a killed process leaves is consistent: a watermark behind its
 // documents, never ahead.
+//
+// Merged segments hold fewer than maxSegmentDocs documents: a merge reads
+// all of its sources and builds the new segment's dictionaries on the
+// heap, so its memory follows the size of what it merges, and scorch's
+// tiers make merges as large as the history. With the bound a first search
+// of 1 000 000 messages peaked at 57-62 MB instead of 86-101 MB
+// (docs/performance.md, "First search in bounded memory"); a long history
+// is more segments for a query to visit instead (about one per 50 000 to
+// 100 000 messages).
 func runtimeConfig() map[string]any {
-	return map[string]any{"bolt_timeout": "1s", "unsafe_batch": true}
+	return map[string]any{"bolt_timeout": "1s", "unsafe_batch": true,
+		"scorchMergePlanOptions": map[string]any{"MaxSegmentSize": maxSegmentDocs}}
 }
+
+// maxSegmentDocs bounds the documents of a merged segment (scorch's
+// MaxSegmentSize; a segment of half as many or more is not merged again).
+const maxSegmentDocs = 100_000
 
 func closeBleve(bi bleve.Index) error {
 	if bi == nil {

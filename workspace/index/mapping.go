@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -164,18 +165,39 @@ func docID(session string, seq int64) string {
 }
 
 // docKey is the id of a record's document in the index: the session's
-// number and the seq, both in base 36 ("1z:2n9c"). Not the session id: bleve
-// stores every document's id, uncompressed, and indexes it as a term of its
-// own; 72 bytes of "<session id>:<seq>" per message were a fifth of the
-// index (6.6 of 33 MB per 100 000 messages). The session's number is
-// stored with its watermark, and picosess-state.bolt maps it back to the
-// session id (store.go).
+// number and the seq, each in base 36 after one character that says how
+// many digits follow ("21z:42n9c": session 71, seq 123 456). Not the session
+// id: bleve stores every document's id, uncompressed, and indexes it as a
+// term of its own; 72 bytes of "<session id>:<seq>" per message were a
+// fifth of the index (6.6 of 33 MB per 100 000 messages). The session's
+// number is stored with its watermark, and picosess-state.bolt maps it back
+// to the session id (store.go).
+//
+// The length character makes keys sort as (number, seq) do: the records a
+// catch-up appends come after every key of the segments already written
+// (sessions get numbers in the order they are first read, a session's seqs
+// grow), and scorch, which looks every key of a batch up in every segment
+// to find what it replaces, skips a segment whose largest key is smaller
+// than the key. Without it every batch read the id dictionary of every
+// segment (docs/performance.md, "First search in bounded memory").
 func docKey(num uint64, seq int64) string {
-	b := make([]byte, 0, 16)
-	b = strconv.AppendUint(b, num, 36)
+	b := make([]byte, 0, 2*keyDigits+3)
+	b = appendOrdered(b, num)
 	b = append(b, ':')
-	b = strconv.AppendInt(b, seq, 36)
+	b = appendOrdered(b, uint64(seq))
 	return string(b)
+}
+
+// keyDigits is the most base-36 digits of a uint64.
+const keyDigits = 13
+
+// appendOrdered appends n in base 36 after its digit count, itself one
+// base-36 digit: two numbers compare as their encodings do.
+func appendOrdered(b []byte, n uint64) []byte {
+	var d [keyDigits]byte
+	digits := strconv.AppendUint(d[:0], n, 36)
+	b = strconv.AppendUint(b, uint64(len(digits)), 36)
+	return append(b, digits...)
 }
 
 // parseKey reads a docKey; ok is false for anything else.
@@ -184,15 +206,28 @@ func parseKey(key string) (num uint64, seq int64, ok bool) {
 	if !found {
 		return 0, 0, false
 	}
-	num, err := strconv.ParseUint(n, 36, 64)
-	if err != nil {
+	num, ok = parseOrdered(n)
+	if !ok {
 		return 0, 0, false
 	}
-	seq, err = strconv.ParseInt(q, 36, 64)
-	if err != nil {
+	s, ok := parseOrdered(q)
+	if !ok || s > math.MaxInt64 {
 		return 0, 0, false
 	}
-	return num, seq, true
+	return num, int64(s), true
+}
+
+// parseOrdered reads what appendOrdered wrote.
+func parseOrdered(s string) (uint64, bool) {
+	if len(s) < 2 {
+		return 0, false
+	}
+	l, err := strconv.ParseUint(s[:1], 36, 8)
+	if err != nil || int(l) != len(s)-1 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s[1:], 36, 64)
+	return n, err == nil
 }
 
 // analyzers are the analyzer objects newDoc hands to fields, resolved once

@@ -6,8 +6,8 @@ import "github.com/picosess/picosess/workspace"
 // documents, written in the same batch as them).
 const (
 	keyFormat    = "picosess:format"
-	formatValue  = `{"format":4}` // 2: tool and failed fields; 3: watermarks in picosess-state.bolt; 4: documents keyed by session number
-	formatNumber = 4
+	formatValue  = `{"format":5}` // 2: tool and failed fields; 3: watermarks in picosess-state.bolt; 4: documents keyed by session number; 5: keys that sort as (number, seq)
+	formatNumber = 5
 )
 
 // Watermark is how far the index has read one session file, stored in
