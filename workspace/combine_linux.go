@@ -442,7 +442,14 @@ func giveSeqs(reqs []*appendReq, counts []int, first int64) {
 func (s *Session) combineLead(lk *sessionLock, reqs []*appendReq) {
 	w, st := s.w, s.st
 	for rounds := 0; ; {
-		a := w.areaLocked(st, false)
+		// The slots if this process mapped them already (no system call:
+		// a session nobody else writes pays nothing here); records put
+		// in them before this process mapped them are seen after
+		// unlocking.
+		a := st.comb
+		if a != nil {
+			a.users.Add(1)
+		}
 		var served, seen uint32
 		for {
 			var claimed []*claimedSlot
