@@ -400,16 +400,7 @@ func TestMigrateAgainUnderAnotherID(t *testing.T) {
 	if !strings.Contains(out, "verify: all 16 messages present") {
 		t.Errorf("apply:\n%s", out)
 	}
-	live, where := liveMessages(t, ws)
-	exp, _ := liveMessages(t, clean)
-	for k, n := range exp {
-		if live[k] != n {
-			t.Errorf("message %q: %d time(s) in %v, want %d", k, live[k], where[k], n)
-		}
-	}
-	if total := sum(live); total != sum(exp)+1 {
-		t.Errorf("%d live messages, want %d", total, sum(exp)+1)
-	}
+	requireCleanPlusOne(t, ws, clean)
 	// the conversation goes on where it was: its lines unchanged, the
 	// orphan added late; no session under the new id
 	now, err := os.ReadFile(filepath.Join(ws, "sessions", aliceDMOld+".jsonl"))
@@ -493,32 +484,11 @@ func TestMigrateAgainAfterAdoption(t *testing.T) {
 // An earlier import the plan would retire that is written to between the
 // plan and its apply stays live, whole, and the report says so.
 func TestMigrateAgainRetireRace(t *testing.T) {
-	ctx := context.Background()
-	src := fixedTimesTree(t, "upstream/openclaw/2026.1.24/state")
-	ws := oldWorkspace(t, "clawdbot-2026.1.24-config", src)
-	w, err := workspace.Open(ws, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	p, err := migrate.NewPlan(ctx, src, w, migrate.PlanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws, w, p := planAgain(t)
 	if len(p.Retire) != 1 || p.Retire[0].ID != aliceArchive || !p.Retire[0].Retire {
 		t.Fatalf("plan retires %+v", p.Retire)
 	}
-	s, err := w.OpenID(aliceArchive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Append(ctx, workspace.Record{Type: workspace.TypeMessage, Role: "user", Content: "a note in the archive"}); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := migrate.Apply(ctx, w, p, migrate.ApplyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := appendThenApply(t, w, p, aliceArchive, "a note in the archive")
 	if len(rep.Retired) != 1 || rep.Retired[0].Done == "trash" || !strings.Contains(rep.Retired[0].Done, "written to since") {
 		t.Fatalf("retired: %+v", rep.Retired)
 	}
@@ -557,34 +527,13 @@ func equalDigests(a, b map[string]string) bool {
 // apply is not moved to the trash: the apply looks again and adds the
 // orphan late, the new line kept.
 func TestMigrateAgainRebuildRace(t *testing.T) {
-	ctx := context.Background()
-	src := fixedTimesTree(t, "upstream/openclaw/2026.1.24/state")
-	ws := oldWorkspace(t, "clawdbot-2026.1.24-config", src)
-	w, err := workspace.Open(ws, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	p, err := migrate.NewPlan(ctx, src, w, migrate.PlanOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws, w, p := planAgain(t)
 	for _, ps := range p.Sessions {
 		if ps.ID == aliceDM && ps.Action != migrate.ActionRebuild {
 			t.Fatalf("planned %s for the DM, want rebuild", ps.Action)
 		}
 	}
-	s, err := w.OpenID(aliceDM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Append(ctx, workspace.Record{Type: workspace.TypeMessage, Role: "user", Content: "written during the migration"}); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := migrate.Apply(ctx, w, p, migrate.ApplyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := appendThenApply(t, w, p, aliceDM, "written during the migration")
 	if !rep.Verify.OK() {
 		t.Fatalf("verify: %+v", rep.Verify.Missing)
 	}
@@ -621,6 +570,17 @@ func TestMigrateAgainArchiveWrittenTo(t *testing.T) {
 	if !strings.Contains(out, "verify: all 16 messages present") {
 		t.Errorf("apply:\n%s", out)
 	}
+	requireCleanPlusOne(t, ws, clean)
+	if hits := searchSessions(t, ws, "milk"); len(hits) != 1 || hits[aliceArchive] == 0 {
+		t.Errorf("milk found in %v", hits)
+	}
+}
+
+// requireCleanPlusOne checks that the live sessions of ws hold every
+// message a clean migration (clean) holds, as many times, and one more:
+// the one the test appended.
+func requireCleanPlusOne(t *testing.T, ws, clean string) {
+	t.Helper()
 	live, where := liveMessages(t, ws)
 	exp, _ := liveMessages(t, clean)
 	for k, n := range exp {
@@ -631,7 +591,40 @@ func TestMigrateAgainArchiveWrittenTo(t *testing.T) {
 	if total := sum(live); total != sum(exp)+1 {
 		t.Errorf("%d live messages, want %d", total, sum(exp)+1)
 	}
-	if hits := searchSessions(t, ws, "milk"); len(hits) != 1 || hits[aliceArchive] == 0 {
-		t.Errorf("milk found in %v", hits)
+}
+
+// planAgain makes the workspace the older version left of the Clawdbot
+// install (times fixed) and plans migrating it again with this one.
+func planAgain(t *testing.T) (ws string, w *workspace.Workspace, p *migrate.Plan) {
+	t.Helper()
+	src := fixedTimesTree(t, "upstream/openclaw/2026.1.24/state")
+	ws = oldWorkspace(t, "clawdbot-2026.1.24-config", src)
+	w, err := workspace.Open(ws, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { w.Close() })
+	if p, err = migrate.NewPlan(context.Background(), src, w, migrate.PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return ws, w, p
+}
+
+// appendThenApply appends a user message to session id, as an assistant
+// would between the plan and its apply, then applies the plan.
+func appendThenApply(t *testing.T, w *workspace.Workspace, p *migrate.Plan, id, text string) *migrate.Report {
+	t.Helper()
+	ctx := context.Background()
+	s, err := w.OpenID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, workspace.Record{Type: workspace.TypeMessage, Role: "user", Content: text}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := migrate.Apply(ctx, w, p, migrate.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
