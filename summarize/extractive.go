@@ -35,11 +35,8 @@ type unit struct {
 	cost  int // tokens with the newline; 0 until counted
 }
 
-// Summarize picks sentences within req.TargetTokens.
-func (e Extractive) Summarize(ctx context.Context, req Request) (Result, error) {
-	if err := ctx.Err(); err != nil {
-		return Result{}, err
-	}
+// counterBudget is the counter and the target size of a summary of req.
+func (e Extractive) counterBudget(req Request) (Counter, int) {
 	c := e.Counter
 	if c == nil {
 		c = Estimate{}
@@ -48,6 +45,15 @@ func (e Extractive) Summarize(ctx context.Context, req Request) (Result, error) 
 	if budget <= 0 {
 		budget = DefaultSummaryTokens
 	}
+	return c, budget
+}
+
+// Summarize picks sentences within req.TargetTokens.
+func (e Extractive) Summarize(ctx context.Context, req Request) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	c, budget := e.counterBudget(req)
 	units := extractUnits(req)
 	if len(units) == 0 {
 		return Result{}, ErrEmptySummary

@@ -44,14 +44,7 @@ func (e Extractive) summarizeRounds(ctx context.Context, req Request, each func(
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	c := e.Counter
-	if c == nil {
-		c = Estimate{}
-	}
-	budget := req.TargetTokens
-	if budget <= 0 {
-		budget = DefaultSummaryTokens
-	}
+	c, budget := e.counterBudget(req)
 	// units calls fn with each unit of the request, as extractUnits
 	// makes them (order numbers them the same way).
 	units := func(fn func(u *unit)) error {

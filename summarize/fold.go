@@ -23,22 +23,44 @@ func composePlan(ctx context.Context, p Plan, s Settings, sz Summarizer, c Count
 			part.Previous = res.Text
 		}
 		var err error
-		res, err = sz.Summarize(ctx, part)
-		if err == nil && strings.TrimSpace(res.Text) == "" {
-			err = ErrEmptySummary
-		}
-		if err != nil {
-			where := fmt.Sprintf("seq %d..%d (%d messages)", p.From, p.Through, len(p.Fold))
-			if len(parts) > 1 {
-				where += fmt.Sprintf(", part %d of %d (seq %d..%d)", i+1, len(parts), part.From, part.Through)
-			}
-			return workspace.Record{}, fmt.Errorf("summarize %s: %w", where, err)
+		if res, err = summarizePart(ctx, sz, part); err != nil {
+			return workspace.Record{}, partError(p, len(p.Fold), i+1, len(parts), part, err)
 		}
 	}
+	return summaryRecord(p, res, c), nil
+}
+
+// summarizePart runs the summarizer on one part; an empty summary is an
+// error.
+func summarizePart(ctx context.Context, sz Summarizer, part Request) (Result, error) {
+	res, err := sz.Summarize(ctx, part)
+	return res, emptyIsError(res, err)
+}
+
+// emptyIsError is err, or ErrEmptySummary for a summary with no text.
+func emptyIsError(res Result, err error) error {
+	if err == nil && strings.TrimSpace(res.Text) == "" {
+		return ErrEmptySummary
+	}
+	return err
+}
+
+// partError says where the summary of plan p (folded messages) failed:
+// part i of n when there are several.
+func partError(p Plan, folded, i, n int, part Request, err error) error {
+	where := fmt.Sprintf("seq %d..%d (%d messages)", p.From, p.Through, folded)
+	if n > 1 {
+		where += fmt.Sprintf(", part %d of %d (seq %d..%d)", i, n, part.From, part.Through)
+	}
+	return fmt.Errorf("summarize %s: %w", where, err)
+}
+
+// summaryRecord is the record to append for summary res of plan p.
+func summaryRecord(p Plan, res Result, c Counter) workspace.Record {
 	text := strings.TrimSpace(res.Text)
 	rec := workspace.Record{Type: workspace.TypeSummary, Through: p.Through, Text: text, By: res.By}
 	rec.Tokens = MessageTokens(c, SummaryMessage(text))
-	return rec, nil
+	return rec
 }
 
 // stillHolds says whether a plan made from a read still holds, given the

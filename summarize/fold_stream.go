@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
-	"strings"
 
 	"github.com/picosess/picosess/workspace"
 )
@@ -333,11 +332,7 @@ func composeStream(ctx context.Context, f *foldStream, p Plan, s Settings, sz Su
 			part.Previous = res.Text
 		}
 		var err error
-		res, err = sz.Summarize(ctx, part)
-		if err == nil && strings.TrimSpace(res.Text) == "" {
-			err = ErrEmptySummary
-		}
-		if err != nil {
+		if res, err = summarizePart(ctx, sz, part); err != nil {
 			failed, failedAt, failedN = err, part, parts
 		}
 	}
@@ -351,9 +346,7 @@ func composeStream(ctx context.Context, f *foldStream, p Plan, s Settings, sz Su
 				return f.eachFolded(ctx, p, s, fn)
 			})
 			parts = 1
-			if err == nil && strings.TrimSpace(r.Text) == "" {
-				err = ErrEmptySummary
-			}
+			err = emptyIsError(r, err)
 			if err != nil && !errors.Is(err, ErrStale) {
 				failed, failedN = err, 1
 			} else if err != nil {
@@ -408,16 +401,9 @@ func composeStream(ctx context.Context, f *foldStream, p Plan, s Settings, sz Su
 		}
 	}
 	if failed != nil {
-		where := fmt.Sprintf("seq %d..%d (%d messages)", p.From, p.Through, p.Folded)
-		if parts > 1 {
-			where += fmt.Sprintf(", part %d of %d (seq %d..%d)", failedN, parts, failedAt.From, failedAt.Through)
-		}
-		return workspace.Record{}, fmt.Errorf("summarize %s: %w", where, failed)
+		return workspace.Record{}, partError(p, p.Folded, failedN, parts, failedAt, failed)
 	}
-	text := strings.TrimSpace(res.Text)
-	rec := workspace.Record{Type: workspace.TypeSummary, Through: p.Through, Text: text, By: res.By}
-	rec.Tokens = MessageTokens(c, SummaryMessage(text))
-	return rec, nil
+	return summaryRecord(p, res, c), nil
 }
 
 // streamSummarizer is a summarizer that can take a request whose

@@ -339,19 +339,12 @@ func (w *Workspace) trashIfIdle(ctx context.Context, listed CleanupDecision, idl
 	if err != nil {
 		return "", err
 	}
-	lk, err := w.lock(ctx, s.st)
-	if err != nil {
-		return "", err
-	}
-	defer lk.unlock()
-	m, err := s.Meta(ctx)
-	if err != nil {
-		return "", err
-	}
-	if m.Size != listed.Size || !m.Updated.Equal(listed.Updated) || !m.Updated.Before(idleBefore) {
-		return "", fmt.Errorf("%w: %s (last message %s, listed %s)", errWrittenMeanwhile, s.id, m.Updated.Format(time.RFC3339), listed.Updated.Format(time.RFC3339))
-	}
-	name, err := s.moveToTrashIf(m.Size)
+	name, err := s.trashIf(ctx, func(m Meta) error {
+		if m.Size != listed.Size || !m.Updated.Equal(listed.Updated) || !m.Updated.Before(idleBefore) {
+			return fmt.Errorf("%w: %s (last message %s, listed %s)", errWrittenMeanwhile, s.id, m.Updated.Format(time.RFC3339), listed.Updated.Format(time.RFC3339))
+		}
+		return nil
+	})
 	if errors.Is(err, ErrChanged) {
 		// On a store: another machine appended after the look above.
 		return "", fmt.Errorf("%w: %w", errWrittenMeanwhile, err)

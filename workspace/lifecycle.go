@@ -174,6 +174,18 @@ func (s *Session) Delete(ctx context.Context) (string, error) {
 // uses it so that nothing appended since that read goes to the trash. On
 // a shared store the move also requires the size check saw (ErrChanged).
 func (s *Session) DeleteIf(ctx context.Context, check func(Meta) error) (string, error) {
+	name, err := s.trashIf(ctx, check)
+	if err != nil {
+		return "", err
+	}
+	s.w.syncDir(s.w.sessionsDir())
+	s.w.syncDir(s.w.trashDir())
+	return name, nil
+}
+
+// trashIf is DeleteIf without syncing the two directories (cleanup syncs
+// them once after all its moves).
+func (s *Session) trashIf(ctx context.Context, check func(Meta) error) (string, error) {
 	lk, err := s.w.lock(ctx, s.st)
 	if err != nil {
 		return "", err
@@ -186,13 +198,7 @@ func (s *Session) DeleteIf(ctx context.Context, check func(Meta) error) (string,
 	if err := check(m); err != nil {
 		return "", err
 	}
-	name, err := s.moveToTrashIf(m.Size)
-	if err != nil {
-		return "", err
-	}
-	s.w.syncDir(s.w.sessionsDir())
-	s.w.syncDir(s.w.trashDir())
-	return name, nil
+	return s.moveToTrashIf(m.Size)
 }
 
 // trashReady checks that sessions/.trash/ is a directory, not a symbolic
