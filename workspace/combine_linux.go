@@ -107,10 +107,15 @@ func (w *Workspace) areaLocked(st *sessionState, create bool) *combineArea {
 	if unix.Fstat(fd, &fst) != nil {
 		return nil
 	}
-	if fst.Size < combineFileSize {
-		if !create || unix.Ftruncate(fd, combineFileSize) != nil {
-			return nil
-		}
+	if fst.Size < combineFileSize && !create {
+		return nil // nobody made the slots: nobody waits
+	}
+	// The slots' blocks are allocated before they are mapped (extending
+	// the file if need be): a store into a hole of a shared mapping
+	// allocates on the fault, and on a full disk that fault is a SIGBUS
+	// that kills the process. Here a full disk only means no combining.
+	if unix.Fallocate(fd, 0, combineOffset, combineLen) != nil {
+		return nil
 	}
 	mem, err := unix.Mmap(fd, combineOffset, combineLen, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {

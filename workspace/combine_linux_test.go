@@ -225,6 +225,16 @@ func combiningAcrossProcesses(t *testing.T, how string) {
 	if combined == 0 {
 		t.Fatal("no append was written by another process: nothing was combined")
 	}
+	// The slots' blocks were allocated before they were mapped: a store
+	// into a hole would need disk space at the fault (a SIGBUS on a full
+	// disk).
+	var st syscall.Stat_t
+	if err := syscall.Stat(w.LockPath(namedSession(t, w, "shared").ID()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != combineFileSize || st.Blocks*512 < combineLen {
+		t.Fatalf("lock file: %d bytes, %d allocated; want %d, at least %d", st.Size, st.Blocks*512, combineFileSize, combineLen)
+	}
 	if rep, err := w.Check(context.Background()); err != nil || !rep.Clean() {
 		t.Fatalf("check: %v %+v", err, rep)
 	}
